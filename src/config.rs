@@ -1,0 +1,304 @@
+//! Client configuration: the org URL, credentials and transport options, from code or from
+//! the environment.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::secret::SecretString;
+
+/// How the client authenticates to Okta.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// An Okta API token, sent as `Authorization: SSWS <token>`.
+    ApiToken(SecretString),
+    /// OAuth 2.0 client credentials with `private_key_jwt` against the org authorization
+    /// server, Okta's recommended way for service apps.
+    PrivateKey(PrivateKeyCredentials),
+}
+
+/// OAuth 2.0 service-app credentials.
+#[derive(Debug, Clone)]
+pub struct PrivateKeyCredentials {
+    /// The service app's client id.
+    pub client_id: String,
+    /// The private key that signs client assertions: PEM (PKCS#8, PKCS#1 RSA or SEC1 EC) or a
+    /// private JWK as JSON. RS256 and ES256 keys are supported.
+    pub private_key: SecretString,
+    /// The `kid` registered with Okta for the key; taken from the JWK when absent.
+    pub key_id: Option<String>,
+    /// The scopes to request, e.g. `okta.users.manage`.
+    pub scopes: Vec<String>,
+    /// Bind tokens to a per-client key with DPoP (on by default: Okta requires DPoP for new
+    /// service apps since February 2024).
+    pub dpop: bool,
+}
+
+/// Everything the client needs to know before it sends a request.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The org's base URL, e.g. `https://acme.okta.com` (no path).
+    pub org_url: Url,
+    /// How to authenticate.
+    pub credentials: Credentials,
+    /// Time limit for one HTTP exchange.
+    pub request_timeout: Duration,
+    /// Time limit for establishing a connection.
+    pub connect_timeout: Duration,
+    /// An explicit proxy URL. When absent, `HTTPS_PROXY`/`NO_PROXY` from the environment are
+    /// honoured, except for loopback orgs (the simulator), which are always reached directly.
+    pub proxy: Option<String>,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// How many times a retryable request is retried before its error is returned.
+    pub max_retries: u32,
+    /// The share of each rate-limit bucket this client may use, in (0, 1] (like Terraform's
+    /// `max_api_capacity`): other integrations of the org keep the rest.
+    pub rate_limit_share: f64,
+    /// The most requests in flight at once (Okta's org-wide concurrency limit is 75).
+    pub max_concurrency: usize,
+    /// Page size for listings (Okta's maximum is 200).
+    pub page_size: u32,
+}
+
+/// The crate's default `User-Agent`.
+pub const DEFAULT_USER_AGENT: &str = concat!("okta-lifecycle/", env!("CARGO_PKG_VERSION"));
+
+impl ClientConfig {
+    /// A configuration with default options for `org_url` and `credentials`; the URL is
+    /// validated (see [`validate_org_url`]).
+    pub fn new(org_url: &str, credentials: Credentials) -> Result<Self> {
+        Ok(ClientConfig {
+            org_url: validate_org_url(org_url)?,
+            credentials,
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            proxy: None,
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+            max_retries: 5,
+            rate_limit_share: 1.0,
+            max_concurrency: 75,
+            page_size: 200,
+        })
+    }
+
+    /// A configuration authenticated with an API token.
+    pub fn with_api_token(org_url: &str, api_token: impl Into<SecretString>) -> Result<Self> {
+        let token = api_token.into();
+        if token.is_empty() {
+            return Err(Error::Configuration("the API token is empty".into()));
+        }
+        Self::new(org_url, Credentials::ApiToken(token))
+    }
+
+    /// Reads the configuration from the environment: `OKTA_ORG_URL` and either
+    /// `OKTA_API_TOKEN`, or `OKTA_CLIENT_ID` with `OKTA_PRIVATE_KEY` (or
+    /// `OKTA_PRIVATE_KEY_PATH`), `OKTA_SCOPES` (space- or comma-separated), optional
+    /// `OKTA_KEY_ID` and `OKTA_DPOP` (`false` to turn DPoP off). `HTTPS_PROXY` is honoured by
+    /// the transport.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`ClientConfig::from_env`] over any variable lookup (used by tests and bindings).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let org_url = get("OKTA_ORG_URL").ok_or_else(|| Error::Configuration("OKTA_ORG_URL is not set".into()))?;
+        if let Some(token) = get("OKTA_API_TOKEN") {
+            return Self::with_api_token(&org_url, SecretString::new(token));
+        }
+        let client_id = get("OKTA_CLIENT_ID").ok_or_else(|| {
+            Error::Configuration("set OKTA_API_TOKEN, or OKTA_CLIENT_ID with OKTA_PRIVATE_KEY".into())
+        })?;
+        let private_key = match (get("OKTA_PRIVATE_KEY"), get("OKTA_PRIVATE_KEY_PATH")) {
+            (Some(key), _) => SecretString::new(key),
+            (None, Some(path)) => SecretString::new(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| Error::Configuration(format!("cannot read OKTA_PRIVATE_KEY_PATH {path}: {e}")))?,
+            ),
+            (None, None) => {
+                return Err(Error::Configuration(
+                    "OKTA_CLIENT_ID is set but neither OKTA_PRIVATE_KEY nor OKTA_PRIVATE_KEY_PATH".into(),
+                ))
+            }
+        };
+        let scopes = parse_scopes(&get("OKTA_SCOPES").unwrap_or_default());
+        if scopes.is_empty() {
+            return Err(Error::Configuration(
+                "OKTA_SCOPES is empty: name the scopes to request, e.g. okta.users.manage".into(),
+            ));
+        }
+        let dpop = match get("OKTA_DPOP").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("1" | "true" | "yes" | "on") => true,
+            Some("0" | "false" | "no" | "off") => false,
+            Some(other) => return Err(Error::Configuration(format!("OKTA_DPOP must be true or false, not {other:?}"))),
+        };
+        Self::new(
+            &org_url,
+            Credentials::PrivateKey(PrivateKeyCredentials {
+                client_id,
+                private_key,
+                key_id: get("OKTA_KEY_ID"),
+                scopes,
+                dpop,
+            }),
+        )
+    }
+
+    /// True when the org is on a loopback address (the simulator).
+    pub fn is_loopback(&self) -> bool {
+        is_loopback_host(&self.org_url)
+    }
+
+    /// Checks the options that can be wrong independently of the URL.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.rate_limit_share > 0.0 && self.rate_limit_share <= 1.0) {
+            return Err(Error::Configuration(format!(
+                "rate_limit_share must be in (0, 1], not {}",
+                self.rate_limit_share
+            )));
+        }
+        if self.max_concurrency == 0 {
+            return Err(Error::Configuration("max_concurrency must be at least 1".into()));
+        }
+        if !(1..=200).contains(&self.page_size) {
+            return Err(Error::Configuration(format!(
+                "page_size must be between 1 and 200 (Okta's maximum), not {}",
+                self.page_size
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Splits a scope list written with spaces and/or commas.
+pub fn parse_scopes(text: &str) -> Vec<String> {
+    text.split([' ', ',']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+/// Validates an org URL: `https` with a host and no path, query or credentials; plain `http`
+/// only for loopback addresses (the simulator). A trailing slash is accepted and removed.
+pub fn validate_org_url(text: &str) -> Result<Url> {
+    let url =
+        Url::parse(text.trim()).map_err(|e| Error::Configuration(format!("the org URL {text:?} is not a URL: {e}")))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::Configuration(format!("the org URL {text:?} has no host")));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_host(&url) => {}
+        "http" => {
+            return Err(Error::Configuration(format!(
+                "the org URL {text:?} must use https (plain http is allowed only for loopback addresses)"
+            )))
+        }
+        other => return Err(Error::Configuration(format!("the org URL {text:?} has scheme {other:?}; use https"))),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Configuration("the org URL must not contain credentials".into()));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Configuration(format!(
+            "the org URL {text:?} must be the bare org address, e.g. https://acme.okta.com"
+        )));
+    }
+    Ok(url)
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn https_required_except_loopback() {
+        assert!(validate_org_url("https://acme.okta.com").is_ok());
+        assert!(validate_org_url("https://acme.okta.com/").is_ok());
+        assert!(validate_org_url("http://127.0.0.1:8080").is_ok());
+        assert!(validate_org_url("http://localhost:8080").is_ok());
+        assert!(validate_org_url("http://[::1]:8080").is_ok());
+        assert!(validate_org_url("http://acme.okta.com").is_err());
+        assert!(validate_org_url("http://10.0.0.1").is_err());
+        assert!(validate_org_url("ftp://acme.okta.com").is_err());
+        assert!(validate_org_url("https://acme.okta.com/api/v1").is_err());
+        assert!(validate_org_url("https://user:pw@acme.okta.com").is_err());
+        assert!(validate_org_url("not a url").is_err());
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn from_environment_api_token() {
+        let config = ClientConfig::from_lookup(env(&[
+            ("OKTA_ORG_URL", "https://acme.okta.com"),
+            ("OKTA_API_TOKEN", "00secret"),
+        ]))
+        .unwrap();
+        assert!(matches!(config.credentials, Credentials::ApiToken(ref t) if t.expose() == "00secret"));
+        assert!(!format!("{config:?}").contains("00secret"));
+    }
+
+    #[test]
+    fn from_environment_private_key() {
+        let config = ClientConfig::from_lookup(env(&[
+            ("OKTA_ORG_URL", "https://acme.okta.com"),
+            ("OKTA_CLIENT_ID", "0oa1"),
+            ("OKTA_PRIVATE_KEY", "-----BEGIN PRIVATE KEY-----\nMIIsecret\n-----END PRIVATE KEY-----"),
+            ("OKTA_SCOPES", "okta.users.manage, okta.groups.manage"),
+            ("OKTA_DPOP", "false"),
+        ]))
+        .unwrap();
+        let Credentials::PrivateKey(key) = &config.credentials else { panic!("expected a private key") };
+        assert_eq!(key.scopes, ["okta.users.manage", "okta.groups.manage"]);
+        assert!(!key.dpop);
+        assert!(!format!("{config:?}").contains("MIIsecret"));
+    }
+
+    #[test]
+    fn from_environment_errors_name_the_variable() {
+        let missing = ClientConfig::from_lookup(env(&[])).unwrap_err().to_string();
+        assert!(missing.contains("OKTA_ORG_URL"), "{missing}");
+        let no_key =
+            ClientConfig::from_lookup(env(&[("OKTA_ORG_URL", "https://acme.okta.com"), ("OKTA_CLIENT_ID", "0oa1")]))
+                .unwrap_err()
+                .to_string();
+        assert!(no_key.contains("OKTA_PRIVATE_KEY"), "{no_key}");
+        let bad_dpop = ClientConfig::from_lookup(env(&[
+            ("OKTA_ORG_URL", "https://acme.okta.com"),
+            ("OKTA_CLIENT_ID", "0oa1"),
+            ("OKTA_PRIVATE_KEY", "k"),
+            ("OKTA_SCOPES", "okta.users.read"),
+            ("OKTA_DPOP", "maybe"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(bad_dpop.contains("OKTA_DPOP"), "{bad_dpop}");
+    }
+
+    #[test]
+    fn validate_rejects_bad_options() {
+        let mut config = ClientConfig::with_api_token("https://acme.okta.com", "t").unwrap();
+        assert!(config.validate().is_ok());
+        config.rate_limit_share = 0.0;
+        assert!(config.validate().is_err());
+        config.rate_limit_share = 0.5;
+        config.page_size = 500;
+        assert!(config.validate().is_err());
+        assert!(ClientConfig::with_api_token("https://acme.okta.com", "").is_err());
+    }
+}

@@ -1,0 +1,51 @@
+//! Okta's rate-limit buckets: which per-minute budget a request counts against.
+//!
+//! Okta matches a request to a bucket by method and by exact path, then longest prefix. The
+//! mapping that matters for lifecycle work (from Okta's published per-endpoint tables and the
+//! Terraform provider's bucket lines, see `okta-api-facts.md` §4):
+//! lifecycle operations, a user's groups and a user's sessions count against `/api/v1/users`;
+//! group membership reads and writes count against `/api/v1/groups`.
+
+/// The bucket name for a request, in Okta's notation.
+pub fn bucket_for(method: &str, path: &str) -> &'static str {
+    let path = path.split('?').next().unwrap_or(path).trim_end_matches('/');
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["oauth2", "v1", "token"] => "/oauth2/v1/token",
+        ["api", "v1", "users"] => "/api/v1/users",
+        ["api", "v1", "users", _] if method.eq_ignore_ascii_case("GET") => "GET /api/v1/users/{id}",
+        ["api", "v1", "users", _] => "/api/v1/users/{id}",
+        ["api", "v1", "users", _, "lifecycle", ..]
+        | ["api", "v1", "users", _, "groups"]
+        | ["api", "v1", "users", _, "sessions"] => "/api/v1/users",
+        ["api", "v1", "users", ..] => "/api/v1/users/{id}",
+        ["api", "v1", "groups"] => "/api/v1/groups",
+        ["api", "v1", "groups", _, "users", ..] => "/api/v1/groups",
+        ["api", "v1", "groups", _] => "/api/v1/groups/{id}",
+        ["api", "v1", "groups", ..] => "/api/v1/groups/{id}",
+        _ => "/api/v1",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bucket_for;
+
+    #[test]
+    fn okta_bucket_mapping() {
+        assert_eq!(bucket_for("GET", "/api/v1/users"), "/api/v1/users");
+        assert_eq!(bucket_for("POST", "/api/v1/users?activate=true"), "/api/v1/users");
+        assert_eq!(bucket_for("GET", "/api/v1/users/00u1"), "GET /api/v1/users/{id}");
+        assert_eq!(bucket_for("POST", "/api/v1/users/00u1"), "/api/v1/users/{id}");
+        assert_eq!(bucket_for("DELETE", "/api/v1/users/00u1"), "/api/v1/users/{id}");
+        assert_eq!(bucket_for("POST", "/api/v1/users/00u1/lifecycle/suspend"), "/api/v1/users");
+        assert_eq!(bucket_for("GET", "/api/v1/users/00u1/groups"), "/api/v1/users");
+        assert_eq!(bucket_for("DELETE", "/api/v1/users/00u1/sessions"), "/api/v1/users");
+        assert_eq!(bucket_for("POST", "/api/v1/groups"), "/api/v1/groups");
+        assert_eq!(bucket_for("PUT", "/api/v1/groups/00g1/users/00u1"), "/api/v1/groups");
+        assert_eq!(bucket_for("GET", "/api/v1/groups/00g1/users"), "/api/v1/groups");
+        assert_eq!(bucket_for("GET", "/api/v1/groups/00g1"), "/api/v1/groups/{id}");
+        assert_eq!(bucket_for("POST", "/oauth2/v1/token"), "/oauth2/v1/token");
+        assert_eq!(bucket_for("GET", "/api/v1/apps"), "/api/v1");
+    }
+}

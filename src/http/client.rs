@@ -1,0 +1,427 @@
+//! The HTTP client: one `send` loop that authenticates, asks the governor, sends, and applies
+//! the retry decision.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, ETAG, IF_MATCH, LINK};
+use reqwest::Method;
+use serde_json::Value;
+use url::Url;
+
+use crate::config::ClientConfig;
+use crate::error::{Error, OktaApiError, Result};
+use crate::http::auth::Authenticator;
+use crate::http::buckets::bucket_for;
+use crate::http::governor::{Governor, GovernorStats};
+use crate::http::retry::{decide, Attempt, Backoff, Decision, GiveUp, Idempotency, RateLimitHeaders};
+
+/// One request to the Okta API.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// The full URL (built from the org URL, or a `Link` taken from a previous answer).
+    pub url: Url,
+    /// A JSON body.
+    pub body: Option<Value>,
+    /// `If-Match` for optimistic concurrency on replaces.
+    pub if_match: Option<String>,
+    /// Whether repeating the request is safe; decides the retry rules.
+    pub idempotency: Idempotency,
+}
+
+/// Okta's answer to a successful request.
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    /// HTTP status (2xx).
+    pub status: u16,
+    /// The raw body (empty for 204).
+    pub body: Bytes,
+    /// The `ETag` header, if any.
+    pub etag: Option<String>,
+    /// The `Link: <...>; rel="next"` URL, if any.
+    pub next: Option<Url>,
+    /// The `X-Okta-Request-Id` header.
+    pub request_id: Option<String>,
+}
+
+impl ApiResponse {
+    /// The body as JSON; an empty body reads as `{}` (Okta answers some operations with 204 and
+    /// others with 200 `{}`).
+    pub fn json(&self, path: &str) -> Result<Value> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Object(Default::default()));
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::Decode { path: path.to_owned(), message: format!("invalid JSON: {e}") })
+    }
+}
+
+struct Inner {
+    config: ClientConfig,
+    http: reqwest::Client,
+    auth: Authenticator,
+    governor: Arc<Governor>,
+    backoff: Backoff,
+}
+
+/// The Okta Management API client. Cheap to clone; clones share connections, the token cache
+/// and the rate-limit governor.
+#[derive(Clone)]
+pub struct OktaClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for OktaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OktaClient").field("org_url", &self.inner.config.org_url.as_str()).finish_non_exhaustive()
+    }
+}
+
+const X_OKTA_REQUEST_ID: &str = "x-okta-request-id";
+const X_OKTA_RETRY_FOR: &str = "x-okta-retry-for";
+const X_OKTA_RETRY_COUNT: &str = "x-okta-retry-count";
+
+impl OktaClient {
+    /// Builds a client. Nothing is sent until the first request.
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        config.validate()?;
+        let mut builder = reqwest::Client::builder()
+            .user_agent(config.user_agent.clone())
+            .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
+            .pool_max_idle_per_host(config.max_concurrency)
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none());
+        if config.is_loopback() {
+            builder = builder.no_proxy();
+        } else if let Some(proxy) = &config.proxy {
+            let proxy =
+                reqwest::Proxy::all(proxy).map_err(|e| Error::Configuration(format!("invalid proxy URL: {e}")))?;
+            builder = builder.proxy(proxy);
+        }
+        let http = builder.build().map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
+        let auth = Authenticator::new(&config.credentials, &config.org_url)?;
+        let governor = Governor::new(config.rate_limit_share, config.max_concurrency);
+        Ok(OktaClient { inner: Arc::new(Inner { config, http, auth, governor, backoff: Backoff::default() }) })
+    }
+
+    /// The configuration the client was built with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// The rate-limit governor's counters.
+    pub fn governor_stats(&self) -> GovernorStats {
+        self.inner.governor.stats()
+    }
+
+    /// The governor itself (diagnostics and tests).
+    pub fn governor(&self) -> &Arc<Governor> {
+        &self.inner.governor
+    }
+
+    /// Overrides the backoff schedule (tests use short pauses).
+    pub fn with_backoff(self, backoff: Backoff) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            config: shared.config.clone(),
+            http: shared.http.clone(),
+            auth: Authenticator::new(&shared.config.credentials, &shared.config.org_url)
+                .expect("credentials were valid once"),
+            governor: Arc::clone(&shared.governor),
+            backoff: shared.backoff,
+        });
+        OktaClient { inner: Arc::new(Inner { backoff, ..inner }) }
+    }
+
+    /// A URL under the org: `path` (already percent-encoded per segment) plus query pairs.
+    pub fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
+        let mut url = self.inner.config.org_url.clone();
+        url.set_path(path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        url
+    }
+
+    /// Builds a request for `method path?query` with the default idempotency of the method
+    /// (GET, PUT, DELETE idempotent; POST not).
+    pub fn request(&self, method: Method, path: &str, query: &[(&str, String)]) -> ApiRequest {
+        let idempotency = if method == Method::POST { Idempotency::NonIdempotent } else { Idempotency::Idempotent };
+        ApiRequest { method, url: self.url(path, query), body: None, if_match: None, idempotency }
+    }
+
+    /// Sends a request under the governor and the retry rules. Returns the answer for 2xx, and
+    /// the typed error otherwise.
+    pub async fn send(&self, request: &ApiRequest) -> Result<ApiResponse> {
+        let inner = &*self.inner;
+        let method = request.method.as_str();
+        let path = request.url.path().to_owned();
+        let bucket = bucket_for(method, &path);
+        let body = match &request.body {
+            Some(body) => Some(Bytes::from(
+                serde_json::to_vec(body).map_err(|e| Error::InvalidInput(format!("cannot encode the body: {e}")))?,
+            )),
+            None => None,
+        };
+        let mut attempt: u32 = 0;
+        let mut first_request_id: Option<String> = None;
+        let mut refreshed_auth = false;
+        loop {
+            let permit = inner.governor.acquire(bucket).await;
+            let auth_headers = inner.auth.headers(&inner.http, &request.method, &request.url).await?;
+            let mut builder =
+                inner.http.request(request.method.clone(), request.url.clone()).header(ACCEPT, "application/json");
+            for (name, value) in auth_headers {
+                builder = builder.header(name, value);
+            }
+            if let Some(body) = &body {
+                builder = builder.header(CONTENT_TYPE, "application/json").body(body.clone());
+            }
+            if let Some(etag) = &request.if_match {
+                builder = builder.header(IF_MATCH, etag.as_str());
+            }
+            if attempt > 0 {
+                builder = builder.header(X_OKTA_RETRY_COUNT, attempt.to_string());
+                if let Some(id) = &first_request_id {
+                    builder = builder.header(X_OKTA_RETRY_FOR, id.as_str());
+                }
+            }
+            let started = Instant::now();
+            let sent = builder.send().await;
+            let (outcome, answer) = match sent {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let headers = response.headers().clone();
+                    match response.bytes().await {
+                        Ok(bytes) => {
+                            let rate_limit = rate_limit_headers(&headers);
+                            let date = headers
+                                .get(reqwest::header::DATE)
+                                .and_then(|v| v.to_str().ok())
+                                .and_then(|v| httpdate::parse_http_date(v).ok());
+                            permit.finish(Some(status), rate_limit, date);
+                            (Attempt::Answered { status, rate_limit, date }, Some((status, headers, bytes)))
+                        }
+                        Err(_) => {
+                            permit.finish(None, None, None);
+                            (Attempt::DroppedAfterSend, None)
+                        }
+                    }
+                }
+                Err(error) => {
+                    permit.finish(None, None, None);
+                    let outcome = if error.is_connect() {
+                        Attempt::ConnectFailed
+                    } else if error.is_timeout() {
+                        Attempt::TimedOut
+                    } else {
+                        Attempt::DroppedAfterSend
+                    };
+                    tracing::debug!(method, path, error = %error, attempt, "okta request failed on the wire");
+                    (outcome, None)
+                }
+            };
+            let elapsed = started.elapsed();
+            let request_id = answer.as_ref().and_then(|(_, headers, _)| header_text(headers, X_OKTA_REQUEST_ID));
+            if let Some((status, _, _)) = &answer {
+                tracing::debug!(
+                    method,
+                    path,
+                    status,
+                    duration_ms = elapsed.as_millis() as u64,
+                    attempt,
+                    request_id = request_id.as_deref().unwrap_or(""),
+                    "okta request"
+                );
+            }
+
+            if let Some((401, headers, _)) = &answer {
+                if inner.auth.can_refresh() && !refreshed_auth {
+                    refreshed_auth = true;
+                    if let Some(nonce) = header_text(headers, "dpop-nonce") {
+                        inner.auth.remember_resource_nonce(&nonce);
+                    }
+                    inner.auth.invalidate().await;
+                    continue;
+                }
+            }
+
+            match decide(
+                request.idempotency,
+                outcome,
+                attempt,
+                inner.config.max_retries,
+                inner.backoff,
+                fastrand::f64(),
+            ) {
+                Decision::Finish => {
+                    let (status, headers, bytes) = answer.expect("Finish is only decided for an answer");
+                    if status < 400 {
+                        return Ok(ApiResponse {
+                            status,
+                            body: bytes,
+                            etag: header_text(&headers, ETAG.as_str()),
+                            next: self.next_link(&headers)?,
+                            request_id,
+                        });
+                    }
+                    return Err(OktaApiError::from_body(status, &bytes, request_id, method, &path).into());
+                }
+                Decision::RetryAfter(pause) => {
+                    if first_request_id.is_none() {
+                        first_request_id = request_id;
+                    }
+                    tracing::debug!(
+                        method,
+                        path,
+                        attempt,
+                        pause_ms = pause.as_millis() as u64,
+                        "retrying okta request"
+                    );
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                Decision::Stop(GiveUp::Exhausted) => {
+                    return Err(match (outcome, answer) {
+                        (Attempt::Answered { status: 429, rate_limit, date }, Some((_, _, bytes))) => {
+                            Error::RateLimited {
+                                bucket: bucket.to_owned(),
+                                reset_at: rate_limit.filter(|r| r.limit > 0).map(|r| reset_instant(r, date)),
+                                concurrency: rate_limit.is_some_and(|r| r.limit == 0),
+                                api: Some(Box::new(OktaApiError::from_body(429, &bytes, request_id, method, &path))),
+                            }
+                        }
+                        (_, Some((status, _, bytes))) => {
+                            OktaApiError::from_body(status, &bytes, request_id, method, &path).into()
+                        }
+                        (Attempt::TimedOut, None) => {
+                            Error::Timeout { method: method.to_owned(), path, elapsed_ms: elapsed.as_millis() as u64 }
+                        }
+                        (_, None) => Error::Transport {
+                            method: method.to_owned(),
+                            path,
+                            message: format!("no answer after {} attempts ({})", attempt + 1, describe(outcome)),
+                        },
+                    });
+                }
+                Decision::Stop(GiveUp::OutcomeUnknown) => {
+                    let reason = match &answer {
+                        Some((status, _, bytes)) => {
+                            let api = OktaApiError::from_body(*status, bytes, request_id, method, &path);
+                            format!("Okta answered {status} ({}) after receiving the request", api)
+                        }
+                        None => describe(outcome).to_owned(),
+                    };
+                    return Err(Error::OutcomeUnknown { method: method.to_owned(), path, reason });
+                }
+            }
+        }
+    }
+
+    /// Sends and decodes the JSON body.
+    pub async fn send_json(&self, request: &ApiRequest) -> Result<(Value, ApiResponse)> {
+        let response = self.send(request).await?;
+        let value = response.json(request.url.path())?;
+        Ok((value, response))
+    }
+
+    fn next_link(&self, headers: &HeaderMap) -> Result<Option<Url>> {
+        let Some(next) = headers.get_all(LINK).iter().filter_map(|v| v.to_str().ok()).find_map(parse_next_link) else {
+            return Ok(None);
+        };
+        let url = Url::parse(&next)
+            .map_err(|e| Error::Decode { path: "Link".into(), message: format!("invalid next link: {e}") })?;
+        let org = &self.inner.config.org_url;
+        // Credentials go to the org alone: a next link elsewhere is refused, not followed.
+        if url.scheme() != org.scheme()
+            || url.host_str() != org.host_str()
+            || url.port_or_known_default() != org.port_or_known_default()
+        {
+            return Err(Error::Decode {
+                path: "Link".into(),
+                message: format!("the next link points outside the org: {}", url.origin().ascii_serialization()),
+            });
+        }
+        Ok(Some(url))
+    }
+}
+
+fn describe(outcome: Attempt) -> &'static str {
+    match outcome {
+        Attempt::ConnectFailed => "the connection could not be opened",
+        Attempt::DroppedAfterSend => "the connection closed before the answer arrived",
+        Attempt::TimedOut => "the request timed out",
+        Attempt::Answered { .. } => "Okta answered with an error",
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn rate_limit_headers(headers: &HeaderMap) -> Option<RateLimitHeaders> {
+    let number = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+    Some(RateLimitHeaders {
+        limit: number("x-rate-limit-limit")?,
+        remaining: number("x-rate-limit-remaining")?,
+        reset_epoch: number("x-rate-limit-reset")?,
+    })
+}
+
+fn reset_instant(rate_limit: RateLimitHeaders, date: Option<SystemTime>) -> SystemTime {
+    let now = SystemTime::now();
+    let server_now = date.unwrap_or(now).duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    now + Duration::from_secs(rate_limit.reset_epoch.saturating_sub(server_now))
+}
+
+/// Finds the `rel="next"` target in one `Link` header value (which may hold several links).
+pub fn parse_next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.trim().split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        params
+            .split(';')
+            .filter_map(|p| p.trim().split_once('='))
+            .any(|(key, value)| {
+                key.trim().eq_ignore_ascii_case("rel")
+                    && value.trim().trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case("next"))
+            })
+            .then(|| target.to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_link_is_found_among_several() {
+        let header = r#"<https://test.okta.com/api/v1/users?limit=1>; rel="self", <https://test.okta.com/api/v1/users?after=200unwlw0tbo8E6aVj5d7&limit=1>; rel="next""#;
+        assert_eq!(
+            parse_next_link(header).as_deref(),
+            Some("https://test.okta.com/api/v1/users?after=200unwlw0tbo8E6aVj5d7&limit=1")
+        );
+        assert_eq!(parse_next_link(r#"<https://x/a>; rel="self""#), None);
+        assert_eq!(parse_next_link("garbage"), None);
+        assert_eq!(parse_next_link(r#"<https://x/b>; rel=next"#).as_deref(), Some("https://x/b"));
+    }
+
+    #[test]
+    fn next_link_outside_the_org_is_refused() {
+        let client = OktaClient::new(ClientConfig::with_api_token("https://acme.okta.com", "t").unwrap()).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(LINK, r#"<https://evil.example.com/api/v1/users?after=x>; rel="next""#.parse().unwrap());
+        assert!(client.next_link(&headers).is_err());
+        headers.insert(LINK, r#"<https://acme.okta.com/api/v1/users?after=x>; rel="next""#.parse().unwrap());
+        assert_eq!(client.next_link(&headers).unwrap().unwrap().as_str(), "https://acme.okta.com/api/v1/users?after=x");
+    }
+
+    #[test]
+    fn empty_bodies_read_as_empty_objects() {
+        let response = ApiResponse { status: 204, body: Bytes::new(), etag: None, next: None, request_id: None };
+        assert_eq!(response.json("/p").unwrap(), serde_json::json!({}));
+    }
+}

@@ -1,0 +1,445 @@
+//! The rate-limit governor: keeps the client under Okta's per-bucket, per-minute limits and
+//! its concurrency limit, slowing down before a limit instead of running into it.
+//!
+//! Each bucket's budget is learnt from `X-Rate-Limit-Limit/-Remaining/-Reset`. Until a bucket
+//! has answered once, one request at a time probes it. The client may use `share` of each
+//! bucket (the rest is left to the org's other integrations, like Terraform's
+//! `max_api_capacity`). Requests are counted against the estimate when they are sent, and the
+//! estimate is corrected from every answer, assuming conservatively that requests still in
+//! flight have not been counted by Okta yet. When the usable budget falls below a tenth of the
+//! limit, the rest is spread evenly until the reset instead of being spent in a burst; when it
+//! is spent, senders wait for the reset (Okta's clock, read through the `Date` header, plus one
+//! second). A semaphore caps requests in flight; a concurrency 429 shrinks that cap by a
+//! quarter, and successes grow it back one step at a time.
+//!
+//! The decisions ([`plan_send`], [`BucketState::observe`]) are pure functions of the state and
+//! the clock, unit-tested without a network.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::http::retry::RateLimitHeaders;
+
+/// Below this share of the limit, the remaining budget is paced until the reset.
+const PACING_THRESHOLD: f64 = 0.1;
+/// Added to every reset: Okta's headers have one-second resolution.
+const RESET_MARGIN: Duration = Duration::from_secs(1);
+/// How long to wait when the budget is spent and the reset time is unknown.
+const UNKNOWN_RESET_WAIT: Duration = Duration::from_millis(500);
+/// Successes needed to give back one concurrency slot after a concurrency 429.
+const SUCCESSES_PER_SLOT: u64 = 20;
+
+/// What the client knows of one bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketState {
+    /// The bucket's per-minute limit, once an answer has told it.
+    pub limit: Option<u64>,
+    /// Requests the bucket can still take in this window, after those already sent.
+    pub remaining: f64,
+    /// When the window resets (local clock).
+    pub reset_at: Option<Instant>,
+    /// Requests sent and not answered yet.
+    pub in_flight: u64,
+    /// The earliest moment the next request may go while pacing.
+    pub next_slot: Option<Instant>,
+}
+
+impl Default for BucketState {
+    fn default() -> Self {
+        BucketState { limit: None, remaining: 0.0, reset_at: None, in_flight: 0, next_slot: None }
+    }
+}
+
+/// The verdict for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendPlan {
+    /// Send now.
+    Go,
+    /// Ask again at this moment.
+    WaitUntil(Instant),
+}
+
+/// Decides whether a request may go now. Pure: the caller applies [`BucketState::on_send`]
+/// when the answer is [`SendPlan::Go`].
+pub fn plan_send(state: &BucketState, share: f64, now: Instant) -> SendPlan {
+    let Some(limit) = state.limit else {
+        // Unknown bucket: one probe at a time until its limits are known.
+        return if state.in_flight == 0 { SendPlan::Go } else { SendPlan::WaitUntil(now + Duration::from_millis(20)) };
+    };
+    let (remaining, reset_at) = match state.reset_at {
+        Some(reset) if now >= reset => (limit as f64, None),
+        other => (state.remaining, other),
+    };
+    let reserve = limit as f64 * (1.0 - share);
+    let budget = remaining - reserve;
+    if budget < 1.0 {
+        return SendPlan::WaitUntil(reset_at.unwrap_or(now + UNKNOWN_RESET_WAIT));
+    }
+    if let Some(slot) = state.next_slot {
+        if slot > now && reset_at.is_some() {
+            return SendPlan::WaitUntil(slot);
+        }
+    }
+    SendPlan::Go
+}
+
+impl BucketState {
+    /// Records a request leaving now.
+    pub fn on_send(&mut self, share: f64, now: Instant) {
+        if let (Some(limit), Some(reset)) = (self.limit, self.reset_at) {
+            if now >= reset {
+                self.remaining = limit as f64;
+                self.reset_at = None;
+                self.next_slot = None;
+            }
+        }
+        self.in_flight += 1;
+        self.remaining -= 1.0;
+        if let (Some(limit), Some(reset)) = (self.limit, self.reset_at) {
+            let budget = self.remaining - limit as f64 * (1.0 - share);
+            if budget < limit as f64 * PACING_THRESHOLD && budget >= 1.0 {
+                self.next_slot = Some(now + reset.saturating_duration_since(now).div_f64(budget + 1.0));
+            } else {
+                self.next_slot = None;
+            }
+        }
+    }
+
+    /// Folds in an answer's rate-limit headers. `date` is the answer's `Date` (Okta's clock),
+    /// used to turn the reset epoch into a local instant without trusting the local clock.
+    /// Must be called before [`BucketState::on_done`] for the same request.
+    pub fn observe(&mut self, headers: RateLimitHeaders, date: Option<SystemTime>, now: Instant) {
+        if headers.limit == 0 {
+            // A concurrency 429 carries no bucket information.
+            return;
+        }
+        let server_now =
+            date.and_then(|d| d.duration_since(SystemTime::UNIX_EPOCH).ok()).map(|d| d.as_secs()).unwrap_or_else(
+                || SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            );
+        let reset_at = now + Duration::from_secs(headers.reset_epoch.saturating_sub(server_now)) + RESET_MARGIN;
+        let others_in_flight = self.in_flight.saturating_sub(1) as f64;
+        let estimate = headers.remaining as f64 - others_in_flight;
+        let new_window = match self.reset_at {
+            _ if self.limit.is_none() => true,
+            None => true,
+            // A later reset than known means Okta has started a new window.
+            Some(known) => reset_at > known + Duration::from_millis(1500),
+        };
+        self.limit = Some(headers.limit);
+        if new_window {
+            self.remaining = estimate;
+            self.reset_at = Some(reset_at);
+        } else {
+            self.remaining = self.remaining.min(estimate);
+        }
+    }
+
+    /// Records that a request's answer (or failure) arrived.
+    pub fn on_done(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+}
+
+/// Counters a caller can show (throttling waits) or log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GovernorStats {
+    /// Times a request waited for a bucket's budget.
+    pub throttled_waits: u64,
+    /// Total time spent waiting for budgets, in milliseconds.
+    pub throttled_ms: u64,
+    /// Concurrency 429s seen.
+    pub concurrency_limited: u64,
+    /// The current cap on requests in flight.
+    pub concurrency_cap: usize,
+}
+
+/// The shared governor of one client.
+#[derive(Debug)]
+pub struct Governor {
+    share: f64,
+    buckets: Mutex<HashMap<&'static str, BucketState>>,
+    slots: Arc<Semaphore>,
+    max_concurrency: usize,
+    cap: AtomicUsize,
+    withheld: AtomicUsize,
+    successes: AtomicU64,
+    throttled_waits: AtomicU64,
+    throttled_ms: AtomicU64,
+    concurrency_limited: AtomicU64,
+}
+
+/// Permission to send one request; hand the answer to [`Permit::finish`].
+#[derive(Debug)]
+pub struct Permit {
+    governor: Arc<Governor>,
+    bucket: &'static str,
+    _slot: OwnedSemaphorePermit,
+    finished: bool,
+}
+
+impl Governor {
+    /// A governor that uses `share` of each bucket and at most `max_concurrency` requests in
+    /// flight.
+    pub fn new(share: f64, max_concurrency: usize) -> Arc<Self> {
+        let max_concurrency = max_concurrency.max(1);
+        Arc::new(Governor {
+            share: share.clamp(f64::MIN_POSITIVE, 1.0),
+            buckets: Mutex::new(HashMap::new()),
+            slots: Arc::new(Semaphore::new(max_concurrency)),
+            max_concurrency,
+            cap: AtomicUsize::new(max_concurrency),
+            withheld: AtomicUsize::new(0),
+            successes: AtomicU64::new(0),
+            throttled_waits: AtomicU64::new(0),
+            throttled_ms: AtomicU64::new(0),
+            concurrency_limited: AtomicU64::new(0),
+        })
+    }
+
+    /// Waits for a concurrency slot and for the bucket's budget, then counts the request as sent.
+    pub async fn acquire(self: &Arc<Self>, bucket: &'static str) -> Permit {
+        let slot = Arc::clone(&self.slots).acquire_owned().await.expect("the governor's semaphore is never closed");
+        let mut waited = false;
+        let started = Instant::now();
+        loop {
+            let plan = {
+                let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+                let state = buckets.entry(bucket).or_default();
+                let now = Instant::now();
+                let plan = plan_send(state, self.share, now);
+                if plan == SendPlan::Go {
+                    state.on_send(self.share, now);
+                }
+                plan
+            };
+            match plan {
+                SendPlan::Go => break,
+                SendPlan::WaitUntil(moment) => {
+                    if !waited {
+                        tracing::debug!(
+                            bucket,
+                            wait_ms = moment.saturating_duration_since(Instant::now()).as_millis() as u64,
+                            "throttling before the rate limit"
+                        );
+                    }
+                    waited = true;
+                    tokio::time::sleep_until(moment.into()).await;
+                }
+            }
+        }
+        if waited {
+            self.throttled_waits.fetch_add(1, Ordering::Relaxed);
+            self.throttled_ms.fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
+        Permit { governor: Arc::clone(self), bucket, _slot: slot, finished: false }
+    }
+
+    /// A snapshot of one bucket's state (for tests and diagnostics).
+    pub fn bucket(&self, bucket: &str) -> Option<BucketState> {
+        self.buckets.lock().unwrap_or_else(|e| e.into_inner()).get(bucket).cloned()
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> GovernorStats {
+        GovernorStats {
+            throttled_waits: self.throttled_waits.load(Ordering::Relaxed),
+            throttled_ms: self.throttled_ms.load(Ordering::Relaxed),
+            concurrency_limited: self.concurrency_limited.load(Ordering::Relaxed),
+            concurrency_cap: self.cap.load(Ordering::Relaxed),
+        }
+    }
+
+    fn on_concurrency_limited(&self) {
+        self.concurrency_limited.fetch_add(1, Ordering::Relaxed);
+        let cap = self.cap.load(Ordering::Relaxed);
+        let reduce = (cap / 4).max(1).min(cap.saturating_sub(1));
+        if reduce > 0 {
+            let forgotten = self.slots.forget_permits(reduce);
+            self.withheld.fetch_add(forgotten, Ordering::Relaxed);
+            self.cap.fetch_sub(forgotten, Ordering::Relaxed);
+            self.successes.store(0, Ordering::Relaxed);
+            tracing::debug!(cap = cap - forgotten, "concurrency limit hit: fewer requests in flight");
+        }
+    }
+
+    fn on_success(&self) {
+        if self.withheld.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        if self.successes.fetch_add(1, Ordering::Relaxed) + 1 >= SUCCESSES_PER_SLOT {
+            self.successes.store(0, Ordering::Relaxed);
+            let taken = self.withheld.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| w.checked_sub(1));
+            if taken.is_ok() && self.cap.load(Ordering::Relaxed) < self.max_concurrency {
+                self.cap.fetch_add(1, Ordering::Relaxed);
+                self.slots.add_permits(1);
+            }
+        }
+    }
+}
+
+impl Permit {
+    /// Reports the answer: its status, rate-limit headers and `Date`. A request that failed
+    /// without an answer is reported with `None` headers.
+    pub fn finish(mut self, status: Option<u16>, headers: Option<RateLimitHeaders>, date: Option<SystemTime>) {
+        self.finished = true;
+        let now = Instant::now();
+        {
+            let mut buckets = self.governor.buckets.lock().unwrap_or_else(|e| e.into_inner());
+            let state = buckets.entry(self.bucket).or_default();
+            if let Some(headers) = headers {
+                state.observe(headers, date, now);
+            }
+            state.on_done();
+        }
+        match (status, headers) {
+            (Some(429), Some(h)) if h.limit == 0 => self.governor.on_concurrency_limited(),
+            (Some(status), _) if status < 400 => self.governor.on_success(),
+            _ => {}
+        }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Cancelled before an answer: the request no longer counts as in flight.
+            let mut buckets = self.governor.buckets.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(state) = buckets.get_mut(self.bucket) {
+                state.on_done();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(limit: u64, remaining: u64, reset_epoch: u64) -> RateLimitHeaders {
+        RateLimitHeaders { limit, remaining, reset_epoch }
+    }
+
+    fn epoch(seconds: u64) -> Option<SystemTime> {
+        Some(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
+    }
+
+    #[test]
+    fn unknown_bucket_sends_one_probe_at_a_time() {
+        let now = Instant::now();
+        let mut state = BucketState::default();
+        assert_eq!(plan_send(&state, 1.0, now), SendPlan::Go);
+        state.on_send(1.0, now);
+        assert!(matches!(plan_send(&state, 1.0, now), SendPlan::WaitUntil(_)));
+        state.observe(headers(600, 599, 1_000_060), epoch(1_000_000), now);
+        state.on_done();
+        assert_eq!(state.limit, Some(600));
+        assert_eq!(state.remaining, 599.0);
+        assert_eq!(plan_send(&state, 1.0, now), SendPlan::Go);
+    }
+
+    #[test]
+    fn reset_is_read_on_okta_clock_plus_margin() {
+        let now = Instant::now();
+        let mut state = BucketState { in_flight: 1, ..Default::default() };
+        // Local clock is irrelevant: Date says 30 s before the reset.
+        state.observe(headers(100, 50, 2_000_030), epoch(2_000_000), now);
+        assert_eq!(state.reset_at, Some(now + Duration::from_secs(31)));
+    }
+
+    #[test]
+    fn spent_budget_waits_for_the_reset() {
+        let now = Instant::now();
+        let mut state = BucketState { in_flight: 1, ..Default::default() };
+        state.observe(headers(10, 1, 1_000_020), epoch(1_000_000), now);
+        state.on_done();
+        assert_eq!(plan_send(&state, 1.0, now), SendPlan::Go);
+        state.on_send(1.0, now);
+        assert_eq!(plan_send(&state, 1.0, now), SendPlan::WaitUntil(now + Duration::from_secs(21)));
+        // After the reset the whole limit is available again.
+        let later = now + Duration::from_secs(22);
+        assert_eq!(plan_send(&state, 1.0, later), SendPlan::Go);
+        state.on_send(1.0, later);
+        assert_eq!(state.remaining, 9.0);
+    }
+
+    #[test]
+    fn share_leaves_the_rest_of_the_bucket_alone() {
+        let now = Instant::now();
+        let mut state = BucketState { in_flight: 1, ..Default::default() };
+        state.observe(headers(100, 60, 1_000_060), epoch(1_000_000), now);
+        state.on_done();
+        // With half the bucket, 10 more requests may go (60 - 50).
+        let mut sent = 0;
+        while plan_send(&state, 0.5, now) == SendPlan::Go && sent < 100 {
+            state.on_send(0.5, now);
+            state.on_done();
+            sent += 1;
+            // Paced slots would delay later sends; this test only counts the budget.
+            state.next_slot = None;
+        }
+        assert_eq!(sent, 10);
+    }
+
+    #[test]
+    fn in_flight_requests_are_assumed_uncounted() {
+        let now = Instant::now();
+        let mut state = BucketState::default();
+        state.limit = Some(100);
+        state.remaining = 100.0;
+        for _ in 0..5 {
+            state.on_send(1.0, now);
+        }
+        // The first answer says 99 remain; four others are still in flight.
+        state.observe(headers(100, 99, 1_000_060), epoch(1_000_000), now);
+        state.on_done();
+        assert_eq!(state.remaining, 95.0);
+        // A later answer in the same window can only lower the estimate.
+        state.observe(headers(100, 98, 1_000_060), epoch(1_000_000), now);
+        state.on_done();
+        assert_eq!(state.remaining, 95.0);
+        state.observe(headers(100, 50, 1_000_060), epoch(1_000_000), now);
+        assert_eq!(state.remaining, 48.0);
+    }
+
+    #[test]
+    fn low_budget_is_paced_until_the_reset() {
+        let now = Instant::now();
+        let mut state = BucketState { in_flight: 1, ..Default::default() };
+        state.observe(headers(100, 6, 1_000_059), epoch(1_000_000), now);
+        state.on_done();
+        assert_eq!(plan_send(&state, 1.0, now), SendPlan::Go);
+        state.on_send(1.0, now);
+        // 5 left over 60 s: the next slot is 10 s away.
+        match plan_send(&state, 1.0, now) {
+            SendPlan::WaitUntil(slot) => assert_eq!(slot, now + Duration::from_secs(10)),
+            other => panic!("expected pacing, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn concurrency_limit_answers_do_not_touch_bucket_budgets() {
+        let now = Instant::now();
+        let mut state = BucketState { limit: Some(600), remaining: 300.0, in_flight: 1, ..Default::default() };
+        state.observe(headers(0, 0, 1_000_060), epoch(1_000_000), now);
+        assert_eq!(state.remaining, 300.0);
+    }
+
+    #[tokio::test]
+    async fn concurrency_cap_shrinks_on_concurrency_429_and_grows_back() {
+        let governor = Governor::new(1.0, 8);
+        let permit = governor.acquire("/api/v1").await;
+        permit.finish(Some(429), Some(headers(0, 0, 0)), None);
+        assert_eq!(governor.stats().concurrency_cap, 6);
+        assert_eq!(governor.stats().concurrency_limited, 1);
+        for _ in 0..(2 * SUCCESSES_PER_SLOT) {
+            let permit = governor.acquire("/api/v1").await;
+            permit.finish(Some(200), Some(headers(1000, 999, 0)), epoch(0));
+        }
+        assert_eq!(governor.stats().concurrency_cap, 8);
+    }
+}

@@ -1,0 +1,12 @@
+//! The transport: one HTTP client with authentication, the rate-limit governor, the retry
+//! decision and `Link`-header pagination.
+
+pub mod auth;
+pub mod buckets;
+mod client;
+pub mod governor;
+pub mod pages;
+pub mod retry;
+
+pub use client::{ApiRequest, ApiResponse, OktaClient};
+pub use pages::ItemStream;

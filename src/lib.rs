@@ -1,0 +1,31 @@
+//! okta-lifecycle: Okta identity lifecycle management.
+//!
+//! The crate is layered so that a reader knows from a module's folder what it may touch:
+//!
+//! * [`http`] — the transport: one HTTP client, authentication (SSWS, OAuth 2.0
+//!   `private_key_jwt`, DPoP), the rate-limit [`http::governor`], the pure retry decision and
+//!   `Link`-header pagination as a lazy stream.
+//! * [`okta`] — typed endpoints and models for users, groups and sessions.
+//! * [`scim`] — the SCIM filter language (parse, build with safe escaping, evaluate), shared by
+//!   the client, the simulator and policy conditions.
+//! * `simulator` (feature `simulator`) — an offline Okta org served over loopback.
+//!
+//! Secrets (API tokens, private keys, access tokens, reset URLs) are held in
+//! [`secret::SecretString`], which never prints its content.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod jose;
+pub mod okta;
+pub mod scim;
+pub mod secret;
+#[cfg(feature = "simulator")]
+pub mod simulator;
+
+pub use config::{ClientConfig, Credentials};
+pub use error::{Error, OktaApiError, Result};
+pub use http::OktaClient;
+pub use okta::{Group, GroupType, User, UserStatus};
+pub use secret::SecretString;
