@@ -174,6 +174,8 @@ impl OktaApiError {
         };
         let summary = field("errorSummary")
             .or_else(|| field("error_description"))
+            // A gateway-level 404 has been recorded as {"status":404,"message":"Resource not found"}.
+            .or_else(|| field("message"))
             .or_else(|| field("error"))
             .unwrap_or_else(|| {
                 let text = String::from_utf8_lossy(body);
