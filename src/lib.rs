@@ -19,6 +19,8 @@ pub mod error;
 pub mod http;
 pub mod jose;
 pub mod okta;
+#[cfg(feature = "python")]
+mod python;
 pub mod scim;
 pub mod secret;
 #[cfg(feature = "simulator")]
