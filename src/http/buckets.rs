@@ -13,7 +13,7 @@ pub fn bucket_for(method: &str, path: &str) -> &'static str {
     match segments.as_slice() {
         ["oauth2", "v1", "token"] => "/oauth2/v1/token",
         ["api", "v1", "users"] => "/api/v1/users",
-        ["api", "v1", "users", _] if method.eq_ignore_ascii_case("GET") => "GET /api/v1/users/{id}",
+        ["api", "v1", "users", _] if method.eq_ignore_ascii_case("GET") => "/api/v1/users/{idOrLogin}",
         ["api", "v1", "users", _] => "/api/v1/users/{id}",
         ["api", "v1", "users", _, "lifecycle", ..]
         | ["api", "v1", "users", _, "groups"]
@@ -35,7 +35,7 @@ mod tests {
     fn okta_bucket_mapping() {
         assert_eq!(bucket_for("GET", "/api/v1/users"), "/api/v1/users");
         assert_eq!(bucket_for("POST", "/api/v1/users?activate=true"), "/api/v1/users");
-        assert_eq!(bucket_for("GET", "/api/v1/users/00u1"), "GET /api/v1/users/{id}");
+        assert_eq!(bucket_for("GET", "/api/v1/users/00u1"), "/api/v1/users/{idOrLogin}");
         assert_eq!(bucket_for("POST", "/api/v1/users/00u1"), "/api/v1/users/{id}");
         assert_eq!(bucket_for("DELETE", "/api/v1/users/00u1"), "/api/v1/users/{id}");
         assert_eq!(bucket_for("POST", "/api/v1/users/00u1/lifecycle/suspend"), "/api/v1/users");

@@ -46,11 +46,13 @@ pub struct BucketState {
     pub in_flight: u64,
     /// The earliest moment the next request may go while pacing.
     pub next_slot: Option<Instant>,
+    /// Whether the bucket has answered at least once (with or without rate-limit headers).
+    pub answered: bool,
 }
 
 impl Default for BucketState {
     fn default() -> Self {
-        BucketState { limit: None, remaining: 0.0, reset_at: None, in_flight: 0, next_slot: None }
+        BucketState { limit: None, remaining: 0.0, reset_at: None, in_flight: 0, next_slot: None, answered: false }
     }
 }
 
@@ -67,8 +69,13 @@ pub enum SendPlan {
 /// when the answer is [`SendPlan::Go`].
 pub fn plan_send(state: &BucketState, share: f64, now: Instant) -> SendPlan {
     let Some(limit) = state.limit else {
-        // Unknown bucket: one probe at a time until its limits are known.
-        return if state.in_flight == 0 { SendPlan::Go } else { SendPlan::WaitUntil(now + Duration::from_millis(20)) };
+        // Unknown bucket: one probe at a time until it has answered. A bucket that answers
+        // without rate-limit headers is not limited by Okta's headers, only by the semaphore.
+        return if state.answered || state.in_flight == 0 {
+            SendPlan::Go
+        } else {
+            SendPlan::WaitUntil(now + Duration::from_millis(20))
+        };
     };
     let (remaining, reset_at) = match state.reset_at {
         Some(reset) if now >= reset => (limit as f64, None),
@@ -294,6 +301,9 @@ impl Permit {
             if let Some(headers) = headers {
                 state.observe(headers, date, now);
             }
+            if status.is_some() {
+                state.answered = true;
+            }
             state.on_done();
         }
         match (status, headers) {
@@ -343,6 +353,13 @@ mod tests {
     }
 
     #[test]
+    fn a_bucket_without_rate_limit_headers_is_not_serialised() {
+        let now = Instant::now();
+        let state = BucketState { in_flight: 3, answered: true, ..Default::default() };
+        assert_eq!(plan_send(&state, 1.0, now), SendPlan::Go);
+    }
+
+    #[test]
     fn reset_is_read_on_okta_clock_plus_margin() {
         let now = Instant::now();
         let mut state = BucketState { in_flight: 1, ..Default::default() };
@@ -388,9 +405,7 @@ mod tests {
     #[test]
     fn in_flight_requests_are_assumed_uncounted() {
         let now = Instant::now();
-        let mut state = BucketState::default();
-        state.limit = Some(100);
-        state.remaining = 100.0;
+        let mut state = BucketState { limit: Some(100), remaining: 100.0, ..Default::default() };
         for _ in 0..5 {
             state.on_send(1.0, now);
         }
