@@ -88,7 +88,8 @@ fn recorded_bodies_decode_without_loss() {
                 let error = OktaApiError::from_body(status, body.as_bytes(), None, method, &path);
                 let json: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{context}: {e}"));
                 assert_eq!(error.error_code.as_deref(), json["errorCode"].as_str(), "{context}");
-                let summary = json["errorSummary"].as_str().or(json["message"].as_str()).unwrap_or_else(|| panic!("{context}"));
+                let summary =
+                    json["errorSummary"].as_str().or(json["message"].as_str()).unwrap_or_else(|| panic!("{context}"));
                 assert_eq!(error.summary, summary, "{context}");
                 let causes = json["errorCauses"].as_array().map(Vec::len).unwrap_or(0);
                 assert_eq!(error.causes.len(), causes, "{context}");

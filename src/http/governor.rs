@@ -9,8 +9,8 @@
 //! flight have not been counted by Okta yet. When the usable budget falls below a tenth of the
 //! limit, the rest is spread evenly until the reset instead of being spent in a burst; when it
 //! is spent, senders wait for the reset (Okta's clock, read through the `Date` header, plus one
-//! second). A semaphore caps requests in flight; a concurrency 429 shrinks that cap by a
-//! quarter, and successes grow it back one step at a time.
+//! second). A semaphore caps requests in flight; each concurrency 429 takes one slot away, and
+//! successes give them back one at a time.
 //!
 //! The decisions ([`plan_send`], [`BucketState::observe`]) are pure functions of the state and
 //! the clock, unit-tested without a network.
@@ -173,7 +173,10 @@ pub struct Governor {
     slots: Arc<Semaphore>,
     max_concurrency: usize,
     cap: AtomicUsize,
+    /// Slots taken out of the semaphore after concurrency 429s.
     withheld: AtomicUsize,
+    /// Slots still to take out: they are in use now and are kept when released.
+    debt: AtomicUsize,
     successes: AtomicU64,
     throttled_waits: AtomicU64,
     throttled_ms: AtomicU64,
@@ -185,7 +188,7 @@ pub struct Governor {
 pub struct Permit {
     governor: Arc<Governor>,
     bucket: &'static str,
-    _slot: OwnedSemaphorePermit,
+    slot: Option<OwnedSemaphorePermit>,
     finished: bool,
 }
 
@@ -201,6 +204,7 @@ impl Governor {
             max_concurrency,
             cap: AtomicUsize::new(max_concurrency),
             withheld: AtomicUsize::new(0),
+            debt: AtomicUsize::new(0),
             successes: AtomicU64::new(0),
             throttled_waits: AtomicU64::new(0),
             throttled_ms: AtomicU64::new(0),
@@ -243,7 +247,7 @@ impl Governor {
             self.throttled_waits.fetch_add(1, Ordering::Relaxed);
             self.throttled_ms.fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         }
-        Permit { governor: Arc::clone(self), bucket, _slot: slot, finished: false }
+        Permit { governor: Arc::clone(self), bucket, slot: Some(slot), finished: false }
     }
 
     /// A snapshot of one bucket's state (for tests and diagnostics).
@@ -263,28 +267,38 @@ impl Governor {
 
     fn on_concurrency_limited(&self) {
         self.concurrency_limited.fetch_add(1, Ordering::Relaxed);
-        let cap = self.cap.load(Ordering::Relaxed);
-        let reduce = (cap / 4).max(1).min(cap.saturating_sub(1));
-        if reduce > 0 {
-            let forgotten = self.slots.forget_permits(reduce);
-            self.withheld.fetch_add(forgotten, Ordering::Relaxed);
-            self.cap.fetch_sub(forgotten, Ordering::Relaxed);
+        // One slot less per refusal: each concurrency 429 says one more request is in flight at
+        // Okta than the org allows, so the cap settles at what is left for this client. The
+        // slots are busy now; the next ones released are kept instead of returned.
+        let lowered = self.cap.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cap| (cap > 1).then(|| cap - 1));
+        if let Ok(previous) = lowered {
+            self.debt.fetch_add(1, Ordering::Relaxed);
             self.successes.store(0, Ordering::Relaxed);
-            tracing::debug!(cap = cap - forgotten, "concurrency limit hit: fewer requests in flight");
+            tracing::debug!(cap = previous - 1, "concurrency limit hit: fewer requests in flight");
+        }
+    }
+
+    /// Keeps a released slot out of the semaphore when a lowered cap is still owed.
+    fn settle(&self, slot: OwnedSemaphorePermit) {
+        if self.debt.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |debt| debt.checked_sub(1)).is_ok() {
+            slot.forget();
+            self.withheld.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     fn on_success(&self) {
-        if self.withheld.load(Ordering::Relaxed) == 0 {
+        if self.cap.load(Ordering::Relaxed) >= self.max_concurrency {
             return;
         }
-        if self.successes.fetch_add(1, Ordering::Relaxed) + 1 >= SUCCESSES_PER_SLOT {
-            self.successes.store(0, Ordering::Relaxed);
-            let taken = self.withheld.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| w.checked_sub(1));
-            if taken.is_ok() && self.cap.load(Ordering::Relaxed) < self.max_concurrency {
-                self.cap.fetch_add(1, Ordering::Relaxed);
-                self.slots.add_permits(1);
-            }
+        if self.successes.fetch_add(1, Ordering::Relaxed) + 1 < SUCCESSES_PER_SLOT {
+            return;
+        }
+        self.successes.store(0, Ordering::Relaxed);
+        if self.debt.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |debt| debt.checked_sub(1)).is_ok() {
+            self.cap.fetch_add(1, Ordering::Relaxed);
+        } else if self.withheld.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| w.checked_sub(1)).is_ok() {
+            self.cap.fetch_add(1, Ordering::Relaxed);
+            self.slots.add_permits(1);
         }
     }
 }
@@ -311,6 +325,9 @@ impl Permit {
             (Some(status), _) if status < 400 => self.governor.on_success(),
             _ => {}
         }
+        if let Some(slot) = self.slot.take() {
+            self.governor.settle(slot);
+        }
     }
 }
 
@@ -321,6 +338,10 @@ impl Drop for Permit {
             let mut buckets = self.governor.buckets.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(state) = buckets.get_mut(self.bucket) {
                 state.on_done();
+            }
+            drop(buckets);
+            if let Some(slot) = self.slot.take() {
+                self.governor.settle(slot);
             }
         }
     }
@@ -449,8 +470,10 @@ mod tests {
         let governor = Governor::new(1.0, 8);
         let permit = governor.acquire("/api/v1").await;
         permit.finish(Some(429), Some(headers(0, 0, 0)), None);
+        let permit = governor.acquire("/api/v1").await;
+        permit.finish(Some(429), Some(headers(0, 0, 0)), None);
         assert_eq!(governor.stats().concurrency_cap, 6);
-        assert_eq!(governor.stats().concurrency_limited, 1);
+        assert_eq!(governor.stats().concurrency_limited, 2);
         for _ in 0..(2 * SUCCESSES_PER_SLOT) {
             let permit = governor.acquire("/api/v1").await;
             permit.finish(Some(200), Some(headers(1000, 999, 0)), epoch(0));

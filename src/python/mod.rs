@@ -17,7 +17,9 @@ fn scim_quote(value: &str) -> String {
 /// Parses a SCIM filter and returns its canonical text (operators in lower case, values escaped, parentheses only where precedence needs them).
 #[pyfunction]
 fn scim_canonical(expression: &str) -> PyResult<String> {
-    scim::parse(expression).map(|filter| filter.to_string()).map_err(|error| FilterSyntaxError::new_err(error.to_string()))
+    scim::parse(expression)
+        .map(|filter| filter.to_string())
+        .map_err(|error| FilterSyntaxError::new_err(error.to_string()))
 }
 
 /// The `okta_lifecycle._core` extension module.

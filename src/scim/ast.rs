@@ -59,9 +59,7 @@ impl CompareOp {
     /// The operator named by `keyword`, compared case-insensitively (`EQ`, `Eq` and `eq` all
     /// name [`CompareOp::Eq`]); `None` for anything else, including `pr`.
     pub fn from_keyword(keyword: &str) -> Option<CompareOp> {
-        CompareOp::ALL
-            .into_iter()
-            .find(|op| op.as_str().eq_ignore_ascii_case(keyword))
+        CompareOp::ALL.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(keyword))
     }
 }
 
@@ -198,10 +196,7 @@ impl Filter {
         })
     }
 
-    fn left_chain<'a>(
-        &'a self,
-        split: impl Fn(&'a Filter) -> Option<(&'a Filter, &'a Filter)>,
-    ) -> Vec<&'a Filter> {
+    fn left_chain<'a>(&'a self, split: impl Fn(&'a Filter) -> Option<(&'a Filter, &'a Filter)>) -> Vec<&'a Filter> {
         let mut operands = Vec::new();
         let mut current = self;
         while let Some((left, right)) = split(current) {
@@ -226,10 +221,7 @@ pub struct ScimError {
 
 impl ScimError {
     pub(super) fn new(message: impl Into<String>, position: usize) -> ScimError {
-        ScimError {
-            message: message.into(),
-            position,
-        }
+        ScimError { message: message.into(), position }
     }
 }
 
@@ -241,9 +233,7 @@ impl ScimError {
 /// (or with [`Filter::attributes`]) before building a filter from them.
 pub fn is_valid_attribute_path(path: &str) -> bool {
     let starts_with_letter = path.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-    starts_with_letter
-        && path.chars().all(is_attribute_char)
-        && path.split('.').all(|segment| !segment.is_empty())
+    starts_with_letter && path.chars().all(is_attribute_char) && path.split('.').all(|segment| !segment.is_empty())
 }
 
 pub(super) fn is_attribute_char(character: char) -> bool {
@@ -258,10 +248,7 @@ mod tests {
     fn operator_keywords_are_case_insensitive_and_round_trip() {
         for op in CompareOp::ALL {
             assert_eq!(CompareOp::from_keyword(op.as_str()), Some(op));
-            assert_eq!(
-                CompareOp::from_keyword(&op.as_str().to_uppercase()),
-                Some(op)
-            );
+            assert_eq!(CompareOp::from_keyword(&op.as_str().to_uppercase()), Some(op));
             assert_eq!(op.to_string(), op.as_str());
         }
         assert_eq!(CompareOp::from_keyword("Eq"), Some(CompareOp::Eq));
@@ -272,21 +259,12 @@ mod tests {
     #[test]
     fn value_conversions() {
         assert_eq!(ScimValue::from("a"), ScimValue::String("a".into()));
-        assert_eq!(
-            ScimValue::from(String::from("b")),
-            ScimValue::String("b".into())
-        );
+        assert_eq!(ScimValue::from(String::from("b")), ScimValue::String("b".into()));
         assert_eq!(ScimValue::from(true), ScimValue::Bool(true));
         assert_eq!(ScimValue::from(30), ScimValue::Number(30.into()));
         assert_eq!(ScimValue::from(-5_i64), ScimValue::Number((-5).into()));
-        assert_eq!(
-            ScimValue::from(u64::MAX),
-            ScimValue::Number(u64::MAX.into())
-        );
-        assert_eq!(
-            ScimValue::from(1.5),
-            ScimValue::Number(serde_json::Number::from_f64(1.5).unwrap())
-        );
+        assert_eq!(ScimValue::from(u64::MAX), ScimValue::Number(u64::MAX.into()));
+        assert_eq!(ScimValue::from(1.5), ScimValue::Number(serde_json::Number::from_f64(1.5).unwrap()));
         assert_eq!(ScimValue::from(f64::NAN), ScimValue::Null);
         assert_eq!(ScimValue::from(f64::INFINITY), ScimValue::Null);
     }
@@ -302,28 +280,17 @@ mod tests {
         ] {
             assert!(is_valid_attribute_path(valid), "{valid}");
         }
-        for invalid in [
-            "", "1abc", "_x", ".a", "a.", "a..b", "a b", "a\"", "Zürich", "a)",
-        ] {
+        for invalid in ["", "1abc", "_x", ".a", "a.", "a..b", "a b", "a\"", "Zürich", "a)"] {
             assert!(!is_valid_attribute_path(invalid), "{invalid}");
         }
     }
 
     #[test]
     fn left_chains_flatten_in_order() {
-        let a = Filter::Present {
-            attribute: "a".into(),
-        };
-        let b = Filter::Present {
-            attribute: "b".into(),
-        };
-        let c = Filter::Present {
-            attribute: "c".into(),
-        };
-        let chain = Filter::Or(
-            Box::new(Filter::Or(Box::new(a.clone()), Box::new(b.clone()))),
-            Box::new(c.clone()),
-        );
+        let a = Filter::Present { attribute: "a".into() };
+        let b = Filter::Present { attribute: "b".into() };
+        let c = Filter::Present { attribute: "c".into() };
+        let chain = Filter::Or(Box::new(Filter::Or(Box::new(a.clone()), Box::new(b.clone()))), Box::new(c.clone()));
         assert_eq!(chain.or_operands(), vec![&a, &b, &c]);
         assert_eq!(chain.and_operands(), vec![&chain]);
     }

@@ -61,11 +61,7 @@ impl fmt::Display for Filter {
     /// formed (see [`is_valid_attribute_path`](super::is_valid_attribute_path)).
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Filter::Compare {
-                attribute,
-                op,
-                value,
-            } => write!(formatter, "{attribute} {op} {value}"),
+            Filter::Compare { attribute, op, value } => write!(formatter, "{attribute} {op} {value}"),
             Filter::Present { attribute } => write!(formatter, "{attribute} pr"),
             Filter::Not(inner) => write!(formatter, "not ({inner})"),
             // Chains are written in a loop so that a long left-nested chain does not recurse.
@@ -86,8 +82,8 @@ impl fmt::Display for Filter {
                     if index > 0 {
                         formatter.write_str(" and ")?;
                     }
-                    let parenthesise = matches!(operand, Filter::Or(..))
-                        || (index > 0 && matches!(operand, Filter::And(..)));
+                    let parenthesise =
+                        matches!(operand, Filter::Or(..)) || (index > 0 && matches!(operand, Filter::And(..)));
                     write_operand(formatter, operand, parenthesise)?;
                 }
                 Ok(())
@@ -96,11 +92,7 @@ impl fmt::Display for Filter {
     }
 }
 
-fn write_operand(
-    formatter: &mut fmt::Formatter<'_>,
-    operand: &Filter,
-    parenthesise: bool,
-) -> fmt::Result {
+fn write_operand(formatter: &mut fmt::Formatter<'_>, operand: &Filter, parenthesise: bool) -> fmt::Result {
     if parenthesise {
         write!(formatter, "({operand})")
     } else {
@@ -123,16 +115,8 @@ fn write_operand(
 /// ```
 impl Filter {
     /// `attribute op value` for any operator.
-    pub fn compare(
-        attribute: impl Into<String>,
-        op: CompareOp,
-        value: impl Into<ScimValue>,
-    ) -> Filter {
-        Filter::Compare {
-            attribute: attribute.into(),
-            op,
-            value: value.into(),
-        }
+    pub fn compare(attribute: impl Into<String>, op: CompareOp, value: impl Into<ScimValue>) -> Filter {
+        Filter::Compare { attribute: attribute.into(), op, value: value.into() }
     }
 
     /// `attribute eq value`.
@@ -182,9 +166,7 @@ impl Filter {
 
     /// `attribute pr`: the attribute is present and non-empty.
     pub fn present(attribute: impl Into<String>) -> Filter {
-        Filter::Present {
-            attribute: attribute.into(),
-        }
+        Filter::Present { attribute: attribute.into() }
     }
 
     /// `self and other`.
@@ -330,30 +312,12 @@ mod tests {
             (Filter::present("a"), "a pr"),
             (Filter::present("a").negate(), "not (a pr)"),
             (!Filter::present("a"), "not (a pr)"),
+            (Filter::present("a").or(Filter::present("b")).or(Filter::present("c")), "a pr or b pr or c pr"),
+            (Filter::present("a").or(Filter::present("b").or(Filter::present("c"))), "a pr or (b pr or c pr)"),
+            (Filter::present("a").and(Filter::present("b").and(Filter::present("c"))), "a pr and (b pr and c pr)"),
+            (Filter::present("a").or(Filter::present("b")).and(Filter::present("c")), "(a pr or b pr) and c pr"),
             (
-                Filter::present("a")
-                    .or(Filter::present("b"))
-                    .or(Filter::present("c")),
-                "a pr or b pr or c pr",
-            ),
-            (
-                Filter::present("a").or(Filter::present("b").or(Filter::present("c"))),
-                "a pr or (b pr or c pr)",
-            ),
-            (
-                Filter::present("a").and(Filter::present("b").and(Filter::present("c"))),
-                "a pr and (b pr and c pr)",
-            ),
-            (
-                Filter::present("a")
-                    .or(Filter::present("b"))
-                    .and(Filter::present("c")),
-                "(a pr or b pr) and c pr",
-            ),
-            (
-                Filter::present("a")
-                    .and(Filter::present("b"))
-                    .or(Filter::present("c").and(Filter::present("d"))),
+                Filter::present("a").and(Filter::present("b")).or(Filter::present("c").and(Filter::present("d"))),
                 "a pr and b pr or c pr and d pr",
             ),
         ];
@@ -386,9 +350,7 @@ mod tests {
 
     #[test]
     fn long_built_chains_display_without_recursing_per_link() {
-        let chain = (0..100_000).fold(Filter::eq("id", 0), |chain, id| {
-            chain.or(Filter::eq("id", id))
-        });
+        let chain = (0..100_000).fold(Filter::eq("id", 0), |chain, id| chain.or(Filter::eq("id", id)));
         let text = chain.to_string();
         assert!(text.starts_with("id eq 0 or id eq 0 or id eq 1"));
         assert_eq!(text.matches(" or ").count(), 100_000);
@@ -403,27 +365,21 @@ mod tests {
 
     #[test]
     fn attributes_lists_each_path_once_in_order() {
-        let filter = parse(
-            r#"status eq "A" and (profile.login sw "x" or not (status pr)) and type.id eq "1""#,
-        )
-        .unwrap();
-        assert_eq!(
-            filter.attributes(),
-            vec!["status", "profile.login", "type.id"]
-        );
+        let filter =
+            parse(r#"status eq "A" and (profile.login sw "x" or not (status pr)) and type.id eq "1""#).unwrap();
+        assert_eq!(filter.attributes(), vec!["status", "profile.login", "type.id"]);
         assert_eq!(Filter::present("a").attributes(), vec!["a"]);
     }
 
     #[test]
     fn uses_only_checks_operators_and_forbids_not_and_present() {
-        let okta_filter = parse(r#"status eq "ACTIVE" or (lastUpdated gt "2013-06-01T00:00:00.000Z" and type.id eq "x")"#).unwrap();
+        let okta_filter =
+            parse(r#"status eq "ACTIVE" or (lastUpdated gt "2013-06-01T00:00:00.000Z" and type.id eq "x")"#).unwrap();
         assert!(okta_filter.uses_only(&[CompareOp::Eq, CompareOp::Gt]));
         assert!(!okta_filter.uses_only(&[CompareOp::Eq]));
         assert!(!Filter::present("a").uses_only(&CompareOp::ALL));
         assert!(!Filter::eq("a", 1).negate().uses_only(&CompareOp::ALL));
-        assert!(!Filter::eq("a", 1)
-            .and(Filter::present("b"))
-            .uses_only(&CompareOp::ALL));
+        assert!(!Filter::eq("a", 1).and(Filter::present("b")).uses_only(&CompareOp::ALL));
         assert!(Filter::ew("a", "x").uses_only(&[CompareOp::Ew]));
         assert!(!Filter::ew("a", "x").uses_only(&[]));
     }
@@ -445,11 +401,7 @@ mod tests {
         for (build, op) in builders {
             assert_eq!(
                 build("a", "v"),
-                Filter::Compare {
-                    attribute: "a".into(),
-                    op,
-                    value: ScimValue::String("v".into())
-                }
+                Filter::Compare { attribute: "a".into(), op, value: ScimValue::String("v".into()) }
             );
         }
     }

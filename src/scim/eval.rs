@@ -19,14 +19,10 @@ pub struct EvalOptions {
 
 impl EvalOptions {
     /// The semantics of Okta's `search` parameter: values compared case-insensitively.
-    pub const SEARCH: EvalOptions = EvalOptions {
-        case_insensitive_values: true,
-    };
+    pub const SEARCH: EvalOptions = EvalOptions { case_insensitive_values: true };
 
     /// The semantics of Okta's `filter` parameter: values compared exactly.
-    pub const FILTER: EvalOptions = EvalOptions {
-        case_insensitive_values: false,
-    };
+    pub const FILTER: EvalOptions = EvalOptions { case_insensitive_values: false };
 }
 
 impl Filter {
@@ -57,33 +53,17 @@ impl Filter {
     pub fn matches(&self, resource: &Value, options: &EvalOptions) -> bool {
         match self {
             // Chains are walked in a loop so that a long left-nested chain does not recurse.
-            Filter::And(..) => self
-                .and_operands()
-                .into_iter()
-                .all(|operand| operand.matches(resource, options)),
-            Filter::Or(..) => self
-                .or_operands()
-                .into_iter()
-                .any(|operand| operand.matches(resource, options)),
+            Filter::And(..) => self.and_operands().into_iter().all(|operand| operand.matches(resource, options)),
+            Filter::Or(..) => self.or_operands().into_iter().any(|operand| operand.matches(resource, options)),
             Filter::Not(inner) => !inner.matches(resource, options),
-            Filter::Present { attribute } => {
-                lookup(resource, attribute).into_iter().any(is_present)
-            }
-            Filter::Compare {
-                attribute,
-                op,
-                value,
-            } => {
-                let candidates: Vec<&Value> = lookup(resource, attribute)
-                    .into_iter()
-                    .filter(|found| !found.is_null())
-                    .collect();
+            Filter::Present { attribute } => lookup(resource, attribute).into_iter().any(is_present),
+            Filter::Compare { attribute, op, value } => {
+                let candidates: Vec<&Value> =
+                    lookup(resource, attribute).into_iter().filter(|found| !found.is_null()).collect();
                 if candidates.is_empty() {
                     return *op == CompareOp::Eq && *value == ScimValue::Null;
                 }
-                candidates
-                    .into_iter()
-                    .any(|actual| compare(actual, *op, value, options))
+                candidates.into_iter().any(|actual| compare(actual, *op, value, options))
             }
         }
     }
@@ -98,11 +78,9 @@ fn lookup<'a>(resource: &'a Value, path: &str) -> Vec<&'a Value> {
         for value in current {
             match value {
                 Value::Object(object) => next.extend(object.get(segment)),
-                Value::Array(elements) => next.extend(
-                    elements
-                        .iter()
-                        .filter_map(|element| element.as_object()?.get(segment)),
-                ),
+                Value::Array(elements) => {
+                    next.extend(elements.iter().filter_map(|element| element.as_object()?.get(segment)))
+                }
                 _ => {}
             }
         }
@@ -135,9 +113,7 @@ fn compare(actual: &Value, op: CompareOp, expected: &ScimValue, options: &EvalOp
         (Value::String(actual), ScimValue::String(expected)) => {
             compare_strings(actual, op, expected, options.case_insensitive_values)
         }
-        (Value::Number(actual), ScimValue::Number(expected)) => {
-            compare_numbers(actual.as_f64(), op, expected.as_f64())
-        }
+        (Value::Number(actual), ScimValue::Number(expected)) => compare_numbers(actual.as_f64(), op, expected.as_f64()),
         (Value::String(actual), ScimValue::Number(expected)) => {
             compare_numbers(parse_number(actual), op, expected.as_f64())
         }
@@ -155,10 +131,7 @@ fn compare(actual: &Value, op: CompareOp, expected: &ScimValue, options: &EvalOp
 
 fn compare_strings(actual: &str, op: CompareOp, expected: &str, case_insensitive: bool) -> bool {
     let (folded_actual, folded_expected) = if case_insensitive {
-        (
-            Cow::Owned(actual.to_lowercase()),
-            Cow::Owned(expected.to_lowercase()),
-        )
+        (Cow::Owned(actual.to_lowercase()), Cow::Owned(expected.to_lowercase()))
     } else {
         (Cow::Borrowed(actual), Cow::Borrowed(expected))
     };
@@ -170,9 +143,7 @@ fn compare_strings(actual: &str, op: CompareOp, expected: &str, case_insensitive
         CompareOp::Ew => folded_actual.ends_with(&*folded_expected),
         CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
             let ordering = match (parse_timestamp(actual), parse_timestamp(expected)) {
-                (Some(actual_instant), Some(expected_instant)) => {
-                    actual_instant.cmp(&expected_instant)
-                }
+                (Some(actual_instant), Some(expected_instant)) => actual_instant.cmp(&expected_instant),
                 _ => folded_actual.cmp(&folded_expected),
             };
             ordering_satisfies(ordering, op)
@@ -304,21 +275,9 @@ mod tests {
         assert_both(r#"lastUpdated gt "2013-06-01T00:00:00.000Z""#, true, true);
         assert_both(r#"lastUpdated lt "2013-06-01T00:00:00.000Z""#, false, false);
         // Same instant written with another offset: text order would say otherwise.
-        assert_both(
-            r#"lastUpdated ge "2013-07-02T23:36:25.344+02:00""#,
-            true,
-            true,
-        );
-        assert_both(
-            r#"lastUpdated le "2013-07-02T23:36:25.344+02:00""#,
-            true,
-            true,
-        );
-        assert_both(
-            r#"lastUpdated gt "2013-07-02T23:36:25.344+02:00""#,
-            false,
-            false,
-        );
+        assert_both(r#"lastUpdated ge "2013-07-02T23:36:25.344+02:00""#, true, true);
+        assert_both(r#"lastUpdated le "2013-07-02T23:36:25.344+02:00""#, true, true);
+        assert_both(r#"lastUpdated gt "2013-07-02T23:36:25.344+02:00""#, false, false);
         // One millisecond later.
         assert_both(r#"lastUpdated lt "2013-07-02T21:36:25.345Z""#, true, true);
         // Later in text but earlier as an instant (the offset moves it back a day).
@@ -370,12 +329,7 @@ mod tests {
 
     #[test]
     fn missing_and_null_attributes() {
-        for attribute in [
-            "profile.missing",
-            "profile.manager",
-            "missing.deeper",
-            "status.deeper",
-        ] {
+        for attribute in ["profile.missing", "profile.manager", "missing.deeper", "status.deeper"] {
             assert_both(&format!("{attribute} pr"), false, false);
             assert_both(&format!("{attribute} eq null"), true, true);
             assert_both(&format!("{attribute} ne null"), false, false);
@@ -407,9 +361,7 @@ mod tests {
         assert_both(r#"status eq "STAGED" or profile.age gt 50"#, false, false);
         assert_both(r#"not (status eq "STAGED")"#, true, true);
         assert_both(r#"not (status eq "active")"#, true, false);
-        assert!(!Filter::eq("status", "ACTIVE")
-            .negate()
-            .matches(&user(), &EXACT));
+        assert!(!Filter::eq("status", "ACTIVE").negate().matches(&user(), &EXACT));
     }
 
     #[test]
@@ -431,10 +383,7 @@ mod tests {
 
     #[test]
     fn long_parsed_chains_evaluate() {
-        let text = (0..1000)
-            .map(|id| format!("id eq \"{id}\""))
-            .collect::<Vec<_>>()
-            .join(" or ");
+        let text = (0..1000).map(|id| format!("id eq \"{id}\"")).collect::<Vec<_>>().join(" or ");
         let filter = parse(&text).unwrap();
         assert!(filter.matches(&json!({"id": "999"}), &EXACT));
         assert!(!filter.matches(&json!({"id": "1000"}), &EXACT));

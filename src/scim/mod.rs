@@ -86,8 +86,7 @@ mod tests {
     /// Parses `input`; when it parses, checks the round trip and evaluates it. Panics only on
     /// a broken invariant, which is what the callers are looking for.
     fn exercise(input: &str) -> bool {
-        let resource =
-            json!({"a": 1, "b": [true, "x"], "status": "ACTIVE", "profile": {"login": "x"}});
+        let resource = json!({"a": 1, "b": [true, "x"], "status": "ACTIVE", "profile": {"login": "x"}});
         match parse(input) {
             Ok(filter) => {
                 let text = filter.to_string();
@@ -97,10 +96,7 @@ mod tests {
                 true
             }
             Err(error) => {
-                assert!(
-                    error.position <= input.chars().count(),
-                    "{input:?}: {error}"
-                );
+                assert!(error.position <= input.chars().count(), "{input:?}: {error}");
                 assert!(!error.message.is_empty());
                 false
             }
@@ -123,10 +119,7 @@ mod tests {
                 }
             }
         }
-        assert!(
-            parsed > 0 && rejected > 0,
-            "{parsed} parsed, {rejected} rejected"
-        );
+        assert!(parsed > 0 && rejected > 0, "{parsed} parsed, {rejected} rejected");
     }
 
     #[test]
@@ -178,15 +171,11 @@ mod tests {
         for input in junk {
             exercise(input);
         }
-        let alphabet: Vec<char> = "aZ9_.$:-()\" \\/uUdD8Eeq+eq or and not pr 0x\u{e9}\u{1F600}\t\n"
-            .chars()
-            .collect();
+        let alphabet: Vec<char> = "aZ9_.$:-()\" \\/uUdD8Eeq+eq or and not pr 0x\u{e9}\u{1F600}\t\n".chars().collect();
         let mut random = Xorshift(0x9E37_79B9_7F4A_7C15);
         for _ in 0..5_000 {
             let length = random.below(24);
-            let input: String = (0..length)
-                .map(|_| alphabet[random.below(alphabet.len())])
-                .collect();
+            let input: String = (0..length).map(|_| alphabet[random.below(alphabet.len())]).collect();
             exercise(&input);
         }
         for _ in 0..5_000 {
@@ -216,17 +205,8 @@ mod tests {
     fn random_filter_text(random: &mut Xorshift, depth: usize) -> String {
         const ATTRIBUTES: [&str; 5] = ["a", "status", "profile.login", "b", "not"];
         const OPERATORS: [&str; 10] = ["eq", "NE", "Co", "sw", "ew", "GT", "ge", "lt", "le", "pr"];
-        const VALUES: [&str; 9] = [
-            r#""x""#,
-            r#""ACTIVE""#,
-            r#""a\"b\\c\u00e9\uD83D\uDE00""#,
-            "1",
-            "-2.5e3",
-            "0.1",
-            "true",
-            "FALSE",
-            "null",
-        ];
+        const VALUES: [&str; 9] =
+            [r#""x""#, r#""ACTIVE""#, r#""a\"b\\c\u00e9\uD83D\uDE00""#, "1", "-2.5e3", "0.1", "true", "FALSE", "null"];
         let choice = if depth == 0 { 0 } else { random.below(5) };
         let space = if random.below(2) == 0 { " " } else { "  " };
         match choice {
@@ -237,11 +217,7 @@ mod tests {
                 random_filter_text(random, depth - 1),
                 random_filter_text(random, depth - 1)
             ),
-            4 => format!(
-                "{} OR {}",
-                random_filter_text(random, depth - 1),
-                random_filter_text(random, depth - 1)
-            ),
+            4 => format!("{} OR {}", random_filter_text(random, depth - 1), random_filter_text(random, depth - 1)),
             _ => {
                 let attribute = ATTRIBUTES[random.below(ATTRIBUTES.len())];
                 let operator = OPERATORS[random.below(OPERATORS.len())];

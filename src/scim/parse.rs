@@ -11,9 +11,7 @@
 //! value      = JSON string / JSON number / "true" / "false" / "null"
 //! ```
 
-use super::ast::{
-    is_attribute_char, is_valid_attribute_path, CompareOp, Filter, ScimError, ScimValue,
-};
+use super::ast::{is_attribute_char, is_valid_attribute_path, CompareOp, Filter, ScimError, ScimValue};
 
 /// The deepest nesting of parentheses and `not (…)` that [`parse`] accepts; deeper input is
 /// rejected with a [`ScimError`] rather than risking the stack.
@@ -40,13 +38,8 @@ pub const MAX_COMPARISONS: usize = 1000;
 /// assert_eq!(error.position, 13);
 /// ```
 pub fn parse(input: &str) -> Result<Filter, ScimError> {
-    let mut parser = Parser {
-        characters: input.chars().collect(),
-        cursor: 0,
-        peeked: None,
-        nesting: 0,
-        comparisons: 0,
-    };
+    let mut parser =
+        Parser { characters: input.chars().collect(), cursor: 0, peeked: None, nesting: 0, comparisons: 0 };
     let first = parser.peek()?;
     if first.token == Token::End {
         return Err(ScimError::new("empty filter", first.position));
@@ -57,10 +50,7 @@ pub fn parse(input: &str) -> Result<Filter, ScimError> {
         Token::End => Ok(filter),
         Token::RightParen => Err(ScimError::new("unexpected ')'", last.position)),
         other => Err(ScimError::new(
-            format!(
-                "trailing input: expected 'and', 'or' or the end of the filter, found {}",
-                other.describe()
-            ),
+            format!("trailing input: expected 'and', 'or' or the end of the filter, found {}", other.describe()),
             last.position,
         )),
     }
@@ -183,10 +173,7 @@ impl Parser {
             }
             Token::RightParen => Err(ScimError::new("unexpected ')'", start.position)),
             other => Err(ScimError::new(
-                format!(
-                    "expected an attribute path, '(' or 'not', found {}",
-                    other.describe()
-                ),
+                format!("expected an attribute path, '(' or 'not', found {}", other.describe()),
                 start.position,
             )),
         }
@@ -205,10 +192,7 @@ impl Parser {
         let close = self.next()?;
         if close.token != Token::RightParen {
             return Err(ScimError::new(
-                format!(
-                    "expected ')' to close the '(' at character {open_position}, found {}",
-                    close.token.describe()
-                ),
+                format!("expected ')' to close the '(' at character {open_position}, found {}", close.token.describe()),
                 close.position,
             ));
         }
@@ -216,11 +200,7 @@ impl Parser {
         Ok(inner)
     }
 
-    fn parse_comparison(
-        &mut self,
-        attribute: String,
-        position: usize,
-    ) -> Result<Filter, ScimError> {
+    fn parse_comparison(&mut self, attribute: String, position: usize) -> Result<Filter, ScimError> {
         if !is_valid_attribute_path(&attribute) {
             return Err(ScimError::new(
                 format!("invalid attribute path '{attribute}': a '.'-separated segment is empty"),
@@ -229,10 +209,7 @@ impl Parser {
         }
         self.comparisons += 1;
         if self.comparisons > MAX_COMPARISONS {
-            return Err(ScimError::new(
-                format!("filter has more than {MAX_COMPARISONS} comparisons"),
-                position,
-            ));
+            return Err(ScimError::new(format!("filter has more than {MAX_COMPARISONS} comparisons"), position));
         }
         let operator = self.next()?;
         let op = match &operator.token {
@@ -244,10 +221,7 @@ impl Parser {
         };
         let Some(op) = op else {
             return Err(ScimError::new(
-                format!(
-                    "expected a comparison operator after '{attribute}', found {}",
-                    operator.token.describe()
-                ),
+                format!("expected a comparison operator after '{attribute}', found {}", operator.token.describe()),
                 operator.position,
             ));
         };
@@ -268,11 +242,7 @@ impl Parser {
                 ))
             }
         };
-        Ok(Filter::Compare {
-            attribute,
-            op,
-            value,
-        })
+        Ok(Filter::Compare { attribute, op, value })
     }
 
     fn character(&self, index: usize) -> Option<char> {
@@ -285,10 +255,7 @@ impl Parser {
         }
         let position = self.cursor;
         let Some(first) = self.character(position) else {
-            return Ok(Spanned {
-                token: Token::End,
-                position,
-            });
+            return Ok(Spanned { token: Token::End, position });
         };
         let token = match first {
             '(' => {
@@ -305,12 +272,7 @@ impl Parser {
                 let word = self.take_while(is_attribute_char);
                 Token::Word(word)
             }
-            other => {
-                return Err(ScimError::new(
-                    format!("unexpected character '{}'", other.escape_debug()),
-                    position,
-                ))
-            }
+            other => return Err(ScimError::new(format!("unexpected character '{}'", other.escape_debug()), position)),
         };
         Ok(Spanned { token, position })
     }
@@ -327,8 +289,7 @@ impl Parser {
     fn lex_number(&mut self) -> Result<serde_json::Number, ScimError> {
         let position = self.cursor;
         // Take letters too, so that `12abc` is reported as one bad number.
-        let text =
-            self.take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '_'));
+        let text = self.take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '_'));
         let invalid = || ScimError::new(format!("invalid number '{text}'"), position);
         // serde_json checks the JSON number grammar (no `01`, `1.`, `.5`, `+1`) and range.
         let number: serde_json::Number = text.parse().map_err(|_| invalid())?;
@@ -382,10 +343,7 @@ impl Parser {
             't' => '\t',
             'u' => return self.lex_unicode_escape(backslash),
             other => {
-                return Err(ScimError::new(
-                    format!("invalid escape '\\{}' in string", other.escape_debug()),
-                    backslash,
-                ))
+                return Err(ScimError::new(format!("invalid escape '\\{}' in string", other.escape_debug()), backslash))
             }
         };
         Ok(simple)
@@ -398,8 +356,8 @@ impl Parser {
         let code_point = match first {
             0xD800..=0xDBFF => {
                 let low_backslash = self.cursor;
-                let is_escape = self.character(low_backslash) == Some('\\')
-                    && self.character(low_backslash + 1) == Some('u');
+                let is_escape =
+                    self.character(low_backslash) == Some('\\') && self.character(low_backslash + 1) == Some('u');
                 if !is_escape {
                     return Err(unpaired_surrogate(first, backslash));
                 }
@@ -422,12 +380,7 @@ impl Parser {
             let digit = self
                 .character(self.cursor)
                 .and_then(|c| c.to_digit(16))
-                .ok_or_else(|| {
-                    ScimError::new(
-                        "invalid \\u escape: expected four hexadecimal digits",
-                        backslash,
-                    )
-                })?;
+                .ok_or_else(|| ScimError::new("invalid \\u escape: expected four hexadecimal digits", backslash))?;
             value = value * 16 + digit;
             self.cursor += 1;
         }
@@ -436,10 +389,7 @@ impl Parser {
 }
 
 fn unpaired_surrogate(code_unit: u32, position: usize) -> ScimError {
-    ScimError::new(
-        format!("invalid \\u escape: unpaired UTF-16 surrogate \\u{code_unit:04X}"),
-        position,
-    )
+    ScimError::new(format!("invalid \\u escape: unpaired UTF-16 surrogate \\u{code_unit:04X}"), position)
 }
 
 fn is_operator_keyword(word: &str) -> bool {
@@ -451,17 +401,11 @@ mod tests {
     use super::*;
 
     fn compare(attribute: &str, op: CompareOp, value: impl Into<ScimValue>) -> Filter {
-        Filter::Compare {
-            attribute: attribute.to_owned(),
-            op,
-            value: value.into(),
-        }
+        Filter::Compare { attribute: attribute.to_owned(), op, value: value.into() }
     }
 
     fn present(attribute: &str) -> Filter {
-        Filter::Present {
-            attribute: attribute.to_owned(),
-        }
+        Filter::Present { attribute: attribute.to_owned() }
     }
 
     fn error_at(input: &str) -> (usize, String) {
@@ -474,21 +418,11 @@ mod tests {
         for op in CompareOp::ALL {
             for keyword in [op.as_str().to_owned(), op.as_str().to_uppercase()] {
                 let text = format!(r#"profile.login {keyword} "x""#);
-                assert_eq!(
-                    parse(&text),
-                    Ok(compare("profile.login", op, "x")),
-                    "{text}"
-                );
+                assert_eq!(parse(&text), Ok(compare("profile.login", op, "x")), "{text}");
             }
         }
-        assert_eq!(
-            parse("status Eq \"ACTIVE\""),
-            Ok(compare("status", CompareOp::Eq, "ACTIVE"))
-        );
-        assert_eq!(
-            parse("profile.mobilePhone PR"),
-            Ok(present("profile.mobilePhone"))
-        );
+        assert_eq!(parse("status Eq \"ACTIVE\""), Ok(compare("status", CompareOp::Eq, "ACTIVE")));
+        assert_eq!(parse("profile.mobilePhone PR"), Ok(present("profile.mobilePhone")));
     }
 
     #[test]
@@ -498,14 +432,8 @@ mod tests {
         assert_eq!(parse("a gt 1.5e3"), Ok(compare("a", CompareOp::Gt, 1500.0)));
         assert_eq!(parse("a eq true"), Ok(compare("a", CompareOp::Eq, true)));
         assert_eq!(parse("a eq FALSE"), Ok(compare("a", CompareOp::Eq, false)));
-        assert_eq!(
-            parse("a eq null"),
-            Ok(compare("a", CompareOp::Eq, ScimValue::Null))
-        );
-        assert_eq!(
-            parse("a eq 18446744073709551615"),
-            Ok(compare("a", CompareOp::Eq, u64::MAX))
-        );
+        assert_eq!(parse("a eq null"), Ok(compare("a", CompareOp::Eq, ScimValue::Null)));
+        assert_eq!(parse("a eq 18446744073709551615"), Ok(compare("a", CompareOp::Eq, u64::MAX)));
         assert_eq!(parse("a eq 0.1"), Ok(compare("a", CompareOp::Eq, 0.1)));
     }
 
@@ -522,14 +450,8 @@ mod tests {
 
     #[test]
     fn chains_group_to_the_left_and_parentheses_override() {
-        assert_eq!(
-            parse("a pr or b pr or c pr").unwrap(),
-            present("a").or(present("b")).or(present("c"))
-        );
-        assert_eq!(
-            parse("a pr and (b pr or c pr)").unwrap(),
-            present("a").and(present("b").or(present("c")))
-        );
+        assert_eq!(parse("a pr or b pr or c pr").unwrap(), present("a").or(present("b")).or(present("c")));
+        assert_eq!(parse("a pr and (b pr or c pr)").unwrap(), present("a").and(present("b").or(present("c"))));
         assert_eq!(parse("((a pr))").unwrap(), present("a"));
     }
 
@@ -537,27 +459,16 @@ mod tests {
     fn logical_words_are_case_insensitive_and_whitespace_is_free() {
         assert_eq!(
             parse(" \t(a pr)AND\n( b pr )  Or  NOT(c pr) ").unwrap(),
-            present("a")
-                .and(present("b"))
-                .or(Filter::Not(Box::new(present("c"))))
+            present("a").and(present("b")).or(Filter::Not(Box::new(present("c"))))
         );
         assert_eq!(parse(r#"a eq"x""#), Ok(compare("a", CompareOp::Eq, "x")));
-        assert_eq!(
-            parse("not ( a pr )"),
-            Ok(Filter::Not(Box::new(present("a"))))
-        );
+        assert_eq!(parse("not ( a pr )"), Ok(Filter::Not(Box::new(present("a")))));
     }
 
     #[test]
     fn keywords_can_be_attribute_names() {
-        assert_eq!(
-            parse(r#"not eq "x""#),
-            Ok(compare("not", CompareOp::Eq, "x"))
-        );
-        assert_eq!(
-            parse("and pr or or pr"),
-            Ok(present("and").or(present("or")))
-        );
+        assert_eq!(parse(r#"not eq "x""#), Ok(compare("not", CompareOp::Eq, "x")));
+        assert_eq!(parse("and pr or or pr"), Ok(present("and").or(present("or"))));
         assert_eq!(parse("eq eq 1"), Ok(compare("eq", CompareOp::Eq, 1)));
     }
 
@@ -574,10 +485,7 @@ mod tests {
     #[test]
     fn string_escapes_decode_like_json() {
         let parsed = parse(r#"a eq "q\" b\\ s\/ \b\f\n\r\t \u00e9 \uD83D\uDE00 \u0041""#).unwrap();
-        assert_eq!(
-            parsed,
-            compare("a", CompareOp::Eq, "q\" b\\ s/ \u{8}\u{c}\n\r\t é 😀 A")
-        );
+        assert_eq!(parsed, compare("a", CompareOp::Eq, "q\" b\\ s/ \u{8}\u{c}\n\r\t é 😀 A"));
     }
 
     #[test]
@@ -588,10 +496,7 @@ mod tests {
         assert!(error_at(r#"a eq "\uD83D""#).1.contains("unpaired"));
         assert!(error_at(r#"a eq "\uD83D\u0041""#).1.contains("unpaired"));
         assert!(error_at(r#"a eq "\uDE00""#).1.contains("unpaired"));
-        assert_eq!(
-            error_at(r#"a eq "abc\"#),
-            (5, "unterminated string".to_owned())
-        );
+        assert_eq!(error_at(r#"a eq "abc\"#), (5, "unterminated string".to_owned()));
     }
 
     #[test]
@@ -600,17 +505,11 @@ mod tests {
         assert_eq!(error_at("   "), (3, "empty filter".to_owned()));
         let (position, message) = error_at("profile.login");
         assert_eq!(position, 13);
-        assert!(
-            message.starts_with("expected a comparison operator after 'profile.login'"),
-            "{message}"
-        );
+        assert!(message.starts_with("expected a comparison operator after 'profile.login'"), "{message}");
         let (position, message) = error_at(r#"profile.login is "x""#);
         assert_eq!(position, 14);
         assert!(message.contains("found 'is'"), "{message}");
-        assert_eq!(
-            error_at(r#"status eq "ACTIVE"#),
-            (10, "unterminated string".to_owned())
-        );
+        assert_eq!(error_at(r#"status eq "ACTIVE"#), (10, "unterminated string".to_owned()));
         assert_eq!(error_at("a pr)"), (4, "unexpected ')'".to_owned()));
         assert_eq!(error_at(")"), (0, "unexpected ')'".to_owned()));
         let (position, message) = error_at("a pr b pr");
@@ -618,10 +517,7 @@ mod tests {
         assert!(message.starts_with("trailing input"), "{message}");
         let (position, message) = error_at("(a pr");
         assert_eq!(position, 5);
-        assert!(
-            message.contains("expected ')' to close the '(' at character 0"),
-            "{message}"
-        );
+        assert!(message.contains("expected ')' to close the '(' at character 0"), "{message}");
         let (position, message) = error_at("a eq");
         assert_eq!(position, 4);
         assert!(message.starts_with("expected a value"), "{message}");
@@ -681,11 +577,7 @@ mod tests {
         let chain = |count: usize| vec!["a pr"; count].join(" or ");
         assert!(parse(&chain(MAX_COMPARISONS)).is_ok());
         let error = parse(&chain(MAX_COMPARISONS + 1)).unwrap_err();
-        assert!(
-            error.message.contains("more than 1000 comparisons"),
-            "{}",
-            error.message
-        );
+        assert!(error.message.contains("more than 1000 comparisons"), "{}", error.message);
     }
 
     #[test]

@@ -1,0 +1,262 @@
+//! Injected trouble: latency, error statuses, dropped connections (probabilistic with a seeded
+//! generator, or scripted per request), and the listener that makes dropping possible.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use axum::extract::connect_info::Connected;
+use axum::serve::{IncomingStream, Listener};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{Faults, ScriptedFault};
+
+/// What the fault layer does to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FaultAction {
+    /// Process normally.
+    None,
+    /// Answer with this status and Okta's error body, without processing.
+    Status(u16),
+    /// Close the connection without processing.
+    DropBefore,
+    /// Process (and perform any write), then close the connection instead of answering.
+    DropAfter,
+}
+
+/// The latency to add and the fault to apply to one request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FaultPlan {
+    pub delay_ms: u64,
+    pub action: FaultAction,
+}
+
+struct ScriptedEntry {
+    method: String,
+    path_prefix: String,
+    fault: ScriptedFault,
+}
+
+/// Decides faults: scripted ones first (FIFO, first match wins), then the probabilities.
+pub(crate) struct FaultEngine {
+    faults: Faults,
+    latency_ms: u64,
+    latency_jitter_ms: u64,
+    random: Mutex<fastrand::Rng>,
+    scripted: Mutex<VecDeque<ScriptedEntry>>,
+}
+
+impl FaultEngine {
+    pub(crate) fn new(faults: Faults, latency_ms: u64, latency_jitter_ms: u64) -> FaultEngine {
+        let random = Mutex::new(fastrand::Rng::with_seed(faults.seed));
+        FaultEngine { faults, latency_ms, latency_jitter_ms, random, scripted: Mutex::new(VecDeque::new()) }
+    }
+
+    pub(crate) fn script(&self, method: &str, path_prefix: &str, fault: ScriptedFault) {
+        self.scripted.lock().unwrap_or_else(|poison| poison.into_inner()).push_back(ScriptedEntry {
+            method: method.to_owned(),
+            path_prefix: path_prefix.to_owned(),
+            fault,
+        });
+    }
+
+    pub(crate) fn clear_scripted(&self) {
+        self.scripted.lock().unwrap_or_else(|poison| poison.into_inner()).clear();
+    }
+
+    fn take_scripted(&self, method: &str, path: &str) -> Option<ScriptedFault> {
+        let mut scripted = self.scripted.lock().unwrap_or_else(|poison| poison.into_inner());
+        if scripted.is_empty() {
+            return None;
+        }
+        let position = scripted.iter().position(|entry| {
+            (entry.method.is_empty() || entry.method == "*" || entry.method.eq_ignore_ascii_case(method))
+                && path.starts_with(&entry.path_prefix)
+        })?;
+        scripted.remove(position).map(|entry| entry.fault)
+    }
+
+    fn is_random_quiet(&self) -> bool {
+        let faults = &self.faults;
+        self.latency_jitter_ms == 0
+            && [
+                faults.error_500,
+                faults.error_502,
+                faults.error_503,
+                faults.error_504,
+                faults.drop_before,
+                faults.drop_after,
+                faults.slow,
+            ]
+            .iter()
+            .all(|probability| *probability <= 0.0)
+    }
+
+    /// The plan for one request.
+    pub(crate) fn plan(&self, method: &str, path: &str) -> FaultPlan {
+        let mut plan = FaultPlan { delay_ms: self.latency_ms, action: FaultAction::None };
+        if let Some(fault) = self.take_scripted(method, path) {
+            match fault {
+                ScriptedFault::Status(status) => plan.action = FaultAction::Status(status),
+                ScriptedFault::DropBefore => plan.action = FaultAction::DropBefore,
+                ScriptedFault::DropAfter => plan.action = FaultAction::DropAfter,
+                ScriptedFault::DelayMs(delay) => plan.delay_ms += delay,
+            }
+            return plan;
+        }
+        if self.is_random_quiet() {
+            return plan;
+        }
+        let mut random = self.random.lock().unwrap_or_else(|poison| poison.into_inner());
+        if self.latency_jitter_ms > 0 {
+            plan.delay_ms += random.u64(0..=self.latency_jitter_ms);
+        }
+        let faults = &self.faults;
+        if faults.slow > 0.0 && random.f64() < faults.slow {
+            plan.delay_ms += faults.slow_ms;
+        }
+        let draw = random.f64();
+        let mut threshold = 0.0;
+        for (probability, action) in [
+            (faults.error_500, FaultAction::Status(500)),
+            (faults.error_502, FaultAction::Status(502)),
+            (faults.error_503, FaultAction::Status(503)),
+            (faults.error_504, FaultAction::Status(504)),
+            (faults.drop_before, FaultAction::DropBefore),
+            (faults.drop_after, FaultAction::DropAfter),
+        ] {
+            threshold += probability.max(0.0);
+            if draw < threshold {
+                plan.action = action;
+                break;
+            }
+        }
+        plan
+    }
+}
+
+/// Shared between a connection's stream and its requests: setting `kill` makes the stream fail,
+/// so hyper closes the connection instead of writing the response.
+#[derive(Debug, Default)]
+pub(crate) struct ConnectionControl {
+    kill: AtomicBool,
+}
+
+/// Identifies the connection a request arrived on (axum `ConnectInfo`).
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionHandle {
+    control: Arc<ConnectionControl>,
+    #[allow(dead_code)]
+    peer: SocketAddr,
+}
+
+impl ConnectionHandle {
+    /// Makes the connection fail on its next read or write.
+    pub(crate) fn kill(&self) {
+        self.control.kill.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Connected<IncomingStream<'_, SimulatorListener>> for ConnectionHandle {
+    fn connect_info(stream: IncomingStream<'_, SimulatorListener>) -> Self {
+        stream.remote_addr().clone()
+    }
+}
+
+/// A TCP listener whose connections can be killed from a request handler.
+pub(crate) struct SimulatorListener {
+    pub inner: TcpListener,
+}
+
+impl Listener for SimulatorListener {
+    type Io = KillableStream;
+    type Addr = ConnectionHandle;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let control = Arc::new(ConnectionControl::default());
+                    let handle = ConnectionHandle { control: control.clone(), peer };
+                    return (KillableStream { stream, control }, handle);
+                }
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(ConnectionHandle { control: Arc::new(ConnectionControl::default()), peer: self.inner.local_addr()? })
+    }
+}
+
+/// A TCP stream that fails once its connection has been killed.
+pub(crate) struct KillableStream {
+    stream: TcpStream,
+    control: Arc<ConnectionControl>,
+}
+
+impl KillableStream {
+    fn killed(&self) -> bool {
+        self.control.kill.load(Ordering::SeqCst)
+    }
+}
+
+fn killed_error() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionReset, "connection dropped by fault")
+}
+
+impl AsyncRead for KillableStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.killed() {
+            return Poll::Ready(Err(killed_error()));
+        }
+        Pin::new(&mut self.stream).poll_read(context, buffer)
+    }
+}
+
+impl AsyncWrite for KillableStream {
+    fn poll_write(mut self: Pin<&mut Self>, context: &mut Context<'_>, buffer: &[u8]) -> Poll<io::Result<usize>> {
+        if self.killed() {
+            return Poll::Ready(Err(killed_error()));
+        }
+        Pin::new(&mut self.stream).poll_write(context, buffer)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.killed() {
+            return Poll::Ready(Err(killed_error()));
+        }
+        Pin::new(&mut self.stream).poll_flush(context)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(context)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffers: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if self.killed() {
+            return Poll::Ready(Err(killed_error()));
+        }
+        Pin::new(&mut self.stream).poll_write_vectored(context, buffers)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}

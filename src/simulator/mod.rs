@@ -1,0 +1,642 @@
+//! An offline Okta org served over loopback: the simulator.
+//!
+//! [`Simulator::start`] binds `127.0.0.1` on a free port and serves Okta's Users, Groups,
+//! user-lifecycle and session endpoints with Okta's status codes, error codes, JSON shapes,
+//! `Link` pagination, `ETag`s and rate-limit headers, plus knobs for what a real org does to a
+//! client on a bad day: rate limits per bucket, a concurrency limit, latency, 5xx answers and
+//! dropped connections (random with a seed, or scripted per request).
+//!
+//! ```no_run
+//! # async fn example() -> std::io::Result<()> {
+//! use okta_lifecycle::simulator::{Simulator, SimulatorConfig};
+//! let simulator = Simulator::start(SimulatorConfig { seed_users: 10, ..Default::default() }).await?;
+//! let url = simulator.url();           // http://127.0.0.1:PORT
+//! let token = simulator.api_token();   // send `Authorization: SSWS <token>`
+//! # let _ = (url, token);
+//! simulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Behaviour chosen where Okta's is not documented:
+//! * Deactivating a `DEPROVISIONED` user answers `404 E0000007`, as reported against Okta in
+//!   okta/okta-sdk-java#721.
+//! * Deactivation also ends the user's sessions and OAuth tokens; group memberships are kept.
+//! * Membership changes, replacing or deleting a group that Okta does not let the API modify
+//!   (`APP_GROUP` memberships and profile, anything on `BUILT_IN`) answer `403 E0000006`.
+//! * `filter` accepts `eq` on its attributes and `gt/ge/lt/le` only on `lastUpdated`
+//!   (`lastMembershipUpdated` too for groups); `search` accepts every operator except `ne`.
+//! * A sorted `search` (`sortBy`) pages by position; every other listing pages by id, so pages
+//!   stay stable while users are created.
+//! * Users' ids sort in creation order, so unsorted listings come back oldest first.
+//! * The state file (if configured) is loaded at start, written at most once a second while the
+//!   org changes, and written again on [`Simulator::shutdown`] and on drop.
+//! * Faults (scripted or random) apply to every request, before authentication; a request whose
+//!   connection is dropped before processing is logged with status 0.
+
+mod auth;
+mod errors;
+mod faults;
+mod ids;
+mod oauth;
+mod ratelimit;
+mod router;
+mod routes_groups;
+mod routes_users;
+mod state;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use tokio::sync::watch;
+
+pub use oauth::OAuthApp;
+pub use ratelimit::{
+    bucket_for, GET_USER_BUCKET, GROUPS_BUCKET, GROUP_BUCKET, OTHER_API_BUCKET, USERS_BUCKET, WRITE_USER_BUCKET,
+};
+
+use auth::{AccessToken, Credentials};
+use faults::{ConnectionHandle, FaultEngine, SimulatorListener};
+use ratelimit::RateLimiter;
+use state::{GroupType, Org, UserLinks};
+
+/// How a [`Simulator`] behaves.
+#[derive(Debug, Clone)]
+pub struct SimulatorConfig {
+    /// Users created up front: `ACTIVE`, with a password, login and email
+    /// `user{n}@example.com`, first name `User`, last name `{n}` (n from 1).
+    pub seed_users: usize,
+    /// Per-minute request limits per bucket; `None` means unlimited.
+    pub rate_limits: Option<RateLimits>,
+    /// The length of a rate-limit window: Okta's is one minute; tests shorten it.
+    pub rate_limit_window: Duration,
+    /// Simultaneous in-flight requests allowed; the next one gets a concurrency 429.
+    pub concurrency_limit: Option<usize>,
+    /// Latency added to every request, in milliseconds.
+    pub latency_ms: u64,
+    /// Uniform random extra latency, `0..=latency_jitter_ms` milliseconds.
+    pub latency_jitter_ms: u64,
+    /// Random faults.
+    pub faults: Faults,
+    /// Profile attributes allowed beyond Okta's base user schema.
+    pub custom_attributes: Vec<String>,
+    /// The SSWS API token; `None` generates a random one.
+    pub api_token: Option<String>,
+    /// JSON file holding the org: loaded at start when present, saved while running (at most
+    /// once a second after a change) and on shutdown.
+    pub state_file: Option<PathBuf>,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            seed_users: 0,
+            rate_limits: None,
+            rate_limit_window: Duration::from_secs(60),
+            concurrency_limit: None,
+            latency_ms: 0,
+            latency_jitter_ms: 0,
+            faults: Faults::default(),
+            custom_attributes: [
+                "employeeNumber",
+                "department",
+                "title",
+                "manager",
+                "costCenter",
+                "division",
+                "organization",
+                "mobilePhone",
+                "secondEmail",
+                "city",
+                "countryCode",
+                "startDate",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            api_token: None,
+            state_file: None,
+        }
+    }
+}
+
+/// Per-minute request limits keyed by bucket name (see [`bucket_for`] and the `*_BUCKET`
+/// constants). A bucket missing from the map is unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Requests per minute, per bucket.
+    pub per_minute: BTreeMap<String, u32>,
+}
+
+impl RateLimits {
+    /// The last published Okta Workforce table: `/api/v1/users` 600, `POST|PUT|DELETE
+    /// /api/v1/users/{id}` 600, `GET /api/v1/users/{idOrLogin}` 2000, `/api/v1/groups` 500,
+    /// `/api/v1/groups/{id}` 1000, other `/api/v1` 1200.
+    pub fn okta_defaults() -> RateLimits {
+        let per_minute = [
+            (USERS_BUCKET, 600),
+            (WRITE_USER_BUCKET, 600),
+            (GET_USER_BUCKET, 2000),
+            (GROUPS_BUCKET, 500),
+            (GROUP_BUCKET, 1000),
+            (OTHER_API_BUCKET, 1200),
+        ]
+        .into_iter()
+        .map(|(bucket, limit)| (bucket.to_owned(), limit))
+        .collect();
+        RateLimits { per_minute }
+    }
+
+    /// Okta's defaults multiplied by `factor` (each at least 1).
+    pub fn scaled(factor: f64) -> RateLimits {
+        let mut limits = RateLimits::okta_defaults();
+        for limit in limits.per_minute.values_mut() {
+            *limit = ((*limit as f64) * factor).round().max(1.0) as u32;
+        }
+        limits
+    }
+}
+
+/// Probabilities (0.0–1.0) of random faults per request, drawn from a generator seeded with
+/// `seed` so that runs repeat.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Seed of the fault generator.
+    pub seed: u64,
+    /// Probability of `500 E0000009`.
+    pub error_500: f64,
+    /// Probability of a 502.
+    pub error_502: f64,
+    /// Probability of a 503.
+    pub error_503: f64,
+    /// Probability of a 504.
+    pub error_504: f64,
+    /// Probability that the connection is closed without processing the request.
+    pub drop_before: f64,
+    /// Probability that the request is processed and the connection closed before answering.
+    pub drop_after: f64,
+    /// Probability of an extra delay of `slow_ms`.
+    pub slow: f64,
+    /// The extra delay of a slow request, in milliseconds.
+    pub slow_ms: u64,
+}
+
+/// A fault for the next request matching a method and path prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptedFault {
+    /// Answer with this status and Okta's error body, without processing.
+    Status(u16),
+    /// Close the connection without processing.
+    DropBefore,
+    /// Process the request, then close the connection without answering.
+    DropAfter,
+    /// Delay, then process normally.
+    DelayMs(u64),
+}
+
+/// One request as the simulator saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// HTTP method.
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+    /// Status answered; 0 when the connection was dropped before processing.
+    pub status: u16,
+    /// Rate-limit bucket the request belongs to.
+    pub bucket: String,
+    /// Whether the connection was dropped instead of answering.
+    pub dropped: bool,
+    /// When the request arrived.
+    pub at: SystemTime,
+}
+
+/// Counters since start or the last [`Simulator::reset`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Requests received.
+    pub requests: u64,
+    /// 429s because a bucket's per-minute limit was exhausted.
+    pub rate_limited: u64,
+    /// 429s because too many requests were in flight.
+    pub concurrency_limited: u64,
+    /// Responses per status (dropped connections under 0).
+    pub by_status: BTreeMap<u16, u64>,
+    /// Password-reset events per user id.
+    pub reset_password: BTreeMap<String, u64>,
+    /// Most requests in flight at once.
+    pub max_in_flight: usize,
+}
+
+/// Request counters kept without a global lock.
+struct CounterCells {
+    requests: AtomicU64,
+    rate_limited: AtomicU64,
+    concurrency_limited: AtomicU64,
+    by_status: Vec<AtomicU64>,
+    max_in_flight: AtomicUsize,
+    reset_password: Mutex<HashMap<String, u64>>,
+}
+
+impl CounterCells {
+    fn new() -> CounterCells {
+        CounterCells {
+            requests: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            concurrency_limited: AtomicU64::new(0),
+            by_status: (0..600).map(|_| AtomicU64::new(0)).collect(),
+            max_in_flight: AtomicUsize::new(0),
+            reset_password: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn clear(&self) {
+        self.requests.store(0, Ordering::Relaxed);
+        self.rate_limited.store(0, Ordering::Relaxed);
+        self.concurrency_limited.store(0, Ordering::Relaxed);
+        for cell in &self.by_status {
+            cell.store(0, Ordering::Relaxed);
+        }
+        self.max_in_flight.store(0, Ordering::Relaxed);
+        lock(&self.reset_password).clear();
+    }
+}
+
+/// Everything the request handlers share.
+pub(crate) struct Shared {
+    base_url: String,
+    org: RwLock<Org>,
+    defined_attributes: HashSet<String>,
+    seed_users: usize,
+    credentials: RwLock<Credentials>,
+    limiter: RateLimiter,
+    concurrency_limit: Option<usize>,
+    faults: FaultEngine,
+    log: Mutex<Vec<RequestRecord>>,
+    counters: CounterCells,
+    in_flight: AtomicUsize,
+    dirty: AtomicBool,
+    state_file: Option<PathBuf>,
+    oauth: oauth::OAuthServer,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+impl Shared {
+    fn read_org(&self) -> std::sync::RwLockReadGuard<'_, Org> {
+        self.org.read().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn write_org(&self) -> std::sync::RwLockWriteGuard<'_, Org> {
+        self.dirty.store(true, Ordering::Release);
+        self.org.write().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn read_credentials(&self) -> std::sync::RwLockReadGuard<'_, Credentials> {
+        self.credentials.read().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn write_credentials(&self) -> std::sync::RwLockWriteGuard<'_, Credentials> {
+        self.credentials.write().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn register_token(&self, token: &str, scopes: Vec<String>, dpop_jkt: Option<String>, expires_at: SystemTime) {
+        self.write_credentials().access_tokens.insert(token.to_owned(), AccessToken { scopes, dpop_jkt, expires_at });
+    }
+
+    fn count_reset_password(&self, user_id: &str) {
+        *lock(&self.counters.reset_password).entry(user_id.to_owned()).or_insert(0) += 1;
+    }
+
+    /// Writes the state file if the org changed since the last save.
+    fn save_if_dirty(&self) {
+        let Some(path) = &self.state_file else {
+            return;
+        };
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let bytes = match self.read_org().to_json() {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!("simulator: cannot serialize the org: {error}");
+                return;
+            }
+        };
+        let temporary = path.with_extension("tmp");
+        let written = std::fs::write(&temporary, bytes).and_then(|()| std::fs::rename(&temporary, path));
+        if let Err(error) = written {
+            tracing::warn!("simulator: cannot write {}: {error}", path.display());
+            self.dirty.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Creates the configured seed users in a fresh org.
+fn seed_org(org: &mut Org, seed_users: usize) {
+    let now = state::now_timestamp();
+    for number in 1..=seed_users {
+        let login = format!("user{number}@example.com");
+        let mut profile = serde_json::Map::new();
+        profile.insert("firstName".into(), Value::String("User".into()));
+        profile.insert("lastName".into(), Value::String(number.to_string()));
+        profile.insert("mobilePhone".into(), Value::Null);
+        profile.insert("secondEmail".into(), Value::Null);
+        profile.insert("login".into(), Value::String(login.clone()));
+        profile.insert("email".into(), Value::String(login));
+        routes_users::insert_user(org, profile, state::UserStatus::Active, true, "OKTA", &now);
+    }
+}
+
+/// A running simulated Okta org. Dropping it (or [`Simulator::shutdown`]) stops the server.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    address: SocketAddr,
+    api_token: String,
+    stop: watch::Sender<bool>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Simulator").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// Starts a simulator on `127.0.0.1` with a free port.
+    pub async fn start(config: SimulatorConfig) -> std::io::Result<Simulator> {
+        Simulator::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Starts a simulator on `address` (port 0 picks a free port). Must be called inside a
+    /// tokio runtime, which then runs the server.
+    pub async fn start_on(address: SocketAddr, config: SimulatorConfig) -> std::io::Result<Simulator> {
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        let address = listener.local_addr()?;
+        let base_url = format!("http://{address}");
+        let seed = config.faults.seed ^ 0x5eed_0f0c_7a00_0001;
+        let org = match &config.state_file {
+            Some(path) if path.exists() => {
+                let bytes = std::fs::read(path)?;
+                Org::from_json(&bytes, seed)
+                    .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?
+            }
+            _ => {
+                let mut org = Org::new(seed);
+                seed_org(&mut org, config.seed_users);
+                org
+            }
+        };
+        let api_token = config.api_token.clone().unwrap_or_else(|| format!("00{}", ids::random_token(40)));
+        let mut credentials = Credentials::default();
+        credentials.api_tokens.insert(api_token.clone(), None);
+        let defined_attributes = routes_users::BASE_ATTRIBUTES
+            .iter()
+            .map(|name| (*name).to_owned())
+            .chain(config.custom_attributes.iter().cloned())
+            .collect();
+        let shared = Arc::new(Shared {
+            base_url,
+            org: RwLock::new(org),
+            defined_attributes,
+            seed_users: config.seed_users,
+            credentials: RwLock::new(credentials),
+            limiter: RateLimiter::new(
+                config.rate_limits.as_ref().map(|limits| &limits.per_minute),
+                config.rate_limit_window,
+            ),
+            concurrency_limit: config.concurrency_limit,
+            faults: FaultEngine::new(config.faults.clone(), config.latency_ms, config.latency_jitter_ms),
+            log: Mutex::new(Vec::new()),
+            counters: CounterCells::new(),
+            in_flight: AtomicUsize::new(0),
+            dirty: AtomicBool::new(config.state_file.is_some()),
+            state_file: config.state_file.clone(),
+            oauth: oauth::OAuthServer::default(),
+        });
+        let (stop, stopped) = watch::channel(false);
+        let app = router::router(shared.clone()).into_make_service_with_connect_info::<ConnectionHandle>();
+        let mut server_stopped = stopped.clone();
+        let server = axum::serve(SimulatorListener { inner: listener }, app).with_graceful_shutdown(async move {
+            let _ = server_stopped.wait_for(|stop| *stop).await;
+        });
+        let server = tokio::spawn(async move {
+            if let Err(error) = server.await {
+                tracing::warn!("simulator: server stopped: {error}");
+            }
+        });
+        if shared.state_file.is_some() {
+            let saver = Arc::downgrade(&shared);
+            let mut saver_stopped = stopped;
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = saver_stopped.wait_for(|stop| *stop) => return,
+                    }
+                    let Some(shared) = saver.upgrade() else { return };
+                    let _ = tokio::task::spawn_blocking(move || shared.save_if_dirty()).await;
+                }
+            });
+        }
+        Ok(Simulator { shared, address, api_token, stop, server: Some(server) })
+    }
+
+    /// The org's base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The socket address the server listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The SSWS API token with every scope.
+    pub fn api_token(&self) -> &str {
+        &self.api_token
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (up to 5 seconds) and saves
+    /// the state file.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        }
+        let shared = self.shared.clone();
+        let _ = tokio::task::spawn_blocking(move || shared.save_if_dirty()).await;
+    }
+
+    /// Every request since start or the last [`Simulator::clear_requests`], oldest first.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// Empties the request log.
+    pub fn clear_requests(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    /// The request counters.
+    pub fn counters(&self) -> Counters {
+        let cells = &self.shared.counters;
+        let by_status = cells
+            .by_status
+            .iter()
+            .enumerate()
+            .filter_map(|(status, cell)| {
+                let count = cell.load(Ordering::Relaxed);
+                (count > 0).then_some((status as u16, count))
+            })
+            .collect();
+        Counters {
+            requests: cells.requests.load(Ordering::Relaxed),
+            rate_limited: cells.rate_limited.load(Ordering::Relaxed),
+            concurrency_limited: cells.concurrency_limited.load(Ordering::Relaxed),
+            by_status,
+            reset_password: lock(&cells.reset_password).iter().map(|(user, count)| (user.clone(), *count)).collect(),
+            max_in_flight: cells.max_in_flight.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Empties the org (then seeds it again as configured), the request log, the counters,
+    /// the rate-limit windows and the scripted faults. Tokens stay valid.
+    pub fn reset(&self) {
+        let seed = fastrand::u64(..);
+        let mut fresh = Org::new(seed);
+        seed_org(&mut fresh, self.shared.seed_users);
+        *self.shared.write_org() = fresh;
+        self.clear_requests();
+        self.shared.counters.clear();
+        self.shared.limiter.clear();
+        self.shared.faults.clear_scripted();
+    }
+
+    /// Gives the next request whose method matches `method` (`"*"` or `""` for any) and whose
+    /// path starts with `path_prefix` the `fault`; scripted faults are used first-in first-out.
+    pub fn script_fault(&self, method: &str, path_prefix: &str, fault: ScriptedFault) {
+        self.shared.faults.script(method, path_prefix, fault);
+    }
+
+    fn with_user_mut(&self, user_id: &str, change: impl FnOnce(&mut state::User)) -> bool {
+        let mut org = self.shared.write_org();
+        let type_id = org.user_type_id.clone();
+        match org.users.get_mut(user_id) {
+            Some(user) => {
+                change(user);
+                user.refresh(&type_id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Gives the user one more IdP session; `false` if there is no such user.
+    pub fn create_session(&self, user_id: &str) -> bool {
+        self.with_user_mut(user_id, |user| user.sessions += 1)
+    }
+
+    /// Gives the user one more OAuth token grant; `false` if there is no such user.
+    pub fn create_oauth_token(&self, user_id: &str) -> bool {
+        self.with_user_mut(user_id, |user| user.oauth_tokens += 1)
+    }
+
+    /// The user's IdP sessions (0 for an unknown user).
+    pub fn sessions(&self, user_id: &str) -> usize {
+        self.shared.read_org().users.get(user_id).map_or(0, |user| user.sessions)
+    }
+
+    /// The user's OAuth token grants (0 for an unknown user).
+    pub fn oauth_tokens(&self, user_id: &str) -> usize {
+        self.shared.read_org().users.get(user_id).map_or(0, |user| user.oauth_tokens)
+    }
+
+    /// The user (by id or login) as `GET /api/v1/users/{id}` would return it.
+    pub fn user_json(&self, id_or_login: &str) -> Option<Value> {
+        let org = self.shared.read_org();
+        let id = org.resolve_user(id_or_login)?;
+        let user = org.users.get(&id)?;
+        serde_json::to_value(state::user_view(&org, user, &self.shared.base_url, UserLinks::Full)).ok()
+    }
+
+    /// Ids of the group's members in id order (every user for `Everyone`); empty for an
+    /// unknown group.
+    pub fn group_members(&self, group_id: &str) -> Vec<String> {
+        let org = self.shared.read_org();
+        if group_id == org.everyone_id {
+            return org.users.keys().cloned().collect();
+        }
+        org.groups.get(group_id).map(|group| group.members.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Creates an `APP_GROUP` (imported from an app, so not modifiable through the API) and
+    /// returns its id; if a group with that name exists, returns the existing group's id.
+    pub fn seed_app_group(&self, name: &str) -> String {
+        let mut org = self.shared.write_org();
+        if let Some(existing) = org.group_names.get(&name.to_lowercase()) {
+            return existing.clone();
+        }
+        org.insert_group(GroupType::AppGroup, name, Value::Null)
+    }
+
+    /// Accepts another SSWS token; `Some(scopes)` restricts it to those scopes, `None` allows
+    /// everything.
+    pub fn add_api_token(&self, token: &str, scopes: Option<Vec<String>>) {
+        self.shared.write_credentials().api_tokens.insert(token.to_owned(), scopes);
+    }
+
+    /// Accepts an OAuth 2.0 access token (`Authorization: Bearer` or, when `dpop_jkt` is set,
+    /// `Authorization: DPoP` with a `DPoP` proof header) with these scopes until `expires_at`.
+    pub fn register_access_token(
+        &self,
+        token: &str,
+        scopes: Vec<String>,
+        dpop_jkt: Option<String>,
+        expires_at: SystemTime,
+    ) {
+        self.shared.register_token(token, scopes, dpop_jkt, expires_at);
+    }
+
+    /// Registers a service app for the OAuth 2.0 token endpoint (`POST /oauth2/v1/token`).
+    pub fn register_oauth_app(&self, app: OAuthApp) {
+        self.shared.oauth.register(app);
+    }
+
+    /// How long access tokens issued from now on live (Okta: one hour).
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.shared.oauth.set_token_lifetime(lifetime);
+    }
+
+    /// Token requests received by the token endpoint.
+    pub fn token_requests(&self) -> u64 {
+        self.shared.oauth.token_requests()
+    }
+
+    /// Revokes every OAuth access token issued so far (API tokens stay valid).
+    pub fn revoke_access_tokens(&self) {
+        self.shared.write_credentials().access_tokens.clear();
+    }
+
+    /// Hands out a new DPoP nonce at the token endpoint.
+    pub fn rotate_dpop_nonce(&self) {
+        self.shared.oauth.rotate_nonce();
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        self.shared.save_if_dirty();
+    }
+}

@@ -1,0 +1,408 @@
+//! The HTTP front: the per-request pipeline (concurrency limit, latency, faults, request log,
+//! standard headers) and the dispatch of `/api/v1` calls (authentication, scopes, rate limits).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde::Serialize;
+
+use super::errors::ApiError;
+use super::faults::{ConnectionHandle, FaultAction};
+use super::ids::random_token;
+use super::ratelimit::{bucket_for, epoch_seconds_now};
+use super::{lock, routes_groups, routes_users, RequestRecord, Shared};
+
+/// Largest request body accepted.
+const BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// The whole application.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .merge(extra_routes(shared.clone()))
+        .fallback(dispatch)
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), pipeline))
+        .with_state(shared)
+}
+
+/// Routes outside `/api/v1`, e.g. the OAuth 2.0 token endpoint (`POST /oauth2/v1/token`) that
+/// will register tokens with [`super::Simulator::register_access_token`]'s machinery. They go
+/// through the same pipeline (request log, faults, latency, concurrency limit) but do their own
+/// authentication.
+pub(crate) fn extra_routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
+    let _ = shared;
+    Router::new().route("/oauth2/v1/token", axum::routing::post(super::oauth::token))
+}
+
+/// Decrements the in-flight count when a request ends, however it ends.
+struct InFlight<'a>(&'a Shared);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The rate-limit bucket of the request, computed once by the pipeline.
+#[derive(Clone)]
+pub(crate) struct Bucket(pub String);
+
+async fn pipeline(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+    let at = SystemTime::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().map(str::to_owned);
+    let connection = request.extensions().get::<ConnectInfo<ConnectionHandle>>().map(|info| info.0.clone());
+    let bucket = bucket_for(&method, &path);
+    shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+
+    let before = shared.in_flight.fetch_add(1, Ordering::AcqRel);
+    let in_flight = InFlight(&shared);
+    let mut dropped = false;
+    let mut dropped_before = false;
+    let mut response = match shared.concurrency_limit {
+        Some(limit) if before >= limit => {
+            shared.counters.concurrency_limited.fetch_add(1, Ordering::Relaxed);
+            let mut response = ApiError::rate_limited().into_response();
+            set_rate_limit_headers(response.headers_mut(), 0, 0, epoch_seconds_now() + 1);
+            response
+        }
+        _ => {
+            shared.counters.max_in_flight.fetch_max(before + 1, Ordering::Relaxed);
+            let plan = shared.faults.plan(method.as_str(), &path);
+            if plan.delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(plan.delay_ms)).await;
+            }
+            match plan.action {
+                FaultAction::Status(status) => ApiError::server_fault(status).into_response(),
+                FaultAction::DropBefore => {
+                    dropped = true;
+                    dropped_before = true;
+                    if let Some(connection) = &connection {
+                        connection.kill();
+                    }
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+                FaultAction::DropAfter | FaultAction::None => {
+                    request.extensions_mut().insert(Bucket(bucket.clone()));
+                    let response = next.run(request).await;
+                    if plan.action == FaultAction::DropAfter {
+                        dropped = true;
+                        if let Some(connection) = &connection {
+                            connection.kill();
+                        }
+                    }
+                    response
+                }
+            }
+        }
+    };
+    drop(in_flight);
+
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&random_token(27)) {
+        headers.insert(HeaderName::from_static("x-okta-request-id"), value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now())) {
+        headers.insert(header::DATE, value);
+    }
+    // A connection dropped before processing never produced a status.
+    let status = if dropped_before { 0 } else { response.status().as_u16() };
+    let status_slot = usize::from(status).min(shared.counters.by_status.len() - 1);
+    shared.counters.by_status[status_slot].fetch_add(1, Ordering::Relaxed);
+    lock(&shared.log).push(RequestRecord { method: method.to_string(), path, query, status, bucket, dropped, at });
+    response
+}
+
+/// Sets Okta's three rate-limit headers.
+pub(crate) fn set_rate_limit_headers(headers: &mut HeaderMap, limit: u32, remaining: u32, reset_epoch: u64) {
+    for (name, value) in [
+        ("x-rate-limit-limit", limit as u64),
+        ("x-rate-limit-remaining", remaining as u64),
+        ("x-rate-limit-reset", reset_epoch),
+    ] {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+    }
+}
+
+/// The decoded query string, in order.
+pub(crate) struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    fn parse(query: Option<&str>) -> Query {
+        Query {
+            pairs: query
+                .map(|query| {
+                    url::form_urlencoded::parse(query.as_bytes())
+                        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Every parameter, in request order.
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
+    /// The first value of `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// A boolean parameter: `true`/`false` (any case), else `default`.
+    pub(crate) fn flag(&self, name: &str, default: bool) -> bool {
+        match self.get(name) {
+            Some(value) if value.eq_ignore_ascii_case("true") => true,
+            Some(value) if value.eq_ignore_ascii_case("false") => false,
+            _ => default,
+        }
+    }
+
+    /// A page size: `default` when absent, clamped to `1..=maximum`; `400 E0000001` when it is
+    /// not a number.
+    pub(crate) fn limit(&self, default: usize, maximum: usize) -> Result<usize, ApiError> {
+        match self.get("limit") {
+            None => Ok(default),
+            Some(text) => {
+                let value: i64 = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| ApiError::validation("limit", vec![format!("limit: '{text}' is not a number")]))?;
+                Ok(if value < 1 { default } else { (value as usize).min(maximum) })
+            }
+        }
+    }
+}
+
+/// One API call, as the route handlers see it.
+pub(crate) struct Call<'a> {
+    pub shared: &'a Shared,
+    pub query: Query,
+    pub headers: &'a HeaderMap,
+    pub body: Bytes,
+}
+
+impl Call<'_> {
+    pub(crate) fn base(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The body as a JSON object; `400 E0000003` if it is not one.
+    pub(crate) fn json_object(&self) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+        match serde_json::from_slice::<serde_json::Value>(&self.body) {
+            Ok(serde_json::Value::Object(object)) => Ok(object),
+            _ => Err(ApiError::malformed_body()),
+        }
+    }
+}
+
+/// A JSON response.
+pub(crate) fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => {
+            let mut response = (status, Body::from(bytes)).into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        }
+        Err(_) => ApiError::server_fault(500).into_response(),
+    }
+}
+
+/// `204 No Content`.
+pub(crate) fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// A `Link` header value: `<base+path?params>; rel="{relation}"`.
+pub(crate) fn link(base: &str, path: &str, params: &[(&str, &str)], relation: &str) -> String {
+    let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in params {
+        serializer.append_pair(name, value);
+    }
+    let query = serializer.finish();
+    if query.is_empty() {
+        format!("<{base}{path}>; rel=\"{relation}\"")
+    } else {
+        format!("<{base}{path}?{query}>; rel=\"{relation}\"")
+    }
+}
+
+/// Adds `Link` headers to a response.
+pub(crate) fn with_links(mut response: Response, links: &[String]) -> Response {
+    for value in links {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            response.headers_mut().append(header::LINK, value);
+        }
+    }
+    response
+}
+
+/// The API operations the simulator serves.
+#[derive(Debug)]
+enum Route {
+    ListUsers,
+    CreateUser,
+    GetUser(String),
+    UpdateUser(String),
+    ReplaceUser(String),
+    DeleteUser(String),
+    Lifecycle(String, String),
+    UserGroups(String),
+    RevokeSessions(String),
+    ListGroups,
+    CreateGroup,
+    GetGroup(String),
+    ReplaceGroup(String),
+    DeleteGroup(String),
+    GroupMembers(String),
+    AddMember(String, String),
+    RemoveMember(String, String),
+}
+
+fn decode_segment(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()
+}
+
+impl Route {
+    fn parse(method: &Method, path: &str) -> Result<Route, ApiError> {
+        let not_found = || ApiError::not_found(path, "Resource");
+        let rest = path.strip_prefix("/api/v1/").ok_or_else(not_found)?;
+        let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+        let id = |index: usize| decode_segment(segments[index]);
+        let route = match (segments.as_slice(), method.as_str()) {
+            (["users"], "GET") => Route::ListUsers,
+            (["users"], "POST") => Route::CreateUser,
+            (["users"], _) => return Err(ApiError::method_not_allowed()),
+            (["users", _], "GET") => Route::GetUser(id(1)),
+            (["users", _], "POST") => Route::UpdateUser(id(1)),
+            (["users", _], "PUT") => Route::ReplaceUser(id(1)),
+            (["users", _], "DELETE") => Route::DeleteUser(id(1)),
+            (["users", _], _) => return Err(ApiError::method_not_allowed()),
+            (["users", _, "lifecycle", operation], "POST") => Route::Lifecycle(id(1), (*operation).to_owned()),
+            (["users", _, "lifecycle", _], _) => return Err(ApiError::method_not_allowed()),
+            (["users", _, "groups"], "GET") => Route::UserGroups(id(1)),
+            (["users", _, "groups"], _) => return Err(ApiError::method_not_allowed()),
+            (["users", _, "sessions"], "DELETE") => Route::RevokeSessions(id(1)),
+            (["users", _, "sessions"], _) => return Err(ApiError::method_not_allowed()),
+            (["groups"], "GET") => Route::ListGroups,
+            (["groups"], "POST") => Route::CreateGroup,
+            (["groups"], _) => return Err(ApiError::method_not_allowed()),
+            (["groups", _], "GET") => Route::GetGroup(id(1)),
+            (["groups", _], "PUT") => Route::ReplaceGroup(id(1)),
+            (["groups", _], "DELETE") => Route::DeleteGroup(id(1)),
+            (["groups", _], _) => return Err(ApiError::method_not_allowed()),
+            (["groups", _, "users"], "GET") => Route::GroupMembers(id(1)),
+            (["groups", _, "users"], _) => return Err(ApiError::method_not_allowed()),
+            (["groups", _, "users", _], "PUT") => Route::AddMember(id(1), id(3)),
+            (["groups", _, "users", _], "DELETE") => Route::RemoveMember(id(1), id(3)),
+            (["groups", _, "users", _], _) => return Err(ApiError::method_not_allowed()),
+            _ => return Err(not_found()),
+        };
+        Ok(route)
+    }
+
+    /// The OAuth scope the operation needs (Okta's per-operation `security`).
+    fn scope(&self) -> &'static str {
+        match self {
+            Route::ListUsers | Route::GetUser(_) | Route::UserGroups(_) => "okta.users.read",
+            Route::CreateUser
+            | Route::UpdateUser(_)
+            | Route::ReplaceUser(_)
+            | Route::DeleteUser(_)
+            | Route::Lifecycle(..)
+            | Route::RevokeSessions(_) => "okta.users.manage",
+            Route::ListGroups | Route::GetGroup(_) | Route::GroupMembers(_) => "okta.groups.read",
+            Route::CreateGroup
+            | Route::ReplaceGroup(_)
+            | Route::DeleteGroup(_)
+            | Route::AddMember(..)
+            | Route::RemoveMember(..) => "okta.groups.manage",
+        }
+    }
+
+    fn reads_body(&self) -> bool {
+        matches!(
+            self,
+            Route::CreateUser
+                | Route::UpdateUser(_)
+                | Route::ReplaceUser(_)
+                | Route::CreateGroup
+                | Route::ReplaceGroup(_)
+        )
+    }
+}
+
+async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let bucket = match parts.extensions.get::<Bucket>() {
+        Some(bucket) => bucket.0.clone(),
+        None => bucket_for(&parts.method, parts.uri.path()),
+    };
+    let authenticated = {
+        let credentials = shared.read_credentials();
+        super::auth::authenticate(&credentials, &parts, &shared)
+    };
+    let principal = match authenticated {
+        Ok(principal) => principal,
+        Err(error) => return error.into_response(),
+    };
+    let route = match Route::parse(&parts.method, parts.uri.path()) {
+        Ok(route) => route,
+        Err(error) => return error.into_response(),
+    };
+    if let Err(error) = principal.require(route.scope()) {
+        return error.into_response();
+    }
+    let decision = shared.limiter.check(&bucket);
+    if let Some(decision) = decision {
+        if !decision.allowed {
+            shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+            let mut response = ApiError::rate_limited().into_response();
+            set_rate_limit_headers(response.headers_mut(), decision.limit, 0, decision.reset_epoch);
+            return response;
+        }
+    }
+    let body = if route.reads_body() {
+        match axum::body::to_bytes(body, BODY_LIMIT).await {
+            Ok(bytes) => bytes,
+            Err(_) => return ApiError::malformed_body().into_response(),
+        }
+    } else {
+        Bytes::new()
+    };
+    let call = Call { shared: &shared, query: Query::parse(parts.uri.query()), headers: &parts.headers, body };
+    let result = match &route {
+        Route::ListUsers => routes_users::list_users(&call),
+        Route::CreateUser => routes_users::create_user(&call),
+        Route::GetUser(id) => routes_users::get_user(&call, id),
+        Route::UpdateUser(id) => routes_users::update_user(&call, id, false),
+        Route::ReplaceUser(id) => routes_users::update_user(&call, id, true),
+        Route::DeleteUser(id) => routes_users::delete_user(&call, id),
+        Route::Lifecycle(id, operation) => routes_users::lifecycle(&call, id, operation),
+        Route::UserGroups(id) => routes_users::user_groups(&call, id),
+        Route::RevokeSessions(id) => routes_users::revoke_sessions(&call, id),
+        Route::ListGroups => routes_groups::list_groups(&call),
+        Route::CreateGroup => routes_groups::create_group(&call),
+        Route::GetGroup(id) => routes_groups::get_group(&call, id),
+        Route::ReplaceGroup(id) => routes_groups::replace_group(&call, id),
+        Route::DeleteGroup(id) => routes_groups::delete_group(&call, id),
+        Route::GroupMembers(id) => routes_groups::list_members(&call, id),
+        Route::AddMember(group, user) => routes_groups::add_member(&call, group, user),
+        Route::RemoveMember(group, user) => routes_groups::remove_member(&call, group, user),
+    };
+    let mut response = result.unwrap_or_else(IntoResponse::into_response);
+    if let Some(decision) = decision {
+        set_rate_limit_headers(response.headers_mut(), decision.limit, decision.remaining, decision.reset_epoch);
+    }
+    response
+}

@@ -1,0 +1,766 @@
+//! `/api/v1/users…`: create, read, update, delete, list/search, lifecycle, sessions, groups.
+
+use std::collections::HashSet;
+use std::ops::Bound;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+
+use super::errors::ApiError;
+use super::ids::{fold_login, random_token, Cursor};
+use super::router::{json_response, link, no_content, with_links, Call};
+use super::state::{group_json, now_timestamp, user_view, DocumentWith, GroupType, Org, User, UserLinks, UserStatus};
+use crate::scim::{CompareOp, EvalOptions, Filter};
+
+/// Okta's base user-profile attributes (default user schema).
+pub(crate) const BASE_ATTRIBUTES: &[&str] = &[
+    "login",
+    "email",
+    "secondEmail",
+    "firstName",
+    "lastName",
+    "middleName",
+    "honorificPrefix",
+    "honorificSuffix",
+    "title",
+    "displayName",
+    "nickName",
+    "profileUrl",
+    "primaryPhone",
+    "mobilePhone",
+    "streetAddress",
+    "city",
+    "state",
+    "zipCode",
+    "postalAddress",
+    "countryCode",
+    "preferredLanguage",
+    "locale",
+    "timezone",
+    "userType",
+    "employeeNumber",
+    "costCenter",
+    "organization",
+    "division",
+    "department",
+    "managerId",
+    "manager",
+];
+
+/// Most group ids accepted when creating a user.
+const MAX_CREATE_GROUP_IDS: usize = 20;
+
+/// Adds a user without validation; returns its id.
+pub(crate) fn insert_user(
+    org: &mut Org,
+    profile: Map<String, Value>,
+    status: UserStatus,
+    has_password: bool,
+    provider: &str,
+    now: &str,
+) -> String {
+    let id = org.next_id("00u");
+    let is_active = matches!(status, UserStatus::Active | UserStatus::PasswordExpired);
+    let mut user = User {
+        id: id.clone(),
+        status,
+        created: now.to_owned(),
+        activated: is_active.then(|| now.to_owned()),
+        status_changed: (status != UserStatus::Staged).then(|| now.to_owned()),
+        last_login: None,
+        last_updated: now.to_owned(),
+        password_changed: has_password.then(|| now.to_owned()),
+        has_password,
+        provider: provider.to_owned(),
+        profile,
+        groups: Default::default(),
+        sessions: 0,
+        oauth_tokens: 0,
+        version: 1,
+        document: Value::Null,
+    };
+    user.refresh(&org.user_type_id);
+    org.logins.insert(fold_login(user.login()), id.clone());
+    org.users.insert(id.clone(), user);
+    org.touch_everyone(now);
+    id
+}
+
+/// The profile in Okta's key order, with `mobilePhone` and `secondEmail` always present.
+fn canonical_profile(input: Map<String, Value>) -> Map<String, Value> {
+    let tail = ["mobilePhone", "secondEmail", "login", "email"];
+    let mut profile = Map::new();
+    for key in ["firstName", "lastName"] {
+        if let Some(value) = input.get(key) {
+            profile.insert(key.into(), value.clone());
+        }
+    }
+    for (key, value) in &input {
+        if !tail.contains(&key.as_str()) && key != "firstName" && key != "lastName" && !value.is_null() {
+            profile.insert(key.clone(), value.clone());
+        }
+    }
+    for key in tail {
+        let value = input.get(key).cloned().unwrap_or(Value::Null);
+        if !value.is_null() || key == "mobilePhone" || key == "secondEmail" {
+            profile.insert(key.into(), value);
+        }
+    }
+    profile
+}
+
+fn looks_like_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !text.chars().any(char::is_whitespace)
+}
+
+/// Okta's profile validation: defined attributes, required attributes, lengths and formats.
+fn validate_profile(profile: &Map<String, Value>, defined: &HashSet<String>) -> Result<(), ApiError> {
+    let undefined: Vec<String> = profile
+        .keys()
+        .filter(|key| !defined.contains(*key))
+        .map(|key| format!("Property name '{key}' is not defined in profile"))
+        .collect();
+    if !undefined.is_empty() {
+        return Err(ApiError::validation("newUser", undefined));
+    }
+    let mut failures: Vec<(&str, String)> = Vec::new();
+    for field in ["login", "email", "firstName", "lastName"] {
+        let text = profile.get(field).and_then(Value::as_str).unwrap_or_default();
+        if text.trim().is_empty() {
+            failures.push((field, format!("{field}: The field cannot be left blank")));
+            continue;
+        }
+        let length = text.chars().count();
+        match field {
+            "login" if length < 5 => failures.push((field, "login: The field is too short".into())),
+            "login" if length > 100 => failures.push((field, "login: The field is too long".into())),
+            "login" if !looks_like_email(text) => {
+                failures.push((field, "login: Username must be in the form of an email address".into()))
+            }
+            "email" if length > 100 || !looks_like_email(text) => {
+                failures.push((field, "email: Does not match required pattern".into()))
+            }
+            "firstName" | "lastName" if length > 50 => {
+                failures.push((field, format!("{field}: The field is too long")))
+            }
+            _ => {}
+        }
+    }
+    if let Some(second) = profile.get("secondEmail").and_then(Value::as_str) {
+        if !second.is_empty() && !looks_like_email(second) {
+            failures.push(("secondEmail", "secondEmail: Does not match required pattern".into()));
+        }
+    }
+    match failures.first() {
+        None => Ok(()),
+        Some((field, _)) => Err(ApiError::validation(field, failures.iter().map(|(_, cause)| cause.clone()).collect())),
+    }
+}
+
+fn duplicate_login() -> ApiError {
+    ApiError::validation(
+        "login",
+        vec!["login: An object with this field already exists in the current organization".into()],
+    )
+}
+
+fn user_not_found(id_or_login: &str) -> ApiError {
+    ApiError::not_found(id_or_login, "User")
+}
+
+/// `credentials.password.value` (or a hash) from a request body: `Some(true)` when a password
+/// is given.
+fn password_given(body: &Map<String, Value>) -> bool {
+    body.get("credentials").and_then(|credentials| credentials.get("password")).is_some_and(|password| {
+        password.get("value").and_then(Value::as_str).is_some_and(|value| !value.is_empty())
+            || password.get("hash").is_some_and(Value::is_object)
+    })
+}
+
+fn full_user_response(org: &Org, user: &User, base: &str) -> Response {
+    json_response(StatusCode::OK, &user_view(org, user, base, UserLinks::Full))
+}
+
+/// `POST /api/v1/users`.
+pub(crate) fn create_user(call: &Call) -> Result<Response, ApiError> {
+    let activate = call.query.flag("activate", true);
+    let provider = call.query.flag("provider", false);
+    let change_password = call.query.get("nextLogin").is_some_and(|next| next.eq_ignore_ascii_case("changePassword"));
+    let body = call.json_object()?;
+    let has_password = password_given(&body);
+    if change_password && !activate {
+        return Err(ApiError::new(
+            400,
+            "E0000125",
+            "Could not create user. To create a user and expire their password immediately, \"activate\" must be true",
+        ));
+    }
+    if change_password && !has_password {
+        return Err(ApiError::new(
+            400,
+            "E0000124",
+            "Could not create user. To create a user and expire their password immediately, a password must be specified",
+        ));
+    }
+    let profile = match body.get("profile") {
+        Some(Value::Object(profile)) => profile.clone(),
+        None | Some(Value::Null) => Map::new(),
+        Some(_) => return Err(ApiError::malformed_body()),
+    };
+    validate_profile(&profile, &call.shared.defined_attributes)?;
+    let group_ids: Vec<String> = match body.get("groupIds") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(ids)) => ids
+            .iter()
+            .map(|id| id.as_str().map(str::to_owned).ok_or_else(ApiError::malformed_body))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(ApiError::malformed_body()),
+    };
+    if group_ids.len() > MAX_CREATE_GROUP_IDS {
+        return Err(ApiError::new(400, "E0000093", "Target count limit exceeded"));
+    }
+    let provider_type = body
+        .get("credentials")
+        .and_then(|credentials| credentials.get("provider"))
+        .and_then(|provider| provider.get("type"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| if provider { "FEDERATION".into() } else { "OKTA".into() });
+    let status = if !activate {
+        UserStatus::Staged
+    } else if provider || has_password {
+        if change_password {
+            UserStatus::PasswordExpired
+        } else {
+            UserStatus::Active
+        }
+    } else {
+        UserStatus::Provisioned
+    };
+
+    let now = now_timestamp();
+    let mut org = call.shared.write_org();
+    let login = profile.get("login").and_then(Value::as_str).unwrap_or_default();
+    if org.logins.contains_key(&fold_login(login)) {
+        return Err(duplicate_login());
+    }
+    for group_id in &group_ids {
+        match org.groups.get(group_id) {
+            None => return Err(ApiError::not_found(group_id, "UserGroup")),
+            Some(group) if group.kind != GroupType::OktaGroup => {
+                return Err(ApiError::access_denied().with_cause(format!("Group {group_id} is not an OKTA_GROUP")))
+            }
+            Some(_) => {}
+        }
+    }
+    let id = insert_user(&mut org, canonical_profile(profile), status, has_password, &provider_type, &now);
+    for group_id in &group_ids {
+        if let Some(group) = org.groups.get_mut(group_id) {
+            group.members.insert(id.clone());
+            group.last_membership_updated = now.clone();
+        }
+        if let Some(user) = org.users.get_mut(&id) {
+            user.groups.insert(group_id.clone());
+        }
+    }
+    let user = org.users.get(&id).ok_or_else(|| ApiError::server_fault(500))?;
+    Ok(full_user_response(&org, user, call.base()))
+}
+
+/// `GET /api/v1/users/{idOrLogin}`.
+pub(crate) fn get_user(call: &Call, id_or_login: &str) -> Result<Response, ApiError> {
+    let org = call.shared.read_org();
+    let user =
+        org.resolve_user(id_or_login).and_then(|id| org.users.get(&id)).ok_or_else(|| user_not_found(id_or_login))?;
+    let mut response = full_user_response(&org, user, call.base());
+    if let Ok(etag) = HeaderValue::from_str(&user.etag()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    Ok(response)
+}
+
+fn etag_matches(call: &Call, user: &User) -> bool {
+    let Some(expected) = call.headers.get(header::IF_MATCH).and_then(|value| value.to_str().ok()) else {
+        return true;
+    };
+    let current = user.etag();
+    let strong = current.trim_start_matches("W/");
+    expected
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate == current || candidate.trim_start_matches("W/") == strong)
+}
+
+/// `POST /api/v1/users/{id}` (partial update) and `PUT /api/v1/users/{id}` (replace).
+pub(crate) fn update_user(call: &Call, id_or_login: &str, replace: bool) -> Result<Response, ApiError> {
+    let body = call.json_object()?;
+    let now = now_timestamp();
+    let mut org = call.shared.write_org();
+    let id = org.resolve_user(id_or_login).ok_or_else(|| user_not_found(id_or_login))?;
+    let user = org.users.get(&id).ok_or_else(|| user_not_found(id_or_login))?;
+    if !etag_matches(call, user) {
+        return Err(ApiError::new(412, "E0000231", "ETag value doesn't match."));
+    }
+    if user.status == UserStatus::Deprovisioned {
+        return Err(ApiError::wrong_user_status());
+    }
+    let profile = match body.get("profile") {
+        Some(Value::Object(changes)) => {
+            let mut profile = if replace { Map::new() } else { user.profile.clone() };
+            for (key, value) in changes {
+                if value.is_null() {
+                    profile.remove(key);
+                } else {
+                    profile.insert(key.clone(), value.clone());
+                }
+            }
+            canonical_profile(profile)
+        }
+        None | Some(Value::Null) if !replace => user.profile.clone(),
+        None | Some(Value::Null) => Map::new(),
+        Some(_) => return Err(ApiError::malformed_body()),
+    };
+    validate_profile(&profile, &call.shared.defined_attributes)?;
+    let old_key = fold_login(user.login());
+    let new_key = fold_login(profile.get("login").and_then(Value::as_str).unwrap_or_default());
+    if new_key != old_key && org.logins.contains_key(&new_key) {
+        return Err(duplicate_login());
+    }
+    let sets_password = password_given(&body);
+    let type_id = org.user_type_id.clone();
+    let user = org.users.get_mut(&id).ok_or_else(|| user_not_found(id_or_login))?;
+    user.profile = profile;
+    if sets_password {
+        user.has_password = true;
+        user.password_changed = Some(now.clone());
+        if matches!(user.status, UserStatus::Provisioned | UserStatus::Recovery | UserStatus::PasswordExpired) {
+            user.set_status(UserStatus::Active, &now);
+            user.activated.get_or_insert_with(|| now.clone());
+        }
+    }
+    user.touch(&now);
+    user.refresh(&type_id);
+    if new_key != old_key {
+        org.logins.remove(&old_key);
+        org.logins.insert(new_key, id.clone());
+    }
+    let user = org.users.get(&id).ok_or_else(|| user_not_found(id_or_login))?;
+    Ok(full_user_response(&org, user, call.base()))
+}
+
+/// Deactivation: `DEPROVISIONED`, sessions and OAuth tokens ended, memberships kept.
+fn deactivate(user: &mut User, now: &str) {
+    user.set_status(UserStatus::Deprovisioned, now);
+    user.sessions = 0;
+    user.oauth_tokens = 0;
+}
+
+/// `DELETE /api/v1/users/{id}`: deactivates first, deletes a deactivated user.
+pub(crate) fn delete_user(call: &Call, id_or_login: &str) -> Result<Response, ApiError> {
+    let now = now_timestamp();
+    let mut org = call.shared.write_org();
+    let id = org.resolve_user(id_or_login).ok_or_else(|| user_not_found(id_or_login))?;
+    let type_id = org.user_type_id.clone();
+    let user = org.users.get_mut(&id).ok_or_else(|| user_not_found(id_or_login))?;
+    if user.status == UserStatus::Deprovisioned {
+        org.remove_user(&id);
+    } else {
+        deactivate(user, &now);
+        user.refresh(&type_id);
+    }
+    Ok(no_content())
+}
+
+fn activation_body(call: &Call) -> Value {
+    let token = random_token(20);
+    json!({
+        "activationUrl": format!("{}/tokens/{token}/verify", call.base()),
+        "activationToken": token,
+    })
+}
+
+/// `POST /api/v1/users/{id}/lifecycle/{operation}`.
+pub(crate) fn lifecycle(call: &Call, id_or_login: &str, operation: &str) -> Result<Response, ApiError> {
+    let now = now_timestamp();
+    let mut org = call.shared.write_org();
+    let id = org.resolve_user(id_or_login).ok_or_else(|| user_not_found(id_or_login))?;
+    let type_id = org.user_type_id.clone();
+    let user = org.users.get_mut(&id).ok_or_else(|| user_not_found(id_or_login))?;
+    let empty = || json_response(StatusCode::OK, &json!({}));
+    let response = match operation {
+        "activate" => match user.status {
+            UserStatus::Staged | UserStatus::Deprovisioned => {
+                if user.has_password || user.provider != "OKTA" {
+                    user.set_status(UserStatus::Active, &now);
+                    user.activated = Some(now.clone());
+                } else {
+                    user.set_status(UserStatus::Provisioned, &now);
+                }
+                if call.query.flag("sendEmail", true) {
+                    empty()
+                } else {
+                    json_response(StatusCode::OK, &activation_body(call))
+                }
+            }
+            UserStatus::Active => {
+                return Err(ApiError::new(403, "E0000016", "Activation failed because the user is already active"))
+            }
+            _ => return Err(ApiError::wrong_user_status()),
+        },
+        "reactivate" => match user.status {
+            UserStatus::Provisioned | UserStatus::Recovery => {
+                user.set_status(UserStatus::Provisioned, &now);
+                if call.query.flag("sendEmail", false) {
+                    empty()
+                } else {
+                    json_response(StatusCode::OK, &activation_body(call))
+                }
+            }
+            _ => return Err(ApiError::wrong_user_status()),
+        },
+        "deactivate" => {
+            if user.status == UserStatus::Deprovisioned {
+                return Err(user_not_found(&id));
+            }
+            deactivate(user, &now);
+            empty()
+        }
+        "suspend" => {
+            if user.status != UserStatus::Active {
+                return Err(ApiError::validation(
+                    "status",
+                    vec!["status: Only users with an ACTIVE status can be suspended.".into()],
+                ));
+            }
+            user.set_status(UserStatus::Suspended, &now);
+            empty()
+        }
+        "unsuspend" => {
+            if user.status != UserStatus::Suspended {
+                return Err(ApiError::validation(
+                    "status",
+                    vec!["status: Only users with a SUSPENDED status can be unsuspended.".into()],
+                ));
+            }
+            user.set_status(UserStatus::Active, &now);
+            empty()
+        }
+        "unlock" => {
+            if user.status != UserStatus::LockedOut {
+                return Err(ApiError::new(403, "E0000032", "Unlock is not allowed for this user.")
+                    .with_cause("The user is not locked out."));
+            }
+            user.set_status(UserStatus::Active, &now);
+            empty()
+        }
+        "expire_password" | "expire_password_with_temp_password" => {
+            if !matches!(
+                user.status,
+                UserStatus::Active | UserStatus::PasswordExpired | UserStatus::Recovery | UserStatus::LockedOut
+            ) {
+                return Err(ApiError::wrong_user_status());
+            }
+            user.set_status(UserStatus::PasswordExpired, &now);
+            if operation == "expire_password" {
+                user.refresh(&type_id);
+                let user = org.users.get(&id).ok_or_else(|| user_not_found(&id))?;
+                return Ok(full_user_response(&org, user, call.base()));
+            }
+            user.has_password = true;
+            user.password_changed = Some(now.clone());
+            if call.query.flag("revokeSessions", false) {
+                user.sessions = 0;
+            }
+            json_response(StatusCode::OK, &json!({ "tempPassword": random_token(12) }))
+        }
+        "reset_password" => {
+            if matches!(user.status, UserStatus::Staged | UserStatus::Deprovisioned | UserStatus::Suspended) {
+                return Err(ApiError::wrong_user_status());
+            }
+            user.set_status(UserStatus::Recovery, &now);
+            if call.query.flag("revokeSessions", false) {
+                user.sessions = 0;
+            }
+            call.shared.count_reset_password(&id);
+            if call.query.flag("sendEmail", true) {
+                empty()
+            } else {
+                json_response(
+                    StatusCode::OK,
+                    &json!({ "resetPasswordUrl": format!("{}/reset_password/{}", call.base(), random_token(20)) }),
+                )
+            }
+        }
+        "reset_factors" => {
+            if user.status == UserStatus::Deprovisioned {
+                return Err(ApiError::wrong_user_status());
+            }
+            empty()
+        }
+        _ => return Err(ApiError::not_found(&format!("/api/v1/users/{id}/lifecycle/{operation}"), "Resource")),
+    };
+    user.refresh(&type_id);
+    Ok(response)
+}
+
+/// `DELETE /api/v1/users/{id}/sessions?oauthTokens=`.
+pub(crate) fn revoke_sessions(call: &Call, id_or_login: &str) -> Result<Response, ApiError> {
+    let also_tokens = call.query.flag("oauthTokens", false);
+    let mut org = call.shared.write_org();
+    let id = org.resolve_user(id_or_login).ok_or_else(|| user_not_found(id_or_login))?;
+    let user = org.users.get_mut(&id).ok_or_else(|| user_not_found(id_or_login))?;
+    user.sessions = 0;
+    if also_tokens {
+        user.oauth_tokens = 0;
+    }
+    Ok(no_content())
+}
+
+/// `GET /api/v1/users/{id}/groups`: `Everyone` first, then the user's groups in id order.
+pub(crate) fn user_groups(call: &Call, id_or_login: &str) -> Result<Response, ApiError> {
+    let org = call.shared.read_org();
+    let id = org.resolve_user(id_or_login).ok_or_else(|| user_not_found(id_or_login))?;
+    let user = org.users.get(&id).ok_or_else(|| user_not_found(id_or_login))?;
+    let groups: Vec<Value> = std::iter::once(&org.everyone_id)
+        .chain(user.groups.iter())
+        .filter_map(|group_id| org.groups.get(group_id))
+        .map(|group| group_json(&org, group, call.base(), false))
+        .collect();
+    let self_link = link(call.base(), &format!("/api/v1/users/{id}/groups"), &[("limit", "200")], "self");
+    Ok(with_links(json_response(StatusCode::OK, &groups), &[self_link]))
+}
+
+/// Attributes `filter` accepts on users, and whether ordering operators are allowed on each.
+const USER_FILTER_ATTRIBUTES: &[(&str, bool)] = &[
+    ("status", false),
+    ("lastUpdated", true),
+    ("id", false),
+    ("profile.login", false),
+    ("profile.email", false),
+    ("profile.firstName", false),
+    ("profile.lastName", false),
+];
+
+/// Checks a `filter` expression against Okta's restrictions: only the listed attributes, only
+/// `eq` (ordering operators where allowed), no `pr`, no `not`.
+pub(crate) fn check_filter(filter: &Filter, allowed: &[(&str, bool)]) -> Result<(), ApiError> {
+    let mut pending = vec![filter];
+    while let Some(node) = pending.pop() {
+        match node {
+            Filter::Compare { attribute, op, .. } => {
+                let ordering_allowed = allowed
+                    .iter()
+                    .find(|(name, _)| name == attribute)
+                    .map(|(_, ordering)| *ordering)
+                    .ok_or_else(ApiError::invalid_search)?;
+                let ordering = matches!(op, CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le);
+                if !(*op == CompareOp::Eq || ordering && ordering_allowed) {
+                    return Err(ApiError::invalid_search());
+                }
+            }
+            Filter::And(left, right) | Filter::Or(left, right) => {
+                pending.push(left);
+                pending.push(right);
+            }
+            Filter::Present { .. } | Filter::Not(_) => return Err(ApiError::invalid_search()),
+        }
+    }
+    Ok(())
+}
+
+/// Checks a `search` expression: every operator but `ne` and `ew`, and no `not`.
+pub(crate) fn check_search(filter: &Filter) -> Result<(), ApiError> {
+    let mut pending = vec![filter];
+    while let Some(node) = pending.pop() {
+        match node {
+            Filter::Compare { op: CompareOp::Ne | CompareOp::Ew, .. } => return Err(ApiError::invalid_search()),
+            Filter::And(left, right) | Filter::Or(left, right) => {
+                pending.push(left);
+                pending.push(right);
+            }
+            Filter::Not(_) => return Err(ApiError::invalid_search()),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Parses a `filter`/`search` parameter; `400 E0000031` when it is not valid SCIM.
+pub(crate) fn parse_expression(text: &str) -> Result<Filter, ApiError> {
+    crate::scim::parse(text).map_err(|_| ApiError::invalid_search())
+}
+
+/// The value at a dotted path in a JSON document.
+pub(crate) fn value_at<'a>(document: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(document, |current, segment| current.get(segment)).filter(|value| !value.is_null())
+}
+
+/// Sort key of a value: strings compare case-insensitively, missing values last.
+pub(crate) fn sort_key(value: Option<&Value>) -> (bool, String) {
+    match value {
+        None => (true, String::new()),
+        Some(Value::String(text)) => (false, text.to_lowercase()),
+        Some(Value::Number(number)) => (false, format!("{:>30}", number.to_string())),
+        Some(other) => (false, other.to_string()),
+    }
+}
+
+/// How a listing selects and orders.
+pub(crate) struct Selection {
+    pub filter: Option<Filter>,
+    pub case_insensitive: bool,
+    pub sort_by: Option<String>,
+    pub descending: bool,
+}
+
+/// Parses `after`; `400 E0000029` for a cursor the simulator did not hand out.
+pub(crate) fn parse_cursor(call: &Call) -> Result<Option<Cursor>, ApiError> {
+    match call.query.get("after") {
+        None => Ok(None),
+        Some(text) => Cursor::decode(text).map(Some).ok_or_else(ApiError::invalid_cursor),
+    }
+}
+
+/// The `Link` headers of a page: `self` always, `next` when more remain.
+pub(crate) fn page_links(call: &Call, path: &str, next: Option<Cursor>, limit: usize) -> Vec<String> {
+    let self_params: Vec<(&str, &str)> =
+        call.query.pairs().iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let mut links = vec![link(call.base(), path, &self_params, "self")];
+    if let Some(cursor) = next {
+        let encoded = cursor.encode();
+        let limit = limit.to_string();
+        let mut params: Vec<(&str, &str)> =
+            self_params.iter().filter(|(name, _)| *name != "after" && *name != "limit").copied().collect();
+        params.push(("after", &encoded));
+        params.push(("limit", &limit));
+        links.push(link(call.base(), path, &params, "next"));
+    }
+    links
+}
+
+/// One page of items from an id-ordered map (or a sorted list), and the cursor of the next.
+pub(crate) fn select_page<'a, T>(
+    items: impl Iterator<Item = (&'a String, &'a T)>,
+    cursor: Option<&Cursor>,
+    limit: usize,
+    keep: impl Fn(&T) -> bool,
+) -> (Vec<&'a T>, Option<Cursor>)
+where
+    T: 'a,
+{
+    let skip = match cursor {
+        Some(Cursor::Offset(offset)) => *offset,
+        _ => 0,
+    };
+    let mut page = Vec::with_capacity(limit.min(256));
+    let mut last_id: Option<&String> = None;
+    let mut position = skip;
+    let mut more = false;
+    for (id, item) in items.filter(|(_, item)| keep(item)).skip(skip) {
+        if page.len() == limit {
+            more = true;
+            break;
+        }
+        page.push(item);
+        last_id = Some(id);
+        position += 1;
+    }
+    let next = match (more, cursor) {
+        (false, _) => None,
+        (true, Some(Cursor::Offset(_))) => Some(Cursor::Offset(position)),
+        (true, _) => last_id.map(|id| Cursor::AfterId(id.clone())),
+    };
+    (page, next)
+}
+
+/// `GET /api/v1/users` with `q`, `filter`, `search`, `limit`, `after`, `sortBy`, `sortOrder`.
+pub(crate) fn list_users(call: &Call) -> Result<Response, ApiError> {
+    let path = "/api/v1/users";
+    if let Some(prefix) =
+        call.query.get("q").filter(|_| call.query.get("search").is_none() && call.query.get("filter").is_none())
+    {
+        let limit = call.query.limit(10, 200)?;
+        let prefix = prefix.to_lowercase();
+        let org = call.shared.read_org();
+        let matches_prefix = |user: &User| {
+            user.status != UserStatus::Deprovisioned
+                && ["firstName", "lastName", "email"].iter().any(|field| {
+                    user.profile
+                        .get(*field)
+                        .and_then(Value::as_str)
+                        .is_some_and(|value| value.to_lowercase().starts_with(&prefix))
+                })
+        };
+        let page: Vec<DocumentWith> = org
+            .users
+            .values()
+            .filter(|user| matches_prefix(user))
+            .take(limit)
+            .map(|user| user_view(&org, user, call.base(), UserLinks::SelfOnly))
+            .collect();
+        let response = json_response(StatusCode::OK, &page);
+        return Ok(with_links(response, &page_links(call, path, None, limit)));
+    }
+
+    let limit = call.query.limit(200, 200)?;
+    let mut cursor = parse_cursor(call)?;
+    let selection = if let Some(search) = call.query.get("search") {
+        let filter = parse_expression(search)?;
+        check_search(&filter)?;
+        Selection {
+            filter: Some(filter),
+            case_insensitive: true,
+            sort_by: call.query.get("sortBy").map(str::to_owned),
+            descending: call.query.get("sortOrder").is_some_and(|order| order.eq_ignore_ascii_case("desc")),
+        }
+    } else if let Some(text) = call.query.get("filter") {
+        let filter = parse_expression(text)?;
+        check_filter(&filter, USER_FILTER_ATTRIBUTES)?;
+        Selection { filter: Some(filter), case_insensitive: false, sort_by: None, descending: false }
+    } else {
+        Selection { filter: None, case_insensitive: false, sort_by: None, descending: false }
+    };
+    let options = EvalOptions { case_insensitive_values: selection.case_insensitive };
+    let keep = |user: &User| match &selection.filter {
+        Some(filter) => filter.matches(&user.document, &options),
+        None => user.status != UserStatus::Deprovisioned,
+    };
+
+    let org = call.shared.read_org();
+    let (page, next) = if let Some(sort_by) = &selection.sort_by {
+        if matches!(cursor, Some(Cursor::AfterId(_))) {
+            return Err(ApiError::invalid_cursor());
+        }
+        let cursor = cursor.take().unwrap_or(Cursor::Offset(0));
+        let mut sorted: Vec<(&String, &User)> = org.users.iter().filter(|(_, user)| keep(user)).collect();
+        sorted.sort_by_cached_key(|(id, user)| (sort_key(value_at(&user.document, sort_by)), (*id).clone()));
+        if selection.descending {
+            sorted.reverse();
+        }
+        select_page(sorted.into_iter(), Some(&cursor), limit, |_| true)
+    } else {
+        if matches!(cursor, Some(Cursor::Offset(_))) {
+            return Err(ApiError::invalid_cursor());
+        }
+        let range = match &cursor {
+            Some(Cursor::AfterId(after)) => org.users.range::<String, _>((Bound::Excluded(after), Bound::Unbounded)),
+            _ => org.users.range::<String, _>(..),
+        };
+        select_page(range, cursor.as_ref(), limit, keep)
+    };
+    let views: Vec<DocumentWith> =
+        page.into_iter().map(|user| user_view(&org, user, call.base(), UserLinks::SelfOnly)).collect();
+    let response = json_response(StatusCode::OK, &views);
+    drop(views);
+    drop(org);
+    Ok(with_links(response, &page_links(call, path, next, limit)))
+}

@@ -1,0 +1,482 @@
+//! The org: users, groups and memberships, with the indexes that keep lookups O(log n), the
+//! JSON shapes Okta answers with, and the state-file format.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{json, Map, Value};
+
+use super::ids::{fold_login, object_id};
+
+/// The current time as Okta writes it: `2025-09-29T03:49:50.123Z`.
+pub(crate) fn now_timestamp() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Okta's `UserStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum UserStatus {
+    Staged,
+    Provisioned,
+    Active,
+    Recovery,
+    LockedOut,
+    PasswordExpired,
+    Suspended,
+    Deprovisioned,
+}
+
+impl UserStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Staged => "STAGED",
+            UserStatus::Provisioned => "PROVISIONED",
+            UserStatus::Active => "ACTIVE",
+            UserStatus::Recovery => "RECOVERY",
+            UserStatus::LockedOut => "LOCKED_OUT",
+            UserStatus::PasswordExpired => "PASSWORD_EXPIRED",
+            UserStatus::Suspended => "SUSPENDED",
+            UserStatus::Deprovisioned => "DEPROVISIONED",
+        }
+    }
+}
+
+/// A user and everything the simulator knows about it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct User {
+    pub id: String,
+    pub status: UserStatus,
+    pub created: String,
+    pub activated: Option<String>,
+    pub status_changed: Option<String>,
+    pub last_login: Option<String>,
+    pub last_updated: String,
+    pub password_changed: Option<String>,
+    pub has_password: bool,
+    /// `OKTA`, or `FEDERATION` for users created with `provider=true`.
+    pub provider: String,
+    pub profile: Map<String, Value>,
+    /// Groups other than `Everyone` (which holds every user implicitly).
+    pub groups: BTreeSet<String>,
+    pub sessions: usize,
+    pub oauth_tokens: usize,
+    /// Bumped on every write; the ETag is derived from it.
+    pub version: u64,
+    /// The user's JSON without `_links`, rebuilt on every write: filters and searches are
+    /// evaluated against it and responses are serialized from it without copying.
+    #[serde(skip)]
+    pub document: Value,
+}
+
+impl User {
+    /// Rebuilds [`User::document`]; call after every change.
+    pub(crate) fn refresh(&mut self, user_type_id: &str) {
+        let mut credentials = Map::new();
+        if self.has_password {
+            credentials.insert("password".into(), json!({}));
+        }
+        let email = self.profile.get("email").cloned().unwrap_or(Value::Null);
+        credentials.insert("emails".into(), json!([{ "value": email, "status": "VERIFIED", "type": "PRIMARY" }]));
+        credentials.insert("provider".into(), json!({ "type": self.provider, "name": self.provider }));
+        self.document = json!({
+            "id": self.id,
+            "status": self.status.as_str(),
+            "transitioningToStatus": null,
+            "created": self.created,
+            "activated": self.activated,
+            "statusChanged": self.status_changed,
+            "lastLogin": self.last_login,
+            "lastUpdated": self.last_updated,
+            "passwordChanged": self.password_changed,
+            "type": { "id": user_type_id },
+            "profile": self.profile,
+            "credentials": credentials,
+        });
+    }
+
+    /// Records a write: new `lastUpdated`, new version (and so a new ETag).
+    pub(crate) fn touch(&mut self, now: &str) {
+        self.last_updated = now.to_owned();
+        self.version += 1;
+    }
+
+    /// Changes the status, setting `statusChanged` and `lastUpdated`.
+    pub(crate) fn set_status(&mut self, status: UserStatus, now: &str) {
+        self.status = status;
+        self.status_changed = Some(now.to_owned());
+        self.touch(now);
+    }
+
+    pub(crate) fn login(&self) -> &str {
+        self.profile.get("login").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    /// The weak ETag Okta sends with a user (`W/"<64 hex digits>"`).
+    pub(crate) fn etag(&self) -> String {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(format!("{}:{}", self.id, self.version).as_bytes());
+        let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+        format!("W/\"{hex}\"")
+    }
+}
+
+/// Okta's `GroupType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum GroupType {
+    OktaGroup,
+    AppGroup,
+    BuiltIn,
+}
+
+impl GroupType {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            GroupType::OktaGroup => "OKTA_GROUP",
+            GroupType::AppGroup => "APP_GROUP",
+            GroupType::BuiltIn => "BUILT_IN",
+        }
+    }
+}
+
+/// A group. `Everyone` keeps `members` empty: it holds every user implicitly.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Group {
+    pub id: String,
+    pub kind: GroupType,
+    pub created: String,
+    pub last_updated: String,
+    pub last_membership_updated: String,
+    pub profile: Map<String, Value>,
+    pub members: BTreeSet<String>,
+}
+
+impl Group {
+    pub(crate) fn name(&self) -> &str {
+        self.profile.get("name").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    /// The group's JSON without `_links` (what searches and filters see).
+    pub(crate) fn document(&self) -> Value {
+        let object_class = match self.kind {
+            GroupType::AppGroup => "okta:app_group",
+            _ => "okta:user_group",
+        };
+        json!({
+            "id": self.id,
+            "created": self.created,
+            "lastUpdated": self.last_updated,
+            "lastMembershipUpdated": self.last_membership_updated,
+            "objectClass": [object_class],
+            "type": self.kind.as_str(),
+            "profile": self.profile,
+        })
+    }
+}
+
+/// The whole org. Always accessed under the simulator's lock, never across an `.await`.
+pub(crate) struct Org {
+    pub users: BTreeMap<String, User>,
+    /// Folded login → user id.
+    pub logins: HashMap<String, String>,
+    pub groups: BTreeMap<String, Group>,
+    /// Lower-cased group name → group id (names are unique across all group types).
+    pub group_names: HashMap<String, String>,
+    pub everyone_id: String,
+    pub user_type_id: String,
+    pub schema_id: String,
+    /// Feeds the ordered part of new ids, so ids sort in creation order.
+    pub sequence: u64,
+    pub rng: fastrand::Rng,
+}
+
+/// What the state file holds.
+#[derive(Serialize, Deserialize)]
+struct PersistedOrg {
+    format: u32,
+    sequence: u64,
+    everyone_id: String,
+    user_type_id: String,
+    schema_id: String,
+    users: Vec<User>,
+    groups: Vec<Group>,
+}
+
+impl Org {
+    /// An org holding only the `Everyone` group.
+    pub(crate) fn new(seed: u64) -> Org {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let sequence = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|duration| duration.as_micros() as u64)
+            .unwrap_or(1);
+        let user_type_id = object_id("oty", sequence, &mut rng);
+        let schema_id = object_id("osc", sequence, &mut rng);
+        let mut org = Org {
+            users: BTreeMap::new(),
+            logins: HashMap::new(),
+            groups: BTreeMap::new(),
+            group_names: HashMap::new(),
+            everyone_id: String::new(),
+            user_type_id,
+            schema_id,
+            sequence,
+            rng,
+        };
+        let everyone =
+            org.insert_group(GroupType::BuiltIn, "Everyone", Value::String("All users in your organization".into()));
+        org.everyone_id = everyone;
+        org
+    }
+
+    pub(crate) fn next_id(&mut self, prefix: &str) -> String {
+        self.sequence += 1;
+        object_id(prefix, self.sequence, &mut self.rng)
+    }
+
+    /// Adds a group without validation; returns its id.
+    pub(crate) fn insert_group(&mut self, kind: GroupType, name: &str, description: Value) -> String {
+        let id = self.next_id("00g");
+        let now = now_timestamp();
+        let mut profile = Map::new();
+        profile.insert("name".into(), Value::String(name.to_owned()));
+        profile.insert("description".into(), description);
+        self.group_names.insert(name.to_lowercase(), id.clone());
+        self.groups.insert(
+            id.clone(),
+            Group {
+                id: id.clone(),
+                kind,
+                created: now.clone(),
+                last_updated: now.clone(),
+                last_membership_updated: now,
+                profile,
+                members: BTreeSet::new(),
+            },
+        );
+        id
+    }
+
+    /// The id of the user with this id or (case- and accent-insensitively) this login.
+    pub(crate) fn resolve_user(&self, id_or_login: &str) -> Option<String> {
+        if self.users.contains_key(id_or_login) {
+            return Some(id_or_login.to_owned());
+        }
+        self.logins.get(&fold_login(id_or_login)).cloned()
+    }
+
+    /// Whether `user_id` is a member of `group_id` (everyone is a member of `Everyone`).
+    pub(crate) fn is_member(&self, group_id: &str, user_id: &str) -> bool {
+        if group_id == self.everyone_id {
+            return self.users.contains_key(user_id);
+        }
+        self.groups.get(group_id).is_some_and(|group| group.members.contains(user_id))
+    }
+
+    pub(crate) fn member_count(&self, group: &Group) -> usize {
+        if group.id == self.everyone_id {
+            self.users.len()
+        } else {
+            group.members.len()
+        }
+    }
+
+    pub(crate) fn touch_everyone(&mut self, now: &str) {
+        let everyone_id = self.everyone_id.clone();
+        if let Some(everyone) = self.groups.get_mut(&everyone_id) {
+            everyone.last_membership_updated = now.to_owned();
+        }
+    }
+
+    /// Removes a user and its memberships.
+    pub(crate) fn remove_user(&mut self, user_id: &str) {
+        if let Some(user) = self.users.remove(user_id) {
+            self.logins.remove(&fold_login(user.login()));
+            let now = now_timestamp();
+            for group_id in &user.groups {
+                if let Some(group) = self.groups.get_mut(group_id) {
+                    group.members.remove(user_id);
+                    group.last_membership_updated = now.clone();
+                }
+            }
+            self.touch_everyone(&now);
+        }
+    }
+
+    /// Removes a group and its memberships.
+    pub(crate) fn remove_group(&mut self, group_id: &str) {
+        if let Some(group) = self.groups.remove(group_id) {
+            self.group_names.remove(&group.name().to_lowercase());
+            for user_id in &group.members {
+                if let Some(user) = self.users.get_mut(user_id) {
+                    user.groups.remove(group_id);
+                }
+            }
+        }
+    }
+
+    /// The state file's JSON.
+    pub(crate) fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let persisted = PersistedOrg {
+            format: 1,
+            sequence: self.sequence,
+            everyone_id: self.everyone_id.clone(),
+            user_type_id: self.user_type_id.clone(),
+            schema_id: self.schema_id.clone(),
+            users: self.users.values().cloned().collect(),
+            groups: self.groups.values().cloned().collect(),
+        };
+        serde_json::to_vec(&persisted)
+    }
+
+    /// Reads a state file written by [`Org::to_json`].
+    pub(crate) fn from_json(bytes: &[u8], seed: u64) -> serde_json::Result<Org> {
+        let persisted: PersistedOrg = serde_json::from_slice(bytes)?;
+        let mut org = Org {
+            users: BTreeMap::new(),
+            logins: HashMap::new(),
+            groups: BTreeMap::new(),
+            group_names: HashMap::new(),
+            everyone_id: persisted.everyone_id,
+            user_type_id: persisted.user_type_id,
+            schema_id: persisted.schema_id,
+            sequence: persisted.sequence,
+            rng: fastrand::Rng::with_seed(seed),
+        };
+        for group in persisted.groups {
+            org.group_names.insert(group.name().to_lowercase(), group.id.clone());
+            org.groups.insert(group.id.clone(), group);
+        }
+        for mut user in persisted.users {
+            user.refresh(&org.user_type_id);
+            org.logins.insert(fold_login(user.login()), user.id.clone());
+            org.users.insert(user.id.clone(), user);
+        }
+        if !org.groups.contains_key(&org.everyone_id) {
+            let everyone = org.insert_group(
+                GroupType::BuiltIn,
+                "Everyone",
+                Value::String("All users in your organization".into()),
+            );
+            org.everyone_id = everyone;
+        }
+        Ok(org)
+    }
+}
+
+/// How much of `_links` to write for a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UserLinks {
+    /// Only `self` (list items, as in Okta's listings).
+    SelfOnly,
+    /// Every lifecycle link the user's status allows (single-user responses).
+    Full,
+}
+
+/// `_links` of a user, following the recorded responses.
+pub(crate) fn user_links(user: &User, base: &str, schema_id: &str, type_id: &str, links: UserLinks) -> Value {
+    let user_url = format!("{base}/api/v1/users/{}", user.id);
+    let mut map = Map::new();
+    if links == UserLinks::SelfOnly {
+        map.insert("self".into(), json!({ "href": user_url }));
+        return Value::Object(map);
+    }
+    let action = |path: &str| json!({ "href": format!("{user_url}/{path}"), "method": "POST" });
+    let lifecycle: &[(&str, &str)] = match user.status {
+        UserStatus::Staged => &[("activate", "lifecycle/activate")],
+        UserStatus::Provisioned => &[
+            ("reactivate", "lifecycle/reactivate"),
+            ("resetPassword", "lifecycle/reset_password"),
+            ("deactivate", "lifecycle/deactivate"),
+        ],
+        UserStatus::Active | UserStatus::PasswordExpired => &[
+            ("suspend", "lifecycle/suspend"),
+            ("resetPassword", "lifecycle/reset_password"),
+            ("forgotPassword", "credentials/forgot_password"),
+            ("expirePassword", "lifecycle/expire_password"),
+            ("changeRecoveryQuestion", "credentials/change_recovery_question"),
+            ("changePassword", "credentials/change_password"),
+            ("deactivate", "lifecycle/deactivate"),
+        ],
+        UserStatus::Recovery => &[
+            ("reactivate", "lifecycle/reactivate"),
+            ("resetPassword", "lifecycle/reset_password"),
+            ("deactivate", "lifecycle/deactivate"),
+        ],
+        UserStatus::LockedOut => &[
+            ("unlock", "lifecycle/unlock"),
+            ("resetPassword", "lifecycle/reset_password"),
+            ("deactivate", "lifecycle/deactivate"),
+        ],
+        UserStatus::Suspended => &[("unsuspend", "lifecycle/unsuspend"), ("deactivate", "lifecycle/deactivate")],
+        UserStatus::Deprovisioned => &[("activate", "lifecycle/activate")],
+    };
+    map.insert("schema".into(), json!({ "href": format!("{base}/api/v1/meta/schemas/user/{schema_id}") }));
+    for (name, path) in lifecycle {
+        map.insert((*name).into(), action(path));
+    }
+    map.insert("self".into(), json!({ "href": user_url }));
+    if user.status != UserStatus::Deprovisioned {
+        map.insert("resetFactors".into(), action("lifecycle/reset_factors"));
+    }
+    map.insert("type".into(), json!({ "href": format!("{base}/api/v1/meta/types/user/{type_id}") }));
+    Value::Object(map)
+}
+
+/// `_links` of a group, as recorded.
+pub(crate) fn group_links(group: &Group, base: &str) -> Value {
+    let group_url = format!("{base}/api/v1/groups/{}", group.id);
+    json!({
+        "logo": [
+            { "name": "medium", "href": format!("{base}/assets/img/logos/groups/okta-medium.png"), "type": "image/png" },
+            { "name": "large", "href": format!("{base}/assets/img/logos/groups/okta-large.png"), "type": "image/png" },
+        ],
+        "users": { "href": format!("{group_url}/users") },
+        "apps": { "href": format!("{group_url}/apps") },
+    })
+}
+
+/// Serializes a cached document followed by extra members, without copying the document.
+pub(crate) struct DocumentWith<'a> {
+    pub document: &'a Value,
+    pub extra: Vec<(&'static str, Value)>,
+}
+
+impl Serialize for DocumentWith<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let object = self.document.as_object();
+        let length = object.map_or(0, Map::len) + self.extra.len();
+        let mut map = serializer.serialize_map(Some(length))?;
+        if let Some(object) = object {
+            for (key, value) in object {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        for (key, value) in &self.extra {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+/// A user as Okta returns it.
+pub(crate) fn user_view<'a>(org: &Org, user: &'a User, base: &str, links: UserLinks) -> DocumentWith<'a> {
+    DocumentWith {
+        document: &user.document,
+        extra: vec![("_links", user_links(user, base, &org.schema_id, &org.user_type_id, links))],
+    }
+}
+
+/// A group as Okta returns it, with `_embedded.stats` when asked for.
+pub(crate) fn group_json(org: &Org, group: &Group, base: &str, with_stats: bool) -> Value {
+    let mut document = group.document();
+    if let Value::Object(map) = &mut document {
+        if with_stats {
+            map.insert("_embedded".into(), json!({ "stats": { "usersCount": org.member_count(group) } }));
+        }
+        map.insert("_links".into(), group_links(group, base));
+    }
+    document
+}
