@@ -64,7 +64,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let windows = window.as_secs_f64();
     let floor_rate = requests as f64 / limit as f64 * windows;
     let floor_earliest = ((requests as f64 / limit as f64).ceil() - 1.0) * windows + latency_ms as f64 / 1000.0;
-    println!("requests={requests} limit={limit}/window window={windows}s concurrency={concurrency} latency={latency_ms}ms");
+    println!(
+        "requests={requests} limit={limit}/window window={windows}s concurrency={concurrency} latency={latency_ms}ms"
+    );
     println!("elapsed={elapsed:.2}s floor(N/R)={floor_rate:.2}s earliest_possible={floor_earliest:.2}s");
     println!("ratio_to_N/R={:.3} ratio_to_earliest={:.3}", elapsed / floor_rate, elapsed / floor_earliest.max(0.001));
     println!(
