@@ -6,6 +6,9 @@ use pyo3::prelude::*;
 
 use crate::scim;
 
+mod runtime;
+mod simulator;
+
 pyo3::create_exception!(_core, FilterSyntaxError, PyValueError, "A SCIM filter expression that does not parse.");
 
 /// Quotes a value as a SCIM string literal: no value can change the expression around it.
@@ -30,5 +33,6 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("FilterSyntaxError", module.py().get_type::<FilterSyntaxError>())?;
     module.add_function(wrap_pyfunction!(scim_quote, module)?)?;
     module.add_function(wrap_pyfunction!(scim_canonical, module)?)?;
+    module.add_class::<simulator::PySimulator>()?;
     Ok(())
 }

@@ -1,0 +1,85 @@
+"""Serve a simulated Okta org until interrupted: ``python -m okta_lifecycle.simulator --port 8080``.
+
+Other tools (Okta's own SDK, Terraform, curl) can then use it as an org at the printed URL with
+the printed API token. With ``--state-file`` the org survives restarts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from okta_lifecycle._core import OktaSimulator
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m okta_lifecycle.simulator", description=__doc__)
+    parser.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
+    parser.add_argument("--seed-users", type=int, default=0, help="users created up front")
+    parser.add_argument(
+        "--rate-limits",
+        default="none",
+        help='"none", "okta" (Okta\'s Workforce defaults) or JSON such as \'{"/api/v1/users": 600}\'',
+    )
+    parser.add_argument("--rate-limit-window-seconds", type=float, default=60.0)
+    parser.add_argument("--concurrency-limit", type=int, default=None)
+    parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--latency-jitter-ms", type=int, default=0)
+    parser.add_argument("--faults", default=None, help='JSON such as \'{"503": 0.02, "seed": 7}\'')
+    parser.add_argument("--api-token", default=None, help="the SSWS token to accept (default: random)")
+    parser.add_argument("--state-file", default=None, help="JSON file that keeps the org between runs")
+    parser.add_argument("--json", action="store_true", help="print the URL and token as one JSON line")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    if arguments.rate_limits == "none":
+        rate_limits = None
+    elif arguments.rate_limits == "okta":
+        rate_limits = "okta"
+    else:
+        try:
+            rate_limits = json.loads(arguments.rate_limits)
+        except json.JSONDecodeError as error:
+            print(f"--rate-limits: not JSON: {error}", file=sys.stderr)
+            return 2
+    faults = json.loads(arguments.faults) if arguments.faults else None
+    try:
+        simulator = OktaSimulator(
+            seed_users=arguments.seed_users,
+            rate_limits=rate_limits,
+            concurrency_limit=arguments.concurrency_limit,
+            latency_ms=arguments.latency_ms,
+            latency_jitter_ms=arguments.latency_jitter_ms,
+            faults=faults,
+            api_token=arguments.api_token,
+            state_file=arguments.state_file,
+            port=arguments.port,
+            rate_limit_window_seconds=arguments.rate_limit_window_seconds,
+        )
+    except (ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if arguments.json:
+        print(json.dumps({"url": simulator.url, "api_token": simulator.api_token}), flush=True)
+    else:
+        print(f"Okta simulator at {simulator.url}", flush=True)
+        print(f"API token: {simulator.api_token}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulator.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

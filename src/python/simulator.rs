@@ -1,0 +1,313 @@
+//! `okta_lifecycle._core.OktaSimulator`: the offline Okta org for Python tests and demos.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, UNIX_EPOCH};
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use pythonize::pythonize;
+
+use crate::python::runtime::{block_on, runtime};
+use crate::simulator::{Faults, OAuthApp, RateLimits, ScriptedFault, Simulator, SimulatorConfig};
+
+/// A running simulated Okta org on a loopback port.
+#[pyclass(module = "okta_lifecycle._core", name = "OktaSimulator")]
+pub(crate) struct PySimulator {
+    inner: Option<Simulator>,
+    url: String,
+    api_token: String,
+}
+
+fn rate_limits_from(value: &Bound<'_, PyAny>) -> PyResult<Option<RateLimits>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    if let Ok(text) = value.extract::<String>() {
+        return match text.as_str() {
+            "okta" => Ok(Some(RateLimits::okta_defaults())),
+            other => Err(PyValueError::new_err(format!(
+                "rate_limits must be None, \"okta\" or a dict of per-minute limits by bucket, not {other:?}"
+            ))),
+        };
+    }
+    let per_minute: BTreeMap<String, u32> = value.extract().map_err(|_| {
+        PyValueError::new_err("rate_limits must be None, \"okta\" or a dict such as {\"/api/v1/users\": 600}")
+    })?;
+    Ok(Some(RateLimits { per_minute }))
+}
+
+fn faults_from(value: &Bound<'_, PyAny>) -> PyResult<Faults> {
+    let mut faults = Faults::default();
+    if value.is_none() {
+        return Ok(faults);
+    }
+    let dict = value.cast::<PyDict>().map_err(|_| PyValueError::new_err("faults must be a dict"))?;
+    for (key, item) in dict.iter() {
+        let key: String = key.extract()?;
+        let probability = |item: &Bound<'_, PyAny>| -> PyResult<f64> {
+            let p: f64 = item.extract()?;
+            if (0.0..=1.0).contains(&p) {
+                Ok(p)
+            } else {
+                Err(PyValueError::new_err(format!("faults[{key:?}] must be a probability between 0 and 1, not {p}")))
+            }
+        };
+        match key.as_str() {
+            "seed" => faults.seed = item.extract()?,
+            "500" => faults.error_500 = probability(&item)?,
+            "502" => faults.error_502 = probability(&item)?,
+            "503" => faults.error_503 = probability(&item)?,
+            "504" => faults.error_504 = probability(&item)?,
+            "drop_before" => faults.drop_before = probability(&item)?,
+            "drop_after" => faults.drop_after = probability(&item)?,
+            "slow" => faults.slow = probability(&item)?,
+            "slow_ms" => faults.slow_ms = item.extract()?,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown fault {other:?}; known: seed, 500, 502, 503, 504, drop_before, drop_after, slow, slow_ms"
+                )))
+            }
+        }
+    }
+    Ok(faults)
+}
+
+fn scripted_fault_from(fault: &Bound<'_, PyAny>) -> PyResult<ScriptedFault> {
+    if let Ok(status) = fault.extract::<u16>() {
+        return Ok(ScriptedFault::Status(status));
+    }
+    let text: String = fault.extract()?;
+    match text.as_str() {
+        "drop_before" => Ok(ScriptedFault::DropBefore),
+        "drop_after" => Ok(ScriptedFault::DropAfter),
+        other => match other.strip_prefix("delay:").and_then(|ms| ms.parse().ok()) {
+            Some(ms) => Ok(ScriptedFault::DelayMs(ms)),
+            None => other.parse::<u16>().map(ScriptedFault::Status).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "a scripted fault is a status (503), \"drop_before\", \"drop_after\" or \"delay:MS\", not {other:?}"
+                ))
+            }),
+        },
+    }
+}
+
+impl PySimulator {
+    fn simulator(&self) -> PyResult<&Simulator> {
+        self.inner.as_ref().ok_or_else(|| PyRuntimeError::new_err("the simulator is closed"))
+    }
+}
+
+#[pymethods]
+impl PySimulator {
+    #[new]
+    #[pyo3(signature = (
+        *, seed_users=0, rate_limits=None, concurrency_limit=None, latency_ms=0, latency_jitter_ms=0,
+        faults=None, custom_attributes=None, api_token=None, state_file=None, port=0,
+        rate_limit_window_seconds=60.0
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        seed_users: usize,
+        rate_limits: Option<&Bound<'_, PyAny>>,
+        concurrency_limit: Option<usize>,
+        latency_ms: u64,
+        latency_jitter_ms: u64,
+        faults: Option<&Bound<'_, PyAny>>,
+        custom_attributes: Option<Vec<String>>,
+        api_token: Option<String>,
+        state_file: Option<PathBuf>,
+        port: u16,
+        rate_limit_window_seconds: f64,
+    ) -> PyResult<Self> {
+        if !(rate_limit_window_seconds.is_finite() && rate_limit_window_seconds > 0.0) {
+            return Err(PyValueError::new_err("rate_limit_window_seconds must be positive"));
+        }
+        if concurrency_limit == Some(0) {
+            return Err(PyValueError::new_err("concurrency_limit must be at least 1 (or None)"));
+        }
+        let mut config = SimulatorConfig {
+            seed_users,
+            rate_limits: match rate_limits {
+                Some(value) => rate_limits_from(value)?,
+                None => None,
+            },
+            rate_limit_window: Duration::from_secs_f64(rate_limit_window_seconds),
+            concurrency_limit,
+            latency_ms,
+            latency_jitter_ms,
+            faults: match faults {
+                Some(value) => faults_from(value)?,
+                None => Faults::default(),
+            },
+            api_token,
+            state_file,
+            ..SimulatorConfig::default()
+        };
+        if let Some(extra) = custom_attributes {
+            config.custom_attributes.extend(extra);
+        }
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let simulator = block_on(py, async move { Simulator::start_on(address, config).await })?
+            .map_err(|error| PyRuntimeError::new_err(format!("the simulator could not start: {error}")))?;
+        Ok(PySimulator { url: simulator.url(), api_token: simulator.api_token().to_owned(), inner: Some(simulator) })
+    }
+
+    /// The org's base URL, `http://127.0.0.1:PORT`.
+    #[getter]
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The SSWS API token with every scope.
+    #[getter]
+    fn api_token(&self) -> &str {
+        &self.api_token
+    }
+
+    /// Whether the server is still running.
+    #[getter]
+    fn running(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// The request log: one dict per request (method, path, query, status, bucket, dropped, at).
+    fn requests<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let records = self.simulator()?.requests();
+        let list = PyList::empty(py);
+        for record in records {
+            let entry = PyDict::new(py);
+            entry.set_item("method", record.method)?;
+            entry.set_item("path", record.path)?;
+            entry.set_item("query", record.query)?;
+            entry.set_item("status", record.status)?;
+            entry.set_item("bucket", record.bucket)?;
+            entry.set_item("dropped", record.dropped)?;
+            entry.set_item("at", record.at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0))?;
+            list.append(entry)?;
+        }
+        Ok(list)
+    }
+
+    /// Empties the request log.
+    fn clear_requests(&self) -> PyResult<()> {
+        self.simulator()?.clear_requests();
+        Ok(())
+    }
+
+    /// Counters: requests, rate_limited, concurrency_limited, by_status, reset_password, max_in_flight.
+    fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let counters = self.simulator()?.counters();
+        let dict = PyDict::new(py);
+        dict.set_item("requests", counters.requests)?;
+        dict.set_item("rate_limited", counters.rate_limited)?;
+        dict.set_item("concurrency_limited", counters.concurrency_limited)?;
+        dict.set_item("by_status", counters.by_status)?;
+        dict.set_item("reset_password", counters.reset_password)?;
+        dict.set_item("max_in_flight", counters.max_in_flight)?;
+        Ok(dict)
+    }
+
+    /// Empties the org (seed users again), the log, the counters and the rate-limit windows.
+    fn reset(&self) -> PyResult<()> {
+        self.simulator()?.reset();
+        Ok(())
+    }
+
+    /// Gives the next request matching `method` and `path_prefix` a fault: a status (503),
+    /// "drop_before", "drop_after" or "delay:MS".
+    fn script_fault(&self, method: &str, path_prefix: &str, fault: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.simulator()?.script_fault(method, path_prefix, scripted_fault_from(fault)?);
+        Ok(())
+    }
+
+    /// Gives a user an IdP session (so a logout can be observed).
+    fn create_session(&self, user_id: &str) -> PyResult<bool> {
+        Ok(self.simulator()?.create_session(user_id))
+    }
+
+    /// Gives a user an OAuth token grant.
+    fn create_oauth_token(&self, user_id: &str) -> PyResult<bool> {
+        Ok(self.simulator()?.create_oauth_token(user_id))
+    }
+
+    /// The user's IdP sessions.
+    fn sessions(&self, user_id: &str) -> PyResult<usize> {
+        Ok(self.simulator()?.sessions(user_id))
+    }
+
+    /// The user's OAuth token grants.
+    fn oauth_tokens(&self, user_id: &str) -> PyResult<usize> {
+        Ok(self.simulator()?.oauth_tokens(user_id))
+    }
+
+    /// The user's JSON as the org holds it, or None.
+    fn user<'py>(&self, py: Python<'py>, id_or_login: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match self.simulator()?.user_json(id_or_login) {
+            Some(value) => Ok(Some(pythonize(py, &value).map_err(|e| PyRuntimeError::new_err(e.to_string()))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The ids of a group's members.
+    fn group_members(&self, group_id: &str) -> PyResult<Vec<String>> {
+        Ok(self.simulator()?.group_members(group_id))
+    }
+
+    /// Creates an APP_GROUP (memberships not writable through the API) and returns its id.
+    fn seed_app_group(&self, name: &str) -> PyResult<String> {
+        Ok(self.simulator()?.seed_app_group(name))
+    }
+
+    /// Accepts another SSWS token, optionally restricted to some scopes.
+    #[pyo3(signature = (token, scopes=None))]
+    fn add_api_token(&self, token: &str, scopes: Option<Vec<String>>) -> PyResult<()> {
+        self.simulator()?.add_api_token(token, scopes);
+        Ok(())
+    }
+
+    /// Registers an OAuth service app: its client id, public JWKs (dicts), granted scopes and
+    /// whether it requires DPoP.
+    #[pyo3(signature = (client_id, public_keys, scopes, require_dpop=true))]
+    fn register_oauth_app(
+        &self,
+        client_id: String,
+        public_keys: Vec<Bound<'_, PyAny>>,
+        scopes: Vec<String>,
+        require_dpop: bool,
+    ) -> PyResult<()> {
+        let public_keys = public_keys
+            .iter()
+            .map(|key| pythonize::depythonize::<serde_json::Value>(key))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| PyValueError::new_err(format!("a public key must be a JWK dict: {e}")))?;
+        self.simulator()?.register_oauth_app(OAuthApp { client_id, public_keys, scopes, require_dpop });
+        Ok(())
+    }
+
+    /// Stops the server (saving the state file, if any). Idempotent.
+    fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        if let Some(simulator) = self.inner.take() {
+            runtime()?;
+            block_on(py, simulator.shutdown())?;
+        }
+        Ok(())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&mut self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if self.inner.is_some() { "running" } else { "closed" };
+        format!("<OktaSimulator {} {state}>", self.url)
+    }
+}
