@@ -43,6 +43,8 @@ pub struct ApiResponse {
     pub etag: Option<String>,
     /// The `Link: <...>; rel="next"` URL, if any.
     pub next: Option<Url>,
+    /// Why a `next` link was not followed (malformed, or pointing outside the org).
+    pub next_refused: Option<String>,
     /// The `X-Okta-Request-Id` header.
     pub request_id: Option<String>,
 }
@@ -260,11 +262,16 @@ impl OktaClient {
                 Decision::Finish => {
                     let (status, headers, bytes) = answer.expect("Finish is only decided for an answer");
                     if status < 400 {
+                        let (next, next_refused) = match self.next_link(&headers) {
+                            Ok(next) => (next, None),
+                            Err(error) => (None, Some(error.to_string())),
+                        };
                         return Ok(ApiResponse {
                             status,
                             body: bytes,
                             etag: header_text(&headers, ETAG.as_str()),
-                            next: self.next_link(&headers)?,
+                            next,
+                            next_refused,
                             request_id,
                         });
                     }
@@ -421,7 +428,14 @@ mod tests {
 
     #[test]
     fn empty_bodies_read_as_empty_objects() {
-        let response = ApiResponse { status: 204, body: Bytes::new(), etag: None, next: None, request_id: None };
+        let response = ApiResponse {
+            status: 204,
+            body: Bytes::new(),
+            etag: None,
+            next: None,
+            next_refused: None,
+            request_id: None,
+        };
         assert_eq!(response.json("/p").unwrap(), serde_json::json!({}));
     }
 }

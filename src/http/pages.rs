@@ -32,12 +32,20 @@ struct State {
     next: Option<ApiRequest>,
     buffer: VecDeque<Value>,
     path: String,
+    /// An error to yield once the buffered items are out (a refused next link).
+    pending: Option<Error>,
 }
 
 impl<T: Resource> ItemStream<T> {
     /// A listing that starts with `first`.
     pub fn new(client: OktaClient, first: ApiRequest) -> Self {
-        let state = State { path: first.url.path().to_owned(), client, next: Some(first), buffer: VecDeque::new() };
+        let state = State {
+            path: first.url.path().to_owned(),
+            client,
+            next: Some(first),
+            buffer: VecDeque::new(),
+            pending: None,
+        };
         let inner = futures_util::stream::unfold(state, |mut state| async move {
             loop {
                 if let Some(value) = state.buffer.pop_front() {
@@ -45,10 +53,15 @@ impl<T: Resource> ItemStream<T> {
                         T::from_value(value).map_err(|message| Error::Decode { path: state.path.clone(), message });
                     return Some((item, state));
                 }
+                if let Some(error) = state.pending.take() {
+                    return Some((Err(error), state));
+                }
                 let request = state.next.take()?;
                 match state.client.send_json(&request).await {
                     Ok((Value::Array(items), response)) => {
                         state.buffer = items.into();
+                        state.pending =
+                            response.next_refused.map(|message| Error::Decode { path: state.path.clone(), message });
                         state.next = response.next.map(|url| ApiRequest { url, ..request });
                     }
                     Ok((_, _)) => {
