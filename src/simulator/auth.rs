@@ -64,7 +64,13 @@ pub(crate) fn authenticate(credentials: &Credentials, parts: &Parts, shared: &Sh
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .ok_or_else(ApiError::invalid_token)?;
-    let (scheme, token) = header.trim().split_once(' ').ok_or_else(ApiError::invalid_token)?;
+    // Okta's Python SDK 3.x sends `SSWS<token>` without the space (`okta/configuration.py`
+    // `auth_settings`: `self.authorization_mode + self.access_token`), and its cassettes recorded
+    // against real orgs with that code (User-Agent `OpenAPI-Generator/1.0.0/python`) get 200s.
+    let (scheme, token) = match header.trim().strip_prefix("SSWS") {
+        Some(rest) => ("SSWS", rest),
+        None => header.trim().split_once(' ').ok_or_else(ApiError::invalid_token)?,
+    };
     let token = token.trim();
     if scheme == "SSWS" {
         return match credentials.api_tokens.get(token) {

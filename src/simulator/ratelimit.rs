@@ -23,6 +23,7 @@ pub const OTHER_API_BUCKET: &str = "/api/v1";
 /// (`/users/{id}/lifecycle/*`, `/users/{id}/groups` and `/users/{id}/sessions` count against
 /// `/api/v1/users`; `/groups/{id}/users[/{userId}]` against `/api/v1/groups`).
 pub fn bucket_for(method: &Method, path: &str) -> String {
+    let path = collapse_slashes(path);
     let Some(rest) = path.strip_prefix("/api/v1/") else {
         return path.split('/').take(4).collect::<Vec<_>>().join("/");
     };
@@ -38,6 +39,22 @@ pub fn bucket_for(method: &Method, path: &str) -> String {
         _ => OTHER_API_BUCKET,
     };
     bucket.to_owned()
+}
+
+/// The path with every run of `/` reduced to one: Okta answers `//api/v1/users` like
+/// `/api/v1/users` (recorded by Okta's Python SDK, whose URLs sometimes carry a doubled slash).
+pub(crate) fn collapse_slashes(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains("//") {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let mut collapsed = String::with_capacity(path.len());
+    for character in path.chars() {
+        if character == '/' && collapsed.ends_with('/') {
+            continue;
+        }
+        collapsed.push(character);
+    }
+    std::borrow::Cow::Owned(collapsed)
 }
 
 /// What the limiter decided for one request.
@@ -125,6 +142,8 @@ mod tests {
         assert_eq!(bucket_for(&get, "/api/v1/groups/00g1/users"), GROUPS_BUCKET);
         assert_eq!(bucket_for(&get, "/api/v1/groups/00g1"), GROUP_BUCKET);
         assert_eq!(bucket_for(&get, "/api/v1/apps"), OTHER_API_BUCKET);
+        assert_eq!(bucket_for(&post, "//api/v1/users"), USERS_BUCKET);
+        assert_eq!(bucket_for(&get, "/api//v1/groups//00g1"), GROUP_BUCKET);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::errors::ApiError;
 use super::faults::{ConnectionHandle, FaultAction};
 use super::ids::random_token;
-use super::ratelimit::{bucket_for, epoch_seconds_now};
+use super::ratelimit::{bucket_for, collapse_slashes, epoch_seconds_now};
 use super::{lock, routes_groups, routes_users, RequestRecord, Shared};
 
 /// Largest request body accepted.
@@ -276,6 +276,7 @@ fn decode_segment(segment: &str) -> String {
 impl Route {
     fn parse(method: &Method, path: &str) -> Result<Route, ApiError> {
         let not_found = || ApiError::not_found(path, "Resource");
+        let path = collapse_slashes(path);
         let rest = path.strip_prefix("/api/v1/").ok_or_else(not_found)?;
         let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
         let id = |index: usize| decode_segment(segments[index]);

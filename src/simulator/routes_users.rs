@@ -61,13 +61,17 @@ pub(crate) fn insert_user(
     now: &str,
 ) -> String {
     let id = org.next_id("00u");
-    let is_active = matches!(status, UserStatus::Active | UserStatus::PasswordExpired);
+    // Activation stamps `activated`, also when it leaves the user `PROVISIONED` (pending the
+    // user's own activation step), as Okta does.
+    let is_active = matches!(status, UserStatus::Active | UserStatus::PasswordExpired | UserStatus::Provisioned);
     let mut user = User {
         id: id.clone(),
         status,
         created: now.to_owned(),
         activated: is_active.then(|| now.to_owned()),
-        status_changed: (status != UserStatus::Staged).then(|| now.to_owned()),
+        // Current Okta sets `statusChanged` at creation for every status, `STAGED` included
+        // (2020 orgs left it null for `STAGED`).
+        status_changed: Some(now.to_owned()),
         last_login: None,
         last_updated: now.to_owned(),
         password_changed: has_password.then(|| now.to_owned()),
@@ -401,10 +405,10 @@ pub(crate) fn lifecycle(call: &Call, id_or_login: &str, operation: &str) -> Resu
             UserStatus::Staged | UserStatus::Deprovisioned => {
                 if user.has_password || user.provider != "OKTA" {
                     user.set_status(UserStatus::Active, &now);
-                    user.activated = Some(now.clone());
                 } else {
                     user.set_status(UserStatus::Provisioned, &now);
                 }
+                user.activated = Some(now.clone());
                 if call.query.flag("sendEmail", true) {
                     empty()
                 } else {

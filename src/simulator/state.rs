@@ -80,10 +80,11 @@ impl User {
         let email = self.profile.get("email").cloned().unwrap_or(Value::Null);
         credentials.insert("emails".into(), json!([{ "value": email, "status": "VERIFIED", "type": "PRIMARY" }]));
         credentials.insert("provider".into(), json!({ "type": self.provider, "name": self.provider }));
+        // Okta leaves `transitioningToStatus` out unless a transition is in progress, which
+        // never happens here: every lifecycle operation completes synchronously.
         self.document = json!({
             "id": self.id,
             "status": self.status.as_str(),
-            "transitioningToStatus": null,
             "created": self.created,
             "activated": self.activated,
             "statusChanged": self.status_changed,
