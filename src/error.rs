@@ -87,6 +87,17 @@ pub enum Error {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
+    /// A plan exceeds the policy's safety limits and was not explicitly allowed.
+    #[error("the plan is blocked by the policy's safety limits: {}", reasons.join("; "))]
+    PlanBlocked {
+        /// Each limit exceeded, in words.
+        reasons: Vec<String>,
+    },
+
+    /// The journal (the SQLite audit database) could not be read or written.
+    #[error("journal error: {0}")]
+    Journal(String),
+
     /// Okta's answer could not be understood.
     #[error("unexpected response from {path}: {message}")]
     Decode {

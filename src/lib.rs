@@ -18,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod jose;
+pub mod lifecycle;
 pub mod okta;
 #[cfg(feature = "python")]
 mod python;

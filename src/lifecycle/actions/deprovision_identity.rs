@@ -1,0 +1,77 @@
+//! DEPROVISION_IDENTITY: keep the history, disable the account, remove group memberships (Okta
+//! does not remove them on deactivation) and log the user out.
+//!
+//! The order is fixed: the profile and memberships are recorded in the journal first, then the
+//! account is disabled (deactivated, or suspended when the policy wants it reversible), then the
+//! sessions and OAuth tokens are revoked, then the OKTA_GROUP memberships are removed. A user
+//! already disabled with no memberships left is nothing to do.
+
+use crate::lifecycle::actions::{Identity, PlanContext};
+use crate::lifecycle::plan::{GroupRef, Operation, UserRef};
+use crate::lifecycle::policy::{ActionKind, DisableMode};
+use crate::okta::{GroupType, UserStatus};
+
+/// Decides the deprovision of one identity.
+pub fn decide(
+    context: &mut PlanContext<'_>,
+    identity: &mut Identity<'_>,
+    mode: DisableMode,
+    remove_groups: bool,
+    logout: bool,
+) -> Result<(), String> {
+    let Some(user) = identity.user.clone() else {
+        // Never created in Okta: nothing to take away.
+        return Ok(());
+    };
+    let status = identity.planned_status.clone().unwrap_or(user.status.clone());
+    let disabled = match mode {
+        DisableMode::Deactivate => status == UserStatus::Deprovisioned,
+        DisableMode::Suspend => matches!(status, UserStatus::Suspended | UserStatus::Deprovisioned),
+    };
+    if remove_groups && !context.snapshot.has_complete_memberships(&user.id) {
+        return Err(format!("the memberships of {} were not read, so they cannot be removed", user.login));
+    }
+    let groups: Vec<GroupRef> = if remove_groups {
+        context
+            .snapshot
+            .memberships(&user.id)
+            .filter_map(|id| context.snapshot.group(id))
+            .filter(|g| g.group_type == GroupType::OktaGroup)
+            .map(|g| GroupRef { id: Some(g.id.clone()), name: g.name.clone() })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if disabled && groups.is_empty() {
+        return Ok(());
+    }
+    let target = UserRef { id: Some(user.id.clone()), login: user.login.clone() };
+    context.push(ActionKind::DeprovisionIdentity, Some(identity), Operation::SnapshotUser { user: target.clone() });
+    if !disabled {
+        let operation = match mode {
+            DisableMode::Deactivate => Operation::DeactivateUser { user: target.clone() },
+            DisableMode::Suspend => Operation::SuspendUser { user: target.clone() },
+        };
+        context.push(ActionKind::DeprovisionIdentity, Some(identity), operation);
+        if logout {
+            context.push(
+                ActionKind::DeprovisionIdentity,
+                Some(identity),
+                Operation::ClearSessions { user: target.clone(), oauth_tokens: true },
+            );
+        }
+    }
+    for group in groups {
+        context.push(
+            ActionKind::DeprovisionIdentity,
+            Some(identity),
+            Operation::RemoveMember { user: target.clone(), group },
+        );
+    }
+    identity.planned_status = Some(match mode {
+        DisableMode::Deactivate => UserStatus::Deprovisioned,
+        DisableMode::Suspend if status == UserStatus::Deprovisioned => UserStatus::Deprovisioned,
+        DisableMode::Suspend => UserStatus::Suspended,
+    });
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! The lifecycle actions. Each decides, from the org as read and one identity, exactly the
+//! changes that make Okta match the policy, and nothing when Okta already does; the engine
+//! applies what they decide.
+
+pub mod create_entitlement;
+pub mod deprovision_identity;
+pub mod manage_relationships;
+pub mod reactivate_identity;
+pub mod reset_password;
+pub mod source_of_identity;
+pub mod sync_identities;
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use crate::lifecycle::plan::{Change, GroupRef, Operation, UserRef};
+use crate::lifecycle::policy::{ActionKind, Policy};
+use crate::lifecycle::record::IdentityRecord;
+use crate::lifecycle::state::{OrgSnapshot, UserState};
+use crate::okta::UserStatus;
+
+/// One identity being planned.
+#[derive(Debug)]
+pub struct Identity<'a> {
+    /// The source key.
+    pub key: String,
+    /// The record's position in the source (1-based).
+    pub row: usize,
+    /// The record.
+    pub record: &'a IdentityRecord,
+    /// The workflow that selected it.
+    pub workflow: String,
+    /// The attribute values the policy's primary formatters give.
+    pub attributes: Map<String, Value>,
+    /// The Okta user it matches, if any.
+    pub user: Option<UserState>,
+    /// The user as later actions should see it (after a create or a reactivation planned
+    /// earlier for the same identity).
+    pub target: Option<UserRef>,
+    /// The status the user will have after the actions planned so far.
+    pub planned_status: Option<UserStatus>,
+}
+
+/// A user's memberships as recorded before a deprovision: `(group id, group name)`.
+pub type RecordedGroups = Vec<(String, String)>;
+
+/// Everything the actions share while a plan is made.
+pub struct PlanContext<'a> {
+    /// The policy.
+    pub policy: &'a Policy,
+    /// The org as read.
+    pub snapshot: &'a OrgSnapshot,
+    /// The changes decided so far.
+    pub changes: Vec<Change>,
+    /// Logins (folded) taken by users this plan creates, with the identity key.
+    pub claimed_logins: HashMap<String, String>,
+    /// Emails (folded) taken by users this plan creates or changes, with the identity key.
+    pub claimed_emails: HashMap<String, String>,
+    /// Group names (folded) this plan creates.
+    pub planned_groups: HashSet<String>,
+    /// The memberships recorded before a user's last deprovision (for reactivation).
+    pub recorded_groups: &'a dyn Fn(&str) -> Option<RecordedGroups>,
+}
+
+impl<'a> PlanContext<'a> {
+    /// A context over a policy and an org.
+    pub fn new(
+        policy: &'a Policy,
+        snapshot: &'a OrgSnapshot,
+        recorded_groups: &'a dyn Fn(&str) -> Option<RecordedGroups>,
+    ) -> Self {
+        PlanContext {
+            policy,
+            snapshot,
+            changes: Vec::new(),
+            claimed_logins: HashMap::new(),
+            claimed_emails: HashMap::new(),
+            planned_groups: HashSet::new(),
+            recorded_groups,
+        }
+    }
+
+    /// Appends a change.
+    pub fn push(&mut self, action: ActionKind, identity: Option<&Identity<'_>>, operation: Operation) {
+        let seq = self.changes.len() as u32 + 1;
+        self.changes.push(Change {
+            seq,
+            action,
+            identity: identity.map(|i| i.key.clone()),
+            workflow: identity.map(|i| i.workflow.clone()),
+            operation,
+        });
+    }
+
+    /// Resolves a group by name or id: an existing group, or one this plan creates.
+    pub fn resolve_group(&self, name_or_id: &str) -> Result<GroupRef, String> {
+        if let Some(group) = self.snapshot.group(name_or_id).or_else(|| self.snapshot.group_by_name(name_or_id)) {
+            if group.group_type != crate::okta::GroupType::OktaGroup {
+                return Err(format!(
+                    "group {:?} is {}: only OKTA_GROUP memberships can be written through the API",
+                    group.name,
+                    group.group_type.as_str()
+                ));
+            }
+            return Ok(GroupRef { id: Some(group.id.clone()), name: group.name.clone() });
+        }
+        if self.planned_groups.contains(&name_or_id.to_lowercase()) {
+            return Ok(GroupRef { id: None, name: name_or_id.to_owned() });
+        }
+        Err(format!("group {name_or_id:?} does not exist (add a create_entitlement action for it)"))
+    }
+}
+
+/// A profile value as text, for comparisons.
+pub(crate) fn as_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        other => Some(other.to_string()),
+    }
+}

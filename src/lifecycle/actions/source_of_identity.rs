@@ -1,0 +1,188 @@
+//! SOURCE_OF_IDENTITY: Okta as the source of identities.
+//!
+//! A full read streams every user, DEPROVISIONED ones included (a plain listing hides them, so
+//! they are read with a status filter). An incremental read streams the users changed after a
+//! watermark (`filter=lastUpdated gt "..."`, which includes DEPROVISIONED users). Each user comes
+//! out as an identity record (the profile plus `id`, `status`, `created`, `lastUpdated`,
+//! `statusChanged`) with its joiner / mover / leaver event, so that a policy, another system or
+//! another Okta org can consume it. Movers are told apart by comparing the configured mover
+//! attributes with the values last seen (kept by the caller, e.g. in the journal).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+use crate::http::OktaClient;
+use crate::lifecycle::plan::AttributeChange;
+use crate::lifecycle::record::IdentityRecord;
+use crate::okta::{ListUsers, User, UserStatus};
+use crate::scim::Filter;
+
+/// What happened to an identity since the watermark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceEvent {
+    /// Created after the watermark (every user on a full read).
+    Joiner,
+    /// A mover attribute changed.
+    Mover,
+    /// Deprovisioned after the watermark (every DEPROVISIONED user on a full read).
+    Leaver,
+    /// Changed otherwise.
+    Updated,
+}
+
+/// One identity read from Okta.
+#[derive(Debug, Clone)]
+pub struct SourcedIdentity {
+    /// The user as Okta returned it.
+    pub user: User,
+    /// The identity record built from it.
+    pub record: IdentityRecord,
+    /// Its event.
+    pub event: SourceEvent,
+    /// Mover attributes that changed (with a mover event).
+    pub moved: Vec<AttributeChange>,
+}
+
+/// Options of a read.
+#[derive(Debug, Clone, Default)]
+pub struct SourceOptions {
+    /// Only users changed after this moment (incremental); `None` reads everyone.
+    pub since: Option<DateTime<Utc>>,
+    /// Attributes whose change makes a mover.
+    pub mover_attributes: Vec<String>,
+}
+
+/// The identity record of a user: its profile plus `id`, `status` and the timestamps.
+pub fn record_of(user: &User) -> IdentityRecord {
+    let mut fields = Map::new();
+    fields.insert("id".into(), Value::String(user.id().to_owned()));
+    fields.insert("status".into(), Value::String(user.status().as_str().to_owned()));
+    for key in ["created", "activated", "statusChanged", "lastUpdated", "lastLogin"] {
+        if let Some(value) = user.raw().get(key) {
+            fields.insert(key.into(), value.clone());
+        }
+    }
+    for (name, value) in user.profile() {
+        fields.insert(name.clone(), value.clone());
+    }
+    IdentityRecord::from_map(fields)
+}
+
+/// Classifies one user against the watermark and its previously seen mover attributes.
+pub fn classify(
+    user: &User,
+    since: Option<DateTime<Utc>>,
+    movers: &[String],
+    previous: Option<&Map<String, Value>>,
+) -> (SourceEvent, Vec<AttributeChange>) {
+    let after = |moment: Option<DateTime<Utc>>| match (moment, since) {
+        (_, None) => true,
+        (Some(moment), Some(since)) => moment > since,
+        (None, Some(_)) => false,
+    };
+    if user.status() == UserStatus::Deprovisioned && after(user.status_changed()) {
+        return (SourceEvent::Leaver, Vec::new());
+    }
+    if after(user.created()) && previous.is_none() {
+        return (SourceEvent::Joiner, Vec::new());
+    }
+    let moved: Vec<AttributeChange> = match previous {
+        Some(previous) => movers
+            .iter()
+            .filter_map(|name| {
+                let before = previous.get(name).cloned().unwrap_or(Value::Null);
+                let now = user.profile().get(name).cloned().unwrap_or(Value::Null);
+                (before != now).then(|| AttributeChange { attribute: name.clone(), before, after: now })
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    if moved.is_empty() {
+        (SourceEvent::Updated, moved)
+    } else {
+        (SourceEvent::Mover, moved)
+    }
+}
+
+/// Streams identities from Okta, one page in memory at a time. `previous` gives the mover
+/// attributes last seen for a user id.
+pub fn read(
+    client: &OktaClient,
+    options: SourceOptions,
+    previous: impl Fn(&str) -> Option<Map<String, Value>> + Send + 'static,
+) -> Result<impl Stream<Item = Result<SourcedIdentity>>> {
+    let users = client.users();
+    let listings = match options.since {
+        Some(since) => {
+            let watermark = since.to_rfc3339_opts(SecondsFormat::Millis, true);
+            vec![users.list(&ListUsers {
+                filter: Some(Filter::gt("lastUpdated", watermark).to_string()),
+                ..Default::default()
+            })?]
+        }
+        None => vec![
+            users.list(&ListUsers::default())?,
+            users.list(&ListUsers {
+                filter: Some(Filter::eq("status", "DEPROVISIONED").to_string()),
+                ..Default::default()
+            })?,
+        ],
+    };
+    let since = options.since;
+    let movers = options.mover_attributes;
+    Ok(futures_util::stream::iter(listings).flatten().map(move |user| {
+        let user = user?;
+        let seen = previous(user.id());
+        let (event, moved) = classify(&user, since, &movers, seen.as_ref());
+        Ok(SourcedIdentity { record: record_of(&user), user, event, moved })
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user(status: &str, created: &str, changed: &str, department: &str) -> User {
+        User::from_json(json!({"id": "00u1", "status": status, "created": created, "statusChanged": changed,
+            "lastUpdated": changed, "profile": {"login": "a@acme.com", "department": department}}))
+        .unwrap()
+    }
+
+    fn at(text: &str) -> Option<DateTime<Utc>> {
+        Some(DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc))
+    }
+
+    #[test]
+    fn joiner_mover_leaver() {
+        let movers = vec!["department".to_owned()];
+        let joined = user("ACTIVE", "2026-01-02T00:00:00.000Z", "2026-01-02T00:00:00.000Z", "Eng");
+        assert_eq!(classify(&joined, at("2026-01-01T00:00:00Z"), &movers, None).0, SourceEvent::Joiner);
+        assert_eq!(
+            classify(&joined, None, &movers, None).0,
+            SourceEvent::Joiner,
+            "a full read makes everyone a joiner"
+        );
+
+        let seen = json!({"department": "Sales"}).as_object().cloned().unwrap();
+        let moved = classify(&joined, at("2026-01-01T00:00:00Z"), &movers, Some(&seen));
+        assert_eq!(moved.0, SourceEvent::Mover);
+        assert_eq!(moved.1[0].before, "Sales");
+        assert_eq!(moved.1[0].after, "Eng");
+
+        let same = json!({"department": "Eng"}).as_object().cloned().unwrap();
+        assert_eq!(classify(&joined, at("2026-01-01T00:00:00Z"), &movers, Some(&same)).0, SourceEvent::Updated);
+
+        let left = user("DEPROVISIONED", "2025-01-01T00:00:00.000Z", "2026-01-03T00:00:00.000Z", "Eng");
+        assert_eq!(classify(&left, at("2026-01-01T00:00:00Z"), &movers, Some(&same)).0, SourceEvent::Leaver);
+        let long_gone = user("DEPROVISIONED", "2025-01-01T00:00:00.000Z", "2025-06-01T00:00:00.000Z", "Eng");
+        assert_eq!(classify(&long_gone, at("2026-01-01T00:00:00Z"), &movers, Some(&same)).0, SourceEvent::Updated);
+        let record = record_of(&left);
+        assert_eq!(record.text("status").as_deref(), Some("DEPROVISIONED"));
+        assert_eq!(record.text("department").as_deref(), Some("Eng"));
+    }
+}

@@ -1,0 +1,23 @@
+//! The lifecycle engine: the six Okta actions, policies, plans (dry runs), safe apply and the
+//! audit journal.
+//!
+//! The flow: a [`policy::Policy`] and identity [`record::IdentityRecord`]s are planned against
+//! the org ([`planner::plan`]) into a [`plan::Plan`] that lists exactly the API changes to make;
+//! [`apply::apply`] makes them in dependency order and records each one in the
+//! [`journal::Journal`], so that an interrupted run resumes without repeating work.
+
+pub mod actions;
+pub mod apply;
+pub mod journal;
+pub mod plan;
+pub mod planner;
+pub mod policy;
+pub mod record;
+pub mod state;
+pub mod transform;
+
+pub use apply::{apply, ApplyOptions, Report};
+pub use journal::Journal;
+pub use plan::Plan;
+pub use planner::plan;
+pub use policy::Policy;

@@ -1,0 +1,379 @@
+//! Plans: exactly the API changes a run would make, per identity and action, with before and
+//! after values. A plan is data: it can be shown, saved as JSON, and applied later.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::lifecycle::policy::ActionKind;
+
+/// A user a change applies to: its id when it exists, its login always (a user created by the
+/// same plan gets its id when the plan is applied).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    /// The Okta id, if the user exists when planning.
+    pub id: Option<String>,
+    /// The login.
+    pub login: String,
+}
+
+/// A group a change applies to: its id when it exists, its name always.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRef {
+    /// The Okta id, if the group exists when planning.
+    pub id: Option<String>,
+    /// The group's name.
+    pub name: String,
+}
+
+/// One attribute's old and new value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeChange {
+    /// The profile attribute.
+    pub attribute: String,
+    /// Its current value (`null` when absent).
+    pub before: Value,
+    /// The value the change sets.
+    pub after: Value,
+}
+
+/// One API change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "operation", rename_all = "snake_case")]
+pub enum Operation {
+    /// `POST /api/v1/groups`.
+    CreateGroup {
+        /// Name.
+        name: String,
+        /// Description.
+        description: Option<String>,
+    },
+    /// `POST /api/v1/users`.
+    CreateUser {
+        /// The new user's login.
+        login: String,
+        /// The full profile.
+        profile: Map<String, Value>,
+        /// Activate on creation.
+        activate: bool,
+    },
+    /// `POST /api/v1/users/{id}` with only the changed attributes.
+    UpdateUser {
+        /// The user.
+        user: UserRef,
+        /// The changed attributes.
+        changes: Vec<AttributeChange>,
+    },
+    /// `PUT /api/v1/groups/{id}/users/{userId}`.
+    AddMember {
+        /// The user.
+        user: UserRef,
+        /// The group.
+        group: GroupRef,
+    },
+    /// `DELETE /api/v1/groups/{id}/users/{userId}`.
+    RemoveMember {
+        /// The user.
+        user: UserRef,
+        /// The group.
+        group: GroupRef,
+    },
+    /// Records the profile and memberships in the journal before a deprovision.
+    SnapshotUser {
+        /// The user.
+        user: UserRef,
+    },
+    /// `POST .../lifecycle/deactivate`.
+    DeactivateUser {
+        /// The user.
+        user: UserRef,
+    },
+    /// `POST .../lifecycle/suspend`.
+    SuspendUser {
+        /// The user.
+        user: UserRef,
+    },
+    /// `POST .../lifecycle/activate` (a DEPROVISIONED user).
+    ActivateUser {
+        /// The user.
+        user: UserRef,
+    },
+    /// `POST .../lifecycle/unsuspend`.
+    UnsuspendUser {
+        /// The user.
+        user: UserRef,
+    },
+    /// `DELETE /api/v1/users/{id}/sessions`.
+    ClearSessions {
+        /// The user.
+        user: UserRef,
+        /// Revoke OAuth tokens too.
+        oauth_tokens: bool,
+    },
+    /// `POST .../lifecycle/reset_password`: never repeated, never retried after an ambiguous
+    /// failure.
+    ResetPassword {
+        /// The user.
+        user: UserRef,
+        /// Let Okta email the link.
+        send_email: bool,
+        /// End the user's sessions too.
+        revoke_sessions: bool,
+    },
+}
+
+impl Operation {
+    /// A short name (`create_user`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::CreateGroup { .. } => "create_group",
+            Operation::CreateUser { .. } => "create_user",
+            Operation::UpdateUser { .. } => "update_user",
+            Operation::AddMember { .. } => "add_member",
+            Operation::RemoveMember { .. } => "remove_member",
+            Operation::SnapshotUser { .. } => "snapshot_user",
+            Operation::DeactivateUser { .. } => "deactivate_user",
+            Operation::SuspendUser { .. } => "suspend_user",
+            Operation::ActivateUser { .. } => "activate_user",
+            Operation::UnsuspendUser { .. } => "unsuspend_user",
+            Operation::ClearSessions { .. } => "clear_sessions",
+            Operation::ResetPassword { .. } => "reset_password",
+        }
+    }
+
+    /// The operation's own phase (see [`Change::phase`], which takes the action into account).
+    pub fn phase(&self) -> u8 {
+        match self {
+            Operation::CreateGroup { .. } => 0,
+            Operation::CreateUser { .. } | Operation::UpdateUser { .. } => 1,
+            Operation::AddMember { .. } | Operation::RemoveMember { .. } => 2,
+            Operation::SnapshotUser { .. }
+            | Operation::DeactivateUser { .. }
+            | Operation::SuspendUser { .. }
+            | Operation::ActivateUser { .. }
+            | Operation::UnsuspendUser { .. }
+            | Operation::ClearSessions { .. } => 3,
+            Operation::ResetPassword { .. } => 4,
+        }
+    }
+
+    /// The user the change is about, if any.
+    pub fn user(&self) -> Option<&UserRef> {
+        match self {
+            Operation::CreateGroup { .. } | Operation::CreateUser { .. } => None,
+            Operation::UpdateUser { user, .. }
+            | Operation::AddMember { user, .. }
+            | Operation::RemoveMember { user, .. }
+            | Operation::SnapshotUser { user }
+            | Operation::DeactivateUser { user }
+            | Operation::SuspendUser { user }
+            | Operation::ActivateUser { user }
+            | Operation::UnsuspendUser { user }
+            | Operation::ClearSessions { user, .. }
+            | Operation::ResetPassword { user, .. } => Some(user),
+        }
+    }
+
+    /// The login of the user the change is about (the created one for `create_user`).
+    pub fn login(&self) -> Option<&str> {
+        match self {
+            Operation::CreateUser { login, .. } => Some(login),
+            other => other.user().map(|user| user.login.as_str()),
+        }
+    }
+
+    /// One line describing the change.
+    pub fn describe(&self) -> String {
+        match self {
+            Operation::CreateGroup { name, .. } => format!("create group {name:?}"),
+            Operation::CreateUser { login, activate, .. } => {
+                format!("create user {login}{}", if *activate { " (activated)" } else { " (staged)" })
+            }
+            Operation::UpdateUser { user, changes } => {
+                let mut text = format!("update {}:", user.login);
+                for change in changes {
+                    let _ =
+                        write!(text, " {} {} -> {};", change.attribute, short(&change.before), short(&change.after));
+                }
+                text.pop();
+                text
+            }
+            Operation::AddMember { user, group } => format!("add {} to {:?}", user.login, group.name),
+            Operation::RemoveMember { user, group } => format!("remove {} from {:?}", user.login, group.name),
+            Operation::SnapshotUser { user } => format!("record {}'s profile and groups", user.login),
+            Operation::DeactivateUser { user } => format!("deactivate {}", user.login),
+            Operation::SuspendUser { user } => format!("suspend {}", user.login),
+            Operation::ActivateUser { user } => format!("reactivate {}", user.login),
+            Operation::UnsuspendUser { user } => format!("unsuspend {}", user.login),
+            Operation::ClearSessions { user, oauth_tokens } => {
+                format!("log {} out{}", user.login, if *oauth_tokens { " (sessions and OAuth tokens)" } else { "" })
+            }
+            Operation::ResetPassword { user, send_email, .. } => {
+                format!("reset {}'s password{}", user.login, if *send_email { " (email)" } else { " (link returned)" })
+            }
+        }
+    }
+}
+
+fn short(value: &Value) -> String {
+    match value {
+        Value::Null => "(none)".into(),
+        Value::String(text) => format!("{text:?}"),
+        other => other.to_string(),
+    }
+}
+
+/// One planned change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Position in the plan (stable: the journal keys results by it).
+    pub seq: u32,
+    /// The lifecycle action that asked for it.
+    pub action: ActionKind,
+    /// The source key of the identity, if the change is about one.
+    pub identity: Option<String>,
+    /// The workflow that selected the identity.
+    pub workflow: Option<String>,
+    /// The API change.
+    #[serde(flatten)]
+    pub operation: Operation,
+}
+
+impl Change {
+    /// The apply phase: groups first, then users, then memberships, then deprovisions and
+    /// reactivations (every step of one, memberships included, in its own order, after the
+    /// user's history is recorded), then password resets.
+    pub fn phase(&self) -> u8 {
+        match self.action {
+            ActionKind::DeprovisionIdentity | ActionKind::ReactivateIdentity => 3,
+            _ => self.operation.phase(),
+        }
+    }
+}
+
+/// A record the plan could not act on, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordIssue {
+    /// The record's position in the source (1-based).
+    pub row: usize,
+    /// The source key, if the record has one.
+    pub identity: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// How an identity fares in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityEvent {
+    /// A new user.
+    Joiner,
+    /// A change in a mover attribute.
+    Mover,
+    /// Deprovisioned.
+    Leaver,
+    /// Brought back.
+    Returner,
+    /// Changed in other ways.
+    Updated,
+}
+
+/// Counts for a plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Records read.
+    pub records: usize,
+    /// Records no workflow selected.
+    pub unmatched: usize,
+    /// Records with an issue.
+    pub issues: usize,
+    /// Identities with no change.
+    pub unchanged: usize,
+    /// Joiners.
+    pub joiners: usize,
+    /// Movers.
+    pub movers: usize,
+    /// Leavers.
+    pub leavers: usize,
+    /// Changes by operation name.
+    pub operations: std::collections::BTreeMap<String, usize>,
+}
+
+/// The plan of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The run's id (the journal's key).
+    pub run_id: String,
+    /// The policy's name.
+    pub policy: String,
+    /// The org the plan was made against.
+    pub org_url: String,
+    /// When the plan was made (RFC 3339).
+    pub created_at: String,
+    /// The changes, in apply order within each phase.
+    pub changes: Vec<Change>,
+    /// Records that could not be acted on.
+    pub issues: Vec<RecordIssue>,
+    /// What happens to each identity that changes, by source key.
+    pub events: std::collections::BTreeMap<String, IdentityEvent>,
+    /// Counts.
+    pub summary: Summary,
+    /// Why the safety limits block the plan (empty: not blocked).
+    pub blocked: Vec<String>,
+}
+
+impl Plan {
+    /// True when applying would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The plan as a human-readable table.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "Plan {} for policy {:?} against {}", self.run_id, self.policy, self.org_url);
+        let identities: BTreeSet<_> = self.changes.iter().filter_map(|c| c.identity.as_deref()).collect();
+        let _ = writeln!(
+            out,
+            "  {} records: {} changes for {} identities ({} joiners, {} movers, {} leavers), {} unchanged, {} with issues, {} matched no workflow",
+            self.summary.records,
+            self.changes.len(),
+            identities.len(),
+            self.summary.joiners,
+            self.summary.movers,
+            self.summary.leavers,
+            self.summary.unchanged,
+            self.summary.issues,
+            self.summary.unmatched
+        );
+        for change in &self.changes {
+            let who = change.identity.as_deref().unwrap_or("-");
+            let _ = writeln!(
+                out,
+                "  {:>4}  {:<22} {:<14} {}",
+                change.seq,
+                change.action.as_str(),
+                who,
+                change.operation.describe()
+            );
+        }
+        for issue in &self.issues {
+            let _ = writeln!(
+                out,
+                "  issue  row {} {}: {}",
+                issue.row,
+                issue.identity.as_deref().unwrap_or("-"),
+                issue.message
+            );
+        }
+        for reason in &self.blocked {
+            let _ = writeln!(out, "  BLOCKED: {reason}");
+        }
+        if self.changes.is_empty() {
+            let _ = writeln!(out, "  No changes.");
+        }
+        out
+    }
+}

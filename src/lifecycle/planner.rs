@@ -1,0 +1,286 @@
+//! Planning: records and the org as read become a [`Plan`], without writing anything.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+use crate::http::OktaClient;
+use crate::lifecycle::actions::{self, Identity, PlanContext, RecordedGroups};
+use crate::lifecycle::plan::{IdentityEvent, Operation, Plan, RecordIssue, Summary};
+use crate::lifecycle::policy::{ActionSpec, Policy};
+use crate::lifecycle::record::IdentityRecord;
+use crate::lifecycle::state::{self, OrgSnapshot, ReadRequest};
+
+/// Renders the policy's primary attribute values for a record.
+fn render_attributes(policy: &Policy, record: &IdentityRecord) -> std::result::Result<Map<String, Value>, String> {
+    let lookup = |field: &str| record.text(field);
+    let mut attributes = Map::new();
+    for rule in &policy.attributes {
+        let value = rule.formatter.render(&lookup).map_err(|e| format!("attribute {}: {e}", rule.name))?;
+        attributes.insert(rule.name.clone(), Value::String(value));
+    }
+    Ok(attributes)
+}
+
+/// The value a record is matched on: the rendered login, or the source key.
+fn match_value(policy: &Policy, record: &IdentityRecord, attributes: &Map<String, Value>) -> Option<String> {
+    if policy.source.match_on == "login" {
+        attributes.get("login").and_then(Value::as_str).map(str::to_owned)
+    } else {
+        record.text(&policy.source.key)
+    }
+}
+
+/// What the planner must read from the org for these records.
+pub fn read_request(policy: &Policy, records: &[IdentityRecord]) -> ReadRequest {
+    let mut request = ReadRequest {
+        attributes: policy.attributes.iter().map(|r| r.name.clone()).collect(),
+        match_on: policy.source.match_on.clone(),
+        ..Default::default()
+    };
+    request.attributes.extend(policy.movers.iter().cloned());
+    for record in records {
+        let Some(workflow) = policy.workflow_for(record) else { continue };
+        let lookup = |field: &str| record.text(field);
+        for action in &workflow.actions {
+            match action {
+                ActionSpec::ManageRelationships { groups, exclusive_prefix, scope, .. } => {
+                    for group in groups {
+                        if let Ok(name) = group.render(&lookup) {
+                            request.groups.insert(name);
+                        }
+                    }
+                    request.groups.extend(scope.iter().cloned());
+                    if let Some(prefix) = exclusive_prefix {
+                        request.group_prefixes.insert(prefix.clone());
+                    }
+                }
+                ActionSpec::DeprovisionIdentity { remove_groups: true, .. } => {
+                    if let Ok(attributes) = render_attributes(policy, record) {
+                        if let Some(value) = match_value(policy, record, &attributes) {
+                            request.full_membership_users.push(value);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    request
+}
+
+/// Reads the org and plans. `recorded_groups` gives the memberships recorded before a user's
+/// last deprovision (from the journal), for reactivations.
+pub async fn plan(
+    client: &OktaClient,
+    policy: &Policy,
+    records: &[IdentityRecord],
+    recorded_groups: &(dyn Fn(&str) -> Option<RecordedGroups> + Sync),
+) -> Result<Plan> {
+    let snapshot = state::read(client, &read_request(policy, records)).await?;
+    Ok(plan_with_snapshot(policy, records, &snapshot, client.config().org_url.as_str(), recorded_groups))
+}
+
+/// A run id: the time and a random suffix, readable and unique.
+pub fn new_run_id() -> String {
+    let now = chrono::Utc::now();
+    format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &crate::jose::random_id()[..8])
+}
+
+/// Plans against an org already read. Pure: no I/O.
+pub fn plan_with_snapshot(
+    policy: &Policy,
+    records: &[IdentityRecord],
+    snapshot: &OrgSnapshot,
+    org_url: &str,
+    recorded_groups: &dyn Fn(&str) -> Option<RecordedGroups>,
+) -> Plan {
+    let mut context = PlanContext::new(policy, snapshot, recorded_groups);
+    let mut issues = Vec::new();
+    let mut summary = Summary { records: records.len(), ..Default::default() };
+    let mut seen_keys = HashSet::new();
+    let mut touched = 0usize;
+    for (index, record) in records.iter().enumerate() {
+        let row = index + 1;
+        let key = record.text(&policy.source.key).filter(|k| !k.trim().is_empty());
+        let issue = |message: String| RecordIssue { row, identity: key.clone(), message };
+        let Some(key_text) = key.clone() else {
+            issues.push(issue(format!("the key field {} is missing", policy.source.key)));
+            continue;
+        };
+        if !seen_keys.insert(key_text.clone()) {
+            issues.push(issue(format!("{} {key_text} appears more than once in the source", policy.source.key)));
+            continue;
+        }
+        let Some(workflow) = policy.workflow_for(record) else {
+            summary.unmatched += 1;
+            continue;
+        };
+        let attributes = match render_attributes(policy, record) {
+            Ok(attributes) => attributes,
+            Err(message) => {
+                issues.push(issue(message));
+                continue;
+            }
+        };
+        let user = match_value(policy, record, &attributes)
+            .and_then(|value| snapshot.user_by_attribute(&policy.source.match_on, &value))
+            .cloned();
+        let target =
+            user.as_ref().map(|u| crate::lifecycle::plan::UserRef { id: Some(u.id.clone()), login: u.login.clone() });
+        let mut identity = Identity {
+            key: key_text,
+            row,
+            record,
+            workflow: workflow.name.clone(),
+            attributes,
+            user,
+            target,
+            planned_status: None,
+        };
+        let before = context.changes.len();
+        let lookup = |field: &str| record.text(field);
+        let mut failure = None;
+        for action in &workflow.actions {
+            let outcome = match action {
+                ActionSpec::SyncIdentities { create, activate, attributes } => actions::sync_identities::decide(
+                    &mut context,
+                    &mut identity,
+                    &actions::sync_identities::SyncOptions {
+                        create: *create,
+                        activate: *activate,
+                        attributes: attributes.as_deref(),
+                    },
+                ),
+                ActionSpec::CreateEntitlement { name, description } => match name.render(&lookup) {
+                    Ok(name) => {
+                        let description = description.as_ref().and_then(|d| d.render(&lookup).ok());
+                        actions::create_entitlement::decide(&mut context, Some(&identity), &name, description)
+                    }
+                    Err(e) => Err(format!("create_entitlement name: {e}")),
+                },
+                ActionSpec::ManageRelationships { mode, groups, exclusive_prefix, scope } => {
+                    let names: std::result::Result<Vec<String>, String> = groups
+                        .iter()
+                        .map(|g| g.render(&lookup).map_err(|e| format!("manage_relationships group: {e}")))
+                        .collect();
+                    match names {
+                        Ok(names) => {
+                            let scope = actions::manage_relationships::Scope {
+                                prefix: exclusive_prefix.as_deref(),
+                                names: scope,
+                            };
+                            actions::manage_relationships::decide(&mut context, &identity, *mode, &names, &scope)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                ActionSpec::DeprovisionIdentity { mode, remove_groups, logout } => {
+                    actions::deprovision_identity::decide(&mut context, &mut identity, *mode, *remove_groups, *logout)
+                }
+                ActionSpec::ResetPassword { send_email, revoke_sessions } => {
+                    actions::reset_password::decide(&mut context, &identity, *send_email, *revoke_sessions)
+                }
+                ActionSpec::ReactivateIdentity { restore_groups } => {
+                    actions::reactivate_identity::decide(&mut context, &mut identity, *restore_groups)
+                }
+            };
+            if let Err(message) = outcome {
+                failure = Some(format!("{}: {message}", action.kind().as_str()));
+                break;
+            }
+        }
+        if let Some(message) = failure {
+            // Nothing is planned for an identity with an issue: half a workflow is worse than none.
+            for dropped in context.changes.drain(before..) {
+                if let Operation::CreateGroup { name, .. } = dropped.operation {
+                    context.planned_groups.remove(&name.to_lowercase());
+                }
+            }
+            context.claimed_logins.retain(|_, key| *key != identity.key);
+            context.claimed_emails.retain(|_, key| *key != identity.key);
+            issues.push(RecordIssue { row, identity: Some(identity.key.clone()), message });
+            continue;
+        }
+        if context.changes.len() == before {
+            summary.unchanged += 1;
+        } else {
+            touched += 1;
+        }
+    }
+    let events = classify(policy, &context.changes);
+    summary.issues = issues.len();
+    summary.joiners = events.values().filter(|e| **e == IdentityEvent::Joiner).count();
+    summary.movers = events.values().filter(|e| **e == IdentityEvent::Mover).count();
+    summary.leavers = events.values().filter(|e| **e == IdentityEvent::Leaver).count();
+    let mut changes = context.changes;
+    // Apply order: by phase, and within a phase in decision order (stable sort).
+    changes.sort_by_key(|c| c.phase());
+    for (index, change) in changes.iter_mut().enumerate() {
+        change.seq = index as u32 + 1;
+    }
+    for change in &changes {
+        *summary.operations.entry(change.operation.name().to_owned()).or_insert(0) += 1;
+    }
+    let mut blocked = Vec::new();
+    if let Some(limit) = policy.safety.max_deprovisions {
+        if summary.leavers > limit {
+            blocked
+                .push(format!("{} deprovisions planned; the policy allows at most {limit} per run", summary.leavers));
+        }
+    }
+    if let Some(limit) = policy.safety.max_changed_percent {
+        let share = if records.is_empty() { 0.0 } else { touched as f64 * 100.0 / records.len() as f64 };
+        if share > limit {
+            blocked.push(format!(
+                "{touched} of {} identities ({share:.1}%) would change; the policy allows at most {limit}%",
+                records.len()
+            ));
+        }
+    }
+    Plan {
+        run_id: new_run_id(),
+        policy: policy.name.clone(),
+        org_url: org_url.to_owned(),
+        created_at: chrono::Utc::now().to_rfc3339(),
+        changes,
+        issues,
+        events,
+        summary,
+        blocked,
+    }
+}
+
+fn classify(policy: &Policy, changes: &[crate::lifecycle::plan::Change]) -> BTreeMap<String, IdentityEvent> {
+    let movers: BTreeSet<&str> = policy.movers.iter().map(String::as_str).collect();
+    let mut events: BTreeMap<String, IdentityEvent> = BTreeMap::new();
+    for change in changes {
+        let Some(key) = &change.identity else { continue };
+        let event = match &change.operation {
+            Operation::CreateUser { .. } => IdentityEvent::Joiner,
+            Operation::DeactivateUser { .. } | Operation::SuspendUser { .. } => IdentityEvent::Leaver,
+            Operation::ActivateUser { .. } | Operation::UnsuspendUser { .. } => IdentityEvent::Returner,
+            Operation::UpdateUser { changes, .. } if changes.iter().any(|c| movers.contains(c.attribute.as_str())) => {
+                IdentityEvent::Mover
+            }
+            Operation::CreateGroup { .. } => continue,
+            _ => IdentityEvent::Updated,
+        };
+        let entry = events.entry(key.clone()).or_insert(event);
+        // The strongest event wins: joiner and leaver over returner over mover over updated.
+        if rank(event) > rank(*entry) {
+            *entry = event;
+        }
+    }
+    events
+}
+
+fn rank(event: IdentityEvent) -> u8 {
+    match event {
+        IdentityEvent::Updated => 0,
+        IdentityEvent::Mover => 1,
+        IdentityEvent::Returner => 2,
+        IdentityEvent::Leaver | IdentityEvent::Joiner => 3,
+    }
+}

@@ -1,0 +1,293 @@
+//! What the engine knows of the org when it plans: users (the attributes the policy reads),
+//! groups, and the memberships it may change. Read once per plan, indexed for lookups.
+
+use std::collections::{BTreeSet, HashMap};
+
+use futures_util::{stream, StreamExt, TryStreamExt};
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+use crate::http::OktaClient;
+use crate::okta::{Group, GroupType, ListGroups, ListUsers, User, UserStatus};
+use crate::scim::Filter;
+
+/// A user as far as planning needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserState {
+    /// Okta id.
+    pub id: String,
+    /// Status.
+    pub status: UserStatus,
+    /// Login.
+    pub login: String,
+    /// Email.
+    pub email: String,
+    /// The profile attributes the policy reads (others are dropped to bound memory).
+    pub profile: Map<String, Value>,
+}
+
+/// A group as far as planning needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupState {
+    /// Okta id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Type: only OKTA_GROUP memberships are writable.
+    pub group_type: GroupType,
+}
+
+/// The org as read for one plan.
+#[derive(Debug, Clone, Default)]
+pub struct OrgSnapshot {
+    users: Vec<UserState>,
+    by_id: HashMap<String, usize>,
+    by_login: HashMap<String, usize>,
+    by_email: HashMap<String, Vec<usize>>,
+    by_attribute: HashMap<String, HashMap<String, usize>>,
+    groups: Vec<GroupState>,
+    groups_by_name: HashMap<String, usize>,
+    groups_by_id: HashMap<String, usize>,
+    memberships: HashMap<String, BTreeSet<String>>,
+    complete_memberships: BTreeSet<String>,
+}
+
+fn fold(text: &str) -> String {
+    text.to_lowercase()
+}
+
+impl OrgSnapshot {
+    /// An empty org.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a user; `keep` names the profile attributes to keep.
+    pub fn add_user(&mut self, user: &User, keep: &BTreeSet<String>) {
+        let profile: Map<String, Value> = user
+            .profile()
+            .iter()
+            .filter(|(name, _)| keep.contains(*name))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        self.insert_user(UserState {
+            id: user.id().to_owned(),
+            status: user.status(),
+            login: user.login().unwrap_or_default().to_owned(),
+            email: user.email().unwrap_or_default().to_owned(),
+            profile,
+        });
+    }
+
+    /// Adds a user state.
+    pub fn insert_user(&mut self, state: UserState) {
+        let index = self.users.len();
+        self.by_id.insert(state.id.clone(), index);
+        self.by_login.insert(fold(&state.login), index);
+        if !state.email.is_empty() {
+            self.by_email.entry(fold(&state.email)).or_default().push(index);
+        }
+        for (name, value) in &state.profile {
+            if let Some(text) = value_text(value) {
+                self.by_attribute.entry(name.clone()).or_default().insert(text, index);
+            }
+        }
+        self.users.push(state);
+    }
+
+    /// Adds a group.
+    pub fn add_group(&mut self, group: &Group) {
+        self.insert_group(GroupState {
+            id: group.id().to_owned(),
+            name: group.name().unwrap_or_default().to_owned(),
+            group_type: group.group_type(),
+        });
+    }
+
+    /// Adds a group state.
+    pub fn insert_group(&mut self, state: GroupState) {
+        let index = self.groups.len();
+        self.groups_by_name.insert(fold(&state.name), index);
+        self.groups_by_id.insert(state.id.clone(), index);
+        self.groups.push(state);
+    }
+
+    /// Records that `user_id` is a member of `group_id`.
+    pub fn add_membership(&mut self, user_id: &str, group_id: &str) {
+        self.memberships.entry(user_id.to_owned()).or_default().insert(group_id.to_owned());
+    }
+
+    /// Marks a user's memberships as complete (read from the user's own group list), not only
+    /// those of the groups the policy manages.
+    pub fn mark_memberships_complete(&mut self, user_id: &str) {
+        self.complete_memberships.insert(user_id.to_owned());
+    }
+
+    /// Every user.
+    pub fn users(&self) -> &[UserState] {
+        &self.users
+    }
+
+    /// A user by id.
+    pub fn user(&self, id: &str) -> Option<&UserState> {
+        self.by_id.get(id).map(|i| &self.users[*i])
+    }
+
+    /// A user by login, ignoring case.
+    pub fn user_by_login(&self, login: &str) -> Option<&UserState> {
+        self.by_login.get(&fold(login)).map(|i| &self.users[*i])
+    }
+
+    /// Users with this email, ignoring case.
+    pub fn users_by_email(&self, email: &str) -> impl Iterator<Item = &UserState> {
+        self.by_email.get(&fold(email)).into_iter().flatten().map(|i| &self.users[*i])
+    }
+
+    /// A user by the value of a profile attribute (the policy's `match_on`).
+    pub fn user_by_attribute(&self, attribute: &str, value: &str) -> Option<&UserState> {
+        if attribute == "login" {
+            return self.user_by_login(value);
+        }
+        self.by_attribute.get(attribute)?.get(value).map(|i| &self.users[*i])
+    }
+
+    /// Every group.
+    pub fn groups(&self) -> &[GroupState] {
+        &self.groups
+    }
+
+    /// A group by name, ignoring case (Okta's names are unique ignoring case).
+    pub fn group_by_name(&self, name: &str) -> Option<&GroupState> {
+        self.groups_by_name.get(&fold(name)).map(|i| &self.groups[*i])
+    }
+
+    /// A group by id.
+    pub fn group(&self, id: &str) -> Option<&GroupState> {
+        self.groups_by_id.get(id).map(|i| &self.groups[*i])
+    }
+
+    /// The groups (ids) the user is known to be in.
+    pub fn memberships(&self, user_id: &str) -> impl Iterator<Item = &str> {
+        self.memberships.get(user_id).into_iter().flatten().map(String::as_str)
+    }
+
+    /// Whether the user is known to be in the group.
+    pub fn is_member(&self, user_id: &str, group_id: &str) -> bool {
+        self.memberships.get(user_id).is_some_and(|groups| groups.contains(group_id))
+    }
+
+    /// Whether the user's memberships were read in full.
+    pub fn has_complete_memberships(&self, user_id: &str) -> bool {
+        self.complete_memberships.contains(user_id)
+    }
+}
+
+fn value_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
+/// What to read for a plan.
+#[derive(Debug, Clone, Default)]
+pub struct ReadRequest {
+    /// Profile attributes to keep for each user.
+    pub attributes: BTreeSet<String>,
+    /// Group names whose members matter (listed groups of manage_relationships).
+    pub groups: BTreeSet<String>,
+    /// Name prefixes whose groups' members matter (exclusive scopes).
+    pub group_prefixes: BTreeSet<String>,
+    /// Logins or match values of users whose every membership matters (leavers); resolved
+    /// after the users are read.
+    pub full_membership_users: Vec<String>,
+    /// The attribute `full_membership_users` are matched on.
+    pub match_on: String,
+}
+
+/// Requests in flight while reading members and users' groups.
+const READ_CONCURRENCY: usize = 8;
+
+/// Reads the org: every user (DEPROVISIONED included), every group, the members of the groups
+/// that matter, and the full memberships of the users that need them.
+pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnapshot> {
+    let users = client.users();
+    let visible = users.list(&ListUsers::default())?;
+    let deprovisioned = users
+        .list(&ListUsers { filter: Some(Filter::eq("status", "DEPROVISIONED").to_string()), ..Default::default() })?;
+    let groups = client.groups().list(&ListGroups::default())?;
+    let (visible, deprovisioned, groups) = futures_util::try_join!(
+        visible.try_collect::<Vec<_>>(),
+        deprovisioned.try_collect::<Vec<_>>(),
+        groups.try_collect::<Vec<_>>()
+    )?;
+    let mut keep = request.attributes.clone();
+    keep.insert("login".into());
+    keep.insert("email".into());
+    keep.insert(request.match_on.clone());
+    let mut snapshot = OrgSnapshot::new();
+    for user in visible.iter().chain(deprovisioned.iter()) {
+        if snapshot.user(user.id()).is_none() {
+            snapshot.add_user(user, &keep);
+        }
+    }
+    drop((visible, deprovisioned));
+    for group in &groups {
+        snapshot.add_group(group);
+    }
+    let wanted: Vec<String> = snapshot
+        .groups()
+        .iter()
+        .filter(|g| g.group_type == GroupType::OktaGroup)
+        .filter(|g| {
+            request.groups.iter().any(|name| fold(name) == fold(&g.name))
+                || request.group_prefixes.iter().any(|prefix| fold(&g.name).starts_with(&fold(prefix)))
+        })
+        .map(|g| g.id.clone())
+        .collect();
+    let members: Vec<(String, Vec<String>)> = stream::iter(wanted)
+        .map(|group_id| {
+            let groups = client.groups();
+            async move {
+                let ids: Vec<String> =
+                    groups.members(&group_id)?.map_ok(|u| u.id().to_owned()).try_collect::<Vec<_>>().await?;
+                Ok::<_, crate::Error>((group_id, ids))
+            }
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    for (group_id, user_ids) in members {
+        for user_id in user_ids {
+            snapshot.add_membership(&user_id, &group_id);
+        }
+    }
+    let leavers: Vec<String> = request
+        .full_membership_users
+        .iter()
+        .filter_map(|value| snapshot.user_by_attribute(&request.match_on, value).map(|u| u.id.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let full: Vec<(String, Vec<String>)> = stream::iter(leavers)
+        .map(|user_id| {
+            let users = client.users();
+            async move {
+                let ids: Vec<String> =
+                    users.groups(&user_id)?.map_ok(|g| g.id().to_owned()).try_collect::<Vec<_>>().await?;
+                Ok::<_, crate::Error>((user_id, ids))
+            }
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    for (user_id, group_ids) in full {
+        for group_id in group_ids {
+            snapshot.add_membership(&user_id, &group_id);
+        }
+        snapshot.mark_memberships_complete(&user_id);
+    }
+    Ok(snapshot)
+}
