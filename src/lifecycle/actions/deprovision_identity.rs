@@ -28,6 +28,12 @@ pub fn decide(
         DisableMode::Deactivate => status == UserStatus::Deprovisioned,
         DisableMode::Suspend => matches!(status, UserStatus::Suspended | UserStatus::Deprovisioned),
     };
+    if mode == DisableMode::Suspend && !disabled && status != UserStatus::Active {
+        return Err(format!(
+            "{} is {status}: Okta suspends only ACTIVE users (use mode = \"deactivate\" for accounts that never became active)",
+            user.login
+        ));
+    }
     if remove_groups && !context.snapshot.has_complete_memberships(&user.id) {
         return Err(format!("the memberships of {} were not read, so they cannot be removed", user.login));
     }
