@@ -38,6 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sim = Simulator::start(SimulatorConfig { seed_users: users, ..Default::default() }).await?;
     let seeded = started.elapsed();
     let client = OktaClient::new(ClientConfig::with_api_token(&sim.url(), sim.api_token())?)?;
+    let after_seed = peak_memory_mib();
 
     let policy = Policy::from_value(&json!({
         "name": "bench",
@@ -75,7 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (read + planned).as_secs_f64()
     );
     println!(
-        "changes={} updates={} deprovisions={} unchanged={} issues={} peak_rss={:.0}MiB (simulator in the same process)",
+        "changes={} updates={} deprovisions={} unchanged={} issues={} peak_rss={:.0}MiB (of which the simulator's seeded org {after_seed:.0}MiB)",
         plan.changes.len(),
         plan.summary.operations.get("update_user").copied().unwrap_or(0),
         plan.summary.leavers,

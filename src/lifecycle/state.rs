@@ -26,6 +26,24 @@ pub struct UserState {
     pub profile: Map<String, Value>,
 }
 
+impl UserState {
+    /// The planning view of a user, keeping only the profile attributes named in `keep`.
+    pub fn from_user(user: &User, keep: &BTreeSet<String>) -> Self {
+        UserState {
+            id: user.id().to_owned(),
+            status: user.status(),
+            login: user.login().unwrap_or_default().to_owned(),
+            email: user.email().unwrap_or_default().to_owned(),
+            profile: user
+                .profile()
+                .iter()
+                .filter(|(name, _)| keep.contains(*name))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+}
+
 /// A group as far as planning needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupState {
@@ -64,19 +82,7 @@ impl OrgSnapshot {
 
     /// Adds a user; `keep` names the profile attributes to keep.
     pub fn add_user(&mut self, user: &User, keep: &BTreeSet<String>) {
-        let profile: Map<String, Value> = user
-            .profile()
-            .iter()
-            .filter(|(name, _)| keep.contains(*name))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        self.insert_user(UserState {
-            id: user.id().to_owned(),
-            status: user.status(),
-            login: user.login().unwrap_or_default().to_owned(),
-            email: user.email().unwrap_or_default().to_owned(),
-            profile,
-        });
+        self.insert_user(UserState::from_user(user, keep));
     }
 
     /// Adds a user state.
@@ -214,26 +220,29 @@ const READ_CONCURRENCY: usize = 8;
 /// that matter, and the full memberships of the users that need them.
 pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnapshot> {
     let users = client.users();
-    let visible = users.list(&ListUsers::default())?;
+    let mut keep = request.attributes.clone();
+    keep.insert("login".into());
+    keep.insert("email".into());
+    keep.insert(request.match_on.clone());
+    // Users are reduced to what planning needs as each page arrives, so memory holds one page
+    // of full users at a time, not the whole org.
+    let compact = |user: User| UserState::from_user(&user, &keep);
+    let visible = users.list(&ListUsers::default())?.map_ok(compact);
     let deprovisioned = users
-        .list(&ListUsers { filter: Some(Filter::eq("status", "DEPROVISIONED").to_string()), ..Default::default() })?;
+        .list(&ListUsers { filter: Some(Filter::eq("status", "DEPROVISIONED").to_string()), ..Default::default() })?
+        .map_ok(compact);
     let groups = client.groups().list(&ListGroups::default())?;
     let (visible, deprovisioned, groups) = futures_util::try_join!(
         visible.try_collect::<Vec<_>>(),
         deprovisioned.try_collect::<Vec<_>>(),
         groups.try_collect::<Vec<_>>()
     )?;
-    let mut keep = request.attributes.clone();
-    keep.insert("login".into());
-    keep.insert("email".into());
-    keep.insert(request.match_on.clone());
     let mut snapshot = OrgSnapshot::new();
-    for user in visible.iter().chain(deprovisioned.iter()) {
-        if snapshot.user(user.id()).is_none() {
-            snapshot.add_user(user, &keep);
+    for user in visible.into_iter().chain(deprovisioned) {
+        if snapshot.user(&user.id).is_none() {
+            snapshot.insert_user(user);
         }
     }
-    drop((visible, deprovisioned));
     for group in &groups {
         snapshot.add_group(group);
     }

@@ -112,10 +112,12 @@ impl<'a> PlanContext<'a> {
     }
 }
 
-/// A profile value as text, for comparisons.
+/// A profile value as text, for comparisons: an empty string counts as no value, so that a
+/// blank source column and an absent Okta attribute agree.
 pub(crate) fn as_text(value: &Value) -> Option<String> {
     match value {
         Value::Null => None,
+        Value::String(text) if text.is_empty() => None,
         Value::String(text) => Some(text.clone()),
         other => Some(other.to_string()),
     }
