@@ -1,9 +1,79 @@
 """okta-lifecycle: Okta identity lifecycle management from Python.
 
-The Rust core does the work; this package is its Python face.
+``OktaClient`` (blocking) and ``AsyncOktaClient`` (asyncio) have the same methods:
+``client.users``, ``client.groups``, ``client.actions`` (the six lifecycle actions),
+``client.plan(policy, records)`` and ``client.apply(plan)``. The Rust core does the work.
 """
 
-from okta_lifecycle import scim
-from okta_lifecycle._core import FilterSyntaxError, __version__
+from okta_lifecycle import errors, scim
+from okta_lifecycle._core import (
+    AsyncOktaClient,
+    FilterSyntaxError,
+    Group,
+    GroupPages,
+    IdentityEvent,
+    IdentityEvents,
+    OktaClient,
+    Plan,
+    Policy,
+    Report,
+    Secret,
+    User,
+    UserPages,
+    __version__,
+)
+from okta_lifecycle.errors import (
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    ConflictError,
+    InvalidInputError,
+    InvalidStatusTransitionError,
+    JournalError,
+    NotFoundError,
+    OktaError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    PlanBlockedError,
+    RateLimitedError,
+    ServerError,
+    TimeoutError,
+    TransportError,
+    ValidationError,
+)
 
-__all__ = ["FilterSyntaxError", "__version__", "scim"]
+__all__ = [
+    "ApiError",
+    "AsyncOktaClient",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ConflictError",
+    "FilterSyntaxError",
+    "Group",
+    "GroupPages",
+    "IdentityEvent",
+    "IdentityEvents",
+    "InvalidInputError",
+    "InvalidStatusTransitionError",
+    "JournalError",
+    "NotFoundError",
+    "OktaClient",
+    "OktaError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "Plan",
+    "PlanBlockedError",
+    "Policy",
+    "RateLimitedError",
+    "Report",
+    "Secret",
+    "ServerError",
+    "TimeoutError",
+    "TransportError",
+    "User",
+    "UserPages",
+    "ValidationError",
+    "__version__",
+    "errors",
+    "scim",
+]

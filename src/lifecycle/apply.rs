@@ -129,34 +129,12 @@ pub async fn apply(client: &OktaClient, plan: &Plan, journal: &Journal, options:
     let reset_links = Mutex::new(Vec::new());
     let mut outcomes: BTreeMap<u32, ChangeOutcome> = BTreeMap::new();
     for phase in 0..=4u8 {
-        let changes: Vec<&Change> = plan.changes.iter().filter(|c| c.phase() == phase).collect();
-        if changes.is_empty() {
+        let chains = chains_of(plan, phase);
+        if chains.is_empty() {
             continue;
         }
-        // Deprovisions and reactivations run one user at a time, in plan order; across users
-        // (and in every other phase) changes run concurrently.
-        let mut chains: Vec<Vec<&Change>> = Vec::new();
-        if phase == 3 {
-            let mut by_user: BTreeMap<String, Vec<&Change>> = BTreeMap::new();
-            for change in changes {
-                by_user.entry(change.operation.login().unwrap_or_default().to_lowercase()).or_default().push(change);
-            }
-            chains.extend(by_user.into_values());
-        } else {
-            chains.extend(changes.into_iter().map(|c| vec![c]));
-        }
         let results: Vec<Vec<ChangeOutcome>> = stream::iter(chains)
-            .map(|chain| {
-                let resolved = &resolved;
-                let reset_links = &reset_links;
-                async move {
-                    let mut outcomes = Vec::new();
-                    for change in chain {
-                        outcomes.push(run_change(client, plan, journal, change, resolved, reset_links).await);
-                    }
-                    outcomes
-                }
-            })
+            .map(|chain| run_chain(client, plan, journal, chain, &resolved, &reset_links))
             .buffer_unordered(options.concurrency.max(1))
             .collect()
             .await;
@@ -178,6 +156,39 @@ pub async fn apply(client: &OktaClient, plan: &Plan, journal: &Journal, options:
         counts,
         reset_links: reset_links.into_inner().unwrap_or_else(|e| e.into_inner()),
     })
+}
+
+/// The changes of a phase as chains of plan indices. Deprovisions and reactivations run one
+/// user at a time, in plan order; across users, and in every other phase, changes run
+/// concurrently.
+fn chains_of(plan: &Plan, phase: u8) -> Vec<Vec<usize>> {
+    let indices = plan.changes.iter().enumerate().filter(|(_, c)| c.phase() == phase).map(|(i, _)| i);
+    if phase != 3 {
+        return indices.map(|i| vec![i]).collect();
+    }
+    let mut by_user: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for index in indices {
+        by_user
+            .entry(plan.changes[index].operation.login().unwrap_or_default().to_lowercase())
+            .or_default()
+            .push(index);
+    }
+    by_user.into_values().collect()
+}
+
+async fn run_chain(
+    client: &OktaClient,
+    plan: &Plan,
+    journal: &Journal,
+    chain: Vec<usize>,
+    resolved: &Mutex<Resolved>,
+    reset_links: &Mutex<Vec<(String, SecretString)>>,
+) -> Vec<ChangeOutcome> {
+    let mut outcomes = Vec::new();
+    for index in chain {
+        outcomes.push(run_change(client, plan, journal, &plan.changes[index], resolved, reset_links).await);
+    }
+    outcomes
 }
 
 fn fold(text: &str) -> String {

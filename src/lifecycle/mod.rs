@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod apply;
+pub mod direct;
 pub mod journal;
 pub mod plan;
 pub mod planner;
@@ -21,3 +22,15 @@ pub use journal::Journal;
 pub use plan::Plan;
 pub use planner::plan;
 pub use policy::Policy;
+
+/// The engine's futures must be `Send` so that the Python bindings can run them on the shared
+/// runtime; this fails to compile if one stops being so.
+#[allow(dead_code)]
+fn engine_futures_are_send(client: crate::http::OktaClient, policy: Policy, journal: Journal, plan: Plan) {
+    fn assert_send<T: Send>(_: T) {}
+    assert_send(async move {
+        let records: Vec<record::IdentityRecord> = Vec::new();
+        let _ = planner::plan(&client, &policy, &records, &|_: &str| None).await;
+        let _ = apply::apply(&client, &plan, &journal, &ApplyOptions::default()).await;
+    });
+}

@@ -70,6 +70,9 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord]) -> ReadRequest 
     request
 }
 
+/// A lookup of the memberships recorded before a user's last deprovision, by user id.
+pub type RecordedLookup = dyn Fn(&str) -> Option<RecordedGroups> + Send + Sync;
+
 /// Reads the org and plans. `recorded_groups` gives the memberships recorded before a user's
 /// last deprovision (from the journal), for reactivations.
 pub async fn plan(

@@ -226,17 +226,16 @@ pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnaps
     keep.insert(request.match_on.clone());
     // Users are reduced to what planning needs as each page arrives, so memory holds one page
     // of full users at a time, not the whole org.
-    let compact = |user: User| UserState::from_user(&user, &keep);
-    let visible = users.list(&ListUsers::default())?.map_ok(compact);
+    let visible = users.list(&ListUsers::default())?;
     let deprovisioned = users
-        .list(&ListUsers { filter: Some(Filter::eq("status", "DEPROVISIONED").to_string()), ..Default::default() })?
-        .map_ok(compact);
+        .list(&ListUsers { filter: Some(Filter::eq("status", "DEPROVISIONED").to_string()), ..Default::default() })?;
     let groups = client.groups().list(&ListGroups::default())?;
-    let (visible, deprovisioned, groups) = futures_util::try_join!(
-        visible.try_collect::<Vec<_>>(),
-        deprovisioned.try_collect::<Vec<_>>(),
-        groups.try_collect::<Vec<_>>()
-    )?;
+    let (visible, deprovisioned, groups) = futures_util::future::try_join3(
+        compact_users(visible, &keep),
+        compact_users(deprovisioned, &keep),
+        groups.try_collect::<Vec<_>>(),
+    )
+    .await?;
     let mut snapshot = OrgSnapshot::new();
     for user in visible.into_iter().chain(deprovisioned) {
         if snapshot.user(&user.id).is_none() {
@@ -246,25 +245,9 @@ pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnaps
     for group in &groups {
         snapshot.add_group(group);
     }
-    let wanted: Vec<String> = snapshot
-        .groups()
-        .iter()
-        .filter(|g| g.group_type == GroupType::OktaGroup)
-        .filter(|g| {
-            request.groups.iter().any(|name| fold(name) == fold(&g.name))
-                || request.group_prefixes.iter().any(|prefix| fold(&g.name).starts_with(&fold(prefix)))
-        })
-        .map(|g| g.id.clone())
-        .collect();
+    let wanted = managed_group_ids(&snapshot, request);
     let members: Vec<(String, Vec<String>)> = stream::iter(wanted)
-        .map(|group_id| {
-            let groups = client.groups();
-            async move {
-                let ids: Vec<String> =
-                    groups.members(&group_id)?.map_ok(|u| u.id().to_owned()).try_collect::<Vec<_>>().await?;
-                Ok::<_, crate::Error>((group_id, ids))
-            }
-        })
+        .map(|group_id| member_ids(client.groups(), group_id))
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await?;
@@ -273,22 +256,9 @@ pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnaps
             snapshot.add_membership(&user_id, &group_id);
         }
     }
-    let leavers: Vec<String> = request
-        .full_membership_users
-        .iter()
-        .filter_map(|value| snapshot.user_by_attribute(&request.match_on, value).map(|u| u.id.clone()))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let leavers = leaver_ids(&snapshot, request);
     let full: Vec<(String, Vec<String>)> = stream::iter(leavers)
-        .map(|user_id| {
-            let users = client.users();
-            async move {
-                let ids: Vec<String> =
-                    users.groups(&user_id)?.map_ok(|g| g.id().to_owned()).try_collect::<Vec<_>>().await?;
-                Ok::<_, crate::Error>((user_id, ids))
-            }
-        })
+        .map(|user_id| group_ids_of(client.users(), user_id))
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await?;
@@ -299,4 +269,55 @@ pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnaps
         snapshot.mark_memberships_complete(&user_id);
     }
     Ok(snapshot)
+}
+
+async fn compact_users(mut users: crate::http::ItemStream<User>, keep: &BTreeSet<String>) -> Result<Vec<UserState>> {
+    let mut states = Vec::new();
+    while let Some(user) = users.next().await {
+        states.push(UserState::from_user(&user?, keep));
+    }
+    Ok(states)
+}
+
+async fn member_ids(groups: crate::okta::GroupsApi, group_id: String) -> Result<(String, Vec<String>)> {
+    let mut members = groups.members(&group_id)?;
+    let mut ids = Vec::new();
+    while let Some(user) = members.next().await {
+        ids.push(user?.id().to_owned());
+    }
+    Ok((group_id, ids))
+}
+
+async fn group_ids_of(users: crate::okta::UsersApi, user_id: String) -> Result<(String, Vec<String>)> {
+    let mut groups = users.groups(&user_id)?;
+    let mut ids = Vec::new();
+    while let Some(group) = groups.next().await {
+        ids.push(group?.id().to_owned());
+    }
+    Ok((user_id, ids))
+}
+
+/// The OKTA_GROUPs whose members the plan needs: those named, and those in a managed prefix.
+fn managed_group_ids(snapshot: &OrgSnapshot, request: &ReadRequest) -> Vec<String> {
+    snapshot
+        .groups()
+        .iter()
+        .filter(|g| g.group_type == GroupType::OktaGroup)
+        .filter(|g| {
+            request.groups.iter().any(|name| fold(name) == fold(&g.name))
+                || request.group_prefixes.iter().any(|prefix| fold(&g.name).starts_with(&fold(prefix)))
+        })
+        .map(|g| g.id.clone())
+        .collect()
+}
+
+/// The ids of the users whose every membership the plan needs (leavers).
+fn leaver_ids(snapshot: &OrgSnapshot, request: &ReadRequest) -> Vec<String> {
+    request
+        .full_membership_users
+        .iter()
+        .filter_map(|value| snapshot.user_by_attribute(&request.match_on, value).map(|u| u.id.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }

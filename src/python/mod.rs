@@ -6,6 +6,10 @@ use pyo3::prelude::*;
 
 use crate::scim;
 
+mod client;
+mod errors;
+mod models;
+mod pages;
 mod runtime;
 mod simulator;
 
@@ -29,10 +33,33 @@ fn scim_canonical(expression: &str) -> PyResult<String> {
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    // The core's log events reach Python's logging under the "okta_lifecycle" logger.
+    let _ = pyo3_log::Logger::new(module.py(), pyo3_log::Caching::LoggersAndLevels)?
+        .filter_target("okta_lifecycle".to_owned(), log::LevelFilter::Trace)
+        .install();
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add("FilterSyntaxError", module.py().get_type::<FilterSyntaxError>())?;
     module.add_function(wrap_pyfunction!(scim_quote, module)?)?;
     module.add_function(wrap_pyfunction!(scim_canonical, module)?)?;
+    module.add_function(wrap_pyfunction!(client::split_scopes, module)?)?;
     module.add_class::<simulator::PySimulator>()?;
+    module.add_class::<client::PyOktaClient>()?;
+    module.add_class::<client::PyAsyncOktaClient>()?;
+    module.add_class::<client::Users>()?;
+    module.add_class::<client::AsyncUsers>()?;
+    module.add_class::<client::Groups>()?;
+    module.add_class::<client::AsyncGroups>()?;
+    module.add_class::<client::Actions>()?;
+    module.add_class::<client::AsyncActions>()?;
+    module.add_class::<client::PyIdentityEvent>()?;
+    module.add_class::<models::PyUser>()?;
+    module.add_class::<models::PyGroup>()?;
+    module.add_class::<models::PySecret>()?;
+    module.add_class::<models::PyPolicy>()?;
+    module.add_class::<models::PyPlan>()?;
+    module.add_class::<models::PyReport>()?;
+    module.add_class::<pages::UserPages>()?;
+    module.add_class::<pages::GroupPages>()?;
+    module.add_class::<pages::IdentityEvents>()?;
     Ok(())
 }

@@ -1,0 +1,135 @@
+"""The exceptions okta_lifecycle raises, rooted at :class:`OktaError`.
+
+Okta's answers become :class:`ApiError` subclasses chosen by HTTP status and Okta error code;
+every one carries ``status``, ``error_code``, ``summary``, ``causes``, ``request_id`` and
+``error_id``. Nothing here ever holds a secret.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ConflictError",
+    "InvalidInputError",
+    "InvalidStatusTransitionError",
+    "JournalError",
+    "NotFoundError",
+    "OktaError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "PlanBlockedError",
+    "RateLimitedError",
+    "ServerError",
+    "TimeoutError",
+    "TransportError",
+    "ValidationError",
+]
+
+
+class OktaError(Exception):
+    """The root of every okta_lifecycle error."""
+
+
+class ApiError(OktaError):
+    """Okta answered with an error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: str | None = None,
+        summary: str | None = None,
+        causes: list[str] | None = None,
+        request_id: str | None = None,
+        error_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+        self.summary = summary
+        self.causes: list[str] = list(causes or [])
+        self.request_id = request_id
+        self.error_id = error_id
+
+
+class ValidationError(ApiError, ValueError):
+    """Okta refused the input (HTTP 400, e.g. E0000001 "Api validation failed")."""
+
+
+class AuthenticationError(ApiError):
+    """The credentials were refused (HTTP 401 E0000011, or an OAuth token endpoint error)."""
+
+
+class PermissionDeniedError(ApiError):
+    """The credentials lack a scope or role (HTTP 403 E0000006)."""
+
+
+class NotFoundError(ApiError, LookupError):
+    """No such user or group (HTTP 404 E0000007)."""
+
+
+class ConflictError(ApiError):
+    """The resource changed or is busy (HTTP 409, or 412 for a stale ETag)."""
+
+
+class InvalidStatusTransitionError(ApiError):
+    """The lifecycle operation is not allowed in the user's status (E0000016, E0000032, E0000038)."""
+
+
+class RateLimitedError(ApiError):
+    """Okta's rate limit held after every retry (HTTP 429 E0000047)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reset_at: datetime.datetime | None = None,
+        bucket: str | None = None,
+        concurrency: bool = False,
+        **fields: object,
+    ) -> None:
+        super().__init__(message, **fields)  # type: ignore[arg-type]
+        self.reset_at = reset_at
+        self.bucket = bucket
+        self.concurrency = concurrency
+
+
+class ServerError(ApiError):
+    """Okta failed (HTTP 5xx) after every retry."""
+
+
+class TransportError(OktaError):
+    """The request could not be sent or the answer could not be read."""
+
+
+class TimeoutError(TransportError):  # noqa: A001 - the name the API promises
+    """The request took longer than the configured timeout."""
+
+
+class OutcomeUnknownError(OktaError):
+    """A create, lifecycle change or reset may or may not have happened; it is never repeated blindly."""
+
+
+class ConfigurationError(OktaError, ValueError):
+    """The client is configured wrongly (URL, credentials, options)."""
+
+
+class InvalidInputError(OktaError, ValueError):
+    """An argument, record or policy was refused before anything was sent."""
+
+
+class PlanBlockedError(OktaError):
+    """The plan exceeds the policy's safety limits; pass override_safety=True to apply it anyway."""
+
+    def __init__(self, message: str, *, reasons: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.reasons: list[str] = list(reasons or [])
+
+
+class JournalError(OktaError):
+    """The journal (the SQLite audit database) could not be read or written."""

@@ -1,0 +1,738 @@
+//! `OktaClient` (blocking) and `AsyncOktaClient` (asyncio): the same methods, each a few lines
+//! over one async Rust function. Blocking calls release the GIL and stay interruptible; async
+//! calls return awaitables whose cancellation drops the Rust future.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use serde_json::{Map, Value};
+
+use crate::config::{parse_scopes, ClientConfig, Credentials, PrivateKeyCredentials};
+use crate::http::OktaClient;
+use crate::lifecycle::actions::source_of_identity::{self, SourceOptions};
+use crate::lifecycle::journal::Journal;
+use crate::lifecycle::{self, direct, ApplyOptions};
+use crate::okta::{CreateUser, ListGroups, ListUsers, NextLogin};
+use crate::python::errors::convert;
+use crate::python::models::{
+    from_python, records_from, to_python, PyGroup, PyPlan, PyPolicy, PyReport, PySecret, PyUser,
+};
+use crate::python::pages::{GroupPages, IdentityEvents, UserPages};
+use crate::python::runtime::{awaitable, block_on};
+use crate::secret::SecretString;
+
+/// What both clients share: the Rust client and the journal.
+pub(crate) struct Core {
+    client: OktaClient,
+    journal: Arc<Journal>,
+    closed: AtomicBool,
+}
+
+impl Core {
+    fn check(&self) -> PyResult<()> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(PyRuntimeError::new_err("the client is closed"));
+        }
+        Ok(())
+    }
+}
+
+/// A JSON-like Python value (dict, list, str, number, bool, None).
+pub(crate) struct Json(pub Value);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Json {
+    type Error = PyErr;
+
+    fn extract(object: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        from_python(&object.to_owned()).map(Json)
+    }
+}
+
+fn profile_of(value: Json) -> PyResult<Map<String, Value>> {
+    match value.0 {
+        Value::Object(map) => Ok(map),
+        _ => Err(PyValueError::new_err("a profile must be a dict of attribute names to values")),
+    }
+}
+
+/// A user or group given as an object or as an id (or login, for users).
+pub(crate) struct Target(pub String);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Target {
+    type Error = PyErr;
+
+    fn extract(object: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(user) = object.cast::<PyUser>() {
+            return Ok(Target(user.get().inner.id().to_owned()));
+        }
+        if let Ok(group) = object.cast::<PyGroup>() {
+            return Ok(Target(group.get().inner.id().to_owned()));
+        }
+        object
+            .extract::<String>()
+            .map(Target)
+            .map_err(|_| PyValueError::new_err("expected a User, a Group or an id string"))
+    }
+}
+
+/// Identity records: a list of dicts, or the path of a CSV or JSON-lines file.
+pub(crate) struct Records(pub Vec<lifecycle::record::IdentityRecord>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Records {
+    type Error = PyErr;
+
+    fn extract(object: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let object = object.to_owned();
+        if let Ok(path) = object.extract::<PathBuf>() {
+            if !object.is_instance_of::<pyo3::types::PyList>() {
+                let format = lifecycle::record::SourceFormat::from_path(&path)
+                    .ok_or_else(|| PyValueError::new_err(format!("{}: use a .csv or .jsonl file", path.display())))?;
+                return convert(lifecycle::record::read_records(&path, format)).map(Records);
+            }
+        }
+        records_from(&object).map(Records)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_core(
+    org_url: &str,
+    api_token: Option<String>,
+    client_id: Option<String>,
+    private_key: Option<String>,
+    private_key_path: Option<PathBuf>,
+    scopes: Option<Vec<String>>,
+    key_id: Option<String>,
+    dpop: bool,
+    timeout: f64,
+    max_retries: u32,
+    rate_limit_share: f64,
+    max_concurrency: usize,
+    page_size: u32,
+    proxy: Option<String>,
+    journal: Option<PathBuf>,
+) -> PyResult<Arc<Core>> {
+    let credentials = match (api_token, client_id) {
+        (Some(token), None) => Credentials::ApiToken(SecretString::new(token)),
+        (None, Some(client_id)) => {
+            let private_key = match (private_key, private_key_path) {
+                (Some(key), None) => SecretString::new(key),
+                (None, Some(path)) => SecretString::new(std::fs::read_to_string(&path).map_err(|e| {
+                    convert::<()>(Err(crate::Error::Configuration(format!("cannot read {}: {e}", path.display()))))
+                        .unwrap_err()
+                })?),
+                _ => {
+                    return convert(Err(crate::Error::Configuration(
+                        "give exactly one of private_key and private_key_path".into(),
+                    )))
+                }
+            };
+            Credentials::PrivateKey(PrivateKeyCredentials {
+                client_id,
+                private_key,
+                key_id,
+                scopes: scopes.unwrap_or_default(),
+                dpop,
+            })
+        }
+        _ => {
+            return convert(Err(crate::Error::Configuration("give api_token, or client_id with a private key".into())))
+        }
+    };
+    let mut config = convert(ClientConfig::new(org_url, credentials))?;
+    if !(timeout.is_finite() && timeout > 0.0) {
+        return convert(Err(crate::Error::Configuration("timeout must be a positive number of seconds".into())));
+    }
+    config.request_timeout = Duration::from_secs_f64(timeout);
+    config.max_retries = max_retries;
+    config.rate_limit_share = rate_limit_share;
+    config.max_concurrency = max_concurrency;
+    config.page_size = page_size;
+    config.proxy = proxy;
+    core_from(config, journal)
+}
+
+fn core_from(config: ClientConfig, journal: Option<PathBuf>) -> PyResult<Arc<Core>> {
+    // A loopback org is a simulator: its journal lives in memory unless a path is given.
+    let journal = match journal {
+        Some(path) => convert(Journal::open(&path))?,
+        None if config.is_loopback() => convert(Journal::in_memory())?,
+        None => convert(Journal::open(&Journal::default_path(config.org_url.as_str())))?,
+    };
+    let client = convert(OktaClient::new(config))?;
+    Ok(Arc::new(Core { client, journal: Arc::new(journal), closed: AtomicBool::new(false) }))
+}
+
+/// Generates the blocking and the async variant of each method from one body. Inside a body,
+/// the name given first (`core`) is the shared [`Core`]; the body returns `PyResult<T>`.
+macro_rules! dual {
+    ($blocking:ident, $asynchronous:ident, $core:ident; $(
+        $(#[$attribute:meta])*
+        fn $name:ident(&self $(, $argument:ident : $type:ty)*) -> $output:ty $body:block
+    )*) => {
+        #[pymethods]
+        impl $blocking {
+            $(
+                $(#[$attribute])*
+                #[allow(clippy::too_many_arguments)]
+                fn $name(&self, py: Python<'_> $(, $argument: $type)*) -> PyResult<$output> {
+                    let $core = Arc::clone(&self.core);
+                    $core.check()?;
+                    block_on(py, async move { $body })?
+                }
+            )*
+        }
+
+        #[pymethods]
+        impl $asynchronous {
+            $(
+                $(#[$attribute])*
+                #[allow(clippy::too_many_arguments)]
+                fn $name<'py>(&self, py: Python<'py> $(, $argument: $type)*) -> PyResult<Bound<'py, PyAny>> {
+                    let $core = Arc::clone(&self.core);
+                    $core.check()?;
+                    awaitable(py, async move { $body })
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! holder {
+    ($($name:ident, $python_name:literal, $doc:literal;)*) => {
+        $(
+            #[doc = $doc]
+            #[pyclass(module = "okta_lifecycle._core", name = $python_name, frozen)]
+            pub(crate) struct $name {
+                core: Arc<Core>,
+            }
+        )*
+    };
+}
+
+holder! {
+    PyOktaClient, "OktaClient", "The blocking Okta client.";
+    PyAsyncOktaClient, "AsyncOktaClient", "The asyncio Okta client.";
+    Users, "Users", "The Users API (blocking).";
+    AsyncUsers, "AsyncUsers", "The Users API (asyncio).";
+    Groups, "Groups", "The Groups API (blocking).";
+    AsyncGroups, "AsyncGroups", "The Groups API (asyncio).";
+    Actions, "Actions", "The lifecycle actions (blocking).";
+    AsyncActions, "AsyncActions", "The lifecycle actions (asyncio).";
+}
+
+fn wrap_user(user: crate::okta::User) -> PyUser {
+    PyUser { inner: user }
+}
+
+fn secret(value: Option<SecretString>) -> Option<PySecret> {
+    value.map(|inner| PySecret { inner })
+}
+
+fn user_pages(stream: crate::http::ItemStream<crate::okta::User>) -> UserPages {
+    UserPages::new(stream.map(|item| item.map(wrap_user)).boxed())
+}
+
+fn group_pages(stream: crate::http::ItemStream<crate::okta::Group>) -> GroupPages {
+    GroupPages::new(stream.map(|item| item.map(|inner| PyGroup { inner })).boxed())
+}
+
+macro_rules! client_common {
+    ($class:ident, $users:ident, $groups:ident, $actions:ident) => {
+        #[pymethods]
+        impl $class {
+            #[new]
+            #[pyo3(signature = (
+                org_url, *, api_token=None, client_id=None, private_key=None, private_key_path=None, scopes=None,
+                key_id=None, dpop=true, timeout=30.0, max_retries=5, rate_limit_share=1.0, max_concurrency=75,
+                page_size=200, proxy=None, journal=None
+            ))]
+            #[allow(clippy::too_many_arguments)]
+            fn new(
+                org_url: &str,
+                api_token: Option<String>,
+                client_id: Option<String>,
+                private_key: Option<String>,
+                private_key_path: Option<PathBuf>,
+                scopes: Option<Vec<String>>,
+                key_id: Option<String>,
+                dpop: bool,
+                timeout: f64,
+                max_retries: u32,
+                rate_limit_share: f64,
+                max_concurrency: usize,
+                page_size: u32,
+                proxy: Option<String>,
+                journal: Option<PathBuf>,
+            ) -> PyResult<Self> {
+                let core = build_core(
+                    org_url, api_token, client_id, private_key, private_key_path, scopes, key_id, dpop, timeout,
+                    max_retries, rate_limit_share, max_concurrency, page_size, proxy, journal,
+                )?;
+                Ok($class { core })
+            }
+
+            /// A client configured from OKTA_ORG_URL, OKTA_API_TOKEN or OKTA_CLIENT_ID with
+            /// OKTA_PRIVATE_KEY / OKTA_PRIVATE_KEY_PATH, OKTA_SCOPES, OKTA_KEY_ID, OKTA_DPOP.
+            #[staticmethod]
+            #[pyo3(signature = (*, journal=None))]
+            fn from_env(journal: Option<PathBuf>) -> PyResult<Self> {
+                Ok($class { core: core_from(convert(ClientConfig::from_env())?, journal)? })
+            }
+
+            #[getter]
+            fn org_url(&self) -> String {
+                self.core.client.config().org_url.as_str().trim_end_matches('/').to_owned()
+            }
+
+            #[getter]
+            fn users(&self) -> $users {
+                $users { core: Arc::clone(&self.core) }
+            }
+
+            #[getter]
+            fn groups(&self) -> $groups {
+                $groups { core: Arc::clone(&self.core) }
+            }
+
+            #[getter]
+            fn actions(&self) -> $actions {
+                $actions { core: Arc::clone(&self.core) }
+            }
+
+            /// The journal file (None when the journal is in memory).
+            #[getter]
+            fn journal_path(&self) -> Option<PathBuf> {
+                self.core.journal.path().map(PathBuf::from)
+            }
+
+            /// Counters of the rate-limit governor: throttled_waits, throttled_ms,
+            /// concurrency_limited, concurrency_cap.
+            fn governor_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+                let stats = self.core.client.governor_stats();
+                let dict = pyo3::types::PyDict::new(py);
+                dict.set_item("throttled_waits", stats.throttled_waits)?;
+                dict.set_item("throttled_ms", stats.throttled_ms)?;
+                dict.set_item("concurrency_limited", stats.concurrency_limited)?;
+                dict.set_item("concurrency_cap", stats.concurrency_cap)?;
+                Ok(dict)
+            }
+
+            /// The journal's record of a user (by login or id), oldest first.
+            fn history<'py>(&self, py: Python<'py>, user: &str) -> PyResult<Bound<'py, PyAny>> {
+                let history = convert(self.core.journal.history(user))?;
+                to_python(py, &history)
+            }
+
+            /// The profile and memberships recorded before each deprovision of a user.
+            fn snapshots<'py>(&self, py: Python<'py>, user: &str) -> PyResult<Bound<'py, PyAny>> {
+                let snapshots = convert(self.core.journal.snapshots(user))?;
+                to_python(py, &snapshots)
+            }
+
+            /// Stops using the client: later calls raise.
+            fn close(&self) {
+                self.core.closed.store(true, Ordering::Relaxed);
+            }
+
+            fn __repr__(&self) -> String {
+                format!("{}({:?})", stringify!($class).trim_start_matches("Py"), self.org_url())
+            }
+        }
+    };
+}
+
+client_common!(PyOktaClient, Users, Groups, Actions);
+client_common!(PyAsyncOktaClient, AsyncUsers, AsyncGroups, AsyncActions);
+
+#[pymethods]
+impl PyOktaClient {
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> bool {
+        self.close();
+        false
+    }
+}
+
+#[pymethods]
+impl PyAsyncOktaClient {
+    fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this: Py<Self> = slf.unbind();
+        awaitable(py, async move { Ok(this) })
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __aexit__<'py>(&self, py: Python<'py>, _exc: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+        self.close();
+        awaitable(py, async move { Ok(false) })
+    }
+}
+
+dual! { PyOktaClient, PyAsyncOktaClient, core;
+    /// Reads the org and plans `policy` for `records` (a list of dicts or a .csv/.jsonl path).
+    /// Nothing is written.
+    fn plan(&self, policy: PyPolicy, records: Records) -> PyPlan {
+        let journal = Arc::clone(&core.journal);
+        let recorded: Box<lifecycle::planner::RecordedLookup> =
+            Box::new(move |user_id: &str| journal.latest_snapshot(user_id).ok().flatten().map(|s| s.groups));
+        convert(lifecycle::plan(&core.client, &policy.inner, &records.0, &*recorded).await).map(|inner| PyPlan { inner })
+    }
+
+    /// Applies a plan (or resumes it), journaling every change.
+    #[pyo3(signature = (plan, *, concurrency=16, override_safety=false))]
+    fn apply(&self, plan: PyPlan, concurrency: usize, override_safety: bool) -> PyReport {
+        let options = ApplyOptions { concurrency, override_safety };
+        convert(lifecycle::apply(&core.client, &plan.inner, &core.journal, &options).await).map(|inner| PyReport { inner })
+    }
+}
+
+dual! { Users, AsyncUsers, core;
+    /// A user by id or login.
+    fn get(&self, id_or_login: String) -> PyUser {
+        convert(core.client.users().get(&id_or_login).await).map(wrap_user)
+    }
+
+    /// Creates a user.
+    #[pyo3(signature = (profile, *, password=None, activate=true, provider=false, next_login=None, group_ids=None))]
+    fn create(&self, profile: Json, password: Option<String>, activate: bool, provider: bool, next_login: Option<String>, group_ids: Option<Vec<String>>) -> PyUser {
+        let mut request = CreateUser::new(profile_of(profile)?);
+        request.password = password.map(SecretString::new);
+        request.activate = activate;
+        request.provider = provider;
+        request.next_login = match next_login.as_deref() {
+            None => None,
+            Some("changePassword") => Some(NextLogin::ChangePassword),
+            Some(other) => return Err(PyValueError::new_err(format!("next_login must be \"changePassword\", not {other:?}"))),
+        };
+        request.group_ids = group_ids.unwrap_or_default();
+        convert(core.client.users().create(&request).await).map(wrap_user)
+    }
+
+    /// Updates the given profile attributes (None clears one).
+    fn update(&self, user: Target, profile: Json) -> PyUser {
+        let profile = profile_of(profile)?;
+        convert(core.client.users().update_profile(&user.0, &profile).await).map(wrap_user)
+    }
+
+    /// Replaces the profile; with `if_match`, only if the user is unchanged since that ETag.
+    #[pyo3(signature = (user, profile, *, if_match=None))]
+    fn replace(&self, user: Target, profile: Json, if_match: Option<String>) -> PyUser {
+        let profile = profile_of(profile)?;
+        convert(core.client.users().replace(&user.0, &profile, if_match.as_deref()).await).map(wrap_user)
+    }
+
+    /// Activates a STAGED or DEPROVISIONED user; with send_email=False returns the activation link.
+    #[pyo3(signature = (user, *, send_email=true))]
+    fn activate(&self, user: Target, send_email: bool) -> Option<PySecret> {
+        convert(core.client.users().activate(&user.0, send_email).await).map(|token| secret(token.map(|t| t.url)))
+    }
+
+    /// Sends a new activation to a PROVISIONED or RECOVERY user.
+    #[pyo3(signature = (user, *, send_email=false))]
+    fn reactivate(&self, user: Target, send_email: bool) -> Option<PySecret> {
+        convert(core.client.users().reactivate(&user.0, send_email).await).map(|token| secret(token.map(|t| t.url)))
+    }
+
+    /// Deactivates a user (memberships are kept by Okta).
+    #[pyo3(signature = (user, *, send_email=false))]
+    fn deactivate(&self, user: Target, send_email: bool) -> () {
+        convert(core.client.users().deactivate(&user.0, send_email).await)
+    }
+
+    /// Suspends an ACTIVE user.
+    fn suspend(&self, user: Target) -> () {
+        convert(core.client.users().suspend(&user.0).await)
+    }
+
+    /// Returns a SUSPENDED user to ACTIVE.
+    fn unsuspend(&self, user: Target) -> () {
+        convert(core.client.users().unsuspend(&user.0).await)
+    }
+
+    /// Unlocks a LOCKED_OUT user.
+    fn unlock(&self, user: Target) -> () {
+        convert(core.client.users().unlock(&user.0).await)
+    }
+
+    /// Expires the password.
+    fn expire_password(&self, user: Target) -> PyUser {
+        convert(core.client.users().expire_password(&user.0).await).map(wrap_user)
+    }
+
+    /// Expires the password and returns a temporary one (a Secret).
+    #[pyo3(signature = (user, *, revoke_sessions=false))]
+    fn expire_password_with_temp_password(&self, user: Target, revoke_sessions: bool) -> PySecret {
+        convert(core.client.users().expire_password_with_temp_password(&user.0, revoke_sessions).await).map(|inner| PySecret { inner })
+    }
+
+    /// Starts Okta's password reset; with send_email=False returns the reset link (a Secret).
+    #[pyo3(signature = (user, *, send_email=true, revoke_sessions=false))]
+    fn reset_password(&self, user: Target, send_email: bool, revoke_sessions: bool) -> Option<PySecret> {
+        convert(core.client.users().reset_password(&user.0, send_email, revoke_sessions).await).map(secret)
+    }
+
+    /// Resets every enrolled factor.
+    fn reset_factors(&self, user: Target) -> () {
+        convert(core.client.users().reset_factors(&user.0).await)
+    }
+
+    /// Deletes a user: for good (deactivating first when needed), or with permanently=False one
+    /// DELETE (which only deactivates a user that is not DEPROVISIONED).
+    #[pyo3(signature = (user, *, permanently=true))]
+    fn delete(&self, user: Target, permanently: bool) -> () {
+        if permanently {
+            convert(core.client.users().delete_permanently(&user.0).await)
+        } else {
+            convert(core.client.users().delete(&user.0, false).await)
+        }
+    }
+
+    /// Ends the user's sessions; with oauth_tokens also revokes their OAuth tokens.
+    #[pyo3(signature = (user, *, oauth_tokens=true, forget_devices=None))]
+    fn clear_sessions(&self, user: Target, oauth_tokens: bool, forget_devices: Option<bool>) -> () {
+        convert(core.client.users().clear_sessions(&user.0, oauth_tokens, forget_devices).await)
+    }
+}
+
+macro_rules! listing_methods {
+    ($users:ident, $groups:ident) => {
+        #[pymethods]
+        impl $users {
+            /// Lists users lazily (use at most one of search, filter and q).
+            #[pyo3(signature = (*, search=None, filter=None, q=None, sort_by=None, sort_order=None, limit=None))]
+            fn list(
+                &self,
+                search: Option<String>,
+                filter: Option<String>,
+                q: Option<String>,
+                sort_by: Option<String>,
+                sort_order: Option<String>,
+                limit: Option<u32>,
+            ) -> PyResult<UserPages> {
+                self.core.check()?;
+                let options = ListUsers { search, filter, q, sort_by, sort_order, limit };
+                convert(self.core.client.users().list(&options)).map(user_pages)
+            }
+
+            /// The groups a user belongs to, Everyone included.
+            fn groups(&self, user: Target) -> PyResult<GroupPages> {
+                self.core.check()?;
+                convert(self.core.client.users().groups(&user.0)).map(group_pages)
+            }
+        }
+
+        #[pymethods]
+        impl $groups {
+            /// Lists groups lazily (use at most one of search, filter and q).
+            #[pyo3(signature = (*, search=None, filter=None, q=None, expand_stats=false, limit=None))]
+            fn list(
+                &self,
+                search: Option<String>,
+                filter: Option<String>,
+                q: Option<String>,
+                expand_stats: bool,
+                limit: Option<u32>,
+            ) -> PyResult<GroupPages> {
+                self.core.check()?;
+                let options = ListGroups { search, filter, q, expand_stats, limit };
+                convert(self.core.client.groups().list(&options)).map(group_pages)
+            }
+
+            /// A group's members, lazily.
+            fn members(&self, group: Target) -> PyResult<UserPages> {
+                self.core.check()?;
+                convert(self.core.client.groups().members(&group.0)).map(user_pages)
+            }
+        }
+    };
+}
+
+listing_methods!(Users, Groups);
+listing_methods!(AsyncUsers, AsyncGroups);
+
+dual! { Groups, AsyncGroups, core;
+    /// Creates an OKTA_GROUP.
+    #[pyo3(signature = (name, description=None))]
+    fn create(&self, name: String, description: Option<String>) -> PyGroup {
+        convert(core.client.groups().create(&name, description.as_deref()).await).map(|inner| PyGroup { inner })
+    }
+
+    /// A group by id.
+    fn get(&self, group: Target) -> PyGroup {
+        convert(core.client.groups().get(&group.0).await).map(|inner| PyGroup { inner })
+    }
+
+    /// A group by exact name (ignoring case), or None.
+    fn find(&self, name: String) -> Option<PyGroup> {
+        convert(core.client.groups().find_by_name(&name).await).map(|found| found.map(|inner| PyGroup { inner }))
+    }
+
+    /// Replaces an OKTA_GROUP's name and description.
+    #[pyo3(signature = (group, name, description=None))]
+    fn replace(&self, group: Target, name: String, description: Option<String>) -> PyGroup {
+        convert(core.client.groups().replace(&group.0, &name, description.as_deref()).await).map(|inner| PyGroup { inner })
+    }
+
+    /// Deletes a group.
+    fn delete(&self, group: Target) -> () {
+        convert(core.client.groups().delete(&group.0).await)
+    }
+
+    /// Adds a user to an OKTA_GROUP (already a member: nothing happens).
+    fn add_member(&self, group: Target, user: Target) -> () {
+        convert(core.client.groups().add_member(&group.0, &user.0).await)
+    }
+
+    /// Removes a user from an OKTA_GROUP.
+    fn remove_member(&self, group: Target, user: Target) -> () {
+        convert(core.client.groups().remove_member(&group.0, &user.0).await)
+    }
+}
+
+fn report(outcome: crate::Result<direct::Outcome>) -> PyResult<PyReport> {
+    convert(outcome).map(|outcome| PyReport { inner: outcome.report })
+}
+
+dual! { Actions, AsyncActions, core;
+    /// SYNC_IDENTITIES: creates the user (matched by profile["login"]) or updates the given
+    /// attributes that differ.
+    #[pyo3(signature = (profile, *, create=true, activate=true))]
+    fn sync_identities(&self, profile: Json, create: bool, activate: bool) -> PyReport {
+        let profile = profile_of(profile)?;
+        report(direct::sync_identity(&core.client, &core.journal, &profile, create, activate).await)
+    }
+
+    /// MANAGE_RELATIONSHIPS: mode "add", "remove" or "sync" (with exclusive_prefix).
+    #[pyo3(signature = (user, groups, *, mode="add".to_owned(), exclusive_prefix=None))]
+    fn manage_relationships(&self, user: Target, groups: Vec<String>, mode: String, exclusive_prefix: Option<String>) -> PyReport {
+        report(direct::manage_relationships(&core.client, &core.journal, &user.0, &groups, &mode, exclusive_prefix.as_deref()).await)
+    }
+
+    /// DEPROVISION_IDENTITY: history recorded, account disabled, memberships removed, logged out.
+    #[pyo3(signature = (user, *, mode="deactivate".to_owned(), remove_groups=true, logout=true))]
+    fn deprovision_identity(&self, user: Target, mode: String, remove_groups: bool, logout: bool) -> PyReport {
+        report(direct::deprovision_identity(&core.client, &core.journal, &user.0, &mode, remove_groups, logout).await)
+    }
+
+    /// Brings a deprovisioned user back, restoring recorded memberships.
+    #[pyo3(signature = (user, *, restore_groups=true))]
+    fn reactivate_identity(&self, user: Target, restore_groups: bool) -> PyReport {
+        report(direct::reactivate_identity(&core.client, &core.journal, &user.0, restore_groups).await)
+    }
+
+    /// CREATE_ENTITLEMENT: creates the group unless it exists.
+    #[pyo3(signature = (name, description=None))]
+    fn create_entitlement(&self, name: String, description: Option<String>) -> PyReport {
+        report(direct::create_entitlement(&core.client, &core.journal, &name, description.as_deref()).await)
+    }
+
+    /// RESET_PASSWORD: a new reset event each call; the link is in report.reset_links when
+    /// send_email is False.
+    #[pyo3(signature = (login, *, send_email=true, revoke_sessions=false))]
+    fn reset_password(&self, login: String, send_email: bool, revoke_sessions: bool) -> PyReport {
+        report(direct::reset_password(&core.client, &core.journal, &login, send_email, revoke_sessions).await)
+    }
+}
+
+/// One identity read from Okta with its joiner / mover / leaver event.
+#[pyclass(module = "okta_lifecycle._core", name = "IdentityEvent", frozen)]
+pub(crate) struct PyIdentityEvent {
+    event: String,
+    user: PyUser,
+    record: Value,
+    moved: Value,
+}
+
+#[pymethods]
+impl PyIdentityEvent {
+    /// "joiner", "mover", "leaver" or "updated".
+    #[getter]
+    fn event(&self) -> &str {
+        &self.event
+    }
+    /// The user as Okta returned it.
+    #[getter]
+    fn user(&self) -> PyUser {
+        self.user.clone()
+    }
+    /// The identity record: the profile plus id, status and timestamps.
+    #[getter]
+    fn record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.record)
+    }
+    /// Mover attributes that changed: [{"attribute", "before", "after"}].
+    #[getter]
+    fn moved<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.moved)
+    }
+    fn __repr__(&self) -> String {
+        format!("IdentityEvent(event={:?}, login={:?})", self.event, self.user.inner.login().unwrap_or_default())
+    }
+}
+
+macro_rules! source_method {
+    ($actions:ident) => {
+        #[pymethods]
+        impl $actions {
+            /// SOURCE_OF_IDENTITY: every user (since=None) or those changed after `since`, each with
+            /// its event. Movers are told apart by the attributes the journal saw last; reading
+            /// updates what it saw.
+            #[pyo3(signature = (*, since=None, mover_attributes=Vec::new()))]
+            fn source_of_identity(
+                &self,
+                since: Option<DateTime<Utc>>,
+                mover_attributes: Vec<String>,
+            ) -> PyResult<IdentityEvents> {
+                self.core.check()?;
+                let journal = Arc::clone(&self.core.journal);
+                let remember = Arc::clone(&self.core.journal);
+                let movers = mover_attributes.clone();
+                let stream = convert(source_of_identity::read(
+                    &self.core.client,
+                    SourceOptions { since, mover_attributes },
+                    move |id| journal.identity_attributes(id).ok().flatten(),
+                ))?;
+                let events = stream.map(move |item| {
+                    item.map(|identity| {
+                        let seen: Map<String, Value> = movers
+                            .iter()
+                            .filter_map(|m| identity.user.profile().get(m).map(|v| (m.clone(), v.clone())))
+                            .collect();
+                        let _ = remember.remember_identity(identity.user.id(), &seen);
+                        PyIdentityEvent {
+                            event: serde_json::to_value(identity.event)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default(),
+                            record: Value::Object(identity.record.as_json().clone()),
+                            moved: serde_json::to_value(&identity.moved).unwrap_or(Value::Null),
+                            user: PyUser { inner: identity.user },
+                        }
+                    })
+                });
+                Ok(IdentityEvents::new(events.boxed()))
+            }
+        }
+    };
+}
+
+source_method!(Actions);
+source_method!(AsyncActions);
+
+/// Parses a scope list written with spaces and/or commas (exposed for the command line).
+#[pyfunction]
+pub(crate) fn split_scopes(text: &str) -> Vec<String> {
+    parse_scopes(text)
+}

@@ -1,0 +1,420 @@
+//! Python views of users, groups, secrets, policies, plans and reports.
+
+use chrono::{DateTime, Utc};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use pythonize::pythonize;
+use serde_json::Value;
+
+use crate::lifecycle;
+use crate::okta;
+use crate::python::errors::convert;
+use crate::secret::SecretString;
+
+pub(crate) fn to_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
+    pythonize(py, value).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+pub(crate) fn from_python(value: &Bound<'_, PyAny>) -> PyResult<Value> {
+    pythonize::depythonize(value).map_err(|e| PyValueError::new_err(format!("not JSON-like: {e}")))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn html_table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let mut html = String::from("<table><thead><tr>");
+    for header in headers {
+        html.push_str(&format!("<th>{}</th>", escape(header)));
+    }
+    html.push_str("</tr></thead><tbody>");
+    for row in rows {
+        html.push_str("<tr>");
+        for cell in row {
+            html.push_str(&format!("<td>{}</td>", escape(&cell)));
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</tbody></table>");
+    html
+}
+
+/// An Okta user.
+#[pyclass(module = "okta_lifecycle._core", name = "User", frozen)]
+#[derive(Clone)]
+pub(crate) struct PyUser {
+    pub(crate) inner: okta::User,
+}
+
+#[pymethods]
+impl PyUser {
+    #[getter]
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+    #[getter]
+    fn login(&self) -> Option<&str> {
+        self.inner.login()
+    }
+    #[getter]
+    fn email(&self) -> Option<&str> {
+        self.inner.email()
+    }
+    #[getter]
+    fn status(&self) -> String {
+        self.inner.status().as_str().to_owned()
+    }
+    #[getter]
+    fn transitioning_to_status(&self) -> Option<String> {
+        self.inner.transitioning_to_status().map(|s| s.as_str().to_owned())
+    }
+    #[getter]
+    fn profile<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, self.inner.profile())
+    }
+    #[getter]
+    fn created(&self) -> Option<DateTime<Utc>> {
+        self.inner.created()
+    }
+    #[getter]
+    fn activated(&self) -> Option<DateTime<Utc>> {
+        self.inner.activated()
+    }
+    #[getter]
+    fn status_changed(&self) -> Option<DateTime<Utc>> {
+        self.inner.status_changed()
+    }
+    #[getter]
+    fn last_login(&self) -> Option<DateTime<Utc>> {
+        self.inner.last_login()
+    }
+    #[getter]
+    fn last_updated(&self) -> Option<DateTime<Utc>> {
+        self.inner.last_updated()
+    }
+    #[getter]
+    fn password_changed(&self) -> Option<DateTime<Utc>> {
+        self.inner.password_changed()
+    }
+    #[getter]
+    fn raw<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, self.inner.raw())
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<PyUser>().is_ok_and(|other| other.get().inner == self.inner)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "User(id={:?}, login={:?}, status={:?})",
+            self.inner.id(),
+            self.inner.login().unwrap_or_default(),
+            self.inner.status().as_str()
+        )
+    }
+    fn _repr_html_(&self) -> String {
+        let mut rows =
+            vec![vec!["id".into(), self.inner.id().into()], vec!["status".into(), self.inner.status().as_str().into()]];
+        for (name, value) in self.inner.profile() {
+            rows.push(vec![name.clone(), value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string())]);
+        }
+        html_table(&["attribute", "value"], rows.into_iter())
+    }
+}
+
+/// An Okta group.
+#[pyclass(module = "okta_lifecycle._core", name = "Group", frozen)]
+#[derive(Clone)]
+pub(crate) struct PyGroup {
+    pub(crate) inner: okta::Group,
+}
+
+#[pymethods]
+impl PyGroup {
+    #[getter]
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+    #[getter]
+    fn name(&self) -> Option<&str> {
+        self.inner.name()
+    }
+    #[getter]
+    fn description(&self) -> Option<&str> {
+        self.inner.description()
+    }
+    #[getter]
+    fn type_(&self) -> String {
+        self.inner.group_type().as_str().to_owned()
+    }
+    #[getter]
+    fn profile<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, self.inner.profile())
+    }
+    #[getter]
+    fn created(&self) -> Option<DateTime<Utc>> {
+        self.inner.created()
+    }
+    #[getter]
+    fn last_updated(&self) -> Option<DateTime<Utc>> {
+        self.inner.last_updated()
+    }
+    #[getter]
+    fn last_membership_updated(&self) -> Option<DateTime<Utc>> {
+        self.inner.last_membership_updated()
+    }
+    #[getter]
+    fn users_count(&self) -> Option<u64> {
+        self.inner.users_count()
+    }
+    #[getter]
+    fn raw<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, self.inner.raw())
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<PyGroup>().is_ok_and(|other| other.get().inner == self.inner)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Group(id={:?}, name={:?}, type={:?})",
+            self.inner.id(),
+            self.inner.name().unwrap_or_default(),
+            self.inner.group_type().as_str()
+        )
+    }
+    fn _repr_html_(&self) -> String {
+        let rows = vec![
+            vec!["id".into(), self.inner.id().into()],
+            vec!["name".into(), self.inner.name().unwrap_or_default().into()],
+            vec!["type".into(), self.inner.group_type().as_str().into()],
+            vec!["description".into(), self.inner.description().unwrap_or_default().into()],
+        ];
+        html_table(&["attribute", "value"], rows.into_iter())
+    }
+}
+
+/// A secret Okta returned (reset link, temporary password, activation token): its repr never
+/// shows it; `reveal()` does.
+#[pyclass(module = "okta_lifecycle._core", name = "Secret", frozen)]
+pub(crate) struct PySecret {
+    pub(crate) inner: SecretString,
+}
+
+#[pymethods]
+impl PySecret {
+    /// The secret's text.
+    fn reveal(&self) -> &str {
+        self.inner.expose()
+    }
+    fn __repr__(&self) -> &'static str {
+        "Secret('********')"
+    }
+    fn __str__(&self) -> &'static str {
+        "********"
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<PySecret>().is_ok_and(|other| other.get().inner == self.inner)
+    }
+}
+
+/// A lifecycle policy.
+#[pyclass(module = "okta_lifecycle._core", name = "Policy", frozen)]
+#[derive(Clone)]
+pub(crate) struct PyPolicy {
+    pub(crate) inner: lifecycle::Policy,
+}
+
+#[pymethods]
+impl PyPolicy {
+    /// Loads a TOML policy file.
+    #[staticmethod]
+    fn from_file(path: std::path::PathBuf) -> PyResult<Self> {
+        convert(lifecycle::Policy::from_file(&path)).map(|inner| PyPolicy { inner })
+    }
+    /// Loads a policy from TOML text.
+    #[staticmethod]
+    fn from_toml(text: &str) -> PyResult<Self> {
+        convert(lifecycle::Policy::from_toml(text)).map(|inner| PyPolicy { inner })
+    }
+    /// Loads a policy from a dict with the TOML schema.
+    #[staticmethod]
+    fn from_dict(value: &Bound<'_, PyAny>) -> PyResult<Self> {
+        convert(lifecycle::Policy::from_value(&from_python(value)?)).map(|inner| PyPolicy { inner })
+    }
+    #[getter]
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+    #[getter]
+    fn workflows(&self) -> Vec<String> {
+        self.inner.workflows.iter().map(|w| w.name.clone()).collect()
+    }
+    fn __repr__(&self) -> String {
+        format!("Policy(name={:?}, workflows={:?})", self.inner.name, self.workflows())
+    }
+}
+
+/// A plan: every change a run would make.
+#[pyclass(module = "okta_lifecycle._core", name = "Plan", frozen)]
+#[derive(Clone)]
+pub(crate) struct PyPlan {
+    pub(crate) inner: lifecycle::Plan,
+}
+
+#[pymethods]
+impl PyPlan {
+    #[getter]
+    fn run_id(&self) -> &str {
+        &self.inner.run_id
+    }
+    #[getter]
+    fn policy(&self) -> &str {
+        &self.inner.policy
+    }
+    #[getter]
+    fn changes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.changes)
+    }
+    #[getter]
+    fn issues<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.issues)
+    }
+    #[getter]
+    fn events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.events)
+    }
+    #[getter]
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.summary)
+    }
+    #[getter]
+    fn blocked(&self) -> Vec<String> {
+        self.inner.blocked.clone()
+    }
+    #[getter]
+    fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+    /// The plan as text.
+    fn render(&self) -> String {
+        self.inner.render()
+    }
+    /// The plan as JSON (it can be applied later with `Plan.from_json`).
+    fn to_json(&self) -> PyResult<String> {
+        serde_json::to_string_pretty(&self.inner).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+    /// Reads a plan saved with `to_json`.
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<Self> {
+        serde_json::from_str(text)
+            .map(|inner| PyPlan { inner })
+            .map_err(|e| PyValueError::new_err(format!("not a saved plan: {e}")))
+    }
+    fn __len__(&self) -> usize {
+        self.inner.changes.len()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Plan(run_id={:?}, changes={}, issues={}, blocked={})",
+            self.inner.run_id,
+            self.inner.changes.len(),
+            self.inner.issues.len(),
+            !self.inner.blocked.is_empty()
+        )
+    }
+    fn __str__(&self) -> String {
+        self.inner.render()
+    }
+    fn _repr_html_(&self) -> String {
+        let rows = self.inner.changes.iter().map(|c| {
+            vec![
+                c.seq.to_string(),
+                c.action.as_str().to_owned(),
+                c.identity.clone().unwrap_or_default(),
+                c.operation.describe(),
+            ]
+        });
+        let mut html = format!("<p>Plan {} for policy {}</p>", escape(&self.inner.run_id), escape(&self.inner.policy));
+        html.push_str(&html_table(&["#", "action", "identity", "change"], rows));
+        for issue in &self.inner.issues {
+            html.push_str(&format!("<p>issue, row {}: {}</p>", issue.row, escape(&issue.message)));
+        }
+        for reason in &self.inner.blocked {
+            html.push_str(&format!("<p><b>blocked</b>: {}</p>", escape(reason)));
+        }
+        html
+    }
+}
+
+/// What applying a plan did.
+#[pyclass(module = "okta_lifecycle._core", name = "Report", frozen)]
+pub(crate) struct PyReport {
+    pub(crate) inner: lifecycle::Report,
+}
+
+#[pymethods]
+impl PyReport {
+    #[getter]
+    fn run_id(&self) -> &str {
+        &self.inner.run_id
+    }
+    #[getter]
+    fn outcomes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.outcomes)
+    }
+    #[getter]
+    fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.counts)
+    }
+    #[getter]
+    fn is_success(&self) -> bool {
+        self.inner.is_success()
+    }
+    /// Password-reset links Okta returned, by login (as secrets).
+    #[getter]
+    fn reset_links<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let links = PyDict::new(py);
+        for (login, link) in &self.inner.reset_links {
+            links.set_item(login, Py::new(py, PySecret { inner: link.clone() })?)?;
+        }
+        Ok(links)
+    }
+    fn render(&self) -> String {
+        self.inner.render()
+    }
+    fn __repr__(&self) -> String {
+        format!("Report(run_id={:?}, counts={:?})", self.inner.run_id, self.inner.counts)
+    }
+    fn __str__(&self) -> String {
+        self.inner.render()
+    }
+    fn _repr_html_(&self) -> String {
+        let rows = self.inner.outcomes.iter().map(|o| {
+            vec![
+                o.seq.to_string(),
+                o.operation.clone(),
+                o.login.clone().unwrap_or_default(),
+                format!("{:?}", o.status).to_lowercase(),
+                o.message.clone().unwrap_or_default(),
+            ]
+        });
+        format!(
+            "<p>Run {}</p>{}",
+            escape(&self.inner.run_id),
+            html_table(&["#", "change", "login", "status", "message"], rows)
+        )
+    }
+}
+
+/// Converts a list of Python dicts into identity records.
+pub(crate) fn records_from(value: &Bound<'_, PyAny>) -> PyResult<Vec<lifecycle::record::IdentityRecord>> {
+    let list = value.cast::<PyList>().map_err(|_| PyValueError::new_err("records must be a list of dicts"))?;
+    list.iter()
+        .enumerate()
+        .map(|(index, item)| match from_python(&item)? {
+            Value::Object(map) => Ok(lifecycle::record::IdentityRecord::from_map(map)),
+            _ => Err(PyValueError::new_err(format!("record {index} is not a dict"))),
+        })
+        .collect()
+}
