@@ -736,3 +736,15 @@ source_method!(AsyncActions);
 pub(crate) fn split_scopes(text: &str) -> Vec<String> {
     parse_scopes(text)
 }
+
+/// A blocking client for an org at `url` with an API token (the simulator's `client()`).
+pub(crate) fn blocking_client(url: &str, api_token: &str) -> PyResult<PyOktaClient> {
+    let config = convert(ClientConfig::with_api_token(url, api_token))?;
+    Ok(PyOktaClient { core: core_from(config, None)? })
+}
+
+/// An asyncio client for an org at `url` with an API token (the simulator's `async_client()`).
+pub(crate) fn async_client(url: &str, api_token: &str) -> PyResult<PyAsyncOktaClient> {
+    let config = convert(ClientConfig::with_api_token(url, api_token))?;
+    Ok(PyAsyncOktaClient { core: core_from(config, None)? })
+}

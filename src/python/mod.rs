@@ -29,19 +29,36 @@ fn scim_canonical(expression: &str) -> PyResult<String> {
         .map_err(|error| FilterSyntaxError::new_err(error.to_string()))
 }
 
+static LOGGING: std::sync::OnceLock<pyo3_log::ResetHandle> = std::sync::OnceLock::new();
+
+/// Makes the core see changes to Python's logging configuration (levels are cached).
+#[pyfunction]
+fn refresh_logging() {
+    if let Some(handle) = LOGGING.get() {
+        handle.reset();
+    }
+}
+
 /// The `okta_lifecycle._core` extension module.
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    // The core's log events reach Python's logging under the "okta_lifecycle" logger.
-    let _ = pyo3_log::Logger::new(module.py(), pyo3_log::Caching::LoggersAndLevels)?
+    // The core's log events reach Python's logging under the "okta_lifecycle" logger. Levels
+    // are cached so that a disabled logger costs no GIL round trip per request;
+    // refresh_logging() drops the cache after logging is reconfigured.
+    if let Ok(handle) = pyo3_log::Logger::new(module.py(), pyo3_log::Caching::LoggersAndLevels)?
+        .filter(log::LevelFilter::Warn)
         .filter_target("okta_lifecycle".to_owned(), log::LevelFilter::Trace)
-        .install();
+        .install()
+    {
+        let _ = LOGGING.set(handle);
+    }
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add("FilterSyntaxError", module.py().get_type::<FilterSyntaxError>())?;
     module.add_function(wrap_pyfunction!(scim_quote, module)?)?;
     module.add_function(wrap_pyfunction!(scim_canonical, module)?)?;
     module.add_function(wrap_pyfunction!(client::split_scopes, module)?)?;
+    module.add_function(wrap_pyfunction!(refresh_logging, module)?)?;
     module.add_class::<simulator::PySimulator>()?;
     module.add_class::<client::PyOktaClient>()?;
     module.add_class::<client::PyAsyncOktaClient>()?;

@@ -287,6 +287,18 @@ impl PySimulator {
         Ok(())
     }
 
+    /// A blocking OktaClient bound to this org (its journal in memory).
+    fn client(&self) -> PyResult<crate::python::client::PyOktaClient> {
+        self.simulator()?;
+        crate::python::client::blocking_client(&self.url, &self.api_token)
+    }
+
+    /// An AsyncOktaClient bound to this org (its journal in memory).
+    fn async_client(&self) -> PyResult<crate::python::client::PyAsyncOktaClient> {
+        self.simulator()?;
+        crate::python::client::async_client(&self.url, &self.api_token)
+    }
+
     /// Stops the server (saving the state file, if any). Idempotent.
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
         if let Some(simulator) = self.inner.take() {
