@@ -28,7 +28,11 @@ POLICY = Policy.from_dict(
                 "actions": [
                     {"action": "sync_identities"},
                     {"action": "create_entitlement", "name": "dept-{department | LOWER}"},
-                    {"action": "manage_relationships", "groups": ["dept-{department | LOWER}"], "exclusive_prefix": "dept-"},
+                    {
+                        "action": "manage_relationships",
+                        "groups": ["dept-{department | LOWER}"],
+                        "exclusive_prefix": "dept-",
+                    },
                 ],
             },
             {"name": "leaver", "when": 'status eq "terminated"', "actions": [{"action": "deprovision_identity"}]},
@@ -63,7 +67,9 @@ def test_a_department_change_moves_the_group_membership(okta_client: OktaClient)
     assert groups == {"Everyone", "dept-sales"}
 
 
-def test_a_leaver_is_deprovisioned_and_their_history_kept(okta_client: OktaClient, okta_simulator: OktaSimulator) -> None:
+def test_a_leaver_is_deprovisioned_and_their_history_kept(
+    okta_client: OktaClient, okta_simulator: OktaSimulator
+) -> None:
     okta_client.apply(okta_client.plan(POLICY, hr()))
     user_id = okta_client.users.get("ada@acme.example").id
     okta_simulator.create_session(user_id)
