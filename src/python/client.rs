@@ -337,6 +337,17 @@ macro_rules! client_common {
                 to_python(py, &snapshots)
             }
 
+            /// How far a run has got: the number of its changes in each status (planned,
+            /// started, succeeded, failed, unknown, skipped), read from the journal.
+            fn run_progress(&self, run_id: &str) -> PyResult<std::collections::BTreeMap<String, usize>> {
+                let mut counts = std::collections::BTreeMap::new();
+                for (_, status) in convert(self.core.journal.run_changes(run_id))? {
+                    let name = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                    *counts.entry(name).or_insert(0) += 1;
+                }
+                Ok(counts)
+            }
+
             /// Stops using the client: later calls raise.
             fn close(&self) {
                 self.core.closed.store(true, Ordering::Relaxed);

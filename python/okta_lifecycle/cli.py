@@ -1,0 +1,383 @@
+"""The ``okta-lifecycle`` command: plan and apply lifecycle policies from the shell.
+
+Thin over the library: it parses arguments, calls okta_lifecycle, and prints. Exit codes: 0
+success, 1 some changes failed or some records could not be acted on (apply), 2 usage error,
+3 blocked by a safety limit (plan and apply).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from okta_lifecycle import OktaClient, Plan, Policy, Report, errors
+from okta_lifecycle.testing import OktaSimulator
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED = 0, 1, 2, 3
+
+#: The simulator's API token in --simulator mode (a fake org's credential, not a secret).
+SIMULATOR_TOKEN = "00okta-lifecycle-local-simulator"
+
+
+class UsageError(Exception):
+    """A problem with the command line or its files."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="okta-lifecycle",
+        description="Plan and apply Okta lifecycle policies; read Okta as a source of identities.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def target(command: argparse.ArgumentParser) -> None:
+        group = command.add_argument_group("target (default: OKTA_ORG_URL and credentials from the environment)")
+        group.add_argument("--simulator", action="store_true", help="use the built-in Okta simulator")
+        group.add_argument(
+            "--state-dir",
+            default=os.environ.get("OKTA_LIFECYCLE_STATE_DIR", ".okta-lifecycle"),
+            help="with --simulator: where the org and the journal are kept between runs (default: .okta-lifecycle)",
+        )
+        group.add_argument("--org-url", help="the org URL (overrides OKTA_ORG_URL)")
+        group.add_argument("--journal", help="the journal file (default: per org under XDG_STATE_HOME)")
+        command.add_argument("--json", action="store_true", help="machine-readable output")
+
+    for name, help_text in (("plan", "show what a policy would change"), ("apply", "plan, confirm, apply")):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--policy", required=True, help="the policy file (TOML)")
+        command.add_argument("--source", required=True, help="the identity records (.csv or .jsonl)")
+        target(command)
+        if name == "apply":
+            command.add_argument("--yes", action="store_true", help="apply without asking")
+            command.add_argument("--override-safety", action="store_true", help="apply a plan the safety limits block")
+            command.add_argument("--concurrency", type=int, default=16, help="changes in flight (default 16)")
+
+    command = commands.add_parser("history", help="the journal's record of a user")
+    command.add_argument("login")
+    target(command)
+
+    command = commands.add_parser("export", help="Okta users as CSV or JSON lines (source of identity)")
+    command.add_argument("--format", choices=("csv", "jsonl"), default="jsonl")
+    command.add_argument("--output", help="the file to write (default: standard output)")
+    command.add_argument("--since", help="only users changed after this RFC 3339 time (incremental)")
+    command.add_argument("--movers", default="department,title", help="attributes that make a mover (comma-separated)")
+    target(command)
+
+    command = commands.add_parser("deprovision", help="deprovision one user (history kept)")
+    command.add_argument("login")
+    command.add_argument("--mode", choices=("deactivate", "suspend"), default="deactivate")
+    command.add_argument("--keep-groups", action="store_true", help="do not remove group memberships")
+    command.add_argument("--no-logout", action="store_true", help="do not end sessions")
+    command.add_argument("--yes", action="store_true", help="do not ask")
+    target(command)
+
+    command = commands.add_parser("reset-password", help="start Okta's password reset for a login")
+    command.add_argument("login")
+    command.add_argument("--no-email", action="store_true", help="print the reset link instead of emailing it")
+    command.add_argument("--revoke-sessions", action="store_true")
+    target(command)
+
+    command = commands.add_parser("simulator", help="serve a simulated Okta org for other tools")
+    command.add_argument("--port", type=int, default=0)
+    command.add_argument("--seed-users", type=int, default=0)
+    command.add_argument("--rate-limits", default="none", help='"none", "okta", or JSON such as {"/api/v1/users": 600}')
+    command.add_argument("--state-file", help="keep the org in this JSON file")
+    command.add_argument("--api-token", help="the token to accept (default: random)")
+    return parser
+
+
+@contextmanager
+def _client(arguments: argparse.Namespace) -> Iterator[OktaClient]:
+    if arguments.simulator:
+        state = Path(arguments.state_dir)
+        state.mkdir(parents=True, exist_ok=True)
+        with OktaSimulator(state_file=state / "simulator.json", api_token=SIMULATOR_TOKEN) as simulator:
+            journal = arguments.journal or state / "journal.sqlite"
+            with OktaClient(simulator.url, api_token=simulator.api_token, journal=journal) as client:
+                yield client
+        return
+    if arguments.org_url:
+        os.environ["OKTA_ORG_URL"] = arguments.org_url
+    with OktaClient.from_env(journal=arguments.journal) as client:
+        yield client
+
+
+def _records(path: str) -> str:
+    source = Path(path)
+    if not source.is_file():
+        raise UsageError(f"the source {path} does not exist")
+    if source.suffix.lower() not in (".csv", ".jsonl", ".ndjson"):
+        raise UsageError(f"the source {path} must be a .csv or .jsonl file")
+    return str(source)
+
+
+def _policy(path: str) -> Policy:
+    if not Path(path).is_file():
+        raise UsageError(f"the policy {path} does not exist")
+    try:
+        return Policy.from_file(path)
+    except errors.InvalidInputError as error:
+        raise UsageError(str(error)) from error
+
+
+def _print_json(value: Any, stream: TextIO = sys.stdout) -> None:
+    json.dump(value, stream, indent=2, default=str)
+    stream.write("\n")
+
+
+def _plan_exit(plan: Plan) -> int:
+    return EXIT_BLOCKED if plan.blocked else EXIT_OK
+
+
+def _progress(client: OktaClient, plan: Plan, done: threading.Event) -> None:
+    """Shows count, rate, throttling waits and ETA on the terminal while a plan applies."""
+    started = time.monotonic()
+    total = len(plan)
+    while not done.wait(0.5):
+        counts = client.run_progress(plan.run_id)
+        finished = sum(n for status, n in counts.items() if status not in ("planned", "started"))
+        elapsed = time.monotonic() - started
+        rate = finished / elapsed if elapsed > 0 else 0.0
+        eta = f"{(total - finished) / rate:.0f}s" if rate > 0 else "?"
+        waits = client.governor_stats()["throttled_waits"]
+        sys.stderr.write(f"\r  applied {finished}/{total}  {rate:.1f}/s  throttling waits {waits}  ETA {eta}   ")
+        sys.stderr.flush()
+    sys.stderr.write("\r" + " " * 78 + "\r")
+
+
+def _apply(client: OktaClient, plan: Plan, arguments: argparse.Namespace) -> Report:
+    show_progress = sys.stderr.isatty() and not arguments.json
+    done = threading.Event()
+    watcher = threading.Thread(target=_progress, args=(client, plan, done), daemon=True) if show_progress else None
+    if watcher:
+        watcher.start()
+    try:
+        return client.apply(plan, concurrency=arguments.concurrency, override_safety=arguments.override_safety)
+    finally:
+        done.set()
+        if watcher:
+            watcher.join()
+
+
+def _confirm(question: str) -> bool:
+    sys.stdout.write(f"{question} [y/N] ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
+def _report_exit(report: Report) -> int:
+    return EXIT_OK if report.is_success else EXIT_FAILED
+
+
+def command_plan(arguments: argparse.Namespace) -> int:
+    policy, source = _policy(arguments.policy), _records(arguments.source)
+    with _client(arguments) as client:
+        plan = client.plan(policy, source)
+    if arguments.json:
+        sys.stdout.write(plan.to_json() + "\n")
+    else:
+        sys.stdout.write(plan.render())
+    return _plan_exit(plan)
+
+
+def command_apply(arguments: argparse.Namespace) -> int:
+    policy, source = _policy(arguments.policy), _records(arguments.source)
+    with _client(arguments) as client:
+        plan = client.plan(policy, source)
+        if not arguments.json:
+            sys.stdout.write(plan.render())
+        if plan.blocked and not arguments.override_safety:
+            if arguments.json:
+                _print_json({"plan": json.loads(plan.to_json()), "applied": False, "blocked": plan.blocked})
+            else:
+                sys.stderr.write(
+                    "error: the plan is blocked by the policy's safety limits (--override-safety to apply)\n"
+                )
+            return EXIT_BLOCKED
+        if plan.is_empty:
+            if arguments.json:
+                _print_json({"plan": json.loads(plan.to_json()), "applied": True, "report": None})
+            return EXIT_FAILED if plan.issues else EXIT_OK
+        if sys.stdin.isatty() and not arguments.yes and not _confirm(f"Apply {len(plan)} changes to {client.org_url}?"):
+            sys.stdout.write("Not applied.\n")
+            return EXIT_OK
+        report = _apply(client, plan, arguments)
+    if arguments.json:
+        _print_json({"plan": json.loads(plan.to_json()), "applied": True, "report": _report_data(report)})
+    else:
+        sys.stdout.write(report.render())
+    return max(_report_exit(report), EXIT_FAILED if plan.issues else EXIT_OK)
+
+
+def _report_data(report: Report) -> dict[str, Any]:
+    return {"run_id": report.run_id, "counts": report.counts, "outcomes": report.outcomes}
+
+
+def command_history(arguments: argparse.Namespace) -> int:
+    with _client(arguments) as client:
+        history = client.history(arguments.login)
+        snapshots = client.snapshots(arguments.login)
+    if arguments.json:
+        _print_json({"changes": history, "snapshots": snapshots})
+        return EXIT_OK
+    if not history:
+        sys.stdout.write(f"The journal has no record of {arguments.login}.\n")
+    for entry in history:
+        detail = entry["detail"]
+        changes = "; ".join(
+            f"{change['attribute']}: {change['before']!r} -> {change['after']!r}"
+            for change in detail.get("changes", [])
+            if isinstance(change, dict)
+        )
+        group_ref = detail.get("group")
+        group = group_ref.get("name") if isinstance(group_ref, dict) else None
+        what = changes or (f"group {group}" if group else "")
+        sys.stdout.write(
+            f"{entry['updated_at']}  {entry['action']:<22} {entry['operation']:<16} {entry['status']:<10} {what}\n"
+        )
+    for snapshot in snapshots:
+        groups = ", ".join(name for _, name in snapshot["groups"])
+        sys.stdout.write(f"snapshot {snapshot['taken_at']} ({snapshot['status']}): groups {groups}\n")
+    return EXIT_OK
+
+
+def command_export(arguments: argparse.Namespace) -> int:
+    since = None
+    if arguments.since:
+        try:
+            since = datetime.datetime.fromisoformat(arguments.since.replace("Z", "+00:00"))
+        except ValueError as error:
+            raise UsageError(f"--since must be an RFC 3339 time such as 2026-01-31T00:00:00Z: {error}") from error
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=datetime.timezone.utc)
+    movers = [name.strip() for name in arguments.movers.split(",") if name.strip()]
+    output = open(arguments.output, "w", newline="", encoding="utf-8") if arguments.output else sys.stdout  # noqa: SIM115
+    watermark = since
+    count = 0
+    try:
+        with _client(arguments) as client:
+            rows: list[dict[str, Any]] = []
+            for identity in client.actions.source_of_identity(since=since, mover_attributes=movers):
+                row = dict(identity.record)
+                row["event"] = identity.event
+                updated = identity.user.last_updated
+                if updated and (watermark is None or updated > watermark):
+                    watermark = updated
+                count += 1
+                if arguments.format == "jsonl":
+                    output.write(json.dumps(row, default=str) + "\n")
+                else:
+                    rows.append(row)
+            if arguments.format == "csv" and rows:
+                columns = sorted({key for row in rows for key in row}, key=lambda k: (k != "id", k != "event", k))
+                writer = csv.DictWriter(output, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(rows)
+    finally:
+        if output is not sys.stdout:
+            output.close()
+    mark = watermark.isoformat() if watermark else "-"
+    sys.stderr.write(f"{count} identities exported; next incremental export: --since {mark}\n")
+    return EXIT_OK
+
+
+def command_deprovision(arguments: argparse.Namespace) -> int:
+    with _client(arguments) as client:
+        user = client.users.get(arguments.login)
+        if sys.stdin.isatty() and not arguments.yes and not _confirm(f"Deprovision {user.login} ({user.status})?"):
+            sys.stdout.write("Not deprovisioned.\n")
+            return EXIT_OK
+        report = client.actions.deprovision_identity(
+            user, mode=arguments.mode, remove_groups=not arguments.keep_groups, logout=not arguments.no_logout
+        )
+    if arguments.json:
+        _print_json(_report_data(report))
+    else:
+        sys.stdout.write(report.render())
+    return _report_exit(report)
+
+
+def command_reset_password(arguments: argparse.Namespace) -> int:
+    with _client(arguments) as client:
+        report = client.actions.reset_password(
+            arguments.login, send_email=not arguments.no_email, revoke_sessions=arguments.revoke_sessions
+        )
+    links = {login: secret.reveal() for login, secret in report.reset_links.items()}
+    if arguments.json:
+        _print_json({**_report_data(report), "reset_links": links})
+    else:
+        sys.stdout.write(report.render())
+        for login, link in links.items():
+            # Asked for explicitly with --no-email: the link goes to this terminal only.
+            sys.stdout.write(f"reset link for {login}: {link}\n")
+    return _report_exit(report)
+
+
+def command_simulator(arguments: argparse.Namespace) -> int:
+    from okta_lifecycle import simulator
+
+    forwarded = ["--port", str(arguments.port), "--seed-users", str(arguments.seed_users)]
+    forwarded += ["--rate-limits", arguments.rate_limits]
+    if arguments.state_file:
+        forwarded += ["--state-file", arguments.state_file]
+    if arguments.api_token:
+        forwarded += ["--api-token", arguments.api_token]
+    return simulator.main(forwarded)
+
+
+COMMANDS = {
+    "plan": command_plan,
+    "apply": command_apply,
+    "history": command_history,
+    "export": command_export,
+    "deprovision": command_deprovision,
+    "reset-password": command_reset_password,
+    "simulator": command_simulator,
+}
+
+
+def _describe(error: errors.OktaError) -> str:
+    details = []
+    if isinstance(error, errors.ApiError):
+        if error.error_code:
+            details.append(error.error_code)
+        if error.request_id:
+            details.append(f"request id {error.request_id}")
+    suffix = f" [{', '.join(details)}]" if details else ""
+    return f"error: {str(error).splitlines()[0]}{suffix}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    try:
+        return COMMANDS[arguments.command](arguments)
+    except UsageError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return EXIT_USAGE
+    except (errors.ConfigurationError, errors.InvalidInputError) as error:
+        sys.stderr.write(_describe(error) + "\n")
+        return EXIT_USAGE
+    except errors.PlanBlockedError as error:
+        sys.stderr.write(_describe(error) + "\n")
+        return EXIT_BLOCKED
+    except errors.OktaError as error:
+        sys.stderr.write(_describe(error) + "\n")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted; apply the same plan again to resume\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
