@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: a simulator and a client bound to it.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::time::Duration;
 
 use okta_lifecycle::http::retry::Backoff;
