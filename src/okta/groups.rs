@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::http::{ItemStream, OktaClient};
 use crate::okta::models::{Group, User};
-use crate::okta::segment;
+use crate::okta::{listing_query, segment};
 
 /// Filters for listing groups. Use at most one of `search`, `filter` or `q`.
 #[derive(Debug, Clone, Default)]
@@ -105,19 +105,7 @@ impl GroupsApi {
     /// Lists groups lazily, page by page.
     pub fn list(&self, options: &ListGroups) -> Result<ItemStream<Group>> {
         let limit = options.limit.unwrap_or(self.client.config().page_size);
-        if !(1..=200).contains(&limit) {
-            return Err(Error::InvalidInput(format!("limit must be between 1 and 200, not {limit}")));
-        }
-        let given = [options.search.is_some(), options.filter.is_some(), options.q.is_some()];
-        if given.iter().filter(|g| **g).count() > 1 {
-            return Err(Error::InvalidInput("use only one of search, filter and q".into()));
-        }
-        let mut query = vec![("limit", limit.to_string())];
-        for (name, value) in [("search", &options.search), ("filter", &options.filter), ("q", &options.q)] {
-            if let Some(value) = value {
-                query.push((name, value.clone()));
-            }
-        }
+        let mut query = listing_query(limit, &options.search, &options.filter, &options.q, &[])?;
         if options.expand_stats {
             query.push(("expand", "stats".into()));
         }

@@ -49,6 +49,30 @@ pub(crate) fn segment(what: &str, value: &str) -> Result<String> {
     Ok(utf8_percent_encode(value, SEGMENT).to_string())
 }
 
+/// The query of a listing: `limit` (checked against Okta's maximum of 200) and at most one of
+/// `search`, `filter` and `q`, followed by `extra` parameters that are set.
+pub(crate) fn listing_query(
+    limit: u32,
+    search: &Option<String>,
+    filter: &Option<String>,
+    q: &Option<String>,
+    extra: &[(&'static str, &Option<String>)],
+) -> Result<Vec<(&'static str, String)>> {
+    if !(1..=200).contains(&limit) {
+        return Err(Error::InvalidInput(format!("limit must be between 1 and 200, not {limit}")));
+    }
+    if [search, filter, q].iter().filter(|given| given.is_some()).count() > 1 {
+        return Err(Error::InvalidInput("use only one of search, filter and q".into()));
+    }
+    let mut query = vec![("limit", limit.to_string())];
+    for (name, value) in [("search", search), ("filter", filter), ("q", q)].into_iter().chain(extra.iter().copied()) {
+        if let Some(value) = value {
+            query.push((name, value.clone()));
+        }
+    }
+    Ok(query)
+}
+
 #[cfg(test)]
 mod tests {
     use super::segment;

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::http::retry::Idempotency;
 use crate::http::{ItemStream, OktaClient};
 use crate::okta::models::{Group, User, UserStatus};
-use crate::okta::segment;
+use crate::okta::{listing_query, segment};
 use crate::secret::SecretString;
 
 /// Okta accepts at most this many `groupIds` when creating a user.
@@ -205,25 +205,8 @@ impl UsersApi {
     /// Lists users lazily, page by page.
     pub fn list(&self, options: &ListUsers) -> Result<ItemStream<User>> {
         let limit = options.limit.unwrap_or(self.client.config().page_size);
-        if !(1..=200).contains(&limit) {
-            return Err(Error::InvalidInput(format!("limit must be between 1 and 200, not {limit}")));
-        }
-        let given = [options.search.is_some(), options.filter.is_some(), options.q.is_some()];
-        if given.iter().filter(|g| **g).count() > 1 {
-            return Err(Error::InvalidInput("use only one of search, filter and q".into()));
-        }
-        let mut query = vec![("limit", limit.to_string())];
-        for (name, value) in [
-            ("search", &options.search),
-            ("filter", &options.filter),
-            ("q", &options.q),
-            ("sortBy", &options.sort_by),
-            ("sortOrder", &options.sort_order),
-        ] {
-            if let Some(value) = value {
-                query.push((name, value.clone()));
-            }
-        }
+        let extra = [("sortBy", &options.sort_by), ("sortOrder", &options.sort_order)];
+        let query = listing_query(limit, &options.search, &options.filter, &options.q, &extra)?;
         Ok(ItemStream::new(self.client.clone(), self.client.request(Method::GET, "/api/v1/users", &query)))
     }
 
