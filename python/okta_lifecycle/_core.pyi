@@ -1,10 +1,59 @@
-"""Type stubs for the okta_lifecycle._core extension module."""
+"""Type stubs for the okta_lifecycle._core extension module (the Rust core's Python bindings).
 
+Blocking classes (``OktaClient``, ``Users``, ``Groups``, ``Actions``) return values; their asyncio
+twins (``AsyncOktaClient``, ``AsyncUsers``, ``AsyncGroups``, ``AsyncActions``) return awaitables
+(asyncio futures, which need a running event loop when the method is called) of the same values.
+Listings (``UserPages``, ``GroupPages``, ``IdentityEvents``) are both iterators and async iterators.
+"""
+
+import datetime
 import os
-from typing import Any, final
+import pathlib
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, ClassVar, Literal, TypeAlias, final
 
-__all__ = ["FilterSyntaxError", "OktaSimulator", "__version__", "scim_canonical", "scim_quote"]
+from typing_extensions import Self
+
+__all__ = [
+    "__version__",
+    "FilterSyntaxError",
+    "scim_quote",
+    "scim_canonical",
+    "split_scopes",
+    "refresh_logging",
+    "OktaSimulator",
+    "OktaClient",
+    "AsyncOktaClient",
+    "Users",
+    "AsyncUsers",
+    "Groups",
+    "AsyncGroups",
+    "Actions",
+    "AsyncActions",
+    "IdentityEvent",
+    "User",
+    "Group",
+    "Secret",
+    "Policy",
+    "Plan",
+    "Report",
+    "UserPages",
+    "GroupPages",
+    "IdentityEvents",
+]
+
 __version__: str
+
+_StrPath: TypeAlias = str | os.PathLike[str]
+_Profile: TypeAlias = Mapping[str, Any]
+_UserRef: TypeAlias = User | str
+"""A user: a ``User``, or its id or login."""
+_GroupRef: TypeAlias = Group | str
+"""A group: a ``Group``, or its id."""
+_Records: TypeAlias = Sequence[Mapping[str, Any]] | _StrPath
+"""Identity records: a list of dicts, or the path of a .csv or .jsonl file."""
+_RelationshipMode: TypeAlias = Literal["add", "remove", "sync"]
+_DeprovisionMode: TypeAlias = Literal["deactivate", "suspend"]
 
 class FilterSyntaxError(ValueError):
     """A SCIM filter expression that does not parse."""
@@ -16,7 +65,648 @@ def scim_canonical(expression: str) -> str:
     """Parse a SCIM filter and return its canonical text.
 
     Operators come out in lower case, values escaped, parentheses only where precedence needs them.
+    Raises FilterSyntaxError if it does not parse.
     """
+
+def split_scopes(text: str) -> list[str]:
+    """Parse a scope list written with spaces and/or commas (exposed for the command line)."""
+
+def refresh_logging() -> None:
+    """Make the core see changes to Python's logging configuration (levels are cached)."""
+
+# --- models -------------------------------------------------------------------------------------
+
+@final
+class User:
+    """An Okta user. Read-only; equal to another ``User`` with the same JSON. Its repr shows no secret."""
+
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    @property
+    def id(self) -> str:
+        """The user's id."""
+    @property
+    def login(self) -> str | None:
+        """``profile.login``."""
+    @property
+    def email(self) -> str | None:
+        """``profile.email``."""
+    @property
+    def status(self) -> str:
+        """The status: STAGED, PROVISIONED, ACTIVE, RECOVERY, PASSWORD_EXPIRED, LOCKED_OUT, SUSPENDED,
+        DEPROVISIONED."""
+    @property
+    def transitioning_to_status(self) -> str | None:
+        """The status the user is moving to, while Okta is still working on it."""
+    @property
+    def profile(self) -> dict[str, Any]:
+        """The profile, custom attributes included (a new dict on each access)."""
+    @property
+    def created(self) -> datetime.datetime | None:
+        """When the user was created (an aware UTC datetime)."""
+    @property
+    def activated(self) -> datetime.datetime | None:
+        """When the user was last activated."""
+    @property
+    def status_changed(self) -> datetime.datetime | None:
+        """When the status last changed."""
+    @property
+    def last_login(self) -> datetime.datetime | None:
+        """When the user last signed in."""
+    @property
+    def last_updated(self) -> datetime.datetime | None:
+        """When the user last changed."""
+    @property
+    def password_changed(self) -> datetime.datetime | None:
+        """When the password last changed."""
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The user's JSON as Okta returned it."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def _repr_html_(self) -> str:
+        """An HTML table of the id, status and profile (for notebooks)."""
+
+@final
+class Group:
+    """An Okta group. Read-only; equal to another ``Group`` with the same JSON."""
+
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    @property
+    def id(self) -> str:
+        """The group's id."""
+    @property
+    def name(self) -> str | None:
+        """``profile.name``."""
+    @property
+    def description(self) -> str | None:
+        """``profile.description``."""
+    @property
+    def type_(self) -> str:
+        """The group type: OKTA_GROUP, APP_GROUP or BUILT_IN."""
+    @property
+    def profile(self) -> dict[str, Any]:
+        """The group's profile."""
+    @property
+    def created(self) -> datetime.datetime | None:
+        """When the group was created (an aware UTC datetime)."""
+    @property
+    def last_updated(self) -> datetime.datetime | None:
+        """When the group's profile last changed."""
+    @property
+    def last_membership_updated(self) -> datetime.datetime | None:
+        """When the group's membership last changed."""
+    @property
+    def users_count(self) -> int | None:
+        """The member count (only when listed with ``expand_stats=True``)."""
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The group's JSON as Okta returned it."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def _repr_html_(self) -> str:
+        """An HTML table of the id, name, type and description (for notebooks)."""
+
+@final
+class Secret:
+    """A secret Okta returned (reset link, temporary password, activation link).
+
+    Its repr and str never show it; ``reveal()`` does.
+    """
+
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def reveal(self) -> str:
+        """The secret's text."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class Policy:
+    """A lifecycle policy: attribute mappings, workflows of actions and safety limits."""
+
+    @staticmethod
+    def from_file(path: _StrPath) -> Policy:
+        """Load a TOML policy file."""
+    @staticmethod
+    def from_toml(text: str) -> Policy:
+        """Load a policy from TOML text."""
+    @staticmethod
+    def from_dict(value: Mapping[str, Any]) -> Policy:
+        """Load a policy from a dict with the TOML schema."""
+    @property
+    def name(self) -> str:
+        """The policy's name."""
+    @property
+    def workflows(self) -> list[str]:
+        """The names of the policy's workflows, in order."""
+
+@final
+class Plan:
+    """A plan: every change a run would make. ``len(plan)`` is the number of changes."""
+
+    @property
+    def run_id(self) -> str:
+        """The run's id (applying the plan again resumes that run)."""
+    @property
+    def policy(self) -> str:
+        """The name of the policy it was made from."""
+    @property
+    def changes(self) -> list[dict[str, Any]]:
+        """The changes, in order."""
+    @property
+    def issues(self) -> list[dict[str, Any]]:
+        """Records that could not be planned (row and message)."""
+    @property
+    def events(self) -> dict[str, str]:
+        """The event of each identity, by its source key: "joiner", "mover", "leaver", ..."""
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Counts of the changes by kind."""
+    @property
+    def blocked(self) -> list[str]:
+        """Why the policy's safety limits block the plan (empty: not blocked)."""
+    @property
+    def is_empty(self) -> bool:
+        """Whether the plan changes nothing."""
+    def render(self) -> str:
+        """The plan as text."""
+    def to_json(self) -> str:
+        """The plan as JSON (it can be applied later with ``Plan.from_json``)."""
+    @staticmethod
+    def from_json(text: str) -> Plan:
+        """Read a plan saved with ``to_json``."""
+    def __len__(self) -> int: ...
+    def _repr_html_(self) -> str:
+        """An HTML table of the changes, issues and blocking reasons (for notebooks)."""
+
+@final
+class Report:
+    """What applying a plan (or one action) did."""
+
+    @property
+    def run_id(self) -> str:
+        """The run's id."""
+    @property
+    def outcomes(self) -> list[dict[str, Any]]:
+        """One outcome per change: seq, operation, login, status, message."""
+    @property
+    def counts(self) -> dict[str, Any]:
+        """Counts of the outcomes by status."""
+    @property
+    def is_success(self) -> bool:
+        """Whether no change failed."""
+    @property
+    def reset_links(self) -> dict[str, Secret]:
+        """Password-reset links Okta returned, by login (as secrets)."""
+    def render(self) -> str:
+        """The report as text."""
+    def _repr_html_(self) -> str:
+        """An HTML table of the outcomes (for notebooks)."""
+
+@final
+class IdentityEvent:
+    """One identity read from Okta with its joiner / mover / leaver event."""
+
+    @property
+    def event(self) -> Literal["joiner", "mover", "leaver", "updated"]:
+        """One of "joiner", "mover", "leaver" or "updated"."""
+    @property
+    def user(self) -> User:
+        """The user as Okta returned it."""
+    @property
+    def record(self) -> dict[str, Any]:
+        """The identity record: the profile plus id, status and timestamps."""
+    @property
+    def moved(self) -> list[dict[str, Any]]:
+        """Mover attributes that changed: ``[{"attribute", "before", "after"}]``."""
+
+# --- listings -----------------------------------------------------------------------------------
+
+@final
+class UserPages:
+    """A lazy listing of users, one page in memory at a time: iterate it, or ``async for`` over it."""
+
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> User: ...
+    def __aiter__(self) -> Self: ...
+    def __anext__(self) -> Awaitable[User]: ...
+
+@final
+class GroupPages:
+    """A lazy listing of groups, one page in memory at a time: iterate it, or ``async for`` over it."""
+
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> Group: ...
+    def __aiter__(self) -> Self: ...
+    def __anext__(self) -> Awaitable[Group]: ...
+
+@final
+class IdentityEvents:
+    """A lazy listing of identity events: iterate it, or ``async for`` over it."""
+
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> IdentityEvent: ...
+    def __aiter__(self) -> Self: ...
+    def __anext__(self) -> Awaitable[IdentityEvent]: ...
+
+# --- blocking API -------------------------------------------------------------------------------
+
+@final
+class Users:
+    """The Users API (blocking)."""
+
+    def get(self, id_or_login: str) -> User:
+        """A user by id or login."""
+    def create(
+        self,
+        profile: _Profile,
+        *,
+        password: str | None = None,
+        activate: bool = True,
+        provider: bool = False,
+        next_login: Literal["changePassword"] | None = None,
+        group_ids: Sequence[str] | None = None,
+    ) -> User:
+        """Create a user (ACTIVE with ``activate=True``, else STAGED)."""
+    def update(self, user: _UserRef, profile: _Profile) -> User:
+        """Update the given profile attributes (None clears one)."""
+    def replace(self, user: _UserRef, profile: _Profile, *, if_match: str | None = None) -> User:
+        """Replace the profile; with ``if_match``, only if the user is unchanged since that ETag."""
+    def activate(self, user: _UserRef, *, send_email: bool = True) -> Secret | None:
+        """Activate a STAGED or DEPROVISIONED user; with ``send_email=False`` return the activation link."""
+    def reactivate(self, user: _UserRef, *, send_email: bool = False) -> Secret | None:
+        """Send a new activation to a PROVISIONED or RECOVERY user."""
+    def deactivate(self, user: _UserRef, *, send_email: bool = False) -> None:
+        """Deactivate a user (memberships are kept by Okta)."""
+    def suspend(self, user: _UserRef) -> None:
+        """Suspend an ACTIVE user."""
+    def unsuspend(self, user: _UserRef) -> None:
+        """Return a SUSPENDED user to ACTIVE."""
+    def unlock(self, user: _UserRef) -> None:
+        """Unlock a LOCKED_OUT user."""
+    def expire_password(self, user: _UserRef) -> User:
+        """Expire the password."""
+    def expire_password_with_temp_password(self, user: _UserRef, *, revoke_sessions: bool = False) -> Secret:
+        """Expire the password and return a temporary one (a Secret)."""
+    def reset_password(
+        self, user: _UserRef, *, send_email: bool = True, revoke_sessions: bool = False
+    ) -> Secret | None:
+        """Start Okta's password reset; with ``send_email=False`` return the reset link (a Secret)."""
+    def reset_factors(self, user: _UserRef) -> None:
+        """Reset every enrolled factor."""
+    def delete(self, user: _UserRef, *, permanently: bool = True) -> None:
+        """Delete a user: for good (deactivating first when needed), or with ``permanently=False`` one
+        DELETE (which only deactivates a user that is not DEPROVISIONED)."""
+    def clear_sessions(self, user: _UserRef, *, oauth_tokens: bool = True, forget_devices: bool | None = None) -> None:
+        """End the user's sessions; with ``oauth_tokens`` also revoke their OAuth tokens."""
+    def list(
+        self,
+        *,
+        search: str | None = None,
+        filter: str | None = None,
+        q: str | None = None,
+        sort_by: str | None = None,
+        sort_order: Literal["asc", "desc"] | None = None,
+        limit: int | None = None,
+    ) -> UserPages:
+        """List users lazily (use at most one of search, filter and q; ``limit`` is the page size)."""
+    def groups(self, user: _UserRef) -> GroupPages:
+        """The groups a user belongs to, Everyone included."""
+    def get_with_etag(self, id_or_login: str) -> tuple[User, str | None]:
+        """A user and its ETag, for ``replace(..., if_match=etag)``."""
+
+@final
+class Groups:
+    """The Groups API (blocking)."""
+
+    def create(self, name: str, description: str | None = None) -> Group:
+        """Create an OKTA_GROUP."""
+    def get(self, group: _GroupRef) -> Group:
+        """A group by id."""
+    def find(self, name: str) -> Group | None:
+        """A group by exact name (ignoring case), or None."""
+    def replace(self, group: _GroupRef, name: str, description: str | None = None) -> Group:
+        """Replace an OKTA_GROUP's name and description."""
+    def delete(self, group: _GroupRef) -> None:
+        """Delete a group."""
+    def add_member(self, group: _GroupRef, user: _UserRef) -> None:
+        """Add a user to an OKTA_GROUP (already a member: nothing happens)."""
+    def remove_member(self, group: _GroupRef, user: _UserRef) -> None:
+        """Remove a user from an OKTA_GROUP."""
+    def list(
+        self,
+        *,
+        search: str | None = None,
+        filter: str | None = None,
+        q: str | None = None,
+        expand_stats: bool = False,
+        limit: int | None = None,
+    ) -> GroupPages:
+        """List groups lazily (use at most one of search, filter and q; ``limit`` is the page size)."""
+    def members(self, group: _GroupRef) -> UserPages:
+        """A group's members, lazily."""
+
+@final
+class Actions:
+    """The lifecycle actions (blocking); each returns the Report of a one-identity run."""
+
+    def sync_identities(self, profile: _Profile, *, create: bool = True, activate: bool = True) -> Report:
+        """SYNC_IDENTITIES: create the user (matched by ``profile["login"]``) or update the given
+        attributes that differ."""
+    def manage_relationships(
+        self,
+        user: _UserRef,
+        groups: Sequence[str],
+        *,
+        mode: _RelationshipMode = ...,
+        exclusive_prefix: str | None = None,
+    ) -> Report:
+        """MANAGE_RELATIONSHIPS: mode "add" (the default), "remove" or "sync" (with ``exclusive_prefix``)."""
+    def deprovision_identity(
+        self, user: _UserRef, *, mode: _DeprovisionMode = ..., remove_groups: bool = True, logout: bool = True
+    ) -> Report:
+        """DEPROVISION_IDENTITY: history recorded, account disabled (mode "deactivate", the default, or
+        "suspend"), memberships removed, logged out."""
+    def reactivate_identity(self, user: _UserRef, *, restore_groups: bool = True) -> Report:
+        """Bring a deprovisioned user back, restoring recorded memberships."""
+    def create_entitlement(self, name: str, description: str | None = None) -> Report:
+        """CREATE_ENTITLEMENT: create the group unless it exists."""
+    def reset_password(self, login: str, *, send_email: bool = True, revoke_sessions: bool = False) -> Report:
+        """RESET_PASSWORD: a new reset event each call; the link is in ``report.reset_links`` when
+        ``send_email`` is False."""
+    def source_of_identity(
+        self, *, since: datetime.datetime | None = None, mover_attributes: Sequence[str] = ...
+    ) -> IdentityEvents:
+        """SOURCE_OF_IDENTITY: every user (``since=None``) or those changed after ``since``, each with
+        its event. Movers are told apart by the attributes the journal saw last; reading updates
+        what it saw."""
+
+@final
+class OktaClient:
+    """The blocking Okta client: ``users``, ``groups``, ``actions``, ``plan`` and ``apply``.
+
+    Give ``api_token`` (SSWS), or ``client_id`` with ``private_key`` or ``private_key_path`` (OAuth
+    private-key JWT, with ``scopes``). A loopback org (the simulator) keeps its journal in memory
+    unless ``journal`` is given. Blocking calls release the GIL and stay interruptible.
+    """
+
+    def __new__(
+        cls,
+        org_url: str,
+        *,
+        api_token: str | None = None,
+        client_id: str | None = None,
+        private_key: str | None = None,
+        private_key_path: _StrPath | None = None,
+        scopes: Sequence[str] | None = None,
+        key_id: str | None = None,
+        dpop: bool = True,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        rate_limit_share: float = 1.0,
+        max_concurrency: int = 75,
+        page_size: int = 200,
+        proxy: str | None = None,
+        journal: _StrPath | None = None,
+    ) -> Self: ...
+    @staticmethod
+    def from_env(*, journal: _StrPath | None = None) -> OktaClient:
+        """A client configured from OKTA_ORG_URL, OKTA_API_TOKEN or OKTA_CLIENT_ID with
+        OKTA_PRIVATE_KEY / OKTA_PRIVATE_KEY_PATH, OKTA_SCOPES, OKTA_KEY_ID, OKTA_DPOP."""
+    @property
+    def org_url(self) -> str:
+        """The org's base URL, without a trailing slash."""
+    @property
+    def users(self) -> Users:
+        """The Users API."""
+    @property
+    def groups(self) -> Groups:
+        """The Groups API."""
+    @property
+    def actions(self) -> Actions:
+        """The lifecycle actions."""
+    @property
+    def journal_path(self) -> pathlib.Path | None:
+        """The journal file (None when the journal is in memory)."""
+    def governor_stats(self) -> dict[str, int]:
+        """Counters of the rate-limit governor: throttled_waits, throttled_ms, concurrency_limited,
+        concurrency_cap."""
+    def history(self, user: str) -> list[dict[str, Any]]:
+        """The journal's record of a user (by login or id), oldest first."""
+    def snapshots(self, user: str) -> list[dict[str, Any]]:
+        """The profile and memberships recorded before each deprovision of a user."""
+    def plan(self, policy: Policy, records: _Records) -> Plan:
+        """Read the org and plan ``policy`` for ``records`` (a list of dicts or a .csv/.jsonl path).
+        Nothing is written."""
+    def apply(self, plan: Plan, *, concurrency: int = 16, override_safety: bool = False) -> Report:
+        """Apply a plan (or resume it), journaling every change. A plan blocked by the policy's
+        safety limits raises PlanBlockedError unless ``override_safety=True``."""
+    def run_progress(self, run_id: str) -> dict[str, int]:
+        """How far a run has got: the number of its changes in each status (planned, started,
+        succeeded, failed, unknown, skipped), read from the journal (not awaitable)."""
+    def close(self) -> None:
+        """Stop using the client: later calls raise RuntimeError."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *_exc: object) -> bool: ...
+
+# --- asyncio API --------------------------------------------------------------------------------
+
+@final
+class AsyncUsers:
+    """The Users API (asyncio): the methods of ``Users``, returning awaitables."""
+
+    def get(self, id_or_login: str) -> Awaitable[User]:
+        """A user by id or login."""
+    def create(
+        self,
+        profile: _Profile,
+        *,
+        password: str | None = None,
+        activate: bool = True,
+        provider: bool = False,
+        next_login: Literal["changePassword"] | None = None,
+        group_ids: Sequence[str] | None = None,
+    ) -> Awaitable[User]:
+        """Create a user (ACTIVE with ``activate=True``, else STAGED)."""
+    def update(self, user: _UserRef, profile: _Profile) -> Awaitable[User]:
+        """Update the given profile attributes (None clears one)."""
+    def replace(self, user: _UserRef, profile: _Profile, *, if_match: str | None = None) -> Awaitable[User]:
+        """Replace the profile; with ``if_match``, only if the user is unchanged since that ETag."""
+    def activate(self, user: _UserRef, *, send_email: bool = True) -> Awaitable[Secret | None]:
+        """Activate a STAGED or DEPROVISIONED user; with ``send_email=False`` return the activation link."""
+    def reactivate(self, user: _UserRef, *, send_email: bool = False) -> Awaitable[Secret | None]:
+        """Send a new activation to a PROVISIONED or RECOVERY user."""
+    def deactivate(self, user: _UserRef, *, send_email: bool = False) -> Awaitable[None]:
+        """Deactivate a user (memberships are kept by Okta)."""
+    def suspend(self, user: _UserRef) -> Awaitable[None]:
+        """Suspend an ACTIVE user."""
+    def unsuspend(self, user: _UserRef) -> Awaitable[None]:
+        """Return a SUSPENDED user to ACTIVE."""
+    def unlock(self, user: _UserRef) -> Awaitable[None]:
+        """Unlock a LOCKED_OUT user."""
+    def expire_password(self, user: _UserRef) -> Awaitable[User]:
+        """Expire the password."""
+    def expire_password_with_temp_password(self, user: _UserRef, *, revoke_sessions: bool = False) -> Awaitable[Secret]:
+        """Expire the password and return a temporary one (a Secret)."""
+    def reset_password(
+        self, user: _UserRef, *, send_email: bool = True, revoke_sessions: bool = False
+    ) -> Awaitable[Secret | None]:
+        """Start Okta's password reset; with ``send_email=False`` return the reset link (a Secret)."""
+    def reset_factors(self, user: _UserRef) -> Awaitable[None]:
+        """Reset every enrolled factor."""
+    def delete(self, user: _UserRef, *, permanently: bool = True) -> Awaitable[None]:
+        """Delete a user: for good (deactivating first when needed), or with ``permanently=False`` one
+        DELETE (which only deactivates a user that is not DEPROVISIONED)."""
+    def clear_sessions(
+        self, user: _UserRef, *, oauth_tokens: bool = True, forget_devices: bool | None = None
+    ) -> Awaitable[None]:
+        """End the user's sessions; with ``oauth_tokens`` also revoke their OAuth tokens."""
+    def list(
+        self,
+        *,
+        search: str | None = None,
+        filter: str | None = None,
+        q: str | None = None,
+        sort_by: str | None = None,
+        sort_order: Literal["asc", "desc"] | None = None,
+        limit: int | None = None,
+    ) -> UserPages:
+        """List users lazily (use at most one of search, filter and q); ``async for`` over the result."""
+    def groups(self, user: _UserRef) -> GroupPages:
+        """The groups a user belongs to, Everyone included; ``async for`` over the result."""
+    def get_with_etag(self, id_or_login: str) -> Awaitable[tuple[User, str | None]]:
+        """A user and its ETag, for ``replace(..., if_match=etag)``."""
+
+@final
+class AsyncGroups:
+    """The Groups API (asyncio): the methods of ``Groups``, returning awaitables."""
+
+    def create(self, name: str, description: str | None = None) -> Awaitable[Group]:
+        """Create an OKTA_GROUP."""
+    def get(self, group: _GroupRef) -> Awaitable[Group]:
+        """A group by id."""
+    def find(self, name: str) -> Awaitable[Group | None]:
+        """A group by exact name (ignoring case), or None."""
+    def replace(self, group: _GroupRef, name: str, description: str | None = None) -> Awaitable[Group]:
+        """Replace an OKTA_GROUP's name and description."""
+    def delete(self, group: _GroupRef) -> Awaitable[None]:
+        """Delete a group."""
+    def add_member(self, group: _GroupRef, user: _UserRef) -> Awaitable[None]:
+        """Add a user to an OKTA_GROUP (already a member: nothing happens)."""
+    def remove_member(self, group: _GroupRef, user: _UserRef) -> Awaitable[None]:
+        """Remove a user from an OKTA_GROUP."""
+    def list(
+        self,
+        *,
+        search: str | None = None,
+        filter: str | None = None,
+        q: str | None = None,
+        expand_stats: bool = False,
+        limit: int | None = None,
+    ) -> GroupPages:
+        """List groups lazily (use at most one of search, filter and q); ``async for`` over the result."""
+    def members(self, group: _GroupRef) -> UserPages:
+        """A group's members, lazily; ``async for`` over the result."""
+
+@final
+class AsyncActions:
+    """The lifecycle actions (asyncio): the methods of ``Actions``, returning awaitables."""
+
+    def sync_identities(self, profile: _Profile, *, create: bool = True, activate: bool = True) -> Awaitable[Report]:
+        """SYNC_IDENTITIES: create the user (matched by ``profile["login"]``) or update the given
+        attributes that differ."""
+    def manage_relationships(
+        self,
+        user: _UserRef,
+        groups: Sequence[str],
+        *,
+        mode: _RelationshipMode = ...,
+        exclusive_prefix: str | None = None,
+    ) -> Awaitable[Report]:
+        """MANAGE_RELATIONSHIPS: mode "add" (the default), "remove" or "sync" (with ``exclusive_prefix``)."""
+    def deprovision_identity(
+        self, user: _UserRef, *, mode: _DeprovisionMode = ..., remove_groups: bool = True, logout: bool = True
+    ) -> Awaitable[Report]:
+        """DEPROVISION_IDENTITY: history recorded, account disabled (mode "deactivate", the default, or
+        "suspend"), memberships removed, logged out."""
+    def reactivate_identity(self, user: _UserRef, *, restore_groups: bool = True) -> Awaitable[Report]:
+        """Bring a deprovisioned user back, restoring recorded memberships."""
+    def create_entitlement(self, name: str, description: str | None = None) -> Awaitable[Report]:
+        """CREATE_ENTITLEMENT: create the group unless it exists."""
+    def reset_password(
+        self, login: str, *, send_email: bool = True, revoke_sessions: bool = False
+    ) -> Awaitable[Report]:
+        """RESET_PASSWORD: a new reset event each call; the link is in ``report.reset_links`` when
+        ``send_email`` is False."""
+    def source_of_identity(
+        self, *, since: datetime.datetime | None = None, mover_attributes: Sequence[str] = ...
+    ) -> IdentityEvents:
+        """SOURCE_OF_IDENTITY: every user (``since=None``) or those changed after ``since``, each with
+        its event; ``async for`` over the result."""
+
+@final
+class AsyncOktaClient:
+    """The asyncio Okta client: the same constructor and methods as ``OktaClient``, with awaitables.
+
+    Use ``async with``; cancelling an awaitable drops the Rust future.
+    """
+
+    def __new__(
+        cls,
+        org_url: str,
+        *,
+        api_token: str | None = None,
+        client_id: str | None = None,
+        private_key: str | None = None,
+        private_key_path: _StrPath | None = None,
+        scopes: Sequence[str] | None = None,
+        key_id: str | None = None,
+        dpop: bool = True,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        rate_limit_share: float = 1.0,
+        max_concurrency: int = 75,
+        page_size: int = 200,
+        proxy: str | None = None,
+        journal: _StrPath | None = None,
+    ) -> Self: ...
+    @staticmethod
+    def from_env(*, journal: _StrPath | None = None) -> AsyncOktaClient:
+        """A client configured from OKTA_ORG_URL, OKTA_API_TOKEN or OKTA_CLIENT_ID with
+        OKTA_PRIVATE_KEY / OKTA_PRIVATE_KEY_PATH, OKTA_SCOPES, OKTA_KEY_ID, OKTA_DPOP."""
+    @property
+    def org_url(self) -> str:
+        """The org's base URL, without a trailing slash."""
+    @property
+    def users(self) -> AsyncUsers:
+        """The Users API."""
+    @property
+    def groups(self) -> AsyncGroups:
+        """The Groups API."""
+    @property
+    def actions(self) -> AsyncActions:
+        """The lifecycle actions."""
+    @property
+    def journal_path(self) -> pathlib.Path | None:
+        """The journal file (None when the journal is in memory)."""
+    def governor_stats(self) -> dict[str, int]:
+        """Counters of the rate-limit governor: throttled_waits, throttled_ms, concurrency_limited,
+        concurrency_cap."""
+    def history(self, user: str) -> list[dict[str, Any]]:
+        """The journal's record of a user (by login or id), oldest first (not awaitable)."""
+    def snapshots(self, user: str) -> list[dict[str, Any]]:
+        """The profile and memberships recorded before each deprovision of a user (not awaitable)."""
+    def plan(self, policy: Policy, records: _Records) -> Awaitable[Plan]:
+        """Read the org and plan ``policy`` for ``records`` (a list of dicts or a .csv/.jsonl path).
+        Nothing is written."""
+    def apply(self, plan: Plan, *, concurrency: int = 16, override_safety: bool = False) -> Awaitable[Report]:
+        """Apply a plan (or resume it), journaling every change. A plan blocked by the policy's
+        safety limits raises PlanBlockedError unless ``override_safety=True``."""
+    def run_progress(self, run_id: str) -> dict[str, int]:
+        """How far a run has got: the number of its changes in each status (planned, started,
+        succeeded, failed, unknown, skipped), read from the journal (not awaitable)."""
+    def close(self) -> None:
+        """Stop using the client: later calls raise RuntimeError."""
+    def __aenter__(self) -> Awaitable[Self]: ...
+    def __aexit__(self, *_exc: object) -> Awaitable[bool]: ...
+
+# --- simulator ----------------------------------------------------------------------------------
 
 @final
 class OktaSimulator:
@@ -32,17 +722,17 @@ class OktaSimulator:
         cls,
         *,
         seed_users: int = 0,
-        rate_limits: str | dict[str, int] | None = None,
+        rate_limits: Literal["okta"] | Mapping[str, int] | None = None,
         concurrency_limit: int | None = None,
         latency_ms: int = 0,
         latency_jitter_ms: int = 0,
-        faults: dict[str, float] | None = None,
-        custom_attributes: list[str] | None = None,
+        faults: Mapping[str, float] | None = None,
+        custom_attributes: Sequence[str] | None = None,
         api_token: str | None = None,
-        state_file: str | os.PathLike[str] | None = None,
+        state_file: _StrPath | None = None,
         port: int = 0,
         rate_limit_window_seconds: float = 60.0,
-    ) -> OktaSimulator: ...
+    ) -> Self: ...
     @property
     def url(self) -> str:
         """The org's base URL, ``http://127.0.0.1:PORT``."""
@@ -76,13 +766,17 @@ class OktaSimulator:
         """The ids of a group's members."""
     def seed_app_group(self, name: str) -> str:
         """Create an APP_GROUP (memberships not writable through the API); return its id."""
-    def add_api_token(self, token: str, scopes: list[str] | None = None) -> None:
+    def add_api_token(self, token: str, scopes: Sequence[str] | None = None) -> None:
         """Accept another SSWS token, optionally restricted to some scopes."""
     def register_oauth_app(
-        self, client_id: str, public_keys: list[dict[str, Any]], scopes: list[str], require_dpop: bool = True
+        self, client_id: str, public_keys: Sequence[Mapping[str, Any]], scopes: Sequence[str], require_dpop: bool = True
     ) -> None:
         """Register an OAuth service app: public JWKs, granted scopes, whether DPoP is required."""
+    def client(self) -> OktaClient:
+        """A blocking OktaClient bound to this org (its journal in memory)."""
+    def async_client(self) -> AsyncOktaClient:
+        """An AsyncOktaClient bound to this org (its journal in memory)."""
     def close(self) -> None:
         """Stop the server (saving the state file, if any). Idempotent."""
-    def __enter__(self) -> OktaSimulator: ...
+    def __enter__(self) -> Self: ...
     def __exit__(self, *_exc: object) -> bool: ...

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use serde_json::{Map, Value};
@@ -20,7 +20,7 @@ use crate::lifecycle::actions::source_of_identity::{self, SourceOptions};
 use crate::lifecycle::journal::Journal;
 use crate::lifecycle::{self, direct, ApplyOptions};
 use crate::okta::{CreateUser, ListGroups, ListUsers, NextLogin};
-use crate::python::errors::convert;
+use crate::python::errors::{convert, invalid_input, Nothing};
 use crate::python::models::{
     from_python, records_from, to_python, PyGroup, PyPlan, PyPolicy, PyReport, PySecret, PyUser,
 };
@@ -58,7 +58,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Json {
 fn profile_of(value: Json) -> PyResult<Map<String, Value>> {
     match value.0 {
         Value::Object(map) => Ok(map),
-        _ => Err(PyValueError::new_err("a profile must be a dict of attribute names to values")),
+        _ => Err(invalid_input("a profile must be a dict of attribute names to values")),
     }
 }
 
@@ -75,10 +75,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Target {
         if let Ok(group) = object.cast::<PyGroup>() {
             return Ok(Target(group.get().inner.id().to_owned()));
         }
-        object
-            .extract::<String>()
-            .map(Target)
-            .map_err(|_| PyValueError::new_err("expected a User, a Group or an id string"))
+        object.extract::<String>().map(Target).map_err(|_| invalid_input("expected a User, a Group or an id string"))
     }
 }
 
@@ -93,7 +90,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Records {
         if let Ok(path) = object.extract::<PathBuf>() {
             if !object.is_instance_of::<pyo3::types::PyList>() {
                 let format = lifecycle::record::SourceFormat::from_path(&path)
-                    .ok_or_else(|| PyValueError::new_err(format!("{}: use a .csv or .jsonl file", path.display())))?;
+                    .ok_or_else(|| invalid_input(format!("{}: use a .csv or .jsonl file", path.display())))?;
                 return convert(lifecycle::record::read_records(&path, format)).map(Records);
             }
         }
@@ -120,6 +117,9 @@ fn build_core(
     journal: Option<PathBuf>,
 ) -> PyResult<Arc<Core>> {
     let credentials = match (api_token, client_id) {
+        (Some(token), None) if token.trim().is_empty() => {
+            return convert(Err(crate::Error::Configuration("the API token is empty".into())));
+        }
         (Some(token), None) => Credentials::ApiToken(SecretString::new(token)),
         (None, Some(client_id)) => {
             let private_key = match (private_key, private_key_path) {
@@ -327,12 +327,14 @@ macro_rules! client_common {
 
             /// The journal's record of a user (by login or id), oldest first.
             fn history<'py>(&self, py: Python<'py>, user: &str) -> PyResult<Bound<'py, PyAny>> {
+                self.core.check()?;
                 let history = convert(self.core.journal.history(user))?;
                 to_python(py, &history)
             }
 
             /// The profile and memberships recorded before each deprovision of a user.
             fn snapshots<'py>(&self, py: Python<'py>, user: &str) -> PyResult<Bound<'py, PyAny>> {
+                self.core.check()?;
                 let snapshots = convert(self.core.journal.snapshots(user))?;
                 to_python(py, &snapshots)
             }
@@ -415,6 +417,11 @@ dual! { Users, AsyncUsers, core;
         convert(core.client.users().get(&id_or_login).await).map(wrap_user)
     }
 
+    /// A user and its ETag (for `replace(..., if_match=etag)`).
+    fn get_with_etag(&self, id_or_login: String) -> (PyUser, Option<String>) {
+        convert(core.client.users().get_with_etag(&id_or_login).await).map(|(user, etag)| (wrap_user(user), etag))
+    }
+
     /// Creates a user.
     #[pyo3(signature = (profile, *, password=None, activate=true, provider=false, next_login=None, group_ids=None))]
     fn create(&self, profile: Json, password: Option<String>, activate: bool, provider: bool, next_login: Option<String>, group_ids: Option<Vec<String>>) -> PyUser {
@@ -425,7 +432,7 @@ dual! { Users, AsyncUsers, core;
         request.next_login = match next_login.as_deref() {
             None => None,
             Some("changePassword") => Some(NextLogin::ChangePassword),
-            Some(other) => return Err(PyValueError::new_err(format!("next_login must be \"changePassword\", not {other:?}"))),
+            Some(other) => return Err(invalid_input(format!("next_login must be \"changePassword\", not {other:?}"))),
         };
         request.group_ids = group_ids.unwrap_or_default();
         convert(core.client.users().create(&request).await).map(wrap_user)
@@ -458,23 +465,23 @@ dual! { Users, AsyncUsers, core;
 
     /// Deactivates a user (memberships are kept by Okta).
     #[pyo3(signature = (user, *, send_email=false))]
-    fn deactivate(&self, user: Target, send_email: bool) -> () {
-        convert(core.client.users().deactivate(&user.0, send_email).await)
+    fn deactivate(&self, user: Target, send_email: bool) -> Nothing {
+        convert(core.client.users().deactivate(&user.0, send_email).await).map(|()| Nothing)
     }
 
     /// Suspends an ACTIVE user.
-    fn suspend(&self, user: Target) -> () {
-        convert(core.client.users().suspend(&user.0).await)
+    fn suspend(&self, user: Target) -> Nothing {
+        convert(core.client.users().suspend(&user.0).await).map(|()| Nothing)
     }
 
     /// Returns a SUSPENDED user to ACTIVE.
-    fn unsuspend(&self, user: Target) -> () {
-        convert(core.client.users().unsuspend(&user.0).await)
+    fn unsuspend(&self, user: Target) -> Nothing {
+        convert(core.client.users().unsuspend(&user.0).await).map(|()| Nothing)
     }
 
     /// Unlocks a LOCKED_OUT user.
-    fn unlock(&self, user: Target) -> () {
-        convert(core.client.users().unlock(&user.0).await)
+    fn unlock(&self, user: Target) -> Nothing {
+        convert(core.client.users().unlock(&user.0).await).map(|()| Nothing)
     }
 
     /// Expires the password.
@@ -495,25 +502,25 @@ dual! { Users, AsyncUsers, core;
     }
 
     /// Resets every enrolled factor.
-    fn reset_factors(&self, user: Target) -> () {
-        convert(core.client.users().reset_factors(&user.0).await)
+    fn reset_factors(&self, user: Target) -> Nothing {
+        convert(core.client.users().reset_factors(&user.0).await).map(|()| Nothing)
     }
 
     /// Deletes a user: for good (deactivating first when needed), or with permanently=False one
     /// DELETE (which only deactivates a user that is not DEPROVISIONED).
     #[pyo3(signature = (user, *, permanently=true))]
-    fn delete(&self, user: Target, permanently: bool) -> () {
+    fn delete(&self, user: Target, permanently: bool) -> Nothing {
         if permanently {
-            convert(core.client.users().delete_permanently(&user.0).await)
+            convert(core.client.users().delete_permanently(&user.0).await).map(|()| Nothing)
         } else {
-            convert(core.client.users().delete(&user.0, false).await)
+            convert(core.client.users().delete(&user.0, false).await).map(|()| Nothing)
         }
     }
 
     /// Ends the user's sessions; with oauth_tokens also revokes their OAuth tokens.
     #[pyo3(signature = (user, *, oauth_tokens=true, forget_devices=None))]
-    fn clear_sessions(&self, user: Target, oauth_tokens: bool, forget_devices: Option<bool>) -> () {
-        convert(core.client.users().clear_sessions(&user.0, oauth_tokens, forget_devices).await)
+    fn clear_sessions(&self, user: Target, oauth_tokens: bool, forget_devices: Option<bool>) -> Nothing {
+        convert(core.client.users().clear_sessions(&user.0, oauth_tokens, forget_devices).await).map(|()| Nothing)
     }
 }
 
@@ -597,18 +604,18 @@ dual! { Groups, AsyncGroups, core;
     }
 
     /// Deletes a group.
-    fn delete(&self, group: Target) -> () {
-        convert(core.client.groups().delete(&group.0).await)
+    fn delete(&self, group: Target) -> Nothing {
+        convert(core.client.groups().delete(&group.0).await).map(|()| Nothing)
     }
 
     /// Adds a user to an OKTA_GROUP (already a member: nothing happens).
-    fn add_member(&self, group: Target, user: Target) -> () {
-        convert(core.client.groups().add_member(&group.0, &user.0).await)
+    fn add_member(&self, group: Target, user: Target) -> Nothing {
+        convert(core.client.groups().add_member(&group.0, &user.0).await).map(|()| Nothing)
     }
 
     /// Removes a user from an OKTA_GROUP.
-    fn remove_member(&self, group: Target, user: Target) -> () {
-        convert(core.client.groups().remove_member(&group.0, &user.0).await)
+    fn remove_member(&self, group: Target, user: Target) -> Nothing {
+        convert(core.client.groups().remove_member(&group.0, &user.0).await).map(|()| Nothing)
     }
 }
 

@@ -94,3 +94,23 @@ pub(crate) fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
 pub(crate) fn convert<T>(result: crate::Result<T>) -> PyResult<T> {
     result.map_err(|error| Python::attach(|py| to_py_err(py, error)))
 }
+
+/// An `InvalidInputError` for an argument refused before anything was sent.
+pub(crate) fn invalid_input(message: impl Into<String>) -> PyErr {
+    let message = message.into();
+    Python::attach(|py| to_py_err(py, Error::InvalidInput(message)))
+}
+
+/// What a method that returns nothing gives Python: `None` (a bare `()` would become an empty
+/// tuple).
+pub(crate) struct Nothing;
+
+impl<'py> IntoPyObject<'py> for Nothing {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = std::convert::Infallible;
+
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        Ok(py.None().into_bound(py))
+    }
+}

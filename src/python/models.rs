@@ -17,7 +17,7 @@ pub(crate) fn to_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> 
 }
 
 pub(crate) fn from_python(value: &Bound<'_, PyAny>) -> PyResult<Value> {
-    pythonize::depythonize(value).map_err(|e| PyValueError::new_err(format!("not JSON-like: {e}")))
+    pythonize::depythonize(value).map_err(|e| crate::python::errors::invalid_input(format!("not JSON-like: {e}")))
 }
 
 fn escape(text: &str) -> String {
@@ -309,7 +309,7 @@ impl PyPlan {
     fn from_json(text: &str) -> PyResult<Self> {
         serde_json::from_str(text)
             .map(|inner| PyPlan { inner })
-            .map_err(|e| PyValueError::new_err(format!("not a saved plan: {e}")))
+            .map_err(|e| crate::python::errors::invalid_input(format!("not a saved plan: {e}")))
     }
     fn __len__(&self) -> usize {
         self.inner.changes.len()
@@ -409,12 +409,13 @@ impl PyReport {
 
 /// Converts a list of Python dicts into identity records.
 pub(crate) fn records_from(value: &Bound<'_, PyAny>) -> PyResult<Vec<lifecycle::record::IdentityRecord>> {
-    let list = value.cast::<PyList>().map_err(|_| PyValueError::new_err("records must be a list of dicts"))?;
+    let list =
+        value.cast::<PyList>().map_err(|_| crate::python::errors::invalid_input("records must be a list of dicts"))?;
     list.iter()
         .enumerate()
         .map(|(index, item)| match from_python(&item)? {
             Value::Object(map) => Ok(lifecycle::record::IdentityRecord::from_map(map)),
-            _ => Err(PyValueError::new_err(format!("record {index} is not a dict"))),
+            _ => Err(crate::python::errors::invalid_input(format!("record {index} is not a dict"))),
         })
         .collect()
 }
