@@ -1,0 +1,823 @@
+"""Side-by-side benchmarks: okta-lifecycle against Okta's official Python SDK (PyPI ``okta``).
+
+::
+
+    .venv/bin/python benchmarks/run.py [--quick] [--smoke] [--cases B1,B3] [--repetitions 3] [--users 1000]
+
+Everything runs against okta-lifecycle's Okta simulator, served by ``benchmarks/sim_server.py`` in
+its own process, under Okta-like conditions: 50 ms mean latency per request (uniform 40–60 ms),
+a concurrency limit of 75, and per-minute rate limits at ten times Okta's Workforce defaults.
+Each measurement runs in a fresh client process (``benchmarks/workers.py``); the two clients
+alternate, each case is repeated, and the medians are reported.
+
+Cases:
+
+- B1 joiners: N new users, each created and added to two groups (1 + 2 requests each).
+- B1S the same at the same per-second rate, but with 6-second windows so that the limits bind.
+- B2 listing: iterate 100,000 users, 200 per page: wall time and the client's peak memory.
+- B3 per-call cost: 2,000 sequential get-user calls, no latency, no rate limits.
+- B4 planning: 100,000 records against 100,000 users through ``client.plan`` (no latency).
+- B5 import: time and memory to import each client in a fresh interpreter.
+
+Results go to ``benchmarks/results.md`` and ``benchmarks/results.json`` (``--output-dir`` to put them
+elsewhere; ``--smoke`` writes nothing unless ``--output-dir`` is given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import select
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+PYTHON = sys.executable
+WORKERS = HERE / "workers.py"
+SIM_SERVER = HERE / "sim_server.py"
+SDK_ENVIRONMENT = {"OKTA_TESTING_TESTINGDISABLEHTTPSCHECK": "true"}
+
+# Okta-like conditions. The simulator adds a uniform 0..=jitter to the base latency, so 40 + 0..20
+# gives the 50 ms ± 10 ms asked for, with a mean of 50 ms.
+LATENCY_MS = 40
+LATENCY_JITTER_MS = 20
+MEAN_LATENCY_S = (LATENCY_MS + LATENCY_JITTER_MS / 2) / 1000
+CONCURRENCY_LIMIT = 75
+#: Okta's last published Workforce per-minute limits, by the simulator's bucket names
+#: (src/simulator/ratelimit.rs, RateLimits::okta_defaults).
+OKTA_WORKFORCE_LIMITS = {
+    "/api/v1/users": 600,
+    "/api/v1/users/{id}": 600,
+    "/api/v1/users/{idOrLogin}": 2000,
+    "/api/v1/groups": 500,
+    "/api/v1/groups/{id}": 1000,
+    "/api/v1": 1200,
+}
+RATE_SCALE = 10
+WINDOW_SECONDS = 60.0
+#: B1S keeps the per-second rate of ten times Okta's limits but cuts the window from 60 s to 6 s.
+SUSTAINED_WINDOW_SECONDS = 6.0
+
+ALL_CASES = ("B1", "B1S", "B2", "B3", "B4", "B5")
+
+
+@dataclass
+class Settings:
+    cases: list[str]
+    repetitions: int
+    joiners: int
+    sequential_joiners: int
+    listing_users: int
+    page_size: int
+    get_calls: int
+    planning_users: int
+    import_repetitions: int
+    sdk_semaphore: int
+    sdk_max_retries: int
+    quick: bool
+    smoke: bool
+    command: str
+
+
+# --- the simulator process --------------------------------------------------------------------
+
+
+class SimulatorProcess:
+    """A simulator served by benchmarks/sim_server.py, driven over its stdin/stdout."""
+
+    def __init__(self, *, seed_users: int = 0, rate_limits: dict[str, int] | None = None,
+                 window_seconds: float = WINDOW_SECONDS, concurrency_limit: int | None = None,
+                 latency_ms: int = 0, latency_jitter_ms: int = 0, timeout: float = 120.0) -> None:
+        arguments = [PYTHON, str(SIM_SERVER), "--seed-users", str(seed_users),
+                     "--rate-limits", json.dumps(rate_limits) if rate_limits else "none",
+                     "--rate-limit-window-seconds", str(window_seconds),
+                     "--latency-ms", str(latency_ms), "--latency-jitter-ms", str(latency_jitter_ms)]
+        if concurrency_limit is not None:
+            arguments += ["--concurrency-limit", str(concurrency_limit)]
+        self.conditions = {"seed_users": seed_users, "rate_limits": rate_limits, "window_seconds": window_seconds,
+                           "concurrency_limit": concurrency_limit, "latency_ms": latency_ms,
+                           "latency_jitter_ms": latency_jitter_ms}
+        self.process = subprocess.Popen(arguments, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                        bufsize=1)
+        first = self._read_line(timeout)
+        self.url: str = first["url"]
+        self.api_token: str = first["api_token"]
+
+    def _read_line(self, timeout: float) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not ready:
+            self.close()
+            raise RuntimeError(f"the simulator process did not answer within {timeout} s")
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the simulator process exited ({self.process.poll()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def command(self, name: str, timeout: float = 120.0) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"command": name}) + "\n")
+        self.process.stdin.flush()
+        return self._read_line(timeout)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                assert self.process.stdin is not None
+                self.process.stdin.write('{"command": "quit"}\n')
+                self.process.stdin.flush()
+                self.process.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> SimulatorProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def okta_like_simulator(*, seed_users: int = 0, window_seconds: float = WINDOW_SECONDS,
+                        limits: dict[str, int] | None = None) -> SimulatorProcess:
+    return SimulatorProcess(
+        seed_users=seed_users,
+        rate_limits=limits or scaled_limits(RATE_SCALE),
+        window_seconds=window_seconds,
+        concurrency_limit=CONCURRENCY_LIMIT,
+        latency_ms=LATENCY_MS,
+        latency_jitter_ms=LATENCY_JITTER_MS,
+    )
+
+
+def scaled_limits(factor: float) -> dict[str, int]:
+    return {bucket: max(1, round(limit * factor)) for bucket, limit in OKTA_WORKFORCE_LIMITS.items()}
+
+
+# --- running one measurement ------------------------------------------------------------------
+
+
+def run_worker(job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    environment = {**os.environ, **SDK_ENVIRONMENT}
+    command = [PYTHON, "-X", "faulthandler", str(WORKERS), json.dumps(job)]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=environment, check=False)
+    lines = completed.stdout.strip().splitlines()
+    if not lines or not lines[-1].startswith("{"):
+        raise RuntimeError(f"worker {job['name']} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    # A worker that printed its result and then died is kept, and its exit status recorded: the
+    # figures were taken before the end. (okta-lifecycle's asyncio client sometimes aborts in
+    # interpreter finalization: "PyGILState_Release: thread state ... must be current".)
+    result["exit_code"] = completed.returncode
+    if completed.returncode != 0:
+        result["exit_error"] = completed.stderr.strip().splitlines()[:1]
+        progress(f"worker {job['name']} exited with {completed.returncode} after its result: {result['exit_error']}")
+    return result
+
+
+def alternate(sides: Sequence[str], repetition: int) -> list[str]:
+    """The order of the sides in one repetition: reversed every other time, so that drift in the
+    machine's state does not favour one side."""
+    return list(sides) if repetition % 2 == 0 else list(reversed(sides))
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def mib(kib: float) -> float:
+    return kib / 1024
+
+
+def progress(text: str) -> None:
+    print(f"  {text}", file=sys.stderr, flush=True)
+
+
+# --- floors -----------------------------------------------------------------------------------
+
+
+def floors(buckets: dict[str, dict[str, int]], limits: dict[str, int], window_seconds: float,
+           setup: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
+    """What Okta's limits impose on the requests that succeeded (429s excluded).
+
+    - ``brief``: the issue's yardstick, the largest of requests / rate per bucket (the sustained
+      per-second rate) and of total requests × mean latency / concurrency;
+    - ``window``: what a perfect client can reach when every window starts full: a bucket with
+      n requests and a limit L per window needs ceil(n/L) − 1 window resets, then one latency;
+      never less than the concurrency floor. Untimed ``setup`` requests made just before (creating
+      the groups) share the first window, so they count here.
+    """
+    earlier = {bucket: sum(count for status, count in statuses.items() if status != "429")
+               for bucket, statuses in (setup or {}).items()}
+    useful = {bucket: sum(count for status, count in statuses.items() if status != "429")
+              for bucket, statuses in buckets.items()}
+    total = sum(useful.values())
+    concurrency = total * MEAN_LATENCY_S / CONCURRENCY_LIMIT
+    per_bucket_rate = {bucket: count / (limits[bucket] / window_seconds)
+                       for bucket, count in useful.items() if bucket in limits and count}
+    per_bucket_window = {bucket: (math.ceil((count + earlier.get(bucket, 0)) / limits[bucket]) - 1) * window_seconds
+                         + MEAN_LATENCY_S
+                         for bucket, count in useful.items() if bucket in limits and count}
+    binding = max(per_bucket_rate, key=lambda bucket: per_bucket_rate[bucket], default=None)
+    return {
+        "requests_by_bucket": useful,
+        "concurrency_floor_s": concurrency,
+        "rate_floor_s_by_bucket": per_bucket_rate,
+        "brief_floor_s": max([concurrency, *per_bucket_rate.values()]),
+        "window_floor_s": max([concurrency, *per_bucket_window.values()]),
+        "binding_bucket": binding,
+    }
+
+
+# --- B1: joiners ------------------------------------------------------------------------------
+
+
+def _create_groups(simulator: SimulatorProcess) -> tuple[list[str], list[str]]:
+    from okta_lifecycle import OktaClient
+
+    names = ["bench-all-staff", "bench-engineering"]
+    with OktaClient(simulator.url, api_token=simulator.api_token) as client:
+        ids = [client.groups.create(name).id for name in names]
+    return ids, names
+
+
+def case_b1(settings: Settings, *, sustained: bool) -> dict[str, Any]:
+    case = "B1S" if sustained else "B1"
+    window = SUSTAINED_WINDOW_SECONDS if sustained else WINDOW_SECONDS
+    # Same per-second rate either way: ten times Okta's per-minute limits per 60 s, or Okta's
+    # per-minute limits per 6 s.
+    limits = scaled_limits(RATE_SCALE * window / WINDOW_SECONDS)
+    n = settings.joiners
+    sides = {
+        "okta-lifecycle AsyncOktaClient + asyncio.gather": ("B1/okta-lifecycle-gather", n),
+        "okta-lifecycle client.plan + client.apply(concurrency=75)": ("B1/okta-lifecycle-plan-apply", n),
+        f"Okta SDK asyncio.gather + Semaphore({settings.sdk_semaphore}), maxRetries {settings.sdk_max_retries}":
+            ("B1/sdk-gather", n),
+        "Okta SDK sequential awaits (its README's way)": ("B1/sdk-sequential", settings.sequential_joiners),
+    }
+    if sustained:
+        # The sequential row sends too few requests per window for any limit to bind: B1 has it.
+        del sides["Okta SDK sequential awaits (its README's way)"]
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+    with okta_like_simulator(window_seconds=window, limits=limits) as simulator:
+        for repetition in range(settings.repetitions):
+            for side in alternate(list(sides), repetition):
+                name, users = sides[side]
+                simulator.command("reset")
+                group_ids, group_names = _create_groups(simulator)
+                setup = simulator.command("buckets")
+                simulator.command("clear_requests")
+                before = simulator.command("counters")
+                job = {"name": name, "url": simulator.url, "api_token": simulator.api_token, "users": users,
+                       "group_ids": group_ids, "group_names": group_names, "concurrency": CONCURRENCY_LIMIT,
+                       "semaphore": settings.sdk_semaphore, "max_retries": settings.sdk_max_retries}
+                result = run_worker(job, timeout=900)
+                after = simulator.command("counters")
+                buckets = simulator.command("buckets")
+                floor = floors(buckets, limits, window, setup)
+                result.update(
+                    users=users,
+                    requests=after["requests"] - before["requests"],
+                    server_429=(after["rate_limited"] - before["rate_limited"])
+                    + (after["concurrency_limited"] - before["concurrency_limited"]),
+                    server_concurrency_429=after["concurrency_limited"] - before["concurrency_limited"],
+                    floor=floor,
+                    ratio_brief_floor=result["seconds"] / floor["brief_floor_s"],
+                    ratio_window_floor=result["seconds"] / floor["window_floor_s"],
+                )
+                runs[side].append(result)
+                progress(f"{case} {side}: {result['seconds']:.2f} s, {result['requests']} requests, "
+                         f"{result['server_429']} 429s, {result['errors']} errors")
+    rows = []
+    for side, results in runs.items():
+        users = results[0]["users"]
+        seconds = median([r["seconds"] for r in results])
+        rows.append({
+            "client": side,
+            "users": users,
+            "seconds": seconds,
+            "seconds_per_1000_users": seconds * 1000 / users,
+            "requests": median([r["requests"] for r in results]),
+            "server_429": median([r["server_429"] for r in results]),
+            "caller_errors": median([r["errors"] for r in results]),
+            "caller_429": median([r["rate_limited_errors"] for r in results]),
+            "brief_floor_s": median([r["floor"]["brief_floor_s"] for r in results]),
+            "window_floor_s": median([r["floor"]["window_floor_s"] for r in results]),
+            "ratio_brief_floor": median([r["ratio_brief_floor"] for r in results]),
+            "ratio_window_floor": median([r["ratio_window_floor"] for r in results]),
+            "max_rss_mib": mib(median([r["max_rss_kib"] for r in results])),
+            "runs": results,
+        })
+    return {
+        "case": case,
+        "title": f"{case} joiners: create {n} users, each added to two groups"
+        + (" (limits binding: 6-second windows)" if sustained else ""),
+        "conditions": {**simulator.conditions, "mean_latency_ms": MEAN_LATENCY_S * 1000},
+        "rows": rows,
+    }
+
+
+# --- B2: listing ------------------------------------------------------------------------------
+
+
+def case_b2(settings: Settings) -> dict[str, Any]:
+    sides = {"okta-lifecycle OktaClient.users.list": "B2/okta-lifecycle",
+             "Okta SDK paginate_all(client.list_users)": "B2/sdk"}
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+    started = time.perf_counter()
+    with okta_like_simulator(seed_users=settings.listing_users) as simulator:
+        progress(f"B2 simulator seeded with {settings.listing_users} users in {time.perf_counter() - started:.1f} s")
+        for repetition in range(settings.repetitions):
+            for side in alternate(list(sides), repetition):
+                simulator.command("clear_requests")
+                before = simulator.command("counters")
+                job = {"name": sides[side], "url": simulator.url, "api_token": simulator.api_token,
+                       "page_size": settings.page_size}
+                result = run_worker(job, timeout=900)
+                after = simulator.command("counters")
+                requests = after["requests"] - before["requests"]
+                if result["items"] != settings.listing_users:
+                    raise RuntimeError(f"B2 {side} saw {result['items']} users, not {settings.listing_users}")
+                result.update(requests=requests, server_429=after["rate_limited"] - before["rate_limited"]
+                              + after["concurrency_limited"] - before["concurrency_limited"],
+                              floor_s=requests * MEAN_LATENCY_S)
+                runs[side].append(result)
+                progress(f"B2 {side}: {result['seconds']:.2f} s, {requests} requests, "
+                         f"peak {mib(result['max_rss_kib']):.0f} MiB")
+    rows = []
+    for side, results in runs.items():
+        seconds = median([r["seconds"] for r in results])
+        floor_s = median([r["floor_s"] for r in results])
+        rows.append({
+            "client": side,
+            "users": settings.listing_users,
+            "seconds": seconds,
+            "users_per_second": settings.listing_users / seconds,
+            "requests": median([r["requests"] for r in results]),
+            "server_429": median([r["server_429"] for r in results]),
+            "floor_s": floor_s,
+            "ratio_floor": seconds / floor_s,
+            "max_rss_mib": mib(median([r["max_rss_kib"] for r in results])),
+            "rss_after_import_mib": mib(median([r["rss_after_import_kib"] for r in results])),
+            "runs": results,
+        })
+    return {"case": "B2", "title": f"B2 listing: iterate {settings.listing_users} users, {settings.page_size} per page",
+            "conditions": {**simulator.conditions, "mean_latency_ms": MEAN_LATENCY_S * 1000}, "rows": rows}
+
+
+# --- B3: per-call cost ------------------------------------------------------------------------
+
+
+def case_b3(settings: Settings) -> dict[str, Any]:
+    from okta_lifecycle import OktaClient
+
+    sides = {"okta-lifecycle OktaClient.users.get (blocking)": "B3/okta-lifecycle",
+             "okta-lifecycle AsyncOktaClient.users.get (sequential awaits)": "B3/okta-lifecycle-async",
+             "Okta SDK await client.get_user (sequential)": "B3/sdk",
+             "reference: http.client keep-alive GET, no parsing (not a client)": "B3/raw-http"}
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+    with SimulatorProcess(seed_users=100) as simulator:
+        with OktaClient(simulator.url, api_token=simulator.api_token) as client:
+            ids = [user.id for user in client.users.list(limit=100)]
+        for repetition in range(settings.repetitions):
+            for side in alternate(list(sides), repetition):
+                job = {"name": sides[side], "url": simulator.url, "api_token": simulator.api_token, "ids": ids,
+                       "calls": settings.get_calls}
+                result = run_worker(job, timeout=600)
+                runs[side].append(result)
+                progress(f"B3 {side}: {settings.get_calls / result['seconds']:.0f} calls/s")
+        conditions = simulator.conditions
+    rows = []
+    for side, results in runs.items():
+        seconds = median([r["seconds"] for r in results])
+        rows.append({
+            "client": side,
+            "calls": settings.get_calls,
+            "seconds": seconds,
+            "calls_per_second": settings.get_calls / seconds,
+            "microseconds_per_call": seconds / settings.get_calls * 1e6,
+            "max_rss_mib": mib(median([r["max_rss_kib"] for r in results])),
+            "runs": results,
+        })
+    return {"case": "B3", "title": f"B3 per-call cost: {settings.get_calls} sequential get-user calls",
+            "conditions": conditions, "rows": rows}
+
+
+# --- B4: planning -----------------------------------------------------------------------------
+
+
+def case_b4(settings: Settings) -> dict[str, Any]:
+    runs: list[dict[str, Any]] = []
+    with SimulatorProcess(seed_users=settings.planning_users) as simulator:
+        for _ in range(settings.repetitions):
+            job = {"name": "B4/okta-lifecycle", "url": simulator.url, "api_token": simulator.api_token,
+                   "users": settings.planning_users}
+            result = run_worker(job, timeout=900)
+            runs.append(result)
+            progress(f"B4 plan: {result['seconds']:.2f} s, peak {mib(result['max_rss_kib']):.0f} MiB")
+        conditions = simulator.conditions
+    row = {
+        "client": "okta-lifecycle client.plan(Policy.from_dict(...), records)",
+        "records": settings.planning_users,
+        "seconds": median([r["seconds"] for r in runs]),
+        "max_rss_mib": mib(median([r["max_rss_kib"] for r in runs])),
+        "rss_before_plan_mib": mib(median([r["rss_after_import_kib"] for r in runs])),
+        "summary": runs[0]["summary"],
+        "runs": runs,
+    }
+    return {"case": "B4", "title": f"B4 planning: {settings.planning_users} records against "
+            f"{settings.planning_users} existing users", "conditions": conditions, "rows": [row]}
+
+
+# --- B5: import -------------------------------------------------------------------------------
+
+IMPORT_PROBE = """
+import json, resource, sys, time
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+before = rss()
+started = time.perf_counter()
+exec(sys.argv[1])
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "rss_before_kib": before, "rss_after_kib": rss(),
+                  "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def case_b5(settings: Settings) -> dict[str, Any]:
+    sides = {"okta-lifecycle": "import okta_lifecycle", "Okta SDK": "from okta.client import Client"}
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+    environment = {**os.environ, **SDK_ENVIRONMENT}
+    for repetition in range(settings.import_repetitions):
+        for side in alternate(list(sides), repetition):
+            completed = subprocess.run([PYTHON, "-c", IMPORT_PROBE, sides[side]], capture_output=True, text=True,
+                                       timeout=120, env=environment, check=True)
+            runs[side].append(json.loads(completed.stdout.strip().splitlines()[-1]))
+    rows = []
+    for side, results in runs.items():
+        rows.append({
+            "client": side,
+            "statement": sides[side],
+            "seconds": median([r["seconds"] for r in results]),
+            "added_rss_mib": mib(median([r["rss_after_kib"] - r["rss_before_kib"] for r in results])),
+            "max_rss_mib": mib(median([r["max_rss_kib"] for r in results])),
+            "runs": results,
+        })
+    progress("B5 " + ", ".join(f"{row['client']} {row['seconds'] * 1000:.0f} ms" for row in rows))
+    return {"case": "B5", "title": "B5 import: each client imported in a fresh interpreter",
+            "conditions": {"repetitions": settings.import_repetitions}, "rows": rows}
+
+
+# --- reporting --------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    def shell(command: str) -> str:
+        try:
+            return subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=10).stdout.strip()
+        except OSError:
+            return ""
+
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions: dict[str, str] = {}
+    for package in ("okta-lifecycle", "okta", "aiohttp"):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:
+            versions[package] = "?"
+    extension = ""
+    try:
+        import okta_lifecycle._core as core
+
+        extension_path = Path(core.__file__ or "")
+        extension = f"{extension_path.name}, {extension_path.stat().st_size / 2**20:.0f} MiB"
+    except Exception:
+        pass
+    return {"nproc": shell("nproc"), "free_h": shell("free -h"), "cpu": cpu, "python": platform.python_version(),
+            "platform": platform.platform(), "versions": versions, "extension": extension,
+            "date": time.strftime("%Y-%m-%d %H:%M %Z")}
+
+
+def conditions_line(conditions: dict[str, Any]) -> str:
+    parts = []
+    if conditions.get("latency_ms") or conditions.get("latency_jitter_ms"):
+        low = conditions["latency_ms"]
+        high = low + conditions["latency_jitter_ms"]
+        parts.append(f"latency {low}–{high} ms per request (mean {(low + high) / 2:.0f} ms)")
+    elif "latency_ms" in conditions:
+        parts.append("no injected latency")
+    if conditions.get("concurrency_limit"):
+        parts.append(f"concurrency limit {conditions['concurrency_limit']}")
+    if conditions.get("rate_limits"):
+        limits = conditions["rate_limits"]
+        window = conditions["window_seconds"]
+        parts.append(f"rate limits per {window:g} s window: "
+                     + ", ".join(f"`{bucket}` {limit}" for bucket, limit in limits.items()))
+    elif "rate_limits" in conditions:
+        parts.append("no rate limits")
+    if conditions.get("repetitions"):
+        parts.append(f"a fresh interpreter per import, {conditions['repetitions']} repetitions")
+    if conditions.get("seed_users"):
+        parts.append(f"{conditions['seed_users']} seeded users")
+    return "; ".join(parts)
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return f"{value:.{digits}f}"
+
+
+BOUNDS = {
+    "B1": "With 60-s windows at 10× Okta's limits, {joiners} joiners ({requests} requests) fit in the first window "
+          "of every bucket, so no rate limit binds: the floor a perfect client can reach is the concurrency one "
+          "(requests × 50 ms / 75). The issue's sustained-rate yardstick (requests ÷ per-second rate of the "
+          "`/api/v1/groups` bucket, which takes the two memberships per user) is {brief:.1f} s; every client here "
+          "beats it because it bursts into a fresh window. See B1S for the same rate with binding windows.",
+    "B1S": "Rate-limit windows bind: the `/api/v1/groups` bucket (two memberships per user) needs "
+           "ceil(requests / limit) − 1 resets of a 6-s window. A client that waits for a reset also waits for "
+           "Okta's one-second `X-Rate-Limit-Reset` resolution (the governor adds 1 s; the SDK waits "
+           "reset − Date + 1 s). With a 6-s window these whole seconds weigh far more than they would in "
+           "Okta's 60-s windows.",
+    "B2": "A cursor listing is sequential by nature: each page's `after` cursor comes from the previous page's "
+          "`Link` header, so the floor is pages × 50 ms. okta-lifecycle does not partition listings (yet).",
+    "B3": "No latency and no limits: this is client overhead only (request building, HTTP, JSON parsing, "
+          "model objects, the Python/Rust or asyncio crossing) plus the simulator's own cost per request.",
+    "B4": "Reading the org (500 pages from the simulator over loopback, no latency) and matching 100,000 records; "
+          "with 50 ms per page the read alone would add ≥ 25 s (the B2 floor). The Rust-only figure "
+          "(`cargo run --release --features simulator --example plan_bench -- --users 100000`) is 2.45 s.",
+    "B5": "Module loading: okta-lifecycle is one compiled extension; the SDK imports aiohttp, pydantic and "
+          "hundreds of generated model modules.",
+}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    info = results["machine"]
+    lines = [
+        "# Benchmarks: okta-lifecycle and Okta's Python SDK",
+        "",
+        "Generated by `benchmarks/run.py`; do not edit by hand. Each figure is the median of the repetitions; "
+        "the two clients alternate, each measurement runs in its own fresh process, and the simulator "
+        "(okta-lifecycle's Okta simulator) runs in a separate process.",
+        "",
+        f"- Command: `{results['command']}`",
+        f"- Date: {info['date']}",
+        f"- Machine: {info['cpu']}, nproc {info['nproc']}; Python {info['python']} on {info['platform']}",
+        f"- Versions: okta-lifecycle {info['versions'].get('okta-lifecycle')} (extension {info['extension']}), "
+        f"Okta SDK `okta` {info['versions'].get('okta')} (aiohttp {info['versions'].get('aiohttp')})",
+        f"- Repetitions: {results['settings']['repetitions']}",
+        "",
+        "```",
+        "$ free -h",
+        info["free_h"],
+        "```",
+        "",
+    ]
+    for case in results["cases"]:
+        lines += [f"## {case['title']}", "", f"Conditions: {conditions_line(case['conditions'])}.", ""]
+        rows = case["rows"]
+        kind = case["case"]
+        for row in rows:
+            aborted = [run for run in row.get("runs", []) if run.get("exit_code", 0) != 0]
+            if aborted:
+                lines += [f"Note: {len(aborted)} of {len(row['runs'])} worker processes of “{row['client']}” aborted "
+                          f"after printing their figures (exit {aborted[0]['exit_code']}: "
+                          f"{' '.join(aborted[0].get('exit_error', []))}).", ""]
+        if kind in ("B1", "B1S"):
+            lines += [
+                "| client | users | wall time (s) | per 1,000 users (s) | requests | 429s at the server "
+                "| errors reaching the caller (429s) | ÷ issue's floor | ÷ window floor | peak RSS (MiB) |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            ]
+            for row in rows:
+                lines.append(
+                    f"| {row['client']} | {row['users']} | {_fmt(row['seconds'])} | "
+                    f"{_fmt(row['seconds_per_1000_users'])} | {row['requests']:.0f} | {row['server_429']:.0f} | "
+                    f"{row['caller_errors']:.0f} ({row['caller_429']:.0f}) | {_fmt(row['ratio_brief_floor'])}× | "
+                    f"{_fmt(row['ratio_window_floor'])}× | {row['max_rss_mib']:.0f} |")
+            main = rows[0]
+            lines += [
+                "",
+                f"Floors for {main['users']} users ({main['runs'][0]['floor']['requests_by_bucket']}): "
+                f"the issue's floor (largest of requests ÷ per-second rate per bucket and of requests × mean latency "
+                f"÷ 75) is {main['brief_floor_s']:.2f} s; the window floor (what a perfect client reaches from fresh "
+                f"windows) is {main['window_floor_s']:.2f} s."
+                + (" The SDK's sequential row ran fewer users (it takes 3 × 50 ms per user); its ratios are "
+                   "against its own smaller floor." if kind == "B1" else ""),
+            ]
+            requests = main["requests"]
+            lines += ["", "What bounds it: " + BOUNDS[kind].format(joiners=main["users"], requests=f"{requests:.0f}",
+                                                                brief=main["brief_floor_s"]), ""]
+        elif kind == "B2":
+            lines += [
+                "| client | users | wall time (s) | users/s | requests | floor (s) | ÷ floor "
+                "| peak RSS (MiB) | RSS after import (MiB) |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            ]
+            for row in rows:
+                lines.append(
+                    f"| {row['client']} | {row['users']} | {_fmt(row['seconds'])} | {row['users_per_second']:.0f} | "
+                    f"{row['requests']:.0f} | {_fmt(row['floor_s'])} | {_fmt(row['ratio_floor'])}× | "
+                    f"{row['max_rss_mib']:.0f} | {row['rss_after_import_mib']:.0f} |")
+            lines += ["", "What bounds it: " + BOUNDS["B2"], ""]
+        elif kind == "B3":
+            lines += ["| client | calls | wall time (s) | calls/s | µs per call | peak RSS (MiB) |",
+                      "|---|---:|---:|---:|---:|---:|"]
+            for row in rows:
+                lines.append(f"| {row['client']} | {row['calls']} | {_fmt(row['seconds'], 3)} | "
+                             f"{row['calls_per_second']:.0f} | {row['microseconds_per_call']:.0f} | "
+                             f"{row['max_rss_mib']:.0f} |")
+            lines += ["", "What bounds it: " + BOUNDS["B3"], ""]
+        elif kind == "B4":
+            lines += ["| client | records | plan time (s) | peak RSS (MiB) | RSS before planning (MiB) | plan |",
+                      "|---|---:|---:|---:|---:|---|"]
+            for row in rows:
+                summary = ", ".join(f"{key} {value}" for key, value in row["summary"].items())
+                lines.append(f"| {row['client']} | {row['records']} | {_fmt(row['seconds'])} | "
+                             f"{row['max_rss_mib']:.0f} | {row['rss_before_plan_mib']:.0f} | {summary} |")
+            lines += ["", "The SDK has no planner; this row has no counterpart. RSS before planning includes the "
+                      "interpreter, the import and the 100,000 record dicts.", "",
+                      "What bounds it: " + BOUNDS["B4"], ""]
+        elif kind == "B5":
+            lines += ["| client | statement | import time (ms) | RSS added (MiB) | peak RSS (MiB) |",
+                      "|---|---|---:|---:|---:|"]
+            for row in rows:
+                lines.append(f"| {row['client']} | `{row['statement']}` | {row['seconds'] * 1000:.0f} | "
+                             f"{row['added_rss_mib']:.0f} | {row['max_rss_mib']:.0f} |")
+            lines += ["", "What bounds it: " + BOUNDS["B5"], ""]
+    if results.get("targets"):
+        lines += ["## Targets", "", "| target | met? | figures |", "|---|---|---|"]
+        for target in results["targets"]:
+            lines.append(f"| {target['target']} | {target['met']} | {target['figures']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def targets(cases: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """Whether the project's targets are met, judged from the figures."""
+    verdicts = []
+    for key in ("B1", "B1S"):
+        if key not in cases:
+            continue
+        rows = cases[key]["rows"]
+        okl = rows[0]
+        sdk = rows[2]
+        ratio = okl["ratio_brief_floor"]
+        # "Well ahead" is read as the SDK taking at least a quarter longer.
+        met = ratio <= 1.1 and okl["caller_errors"] == 0 and sdk["seconds"] >= 1.25 * okl["seconds"]
+        verdicts.append({
+            "target": f"{key}: within 1.1× of the floor, no 429 reaching the caller, well ahead of the SDK",
+            "met": "yes" if met else "no",
+            "figures": f"{okl['seconds']:.2f} s = {ratio:.2f}× the issue's floor, {okl['ratio_window_floor']:.2f}× "
+                       f"the window floor; {okl['caller_errors']:.0f} errors reach the caller; SDK (gather) "
+                       f"{sdk['seconds']:.2f} s ({sdk['seconds'] / okl['seconds']:.2f}× slower), "
+                       f"{sdk['caller_errors']:.0f} errors reach its caller",
+        })
+    for key, measure in (("B2", "users_per_second"), ("B3", "calls_per_second")):
+        if key not in cases:
+            continue
+        rows = cases[key]["rows"]
+        okl = rows[0]
+        sdk = next(row for row in rows if row["client"].startswith("Okta SDK"))
+        speed = okl[measure] / sdk[measure]
+        memory = okl["max_rss_mib"] / sdk["max_rss_mib"]
+        verdicts.append({
+            "target": f"{key}: several times the SDK's throughput at a fraction of its memory",
+            "met": "yes" if speed >= 3 and memory < 0.5 else "no",
+            "figures": f"{speed:.2f}× the SDK's throughput, {memory:.2f}× its peak memory",
+        })
+    if "B4" in cases:
+        row = cases["B4"]["rows"][0]
+        verdicts.append({"target": "B4: a few seconds", "met": "yes" if row["seconds"] < 5 else "no",
+                         "figures": f"{row['seconds']:.2f} s, peak {row['max_rss_mib']:.0f} MiB"})
+    if "B5" in cases:
+        row = cases["B5"]["rows"][0]
+        verdicts.append({"target": "B5: tens of milliseconds", "met": "yes" if row["seconds"] < 0.1 else "no",
+                         "figures": f"{row['seconds'] * 1000:.0f} ms (SDK "
+                                    f"{cases['B5']['rows'][1]['seconds'] * 1000:.0f} ms)"})
+    return verdicts
+
+
+def summary_line(case: dict[str, Any]) -> str:
+    rows = case["rows"]
+    kind = case["case"]
+    if kind in ("B1", "B1S"):
+        text = "; ".join(f"{row['client'].split(' ')[0]} {row['client'].split(' ', 1)[1][:28]}: "
+                         f"{row['seconds']:.2f} s ({row['ratio_brief_floor']:.2f}× floor, {row['server_429']:.0f} 429s)"
+                         for row in rows)
+    elif kind == "B2":
+        text = "; ".join(f"{row['client'][:14]}: {row['seconds']:.2f} s, {row['max_rss_mib']:.0f} MiB" for row in rows)
+    elif kind == "B3":
+        text = "; ".join(f"{row['client'][:40]}: {row['calls_per_second']:.0f} calls/s" for row in rows)
+    elif kind == "B4":
+        text = f"{rows[0]['seconds']:.2f} s, {rows[0]['max_rss_mib']:.0f} MiB"
+    else:
+        text = "; ".join(f"{row['client']}: {row['seconds'] * 1000:.0f} ms, +{row['added_rss_mib']:.0f} MiB"
+                         for row in rows)
+    return f"{kind}: {text}"
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def parse(argv: list[str] | None) -> tuple[Settings, Path | None]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes (50 joiners, 5,000 users listed)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few seconds in all: tiny sizes, one repetition, no result files")
+    parser.add_argument("--cases", default=",".join(ALL_CASES), help=f"comma-separated, of {','.join(ALL_CASES)}")
+    parser.add_argument("--repetitions", type=int, default=None, help="default 3 (1 with --smoke)")
+    parser.add_argument("--users", type=int, default=None, help="B1 joiners (default 1000; --quick 50)")
+    parser.add_argument("--sequential-users", type=int, default=None,
+                        help="joiners for the SDK's sequential row (default 100: 3 × 50 ms per user)")
+    parser.add_argument("--listing-users", type=int, default=None, help="B2 users (default 100000; --quick 5000)")
+    parser.add_argument("--planning-users", type=int, default=None, help="B4 records/users (default 100000)")
+    parser.add_argument("--get-calls", type=int, default=None, help="B3 calls (default 2000)")
+    parser.add_argument("--sdk-semaphore", type=int, default=75)
+    parser.add_argument("--sdk-max-retries", type=int, default=10)
+    parser.add_argument("--output-dir", type=Path, default=None,
+                        help="where results.md/results.json go (default benchmarks/; none with --smoke)")
+    arguments = parser.parse_args(argv)
+    cases = [case.strip().upper() for case in arguments.cases.split(",") if case.strip()]
+    unknown = [case for case in cases if case not in ALL_CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}; known: {', '.join(ALL_CASES)}")
+    quick = arguments.quick or arguments.smoke
+    smoke = arguments.smoke
+
+    def pick(value: int | None, full: int, quick_value: int, smoke_value: int) -> int:
+        if value is not None:
+            return value
+        return smoke_value if smoke else quick_value if quick else full
+
+    settings = Settings(
+        cases=cases,
+        repetitions=pick(arguments.repetitions, 3, 3, 1),
+        joiners=pick(arguments.users, 1000, 50, 20),
+        sequential_joiners=pick(arguments.sequential_users, 100, 20, 4),
+        listing_users=pick(arguments.listing_users, 100_000, 5_000, 1_000),
+        page_size=200,
+        get_calls=pick(arguments.get_calls, 2000, 2000, 50),
+        planning_users=pick(arguments.planning_users, 100_000, 10_000, 1_000),
+        import_repetitions=pick(None, 5, 3, 1),
+        sdk_semaphore=arguments.sdk_semaphore,
+        sdk_max_retries=arguments.sdk_max_retries,
+        quick=quick,
+        smoke=smoke,
+        command=".venv/bin/python benchmarks/run.py" + ("".join(f" {shlex.quote(a)}" for a in argv or sys.argv[1:])),
+    )
+    output = arguments.output_dir if arguments.output_dir is not None else (None if smoke else HERE)
+    return settings, output
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings, output = parse(argv)
+    started = time.perf_counter()
+    results: dict[str, Any] = {"command": settings.command, "settings": settings.__dict__, "machine": machine(),
+                               "cases": []}
+    by_case: dict[str, dict[str, Any]] = {}
+    runners = {"B1": lambda: case_b1(settings, sustained=False), "B1S": lambda: case_b1(settings, sustained=True),
+               "B2": lambda: case_b2(settings), "B3": lambda: case_b3(settings), "B4": lambda: case_b4(settings),
+               "B5": lambda: case_b5(settings)}
+    for case in settings.cases:
+        case_started = time.perf_counter()
+        outcome = runners[case]()
+        outcome["elapsed_s"] = time.perf_counter() - case_started
+        results["cases"].append(outcome)
+        by_case[case] = outcome
+        print(summary_line(outcome), flush=True)
+    results["targets"] = targets(by_case)
+    results["elapsed_s"] = time.perf_counter() - started
+    for verdict in results["targets"]:
+        print(f"target {verdict['met']}: {verdict['target']} — {verdict['figures']}", flush=True)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+        (output / "results.md").write_text(markdown(results))
+        print(f"wrote {output / 'results.md'} and {output / 'results.json'}", flush=True)
+    print(f"done in {results['elapsed_s']:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
