@@ -8,8 +8,8 @@
 //! estimate is corrected from every answer, assuming conservatively that requests still in
 //! flight have not been counted by Okta yet. When the usable budget falls below a tenth of the
 //! limit, the rest is spread evenly until the reset instead of being spent in a burst; when it
-//! is spent, senders wait for the reset (Okta's clock, read through the `Date` header, plus one
-//! second). A semaphore caps requests in flight; each concurrency 429 takes one slot away, and
+//! is spent, senders wait for the reset (Okta's clock, read through the `Date` header, plus a
+//! quarter of a second). A semaphore caps requests in flight; each concurrency 429 takes one slot away, and
 //! successes give them back one at a time.
 //!
 //! The decisions ([`plan_send`], [`BucketState::observe`]) are pure functions of the state and
@@ -26,8 +26,9 @@ use crate::http::retry::RateLimitHeaders;
 
 /// Below this share of the limit, the remaining budget is paced until the reset.
 const PACING_THRESHOLD: f64 = 0.1;
-/// Added to every reset: Okta's headers have one-second resolution.
-const RESET_MARGIN: Duration = Duration::from_secs(1);
+/// Added to every reset. `Date` is truncated to the second, so `Reset − Date` already errs late
+/// by up to a second; the margin only absorbs clock jitter between Okta's servers.
+const RESET_MARGIN: Duration = Duration::from_millis(250);
 /// How long to wait when the budget is spent and the reset time is unknown.
 const UNKNOWN_RESET_WAIT: Duration = Duration::from_millis(500);
 /// Successes needed to give back one concurrency slot after a concurrency 429.
@@ -386,7 +387,7 @@ mod tests {
         let mut state = BucketState { in_flight: 1, ..Default::default() };
         // Local clock is irrelevant: Date says 30 s before the reset.
         state.observe(headers(100, 50, 2_000_030), epoch(2_000_000), now);
-        assert_eq!(state.reset_at, Some(now + Duration::from_secs(31)));
+        assert_eq!(state.reset_at, Some(now + Duration::from_secs(30) + RESET_MARGIN));
     }
 
     #[test]
@@ -397,7 +398,7 @@ mod tests {
         state.on_done();
         assert_eq!(plan_send(&state, 1.0, now), SendPlan::Go);
         state.on_send(1.0, now);
-        assert_eq!(plan_send(&state, 1.0, now), SendPlan::WaitUntil(now + Duration::from_secs(21)));
+        assert_eq!(plan_send(&state, 1.0, now), SendPlan::WaitUntil(now + Duration::from_secs(20) + RESET_MARGIN));
         // After the reset the whole limit is available again.
         let later = now + Duration::from_secs(22);
         assert_eq!(plan_send(&state, 1.0, later), SendPlan::Go);
@@ -450,9 +451,9 @@ mod tests {
         state.on_done();
         assert_eq!(plan_send(&state, 1.0, now), SendPlan::Go);
         state.on_send(1.0, now);
-        // 5 left over 60 s: the next slot is 10 s away.
+        // 5 left until the reset: the next slot is a sixth of the way there.
         match plan_send(&state, 1.0, now) {
-            SendPlan::WaitUntil(slot) => assert_eq!(slot, now + Duration::from_secs(10)),
+            SendPlan::WaitUntil(slot) => assert_eq!(slot, now + (Duration::from_secs(59) + RESET_MARGIN) / 6),
             other => panic!("expected pacing, got {other:?}"),
         }
     }

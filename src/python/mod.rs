@@ -59,6 +59,9 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(scim_canonical, module)?)?;
     module.add_function(wrap_pyfunction!(client::split_scopes, module)?)?;
     module.add_function(wrap_pyfunction!(refresh_logging, module)?)?;
+    module.add_function(wrap_pyfunction!(runtime::shutdown, module)?)?;
+    // Before the interpreter finalizes, runtime threads must stop calling into Python.
+    module.py().import("atexit")?.call_method1("register", (module.getattr("shutdown")?,))?;
     module.add_class::<simulator::PySimulator>()?;
     module.add_class::<client::PyOktaClient>()?;
     module.add_class::<client::PyAsyncOktaClient>()?;

@@ -1,12 +1,14 @@
-//! The one tokio runtime behind the bindings (pyo3-async-runtimes'), blocking on it without
-//! the GIL while staying interruptible, and the fork check.
+//! The one tokio runtime behind the bindings, blocking on it without the GIL while staying
+//! interruptible, asyncio futures for async calls, and the fork and shutdown guards.
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::IntoPyObjectExt;
 
 static OWNER: OnceLock<u32> = OnceLock::new();
 
@@ -51,12 +53,110 @@ where
     }
 }
 
-/// Turns `future` into a Python awaitable; cancelling the awaitable drops the future.
+/// Calls into Python from runtime threads that have not returned yet.
+static IN_PYTHON: AtomicUsize = AtomicUsize::new(0);
+/// Set at interpreter exit: runtime threads stop calling into Python.
+static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// Turns `future` into an asyncio future on the running loop; cancelling it drops `future`.
+///
+/// The result is handed to the loop with `call_soon_threadsafe` from a blocking thread, and never
+/// once the interpreter is shutting down: a runtime thread that took the GIL while Python
+/// finalizes would abort the process.
 pub(crate) fn awaitable<'py, F, T>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    runtime()?;
-    pyo3_async_runtimes::tokio::future_into_py(py, future)
+    let runtime = runtime()?;
+    let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+    let python_future = event_loop.call_method0("create_future")?;
+    let loop_handle: Py<PyAny> = event_loop.unbind();
+    let future_handle: Py<PyAny> = python_future.clone().unbind();
+    let task = runtime.spawn(async move {
+        let result = future.await;
+        // Taking the GIL may block: do it off the runtime's worker threads.
+        let _ = tokio::task::spawn_blocking(move || deliver(loop_handle, future_handle, result)).await;
+    });
+    python_future.call_method1("add_done_callback", (CancelOnDone { task: Mutex::new(Some(task.abort_handle())) },))?;
+    Ok(python_future)
+}
+
+fn deliver<T>(event_loop: Py<PyAny>, future: Py<PyAny>, result: PyResult<T>)
+where
+    T: for<'a> IntoPyObject<'a>,
+{
+    if SHUTTING_DOWN.load(Ordering::Acquire) {
+        return;
+    }
+    IN_PYTHON.fetch_add(1, Ordering::AcqRel);
+    let _ = Python::try_attach(|py| {
+        if SHUTTING_DOWN.load(Ordering::Acquire) {
+            return;
+        }
+        let outcome = match result {
+            Ok(value) => value.into_py_any(py).map(|value| (value, false)),
+            Err(error) => Ok((error.into_value(py).into_any(), true)),
+        };
+        let (value, is_error) = match outcome {
+            Ok(pair) => pair,
+            Err(error) => (error.into_value(py).into_any(), true),
+        };
+        let settle = SettleFuture { future, value, is_error };
+        // A closed loop (the program moved on) refuses the call; nothing is waiting then.
+        let _ = event_loop.bind(py).call_method1("call_soon_threadsafe", (settle,));
+    });
+    IN_PYTHON.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Sets an asyncio future's result or exception on its loop, unless it was cancelled meanwhile.
+#[pyclass(module = "okta_lifecycle._core")]
+struct SettleFuture {
+    future: Py<PyAny>,
+    value: Py<PyAny>,
+    is_error: bool,
+}
+
+#[pymethods]
+impl SettleFuture {
+    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        let future = self.future.bind(py);
+        if future.call_method0("done")?.is_truthy()? {
+            return Ok(());
+        }
+        let method = if self.is_error { "set_exception" } else { "set_result" };
+        future.call_method1(method, (self.value.clone_ref(py),))?;
+        Ok(())
+    }
+}
+
+/// Aborts the Rust task when its asyncio future is cancelled.
+#[pyclass(module = "okta_lifecycle._core")]
+struct CancelOnDone {
+    task: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+#[pymethods]
+impl CancelOnDone {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future.call_method0("cancelled")?.is_truthy()? {
+            if let Some(task) = self.task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                task.abort();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Registered with `atexit`: from now on runtime threads leave Python alone; waits briefly for
+/// those already inside.
+#[pyfunction]
+pub(crate) fn shutdown(py: Python<'_>) {
+    SHUTTING_DOWN.store(true, Ordering::Release);
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while IN_PYTHON.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
 }
