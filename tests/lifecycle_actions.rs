@@ -344,3 +344,35 @@ async fn an_interrupted_apply_resumes_without_repeating_anything() {
     assert!(plan_for(&client, &policy, &records, &journal).await.is_empty());
     let _ = std::fs::remove_dir_all(&directory);
 }
+
+#[tokio::test]
+async fn a_joiner_joins_existing_groups_in_the_create_request() {
+    let (sim, client) = common::org(SimulatorConfig::default()).await;
+    let journal = Journal::in_memory().unwrap();
+    let staff = client.groups().create("staff", None).await.unwrap();
+    let eng = client.groups().create("eng", None).await.unwrap();
+    let policy =
+        policy(joiner(json!([{"action": "manage_relationships", "groups": ["staff", "eng", "new-{department}"]},
+        {"action": "create_entitlement", "name": "new-{department}"}])));
+    // The group created in the run has no id when planning: that membership stays a separate change.
+    let policy = {
+        let mut value = policy;
+        let actions = &mut value.workflows[0].actions;
+        actions.swap(1, 2);
+        value
+    };
+    let planned =
+        plan_for(&client, &policy, &[record("1", "ada@acme.com", json!({"department": "x"}))], &journal).await;
+    let operations: Vec<&str> = planned.changes.iter().map(|c| c.operation.name()).collect();
+    assert_eq!(operations, ["create_group", "create_user", "add_member"], "{}", planned.render());
+    assert!(planned.changes[1].operation.describe().contains("\"staff\", \"eng\""));
+    sim.clear_requests();
+    assert!(apply(&client, &planned, &journal, &ApplyOptions::default()).await.unwrap().is_success());
+    let id = sim.user_json("ada@acme.com").unwrap()["id"].as_str().unwrap().to_owned();
+    assert!(sim.group_members(staff.id()).contains(&id) && sim.group_members(eng.id()).contains(&id));
+    let membership_writes = sim.requests().iter().filter(|r| r.method == "PUT").count();
+    assert_eq!(membership_writes, 1, "only the membership of the group created in the same run");
+    assert!(plan_for(&client, &policy, &[record("1", "ada@acme.com", json!({"department": "x"}))], &journal)
+        .await
+        .is_empty());
+}

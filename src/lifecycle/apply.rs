@@ -387,9 +387,10 @@ async fn execute(
             let group = client.groups().create(name, description.as_deref()).await?;
             Ok(Done::Succeeded(Some(json!({ "group_id": group.id() }))))
         }
-        Operation::CreateUser { profile, activate, .. } => {
+        Operation::CreateUser { profile, activate, groups, .. } => {
             let mut request = CreateUser::new(profile.clone());
             request.activate = *activate;
+            request.group_ids = groups.iter().filter_map(|g| g.id.clone()).collect();
             let user = users.create(&request).await?;
             Ok(Done::Succeeded(Some(json!({ "user_id": user.id(), "status": user.status().as_str() }))))
         }

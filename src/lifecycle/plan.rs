@@ -58,6 +58,9 @@ pub enum Operation {
         profile: Map<String, Value>,
         /// Activate on creation.
         activate: bool,
+        /// Existing groups the user joins in the same request (`groupIds`, at most 20).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        groups: Vec<GroupRef>,
     },
     /// `POST /api/v1/users/{id}` with only the changed attributes.
     UpdateUser {
@@ -188,8 +191,13 @@ impl Operation {
     pub fn describe(&self) -> String {
         match self {
             Operation::CreateGroup { name, .. } => format!("create group {name:?}"),
-            Operation::CreateUser { login, activate, .. } => {
-                format!("create user {login}{}", if *activate { " (activated)" } else { " (staged)" })
+            Operation::CreateUser { login, activate, groups, .. } => {
+                let mut text = format!("create user {login}{}", if *activate { " (activated)" } else { " (staged)" });
+                if !groups.is_empty() {
+                    let names: Vec<String> = groups.iter().map(|g| format!("{:?}", g.name)).collect();
+                    text.push_str(&format!(" in {}", names.join(", ")));
+                }
+                text
             }
             Operation::UpdateUser { user, changes } => {
                 let mut text = format!("update {}:", user.login);

@@ -217,7 +217,7 @@ pub fn plan_with_snapshot(
     summary.joiners = events.values().filter(|e| **e == IdentityEvent::Joiner).count();
     summary.movers = events.values().filter(|e| **e == IdentityEvent::Mover).count();
     summary.leavers = events.values().filter(|e| **e == IdentityEvent::Leaver).count();
-    let mut changes = context.changes;
+    let mut changes = fold_memberships_into_creates(context.changes);
     // Apply order: by phase, and within a phase in decision order (stable sort).
     changes.sort_by_key(|c| c.phase());
     for (index, change) in changes.iter_mut().enumerate() {
@@ -253,6 +253,41 @@ pub fn plan_with_snapshot(
         summary,
         blocked,
     }
+}
+
+/// Okta adds a new user to up to 20 groups in the create request itself (`groupIds`): a joiner's
+/// memberships in groups that already exist go there, which saves one request per membership.
+fn fold_memberships_into_creates(changes: Vec<crate::lifecycle::plan::Change>) -> Vec<crate::lifecycle::plan::Change> {
+    use std::collections::HashMap;
+    let mut creates: HashMap<String, usize> = HashMap::new();
+    for (index, change) in changes.iter().enumerate() {
+        if let Operation::CreateUser { login, .. } = &change.operation {
+            creates.insert(login.to_lowercase(), index);
+        }
+    }
+    let mut folded: Vec<(usize, crate::lifecycle::plan::GroupRef)> = Vec::new();
+    let mut taken: HashMap<usize, usize> = HashMap::new();
+    let mut keep = vec![true; changes.len()];
+    for (index, change) in changes.iter().enumerate() {
+        let Operation::AddMember { user, group } = &change.operation else { continue };
+        if user.id.is_some() || group.id.is_none() {
+            continue;
+        }
+        let Some(&create) = creates.get(&user.login.to_lowercase()) else { continue };
+        let count = taken.entry(create).or_insert(0);
+        if *count < crate::okta::MAX_GROUP_IDS_AT_CREATE {
+            *count += 1;
+            folded.push((create, group.clone()));
+            keep[index] = false;
+        }
+    }
+    let mut changes = changes;
+    for (create, group) in folded {
+        if let Operation::CreateUser { groups, .. } = &mut changes[create].operation {
+            groups.push(group);
+        }
+    }
+    changes.into_iter().zip(keep).filter_map(|(change, keep)| keep.then_some(change)).collect()
 }
 
 fn classify(policy: &Policy, changes: &[crate::lifecycle::plan::Change]) -> BTreeMap<String, IdentityEvent> {

@@ -6,7 +6,7 @@ mod users;
 
 pub use groups::{GroupsApi, ListGroups};
 pub use models::{Group, GroupType, User, UserStatus};
-pub use users::{ActivationToken, CreateUser, ListUsers, NextLogin, UsersApi};
+pub use users::{ActivationToken, CreateUser, ListUsers, NextLogin, UsersApi, MAX_GROUP_IDS_AT_CREATE};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 

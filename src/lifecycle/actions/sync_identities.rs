@@ -124,7 +124,7 @@ pub fn decide(
             context.push(
                 ActionKind::SyncIdentities,
                 Some(identity),
-                Operation::CreateUser { login, profile, activate: options.activate },
+                Operation::CreateUser { login, profile, activate: options.activate, groups: Vec::new() },
             );
             Ok(())
         }
