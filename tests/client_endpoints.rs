@@ -249,3 +249,27 @@ async fn groups_crud_members_and_a_users_groups() {
     groups.delete(group.id()).await.unwrap();
     assert!(groups.get(group.id()).await.unwrap_err().is_not_found());
 }
+
+#[tokio::test]
+async fn the_next_page_is_fetched_while_the_current_one_is_used_and_dropped_with_the_stream() {
+    let (sim, client) = org(SimulatorConfig { seed_users: 12, ..Default::default() }).await;
+    sim.clear_requests();
+    let listing_requests = |sim: &okta_lifecycle::simulator::Simulator| {
+        sim.requests().iter().filter(|r| r.path == "/api/v1/users" && r.method == "GET").count()
+    };
+    let mut stream = client.users().list(&ListUsers { limit: Some(5), ..Default::default() }).unwrap();
+    stream.next().await.unwrap().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(listing_requests(&sim), 2, "page 2 was requested while page 1 was still being read");
+
+    // A stream dropped early takes its request in flight with it.
+    sim.clear_requests();
+    // Page 1 comes at once, page 2 (the prefetch) only after 1.5 s.
+    sim.script_fault("GET", "/api/v1/users", okta_lifecycle::simulator::ScriptedFault::DelayMs(0));
+    sim.script_fault("GET", "/api/v1/users", okta_lifecycle::simulator::ScriptedFault::DelayMs(1500));
+    let mut stream = client.users().list(&ListUsers { limit: Some(5), ..Default::default() }).unwrap();
+    stream.next().await.unwrap().unwrap();
+    drop(stream);
+    tokio::time::sleep(std::time::Duration::from_millis(1800)).await;
+    assert_eq!(listing_requests(&sim), 1, "the prefetch was cancelled before the simulator finished it");
+}

@@ -1,9 +1,11 @@
 //! Listings as lazy streams that follow `Link: rel="next"`.
 //!
-//! A stream holds at most one page: the next page is requested when the current one is used
-//! up, exactly at the URL Okta gave (cursors are never built by hand). A record that does not
-//! decode is yielded as an error and the listing goes on; a page that fails to load ends the
-//! stream after yielding its error.
+//! Pages are requested exactly at the URL Okta gave (cursors are never built by hand). As soon as
+//! a page arrives, the next one is requested in the background while the caller works through
+//! the current one, so a stream holds at most two pages and the caller rarely waits a full round
+//! trip. Dropping the stream cancels the request in flight. A record that does not decode is
+//! yielded as an error and the listing goes on; a page that fails to load ends the stream after
+//! yielding its error.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -27,9 +29,22 @@ pub struct ItemStream<T> {
     inner: BoxStream<'static, Result<T>>,
 }
 
+type PageResult = Result<(Value, crate::http::ApiResponse)>;
+
+/// A page being fetched in the background; aborted when dropped.
+struct Prefetch(tokio::task::JoinHandle<PageResult>);
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 struct State {
     client: OktaClient,
     next: Option<ApiRequest>,
+    /// The fetch of `next`, when it was started early.
+    prefetch: Option<Prefetch>,
     buffer: VecDeque<Value>,
     path: String,
     /// An error to yield once the buffered items are out (a refused next link).
@@ -43,6 +58,7 @@ impl<T: Resource> ItemStream<T> {
             path: first.url.path().to_owned(),
             client,
             next: Some(first),
+            prefetch: None,
             buffer: VecDeque::new(),
             pending: None,
         };
@@ -57,12 +73,24 @@ impl<T: Resource> ItemStream<T> {
                     return Some((Err(error), state));
                 }
                 let request = state.next.take()?;
-                match state.client.send_json(&request).await {
+                let page = match state.prefetch.take() {
+                    Some(mut prefetch) => match (&mut prefetch.0).await {
+                        Ok(page) => page,
+                        Err(join_error) => Err(Error::Transport {
+                            method: "GET".into(),
+                            path: state.path.clone(),
+                            message: format!("the page fetch stopped: {join_error}"),
+                        }),
+                    },
+                    None => state.client.send_json(&request).await,
+                };
+                match page {
                     Ok((Value::Array(items), response)) => {
                         state.buffer = items.into();
                         state.pending =
                             response.next_refused.map(|message| Error::Decode { path: state.path.clone(), message });
                         state.next = response.next.map(|url| ApiRequest { url, ..request });
+                        state.prefetch = state.next.as_ref().and_then(|next| prefetch(&state.client, next));
                     }
                     Ok((_, _)) => {
                         let error = Error::Decode {
@@ -86,6 +114,14 @@ impl<T: Resource> ItemStream<T> {
         }
         Ok(items)
     }
+}
+
+/// Starts fetching `request` in the background, when there is a runtime to do it on.
+fn prefetch(client: &OktaClient, request: &ApiRequest) -> Option<Prefetch> {
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    let client = client.clone();
+    let request = request.clone();
+    Some(Prefetch(runtime.spawn(async move { client.send_json(&request).await })))
 }
 
 impl<T> Stream for ItemStream<T> {
