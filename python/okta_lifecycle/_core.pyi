@@ -21,6 +21,7 @@ __all__ = [
     "scim_canonical",
     "split_scopes",
     "refresh_logging",
+    "shutdown",
     "OktaSimulator",
     "OktaClient",
     "AsyncOktaClient",
@@ -73,6 +74,9 @@ def split_scopes(text: str) -> list[str]:
 
 def refresh_logging() -> None:
     """Make the core see changes to Python's logging configuration (levels are cached)."""
+
+def shutdown() -> None:
+    """Stop runtime threads from calling into Python (registered with ``atexit``; not for direct use)."""
 
 # --- models -------------------------------------------------------------------------------------
 
