@@ -436,29 +436,20 @@ async fn execute(
             })?;
             Ok(Done::Succeeded(Some(json!({ "user_id": id }))))
         }
-        Operation::DeactivateUser { user } => {
+        Operation::DeactivateUser { user }
+        | Operation::SuspendUser { user }
+        | Operation::ActivateUser { user }
+        | Operation::UnsuspendUser { user }
+        | Operation::ClearSessions { user, .. } => {
             let id = or_skip!(user_id(user));
-            users.deactivate(&id, false).await?;
-            Ok(Done::Succeeded(Some(json!({ "user_id": id }))))
-        }
-        Operation::SuspendUser { user } => {
-            let id = or_skip!(user_id(user));
-            users.suspend(&id).await?;
-            Ok(Done::Succeeded(Some(json!({ "user_id": id }))))
-        }
-        Operation::ActivateUser { user } => {
-            let id = or_skip!(user_id(user));
-            users.activate(&id, false).await?;
-            Ok(Done::Succeeded(Some(json!({ "user_id": id }))))
-        }
-        Operation::UnsuspendUser { user } => {
-            let id = or_skip!(user_id(user));
-            users.unsuspend(&id).await?;
-            Ok(Done::Succeeded(Some(json!({ "user_id": id }))))
-        }
-        Operation::ClearSessions { user, oauth_tokens } => {
-            let id = or_skip!(user_id(user));
-            users.clear_sessions(&id, *oauth_tokens, None).await?;
+            match &change.operation {
+                Operation::DeactivateUser { .. } => users.deactivate(&id, false).await?,
+                Operation::SuspendUser { .. } => users.suspend(&id).await?,
+                Operation::ActivateUser { .. } => users.activate(&id, false).await.map(drop)?,
+                Operation::UnsuspendUser { .. } => users.unsuspend(&id).await?,
+                Operation::ClearSessions { oauth_tokens, .. } => users.clear_sessions(&id, *oauth_tokens, None).await?,
+                _ => unreachable!("matched above"),
+            }
             Ok(Done::Succeeded(Some(json!({ "user_id": id }))))
         }
         Operation::ResetPassword { user, send_email, revoke_sessions } => {
