@@ -196,25 +196,30 @@ fn fold(text: &str) -> String {
 }
 
 fn resolve_user(resolved: &Mutex<Resolved>, user: &UserRef) -> std::result::Result<String, String> {
-    if let Some(id) = &user.id {
-        return Ok(id.clone());
-    }
-    let resolved = resolved.lock().unwrap_or_else(|e| e.into_inner());
-    if resolved.failed_users.contains(&fold(&user.login)) {
-        return Err(format!("user {} was not created", user.login));
-    }
-    resolved.users.get(&fold(&user.login)).cloned().ok_or_else(|| format!("user {} has no id yet", user.login))
+    let state = resolved.lock().unwrap_or_else(|e| e.into_inner());
+    resolve(user.id.as_ref(), &user.login, "user", &state.users, &state.failed_users)
 }
 
 fn resolve_group(resolved: &Mutex<Resolved>, group: &GroupRef) -> std::result::Result<String, String> {
-    if let Some(id) = &group.id {
+    let state = resolved.lock().unwrap_or_else(|e| e.into_inner());
+    resolve(group.id.as_ref(), &group.name, "group", &state.groups, &state.failed_groups)
+}
+
+/// The id of a user or group: known when planning, or learnt from its create in this run.
+fn resolve(
+    id: Option<&String>,
+    key: &str,
+    kind: &str,
+    known: &HashMap<String, String>,
+    failed: &HashSet<String>,
+) -> std::result::Result<String, String> {
+    if let Some(id) = id {
         return Ok(id.clone());
     }
-    let resolved = resolved.lock().unwrap_or_else(|e| e.into_inner());
-    if resolved.failed_groups.contains(&fold(&group.name)) {
-        return Err(format!("group {:?} was not created", group.name));
+    if failed.contains(&fold(key)) {
+        return Err(format!("{kind} {key:?} was not created"));
     }
-    resolved.groups.get(&fold(&group.name)).cloned().ok_or_else(|| format!("group {:?} has no id yet", group.name))
+    known.get(&fold(key)).cloned().ok_or_else(|| format!("{kind} {key:?} has no id yet"))
 }
 
 /// Records ids that a finished change made known.

@@ -342,9 +342,10 @@ impl Policy {
 
     /// The first workflow whose condition the record matches.
     pub fn workflow_for(&self, record: &IdentityRecord) -> Option<&Workflow> {
-        let json = Value::Object(record.as_json().clone());
         let options = EvalOptions { case_insensitive_values: true };
-        self.workflows.iter().find(|workflow| workflow.when.as_ref().is_none_or(|when| when.matches(&json, &options)))
+        self.workflows
+            .iter()
+            .find(|workflow| workflow.when.as_ref().is_none_or(|when| when.matches(record.as_value(), &options)))
     }
 
     /// The rule for an attribute.

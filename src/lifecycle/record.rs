@@ -10,15 +10,22 @@ use crate::error::{Error, Result};
 
 /// One identity from a source: field name to value (strings from CSV; any JSON scalar from
 /// JSON lines and dicts).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IdentityRecord {
-    fields: Map<String, Value>,
+    /// Always a JSON object; kept as a `Value` so that conditions evaluate it without a copy.
+    fields: Value,
+}
+
+impl Default for IdentityRecord {
+    fn default() -> Self {
+        IdentityRecord { fields: Value::Object(Map::new()) }
+    }
 }
 
 impl IdentityRecord {
     /// A record from a JSON object.
     pub fn from_map(fields: Map<String, Value>) -> Self {
-        IdentityRecord { fields }
+        IdentityRecord { fields: Value::Object(fields) }
     }
 
     /// A field's value as text: strings as they are, numbers and booleans printed, `null` and
@@ -33,10 +40,24 @@ impl IdentityRecord {
         }
     }
 
-    /// The record as a JSON object (what policy conditions are evaluated against).
+    /// The record's fields.
     pub fn as_json(&self) -> &Map<String, Value> {
+        match &self.fields {
+            Value::Object(map) => map,
+            _ => unreachable_map(),
+        }
+    }
+
+    /// The record as a JSON value (what policy conditions are evaluated against).
+    pub fn as_value(&self) -> &Value {
         &self.fields
     }
+}
+
+fn unreachable_map() -> &'static Map<String, Value> {
+    // Every constructor stores an object; an empty map keeps the accessor total regardless.
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(Map::new)
 }
 
 /// The formats a source file can have.
@@ -98,7 +119,7 @@ pub fn read_csv(reader: impl std::io::Read, name: &str) -> Result<Vec<IdentityRe
     for (index, row) in csv.records().enumerate() {
         let row = row.map_err(|e| Error::InvalidInput(format!("{name}: row {}: {e}", index + 2)))?;
         let fields = headers.iter().cloned().zip(row.iter().map(|cell| Value::String(cell.to_owned()))).collect();
-        records.push(IdentityRecord { fields });
+        records.push(IdentityRecord::from_map(fields));
     }
     Ok(records)
 }
@@ -112,7 +133,7 @@ pub fn read_json_lines(reader: impl BufRead, name: &str) -> Result<Vec<IdentityR
             continue;
         }
         match serde_json::from_str(&line) {
-            Ok(Value::Object(fields)) => records.push(IdentityRecord { fields }),
+            Ok(Value::Object(fields)) => records.push(IdentityRecord::from_map(fields)),
             Ok(_) => return Err(Error::InvalidInput(format!("{name}: line {}: not a JSON object", index + 1))),
             Err(e) => return Err(Error::InvalidInput(format!("{name}: line {}: {e}", index + 1))),
         }

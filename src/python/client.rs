@@ -734,7 +734,7 @@ macro_rules! source_method {
                                 .ok()
                                 .and_then(|v| v.as_str().map(str::to_owned))
                                 .unwrap_or_default(),
-                            record: Value::Object(identity.record.as_json().clone()),
+                            record: identity.record.as_value().clone(),
                             moved: serde_json::to_value(&identity.moved).unwrap_or(Value::Null),
                             user: PyUser { inner: identity.user },
                         }

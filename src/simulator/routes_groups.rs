@@ -10,7 +10,8 @@ use super::errors::ApiError;
 use super::ids::Cursor;
 use super::router::{json_response, no_content, with_links, Call};
 use super::routes_users::{
-    check_filter, check_search, page_links, parse_cursor, parse_expression, select_page, sort_key, value_at,
+    check_filter, check_search, listing_page, page_links, parse_cursor, parse_expression, select_page, sort_key,
+    value_at,
 };
 use super::state::{group_json, now_timestamp, user_view, Group, GroupType, Org, UserLinks};
 use crate::scim::EvalOptions;
@@ -148,27 +149,11 @@ pub(crate) fn list_groups(call: &Call) -> Result<Response, ApiError> {
     };
     let options = EvalOptions { case_insensitive_values: case_insensitive };
     let keep = |group: &Group| filter.as_ref().is_none_or(|filter| filter.matches(&group.document(), &options));
-    let (page, next) = if let Some(sort_by) = sort_by {
-        if matches!(cursor, Some(Cursor::AfterId(_))) {
-            return Err(ApiError::invalid_cursor());
-        }
-        let cursor = cursor.unwrap_or(Cursor::Offset(0));
-        let mut sorted: Vec<(&String, &Group)> = org.groups.iter().filter(|(_, group)| keep(group)).collect();
-        sorted.sort_by_cached_key(|(id, group)| (sort_key(value_at(&group.document(), &sort_by)), (*id).clone()));
-        if call.query.get("sortOrder").is_some_and(|order| order.eq_ignore_ascii_case("desc")) {
-            sorted.reverse();
-        }
-        select_page(sorted.into_iter(), Some(&cursor), limit, |_| true)
-    } else {
-        if matches!(cursor, Some(Cursor::Offset(_))) {
-            return Err(ApiError::invalid_cursor());
-        }
-        let range = match &cursor {
-            Some(Cursor::AfterId(after)) => org.groups.range::<String, _>((Bound::Excluded(after), Bound::Unbounded)),
-            _ => org.groups.range::<String, _>(..),
-        };
-        select_page(range, cursor.as_ref(), limit, keep)
-    };
+    let descending = call.query.get("sortOrder").is_some_and(|order| order.eq_ignore_ascii_case("desc"));
+    let sort = sort_by.as_deref().map(|attribute| (attribute, descending));
+    let (page, next) = listing_page(&org.groups, cursor, sort, limit, keep, |group, attribute| {
+        sort_key(value_at(&group.document(), attribute))
+    })?;
     let body: Vec<Value> = page.into_iter().map(|group| group_json(&org, group, call.base(), with_stats)).collect();
     let response = json_response(StatusCode::OK, &body);
     Ok(with_links(response, &page_links(call, path, next, limit)))

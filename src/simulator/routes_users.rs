@@ -652,6 +652,39 @@ pub(crate) fn page_links(call: &Call, path: &str, next: Option<Cursor>, limit: u
 }
 
 /// One page of items from an id-ordered map (or a sorted list), and the cursor of the next.
+/// One page of a listing over resources keyed by id. Sorted by `sort` (attribute, descending),
+/// pages are positions (offset cursors); unsorted, they follow id order (after-id cursors), which
+/// keeps pages stable while resources are created. A cursor of the other kind is refused.
+pub(crate) fn listing_page<'a, T>(
+    items: &'a std::collections::BTreeMap<String, T>,
+    cursor: Option<Cursor>,
+    sort: Option<(&str, bool)>,
+    limit: usize,
+    keep: impl Fn(&T) -> bool,
+    sort_value: impl Fn(&T, &str) -> (bool, String),
+) -> Result<(Vec<&'a T>, Option<Cursor>), ApiError> {
+    if let Some((attribute, descending)) = sort {
+        if matches!(cursor, Some(Cursor::AfterId(_))) {
+            return Err(ApiError::invalid_cursor());
+        }
+        let cursor = cursor.unwrap_or(Cursor::Offset(0));
+        let mut sorted: Vec<(&String, &T)> = items.iter().filter(|(_, item)| keep(item)).collect();
+        sorted.sort_by_cached_key(|(id, item)| (sort_value(item, attribute), (*id).clone()));
+        if descending {
+            sorted.reverse();
+        }
+        return Ok(select_page(sorted.into_iter(), Some(&cursor), limit, |_| true));
+    }
+    if matches!(cursor, Some(Cursor::Offset(_))) {
+        return Err(ApiError::invalid_cursor());
+    }
+    let range = match &cursor {
+        Some(Cursor::AfterId(after)) => items.range::<String, _>((Bound::Excluded(after), Bound::Unbounded)),
+        _ => items.range::<String, _>(..),
+    };
+    Ok(select_page(range, cursor.as_ref(), limit, keep))
+}
+
 pub(crate) fn select_page<'a, T>(
     items: impl Iterator<Item = (&'a String, &'a T)>,
     cursor: Option<&Cursor>,
@@ -716,7 +749,7 @@ pub(crate) fn list_users(call: &Call) -> Result<Response, ApiError> {
     }
 
     let limit = call.query.limit(200, 200)?;
-    let mut cursor = parse_cursor(call)?;
+    let cursor = parse_cursor(call)?;
     let selection = if let Some(search) = call.query.get("search") {
         let filter = parse_expression(search)?;
         check_search(&filter)?;
@@ -740,27 +773,10 @@ pub(crate) fn list_users(call: &Call) -> Result<Response, ApiError> {
     };
 
     let org = call.shared.read_org();
-    let (page, next) = if let Some(sort_by) = &selection.sort_by {
-        if matches!(cursor, Some(Cursor::AfterId(_))) {
-            return Err(ApiError::invalid_cursor());
-        }
-        let cursor = cursor.take().unwrap_or(Cursor::Offset(0));
-        let mut sorted: Vec<(&String, &User)> = org.users.iter().filter(|(_, user)| keep(user)).collect();
-        sorted.sort_by_cached_key(|(id, user)| (sort_key(value_at(&user.document, sort_by)), (*id).clone()));
-        if selection.descending {
-            sorted.reverse();
-        }
-        select_page(sorted.into_iter(), Some(&cursor), limit, |_| true)
-    } else {
-        if matches!(cursor, Some(Cursor::Offset(_))) {
-            return Err(ApiError::invalid_cursor());
-        }
-        let range = match &cursor {
-            Some(Cursor::AfterId(after)) => org.users.range::<String, _>((Bound::Excluded(after), Bound::Unbounded)),
-            _ => org.users.range::<String, _>(..),
-        };
-        select_page(range, cursor.as_ref(), limit, keep)
-    };
+    let sort = selection.sort_by.as_deref().map(|attribute| (attribute, selection.descending));
+    let (page, next) = listing_page(&org.users, cursor, sort, limit, keep, |user, attribute| {
+        sort_key(value_at(&user.document, attribute))
+    })?;
     let views: Vec<DocumentWith> =
         page.into_iter().map(|user| user_view(&org, user, call.base(), UserLinks::SelfOnly)).collect();
     let response = json_response(StatusCode::OK, &views);
