@@ -7,6 +7,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::http::retry::Backoff;
 use crate::secret::SecretString;
 
 /// How the client authenticates to Okta.
@@ -62,6 +63,8 @@ pub struct ClientConfig {
     pub max_concurrency: usize,
     /// Page size for listings (Okta's maximum is 200).
     pub page_size: u32,
+    /// The pauses between retries.
+    pub backoff: Backoff,
 }
 
 /// The crate's default `User-Agent`.
@@ -82,6 +85,7 @@ impl ClientConfig {
             rate_limit_share: 1.0,
             max_concurrency: 75,
             page_size: 200,
+            backoff: Backoff::default(),
         })
     }
 

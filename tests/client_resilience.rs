@@ -65,12 +65,10 @@ async fn connect_failures_are_retried_then_reported_as_transport_errors() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let sim = Simulator::start(SimulatorConfig::default()).await.unwrap();
     let config = okta_lifecycle::ClientConfig::with_api_token(&format!("http://127.0.0.1:{port}"), "token").unwrap();
-    let client = okta_lifecycle::OktaClient::new(okta_lifecycle::ClientConfig { max_retries: 2, ..config })
-        .unwrap()
-        .with_backoff(okta_lifecycle::http::retry::Backoff {
-            base: Duration::from_millis(5),
-            cap: Duration::from_millis(20),
-        });
+    let backoff =
+        okta_lifecycle::http::retry::Backoff { base: Duration::from_millis(5), cap: Duration::from_millis(20) };
+    let client =
+        okta_lifecycle::OktaClient::new(okta_lifecycle::ClientConfig { max_retries: 2, backoff, ..config }).unwrap();
     let error = client.users().create(&CreateUser::new(profile("x@acme.com", "X", "Y"))).await.unwrap_err();
     assert!(matches!(error, Error::Transport { .. }), "{error}");
     assert!(error.to_string().contains("3 attempts"), "{error}");

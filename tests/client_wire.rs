@@ -88,12 +88,12 @@ async fn retries_name_the_first_failed_request_and_count_attempts() {
     let app = Router::new().route("/api/v1/users/{id}", get(flaky)).with_state(seen.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let client = OktaClient::new(ClientConfig::with_api_token(&base, "s3cret-token").unwrap()).unwrap().with_backoff(
-        okta_lifecycle::http::retry::Backoff {
-            base: std::time::Duration::from_millis(5),
-            cap: std::time::Duration::from_millis(20),
-        },
-    );
+    let mut config = ClientConfig::with_api_token(&base, "s3cret-token").unwrap();
+    config.backoff = okta_lifecycle::http::retry::Backoff {
+        base: std::time::Duration::from_millis(5),
+        cap: std::time::Duration::from_millis(20),
+    };
+    let client = OktaClient::new(config).unwrap();
     assert_eq!(client.users().get("00u1").await.unwrap().id(), "00u1");
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 3);

@@ -15,7 +15,7 @@ use crate::error::{Error, OktaApiError, Result};
 use crate::http::auth::Authenticator;
 use crate::http::buckets::bucket_for;
 use crate::http::governor::{Governor, GovernorStats};
-use crate::http::retry::{decide, Attempt, Backoff, Decision, GiveUp, Idempotency, RateLimitHeaders};
+use crate::http::retry::{decide, Attempt, Decision, GiveUp, Idempotency, RateLimitHeaders};
 
 /// One request to the Okta API.
 #[derive(Debug, Clone)]
@@ -66,7 +66,6 @@ struct Inner {
     http: reqwest::Client,
     auth: Authenticator,
     governor: Arc<Governor>,
-    backoff: Backoff,
 }
 
 /// The Okta Management API client. Cheap to clone; clones share connections, the token cache
@@ -107,7 +106,7 @@ impl OktaClient {
         let http = builder.build().map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
         let auth = Authenticator::new(&config.credentials, &config.org_url)?;
         let governor = Governor::new(config.rate_limit_share, config.max_concurrency);
-        Ok(OktaClient { inner: Arc::new(Inner { config, http, auth, governor, backoff: Backoff::default() }) })
+        Ok(OktaClient { inner: Arc::new(Inner { config, http, auth, governor }) })
     }
 
     /// The configuration the client was built with.
@@ -123,19 +122,6 @@ impl OktaClient {
     /// The governor itself (diagnostics and tests).
     pub fn governor(&self) -> &Arc<Governor> {
         &self.inner.governor
-    }
-
-    /// Overrides the backoff schedule (tests use short pauses).
-    pub fn with_backoff(self, backoff: Backoff) -> Self {
-        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
-            config: shared.config.clone(),
-            http: shared.http.clone(),
-            auth: Authenticator::new(&shared.config.credentials, &shared.config.org_url)
-                .expect("credentials were valid once"),
-            governor: Arc::clone(&shared.governor),
-            backoff: shared.backoff,
-        });
-        OktaClient { inner: Arc::new(Inner { backoff, ..inner }) }
     }
 
     /// A URL under the org: `path` (already percent-encoded per segment) plus query pairs.
@@ -256,7 +242,7 @@ impl OktaClient {
                 outcome,
                 attempt,
                 inner.config.max_retries,
-                inner.backoff,
+                inner.config.backoff,
                 fastrand::f64(),
             ) {
                 Decision::Finish => {

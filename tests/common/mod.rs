@@ -20,10 +20,9 @@ pub async fn org(config: SimulatorConfig) -> (Simulator, OktaClient) {
 /// A client for `simulator`, after `adjust` has changed its configuration.
 pub fn client_for(simulator: &Simulator, adjust: impl FnOnce(&mut ClientConfig)) -> OktaClient {
     let mut config = ClientConfig::with_api_token(&simulator.url(), simulator.api_token()).unwrap();
+    config.backoff = Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(200) };
     adjust(&mut config);
-    OktaClient::new(config)
-        .unwrap()
-        .with_backoff(Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(200) })
+    OktaClient::new(config).unwrap()
 }
 
 /// A valid profile for `login`.

@@ -1,5 +1,8 @@
 """The package imports, and its SCIM helpers are the Rust implementation's."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 import okta_lifecycle
@@ -7,7 +10,10 @@ from okta_lifecycle import scim
 
 
 def test_version_matches_the_crate() -> None:
-    assert okta_lifecycle.__version__.count(".") == 2
+    cargo = (Path(__file__).resolve().parents[2] / "Cargo.toml").read_text()
+    crate_version = re.search(r'^version = "([^"]+)"', cargo, re.MULTILINE)
+    assert crate_version is not None
+    assert okta_lifecycle.__version__ == crate_version.group(1)
 
 
 def test_quote_cannot_be_broken_out_of() -> None:
