@@ -38,8 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let days = if real { 1 } else { 3 };
     for day in 1..=days {
         let records = read_records(&examples.join(format!("hr/day{day}.csv")), SourceFormat::Csv)?;
-        let recorded = |user_id: &str| journal.latest_snapshot(user_id).ok().flatten().map(|s| s.groups);
-        let planned = plan(&client, &policy, &records, &recorded).await?;
+        let planned = plan(&client, &policy, &records, &journal).await?;
         println!("== Day {day}: {} records", records.len());
         print!("{}", planned.render());
         if real && !apply_real {
@@ -48,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let report = apply(&client, &planned, &journal, &ApplyOptions::default()).await?;
         print!("{}", report.render());
-        let again = plan(&client, &policy, &records, &recorded).await?;
+        let again = plan(&client, &policy, &records, &journal).await?;
         println!("Planning day {day} again: {} changes\n", again.changes.len());
     }
     if !real {

@@ -95,6 +95,27 @@ pub enum Error {
     },
 
     /// The journal (the SQLite audit database) could not be read or written.
+    /// The plan cannot be applied as given: not recorded in the journal, different from what
+    /// was recorded when it was made, or made for another org.
+    #[error("plan {run_id} is refused: {reason}")]
+    PlanRejected {
+        /// The plan's run.
+        run_id: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// Another applier owns the run (its lease in the journal is live).
+    #[error(
+        "run {run_id} is being applied by {owner}; wait for it to finish (or pass a wait), then apply again to resume"
+    )]
+    RunInProgress {
+        /// The run.
+        run_id: String,
+        /// The lease's owner (`host:pid:token`).
+        owner: String,
+    },
+
     #[error("journal error: {0}")]
     Journal(String),
 

@@ -36,8 +36,7 @@ fn record(id: &str, email: &str, extra: Value) -> IdentityRecord {
 }
 
 async fn plan_for(client: &OktaClient, policy: &Policy, records: &[IdentityRecord], journal: &Journal) -> Plan {
-    let recorded = |user_id: &str| journal.latest_snapshot(user_id).ok().flatten().map(|s| s.groups);
-    plan(client, policy, records, &recorded).await.unwrap()
+    plan(client, policy, records, journal).await.unwrap()
 }
 
 fn writes(sim: &Simulator) -> Vec<String> {

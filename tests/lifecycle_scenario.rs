@@ -20,8 +20,7 @@ fn examples() -> PathBuf {
 
 async fn plan_day(client: &OktaClient, policy: &Policy, journal: &Journal, day: u32) -> Plan {
     let records = read_records(&examples().join(format!("hr/day{day}.csv")), SourceFormat::Csv).unwrap();
-    let recorded = |user_id: &str| journal.latest_snapshot(user_id).ok().flatten().map(|s| s.groups);
-    plan(client, policy, &records, &recorded).await.unwrap()
+    plan(client, policy, &records, journal).await.unwrap()
 }
 
 fn members(sim: &Simulator, group: &str) -> BTreeSet<String> {

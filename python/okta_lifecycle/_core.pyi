@@ -755,7 +755,8 @@ class OktaSimulator:
     def reset(self) -> None:
         """Empty the org (seed users again), the log, the counters and the rate-limit windows."""
     def script_fault(self, method: str, path_prefix: str, fault: int | str) -> None:
-        """Give the next matching request a fault: a status, "drop_before", "drop_after" or "delay:MS"."""
+        """Give the next matching request a fault: a status, "drop_before", "drop_after",
+        "garble_after" (processed, then a 200 whose body is not JSON) or "delay:MS"."""
     def create_session(self, user_id: str) -> bool:
         """Give a user an IdP session so that a logout can be observed."""
     def create_oauth_token(self, user_id: str) -> bool:

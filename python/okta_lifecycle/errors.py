@@ -22,10 +22,12 @@ __all__ = [
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "PlanBlockedError",
+    "PlanRejectedError",
     "RateLimitedError",
     "ServerError",
     "TimeoutError",
     "TransportError",
+    "RunInProgressError",
     "ValidationError",
 ]
 
@@ -129,6 +131,25 @@ class PlanBlockedError(OktaError):
     def __init__(self, message: str, *, reasons: list[str] | None = None) -> None:
         super().__init__(message)
         self.reasons: list[str] = list(reasons or [])
+
+
+class PlanRejectedError(OktaError):
+    """The plan cannot be applied as given: the journal did not record it when it was made, it
+    differs from that record (edited or damaged), or it was made for another org."""
+
+    def __init__(self, message: str, *, run_id: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.reason = reason
+
+
+class RunInProgressError(OktaError):
+    """Another applier owns the run; apply again once it is done (or pass ``wait_for_lease``)."""
+
+    def __init__(self, message: str, *, run_id: str | None = None, owner: str | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.owner = owner
 
 
 class JournalError(OktaError):

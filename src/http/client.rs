@@ -247,7 +247,10 @@ impl OktaClient {
             ) {
                 Decision::Finish => {
                     let (status, headers, bytes) = answer.expect("Finish is only decided for an answer");
-                    if status < 400 {
+                    // Only a 2xx is a success. Okta's management API never redirects: a 3xx comes
+                    // from something else on the way (a proxy, a wrong host) and means the request
+                    // was not carried out.
+                    if (200..300).contains(&status) {
                         let (next, next_refused) = match self.next_link(&headers) {
                             Ok(next) => (next, None),
                             Err(error) => (None, Some(error.to_string())),
@@ -261,7 +264,16 @@ impl OktaClient {
                             request_id,
                         });
                     }
-                    return Err(OktaApiError::from_body(status, &bytes, request_id, method, &path).into());
+                    let mut api = OktaApiError::from_body(status, &bytes, request_id, method, &path);
+                    if status < 400 {
+                        let location = header_text(&headers, "location").unwrap_or_else(|| "none".into());
+                        api.error_code = None;
+                        api.causes.clear();
+                        api.summary = format!(
+                            "unexpected HTTP {status} (Location: {location}); Okta's management API never answers this way, so the request was not carried out"
+                        );
+                    }
+                    return Err(api.into());
                 }
                 Decision::RetryAfter(pause) => {
                     if first_request_id.is_none() {

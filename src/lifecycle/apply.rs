@@ -7,9 +7,17 @@
 //! interrupted run skips what succeeded, and checks Okta for what was in flight: a create or a
 //! status change that turns out to have happened is recorded as done, not repeated. A password
 //! reset in flight is never repeated: it is reported as unknown.
+//!
+//! Before anything is sent, the plan is checked against what the journal recorded when it was
+//! made (the same digest, the same org), and the safety verdict is derived again from the
+//! changes themselves. One applier owns a run at a time (a lease in the journal, renewed while
+//! it works), and each change is claimed with a compare-and-set before it is sent, so that no
+//! write is sent twice by two appliers.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use futures_util::{stream, StreamExt};
 use serde::Serialize;
@@ -17,8 +25,8 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::http::OktaClient;
-use crate::lifecycle::journal::{ChangeStatus, Journal, UserSnapshot};
-use crate::lifecycle::plan::{Change, GroupRef, Operation, Plan, UserRef};
+use crate::lifecycle::journal::{new_lease_owner, plan_digest, ChangeStatus, Journal, LeaseOutcome, UserSnapshot};
+use crate::lifecycle::plan::{safety_verdict, Change, GroupRef, Operation, Plan, UserRef};
 use crate::okta::{CreateUser, UserStatus};
 use crate::secret::SecretString;
 
@@ -29,13 +37,22 @@ pub struct ApplyOptions {
     pub concurrency: usize,
     /// Apply even though the plan exceeds the policy's safety limits.
     pub override_safety: bool,
+    /// How long to wait when another applier owns the run; `None` refuses at once with
+    /// [`Error::RunInProgress`].
+    pub wait_for_lease: Option<Duration>,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { concurrency: 16, override_safety: false }
+        ApplyOptions { concurrency: 16, override_safety: false, wait_for_lease: None }
     }
 }
+
+/// How long a run's lease lasts without renewal; an applier that stops renewing (killed, or
+/// stalled) loses the run after this. A killed applier of this host loses it at once.
+pub const LEASE_TTL: Duration = Duration::from_secs(60);
+/// How often a working applier renews its lease.
+const LEASE_RENEWAL: Duration = Duration::from_secs(15);
 
 /// What became of one change.
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +75,9 @@ pub struct ChangeOutcome {
     pub request_id: Option<String>,
     /// True when the change had already been done before this apply (a resume).
     pub already_done: bool,
+    /// The journal could not record this outcome: the change's row may not say what happened
+    /// (a resume checks Okta again).
+    pub journal_error: Option<String>,
 }
 
 /// The result of an apply.
@@ -73,12 +93,16 @@ pub struct Report {
     /// are not serialised and never journaled.
     #[serde(skip)]
     pub reset_links: Vec<(String, SecretString)>,
+    /// Activation links of reactivated users (`send_email = false`), by login. Secrets, as
+    /// above.
+    #[serde(skip)]
+    pub activation_links: Vec<(String, SecretString)>,
 }
 
 impl Report {
-    /// True when every change succeeded (or had already).
+    /// True when every change succeeded (or had already) and the journal recorded every outcome.
     pub fn is_success(&self) -> bool {
-        self.outcomes.iter().all(|o| o.status == ChangeStatus::Succeeded)
+        self.outcomes.iter().all(|o| o.status == ChangeStatus::Succeeded && o.journal_error.is_none())
     }
 
     /// A human-readable account.
@@ -89,15 +113,19 @@ impl Report {
         }
         out.pop();
         out.push('\n');
-        for outcome in self.outcomes.iter().filter(|o| o.status != ChangeStatus::Succeeded) {
+        for outcome in self.outcomes.iter().filter(|o| o.status != ChangeStatus::Succeeded || o.journal_error.is_some())
+        {
             out.push_str(&format!(
                 "  {:>4}  {:<10} {:<16} {} {}\n",
                 outcome.seq,
-                format!("{:?}", outcome.status).to_lowercase(),
+                outcome.status.as_str(),
                 outcome.operation,
                 outcome.login.as_deref().unwrap_or("-"),
                 outcome.message.as_deref().unwrap_or("")
             ));
+            if let Some(error) = &outcome.journal_error {
+                out.push_str(&format!("        journal not updated: {error}\n"));
+            }
         }
         out
     }
@@ -119,43 +147,187 @@ enum Done {
     Skipped(String),
 }
 
+/// Links Okta returned, by login (secrets).
+type Links = Mutex<Vec<(String, SecretString)>>;
+
+/// What every change of one apply shares.
+struct Context<'a> {
+    client: &'a OktaClient,
+    plan: &'a Plan,
+    journal: &'a Journal,
+    resolved: Mutex<Resolved>,
+    reset_links: Links,
+    activation_links: Links,
+    /// Set when the lease could not be renewed: nothing more is claimed.
+    lease_lost: AtomicBool,
+}
+
 /// Applies a plan, journaling it under its run id. Applying the same plan again resumes it.
+///
+/// Refused before anything is sent: a plan the journal did not record when it was made, one
+/// that differs from that record, one made for another org ([`Error::PlanRejected`]); one the
+/// safety limits recorded with it block, unless overridden ([`Error::PlanBlocked`]); one that
+/// another applier is applying ([`Error::RunInProgress`], or a wait, by option).
 pub async fn apply(client: &OktaClient, plan: &Plan, journal: &Journal, options: &ApplyOptions) -> Result<Report> {
-    if !plan.blocked.is_empty() && !options.override_safety {
-        return Err(Error::PlanBlocked { reasons: plan.blocked.clone() });
+    check_plan(client, plan, journal, options)?;
+    let owner = new_lease_owner();
+    let lease = Lease::acquire(journal, &plan.run_id, &owner, options.wait_for_lease).await?;
+    journal.begin_run(&plan.run_id)?;
+    let context = Context {
+        client,
+        plan,
+        journal,
+        resolved: Mutex::new(Resolved::default()),
+        reset_links: Mutex::new(Vec::new()),
+        activation_links: Mutex::new(Vec::new()),
+        lease_lost: AtomicBool::new(false),
+    };
+    let outcomes = {
+        let work = std::pin::pin!(run_phases(&context, options.concurrency));
+        let renewal = std::pin::pin!(renew_lease(&context, &owner));
+        match futures_util::future::select(work, renewal).await {
+            futures_util::future::Either::Left((outcomes, _)) => outcomes,
+            futures_util::future::Either::Right((_, work)) => work.await,
+        }
+    };
+    let mut counts = BTreeMap::new();
+    for outcome in &outcomes {
+        *counts.entry(outcome.status.as_str().to_owned()).or_insert(0) += 1;
     }
-    journal.begin_run(plan)?;
-    let resolved = Mutex::new(Resolved::default());
-    let reset_links = Mutex::new(Vec::new());
+    let finished = if outcomes.iter().all(|o| o.status == ChangeStatus::Succeeded) {
+        "succeeded"
+    } else if outcomes.iter().any(|o| matches!(o.status, ChangeStatus::Started | ChangeStatus::Planned)) {
+        "applying"
+    } else {
+        "finished_with_errors"
+    };
+    journal.finish_run(&plan.run_id, finished)?;
+    lease.release()?;
+    Ok(Report {
+        run_id: plan.run_id.clone(),
+        outcomes,
+        counts,
+        reset_links: context.reset_links.into_inner().unwrap_or_else(|e| e.into_inner()),
+        activation_links: context.activation_links.into_inner().unwrap_or_else(|e| e.into_inner()),
+    })
+}
+
+/// The plan must be the one the journal recorded, for this client's org, and within the
+/// safety limits recorded with it (derived again from its changes) unless overridden.
+fn check_plan(client: &OktaClient, plan: &Plan, journal: &Journal, options: &ApplyOptions) -> Result<()> {
+    let rejected = |reason: String| Error::PlanRejected { run_id: plan.run_id.clone(), reason };
+    let Some(recorded) = journal.recorded_run(&plan.run_id)? else {
+        return Err(rejected(
+            "it was not made with this journal (a plan is recorded when it is made, so that what is applied is what was planned); plan again with this journal".into(),
+        ));
+    };
+    match &recorded.digest {
+        Some(digest) if *digest == plan_digest(plan) => {}
+        Some(_) => {
+            return Err(rejected(
+                "it differs from the plan recorded when it was made (edited or damaged); plan again".into(),
+            ))
+        }
+        None => return Err(rejected("it was recorded by an older release without a digest; plan again".into())),
+    }
+    let org = client.config().org_url.as_str();
+    if !same_org(&plan.org_url, org) || !same_org(&recorded.org_url, org) {
+        return Err(rejected(format!("it was made for {} and this client works on {org}", recorded.org_url)));
+    }
+    let blocked = safety_verdict(&plan.changes, &recorded.safety, recorded.records);
+    if !blocked.is_empty() && !options.override_safety {
+        return Err(Error::PlanBlocked { reasons: blocked });
+    }
+    Ok(())
+}
+
+/// Whether two org URLs name the same org (scheme, host ignoring case, and port).
+fn same_org(left: &str, right: &str) -> bool {
+    match (url::Url::parse(left), url::Url::parse(right)) {
+        (Ok(left), Ok(right)) => {
+            left.scheme() == right.scheme()
+                && left.host_str().map(str::to_lowercase) == right.host_str().map(str::to_lowercase)
+                && left.port_or_known_default() == right.port_or_known_default()
+        }
+        _ => false,
+    }
+}
+
+/// A run's lease, given back when the apply ends or is dropped (cancelled).
+struct Lease<'a> {
+    journal: &'a Journal,
+    run_id: &'a str,
+    owner: &'a str,
+    released: bool,
+}
+
+impl<'a> Lease<'a> {
+    async fn acquire(journal: &'a Journal, run_id: &'a str, owner: &'a str, wait: Option<Duration>) -> Result<Self> {
+        let deadline = wait.map(|wait| tokio::time::Instant::now() + wait.min(Duration::from_secs(86_400)));
+        loop {
+            match journal.acquire_lease(run_id, owner, LEASE_TTL)? {
+                LeaseOutcome::Acquired => return Ok(Lease { journal, run_id, owner, released: false }),
+                LeaseOutcome::Held { owner: holder } => match deadline {
+                    Some(deadline) if tokio::time::Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                    _ => return Err(Error::RunInProgress { run_id: run_id.to_owned(), owner: holder }),
+                },
+            }
+        }
+    }
+
+    fn release(mut self) -> Result<()> {
+        self.released = true;
+        self.journal.release_lease(self.run_id, self.owner)
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if !self.released {
+            if let Err(error) = self.journal.release_lease(self.run_id, self.owner) {
+                // The lease then lapses on its own (LEASE_TTL), or at once if this process ends.
+                tracing::warn!(run_id = self.run_id, error = %error, "could not give back the run's lease");
+            }
+        }
+    }
+}
+
+/// Renews the lease while the apply works; never returns.
+async fn renew_lease(context: &Context<'_>, owner: &str) {
+    loop {
+        tokio::time::sleep(LEASE_RENEWAL).await;
+        match context.journal.renew_lease(&context.plan.run_id, owner, LEASE_TTL) {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(run_id = context.plan.run_id, "the run's lease was taken over; nothing more is sent");
+                context.lease_lost.store(true, Ordering::SeqCst);
+            }
+            Err(error) => {
+                tracing::warn!(run_id = context.plan.run_id, error = %error, "could not renew the run's lease")
+            }
+        }
+    }
+}
+
+async fn run_phases(context: &Context<'_>, concurrency: usize) -> Vec<ChangeOutcome> {
     let mut outcomes: BTreeMap<u32, ChangeOutcome> = BTreeMap::new();
     for phase in 0..=4u8 {
-        let chains = chains_of(plan, phase);
+        let chains = chains_of(context.plan, phase);
         if chains.is_empty() {
             continue;
         }
         let results: Vec<Vec<ChangeOutcome>> = stream::iter(chains)
-            .map(|chain| run_chain(client, plan, journal, chain, &resolved, &reset_links))
-            .buffer_unordered(options.concurrency.max(1))
+            .map(|chain| run_chain(context, chain))
+            .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
         for outcome in results.into_iter().flatten() {
             outcomes.insert(outcome.seq, outcome);
         }
     }
-    let outcomes: Vec<ChangeOutcome> = outcomes.into_values().collect();
-    let mut counts = BTreeMap::new();
-    for outcome in &outcomes {
-        *counts.entry(format!("{:?}", outcome.status).to_lowercase()).or_insert(0) += 1;
-    }
-    let finished =
-        if outcomes.iter().all(|o| o.status == ChangeStatus::Succeeded) { "succeeded" } else { "finished_with_errors" };
-    journal.finish_run(&plan.run_id, finished)?;
-    Ok(Report {
-        run_id: plan.run_id.clone(),
-        outcomes,
-        counts,
-        reset_links: reset_links.into_inner().unwrap_or_else(|e| e.into_inner()),
-    })
+    outcomes.into_values().collect()
 }
 
 /// The changes of a phase as chains of plan indices. Deprovisions and reactivations run one
@@ -176,19 +348,79 @@ fn chains_of(plan: &Plan, phase: u8) -> Vec<Vec<usize>> {
     by_user.into_values().collect()
 }
 
-async fn run_chain(
-    client: &OktaClient,
-    plan: &Plan,
-    journal: &Journal,
-    chain: Vec<usize>,
-    resolved: &Mutex<Resolved>,
-    reset_links: &Mutex<Vec<(String, SecretString)>>,
-) -> Vec<ChangeOutcome> {
+/// Runs one chain in order. A deprovision whose history could not be recorded stops there:
+/// the rest of it is skipped, so that no account is disabled without its snapshot.
+async fn run_chain(context: &Context<'_>, chain: Vec<usize>) -> Vec<ChangeOutcome> {
     let mut outcomes = Vec::new();
+    let mut stop: Option<String> = None;
     for index in chain {
-        outcomes.push(run_change(client, plan, journal, &plan.changes[index], resolved, reset_links).await);
+        let change = &context.plan.changes[index];
+        if let Some(reason) = &stop {
+            outcomes.push(skip(context, change, reason.clone()));
+            continue;
+        }
+        let outcome = run_change(context, change).await;
+        if matches!(change.operation, Operation::SnapshotUser { .. }) && outcome.status != ChangeStatus::Succeeded {
+            stop = Some(format!(
+                "not sent: the history of {} could not be recorded first",
+                change.operation.login().unwrap_or("the user")
+            ));
+        }
+        outcomes.push(outcome);
     }
     outcomes
+}
+
+/// A change not sent because something before it in its chain did not happen.
+fn skip(context: &Context<'_>, change: &Change, message: String) -> ChangeOutcome {
+    let mut outcome = ChangeOutcome::for_change(change);
+    outcome.status = ChangeStatus::Skipped;
+    match context.journal.change_status(&context.plan.run_id, change.seq) {
+        // Done by an earlier apply: it stays done.
+        Ok(Some((ChangeStatus::Succeeded, _))) => {
+            outcome.status = ChangeStatus::Succeeded;
+            outcome.already_done = true;
+            return outcome;
+        }
+        Ok(_) => {}
+        Err(error) => outcome.journal_error = Some(error.to_string()),
+    }
+    record(context, change, ChangeStatus::Skipped, None, Some(&message), None, &mut outcome);
+    outcome.message = Some(message);
+    outcome
+}
+
+impl ChangeOutcome {
+    fn for_change(change: &Change) -> Self {
+        ChangeOutcome {
+            seq: change.seq,
+            operation: change.operation.name().to_owned(),
+            identity: change.identity.clone(),
+            login: change.operation.login().map(str::to_owned),
+            status: ChangeStatus::Failed,
+            message: None,
+            error_code: None,
+            request_id: None,
+            already_done: false,
+            journal_error: None,
+        }
+    }
+}
+
+/// Records a change's new status; a journal failure is kept in the outcome, never dropped.
+fn record(
+    context: &Context<'_>,
+    change: &Change,
+    status: ChangeStatus,
+    result: Option<&Value>,
+    error: Option<&str>,
+    request_id: Option<&str>,
+    outcome: &mut ChangeOutcome,
+) {
+    if let Err(journal_error) = context.journal.mark(&context.plan.run_id, change, status, result, error, request_id) {
+        tracing::warn!(run_id = context.plan.run_id, seq = change.seq, error = %journal_error, "journal write failed");
+        outcome.journal_error = Some(journal_error.to_string());
+    }
 }
 
 fn fold(text: &str) -> String {
@@ -249,104 +481,122 @@ fn learn(resolved: &Mutex<Resolved>, change: &Change, result: Option<&Value>, su
     }
 }
 
-async fn run_change(
-    client: &OktaClient,
-    plan: &Plan,
-    journal: &Journal,
-    change: &Change,
-    resolved: &Mutex<Resolved>,
-    reset_links: &Mutex<Vec<(String, SecretString)>>,
-) -> ChangeOutcome {
-    let mut outcome = ChangeOutcome {
-        seq: change.seq,
-        operation: change.operation.name().to_owned(),
-        identity: change.identity.clone(),
-        login: change.operation.login().map(str::to_owned),
-        status: ChangeStatus::Failed,
-        message: None,
-        error_code: None,
-        request_id: None,
-        already_done: false,
-    };
-    let recorded = match journal.change_status(&plan.run_id, change.seq) {
-        Ok(recorded) => recorded,
+async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
+    let (client, journal, run_id, resolved) =
+        (context.client, context.journal, &context.plan.run_id, &context.resolved);
+    let mut outcome = ChangeOutcome::for_change(change);
+    let (recorded_status, recorded_result) = match journal.change_status(run_id, change.seq) {
+        Ok(Some(recorded)) => recorded,
+        Ok(None) => {
+            outcome.status = ChangeStatus::Skipped;
+            outcome.message = Some("not sent: the change is not recorded in the journal".into());
+            return outcome;
+        }
         Err(error) => {
-            outcome.message = Some(error.to_string());
+            outcome.status = ChangeStatus::Skipped;
+            outcome.message = Some("not sent: the journal could not be read".into());
+            outcome.journal_error = Some(error.to_string());
             return outcome;
         }
     };
-    match recorded {
-        Some((ChangeStatus::Succeeded, result)) => {
-            learn(resolved, change, result.as_ref(), true);
+    match recorded_status {
+        ChangeStatus::Succeeded => {
+            learn(resolved, change, recorded_result.as_ref(), true);
             outcome.status = ChangeStatus::Succeeded;
             outcome.already_done = true;
             return outcome;
         }
-        Some((ChangeStatus::Started | ChangeStatus::Unknown, _)) => {
+        ChangeStatus::Started | ChangeStatus::Unknown => {
             // In flight when the last apply stopped: find out whether it happened.
             match verify(client, change, resolved).await {
                 Ok(Some(result)) => {
-                    let _ = journal.mark(&plan.run_id, change, ChangeStatus::Succeeded, result.as_ref(), None, None);
                     learn(resolved, change, result.as_ref(), true);
+                    record(context, change, ChangeStatus::Succeeded, result.as_ref(), None, None, &mut outcome);
                     outcome.status = ChangeStatus::Succeeded;
                     outcome.already_done = true;
                     return outcome;
                 }
                 Ok(None) => {}
                 Err(message) => {
-                    let _ = journal.mark(&plan.run_id, change, ChangeStatus::Unknown, None, Some(&message), None);
+                    record(context, change, ChangeStatus::Unknown, None, Some(&message), None, &mut outcome);
                     outcome.status = ChangeStatus::Unknown;
                     outcome.message = Some(message);
                     return outcome;
                 }
             }
         }
-        _ => {}
+        ChangeStatus::Planned | ChangeStatus::Failed | ChangeStatus::Skipped => {}
+    }
+    if context.lease_lost.load(Ordering::SeqCst) {
+        outcome.status = recorded_status;
+        outcome.message = Some("not sent: another applier took over the run".into());
+        return outcome;
     }
     if let Some(login) = change.operation.login() {
         let blocked = resolved.lock().unwrap_or_else(|e| e.into_inner()).unsafe_identities.contains(&fold(login));
         if blocked && !matches!(change.operation, Operation::SnapshotUser { .. }) {
             let message = "skipped: the user's history could not be recorded first".to_owned();
-            let _ = journal.mark(&plan.run_id, change, ChangeStatus::Skipped, None, Some(&message), None);
+            record(context, change, ChangeStatus::Skipped, None, Some(&message), None, &mut outcome);
             outcome.status = ChangeStatus::Skipped;
             outcome.message = Some(message);
             return outcome;
         }
     }
-    if let Err(error) = journal.mark(&plan.run_id, change, ChangeStatus::Started, None, None, None) {
-        outcome.message = Some(error.to_string());
-        return outcome;
+    // Claim the change: only the applier whose compare-and-set moves it to "started" sends it.
+    match journal.claim(run_id, change, recorded_status) {
+        Ok(true) => {}
+        Ok(false) => {
+            outcome.status = journal.change_status(run_id, change.seq).ok().flatten().map_or(recorded_status, |r| r.0);
+            outcome.message = Some("not sent: another applier claimed it".into());
+            return outcome;
+        }
+        Err(error) => {
+            outcome.status = ChangeStatus::Skipped;
+            outcome.message = Some("not sent: the journal could not record it as started".into());
+            outcome.journal_error = Some(error.to_string());
+            return outcome;
+        }
     }
-    let result = execute(client, plan, journal, change, resolved, reset_links).await;
+    let result = execute(context, change).await;
     match result {
         Ok(Done::Succeeded(result)) => {
             learn(resolved, change, result.as_ref(), true);
-            let _ = journal.mark(&plan.run_id, change, ChangeStatus::Succeeded, result.as_ref(), None, None);
+            record(context, change, ChangeStatus::Succeeded, result.as_ref(), None, None, &mut outcome);
             outcome.status = ChangeStatus::Succeeded;
         }
         Ok(Done::Skipped(message)) => {
             learn(resolved, change, None, false);
-            let _ = journal.mark(&plan.run_id, change, ChangeStatus::Skipped, None, Some(&message), None);
+            record(context, change, ChangeStatus::Skipped, None, Some(&message), None, &mut outcome);
             outcome.status = ChangeStatus::Skipped;
             outcome.message = Some(message);
         }
         Err(Error::OutcomeUnknown { reason, .. }) => {
             // Check right away where Okta can tell; otherwise report, never repeat.
-            let verified = verify(client, change, resolved).await;
-            match verified {
+            match verify(client, change, resolved).await {
                 Ok(Some(result)) => {
                     learn(resolved, change, result.as_ref(), true);
-                    let _ = journal.mark(&plan.run_id, change, ChangeStatus::Succeeded, result.as_ref(), None, None);
+                    record(context, change, ChangeStatus::Succeeded, result.as_ref(), None, None, &mut outcome);
                     outcome.status = ChangeStatus::Succeeded;
                 }
                 _ => {
                     learn(resolved, change, None, false);
                     let message = format!("outcome unknown: {reason}");
-                    let _ = journal.mark(&plan.run_id, change, ChangeStatus::Unknown, None, Some(&message), None);
+                    record(context, change, ChangeStatus::Unknown, None, Some(&message), None, &mut outcome);
                     outcome.status = ChangeStatus::Unknown;
                     outcome.message = Some(message);
                 }
             }
+        }
+        Err(Error::Decode { message, .. }) if change.operation.writes() => {
+            // Okta answered 2xx, so the write happened; only its answer is unreadable. It is
+            // done, and never sent again: learn what Okta can tell about it instead.
+            let verified = verify(client, change, resolved).await.ok().flatten();
+            let result = verified.flatten().unwrap_or_else(|| json!({ "answer_unreadable": true }));
+            let note = format!("succeeded, but Okta's answer could not be read: {message}");
+            learn(resolved, change, Some(&result), true);
+            record(context, change, ChangeStatus::Succeeded, Some(&result), Some(&note), None, &mut outcome);
+            outcome.status = ChangeStatus::Succeeded;
+            outcome.message = Some(note);
         }
         Err(error) => {
             learn(resolved, change, None, false);
@@ -354,13 +604,14 @@ async fn run_change(
             outcome.error_code = api.and_then(|a| a.error_code.clone());
             outcome.request_id = api.and_then(|a| a.request_id.clone());
             let message = error.to_string();
-            let _ = journal.mark(
-                &plan.run_id,
+            record(
+                context,
                 change,
                 ChangeStatus::Failed,
                 None,
                 Some(&message),
-                outcome.request_id.as_deref(),
+                outcome.request_id.clone().as_deref(),
+                &mut outcome,
             );
             outcome.message = Some(message);
             outcome.status = ChangeStatus::Failed;
@@ -369,14 +620,8 @@ async fn run_change(
     outcome
 }
 
-async fn execute(
-    client: &OktaClient,
-    plan: &Plan,
-    journal: &Journal,
-    change: &Change,
-    resolved: &Mutex<Resolved>,
-    reset_links: &Mutex<Vec<(String, SecretString)>>,
-) -> Result<Done> {
+async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
+    let (client, plan, journal, resolved) = (context.client, context.plan, context.journal, &context.resolved);
     let users = client.users();
     let user_id = |user: &UserRef| resolve_user(resolved, user);
     macro_rules! or_skip {
@@ -441,16 +686,25 @@ async fn execute(
             })?;
             Ok(Done::Succeeded(Some(json!({ "user_id": id }))))
         }
+        Operation::ActivateUser { user, send_email } => {
+            let id = or_skip!(user_id(user));
+            if let Some(activation) = users.activate(&id, *send_email).await? {
+                context
+                    .activation_links
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((user.login.clone(), activation.url));
+            }
+            Ok(Done::Succeeded(Some(json!({ "user_id": id }))))
+        }
         Operation::DeactivateUser { user }
         | Operation::SuspendUser { user }
-        | Operation::ActivateUser { user }
         | Operation::UnsuspendUser { user }
         | Operation::ClearSessions { user, .. } => {
             let id = or_skip!(user_id(user));
             match &change.operation {
                 Operation::DeactivateUser { .. } => users.deactivate(&id, false).await?,
                 Operation::SuspendUser { .. } => users.suspend(&id).await?,
-                Operation::ActivateUser { .. } => users.activate(&id, false).await.map(drop)?,
                 Operation::UnsuspendUser { .. } => users.unsuspend(&id).await?,
                 Operation::ClearSessions { oauth_tokens, .. } => users.clear_sessions(&id, *oauth_tokens, None).await?,
                 _ => unreachable!("matched above"),
@@ -460,7 +714,7 @@ async fn execute(
         Operation::ResetPassword { user, send_email, revoke_sessions } => {
             let id = or_skip!(user_id(user));
             if let Some(link) = users.reset_password(&id, *send_email, *revoke_sessions).await? {
-                reset_links.lock().unwrap_or_else(|e| e.into_inner()).push((user.login.clone(), link));
+                context.reset_links.lock().unwrap_or_else(|e| e.into_inner()).push((user.login.clone(), link));
             }
             Ok(Done::Succeeded(Some(json!({ "user_id": id }))))
         }
@@ -501,7 +755,7 @@ async fn verify(
             let done = status_of(id.clone()).await? == UserStatus::Suspended;
             Ok(done.then(|| Some(json!({ "user_id": id }))))
         }
-        Operation::ActivateUser { user } | Operation::UnsuspendUser { user } => {
+        Operation::ActivateUser { user, .. } | Operation::UnsuspendUser { user } => {
             let Ok(id) = resolve_user(resolved, user) else { return Ok(None) };
             let status = status_of(id.clone()).await?;
             let done = !matches!(status, UserStatus::Deprovisioned | UserStatus::Suspended);

@@ -25,8 +25,7 @@ pub struct Outcome {
 async fn run(client: &OktaClient, journal: &Journal, policy: Value, record: Map<String, Value>) -> Result<Outcome> {
     let policy = Policy::from_value(&policy)?;
     let records = [IdentityRecord::from_map(record)];
-    let recorded = |user_id: &str| journal.latest_snapshot(user_id).ok().flatten().map(|s| s.groups);
-    let plan = plan(client, &policy, &records, &recorded).await?;
+    let plan = plan(client, &policy, &records, journal).await?;
     if let Some(issue) = plan.issues.first() {
         return Err(Error::InvalidInput(issue.message.clone()));
     }
@@ -128,15 +127,18 @@ pub async fn deprovision_identity(
     run(client, journal, single_action(json!({"login": "{login}"}), action), record).await
 }
 
-/// Reactivation of one user, restoring recorded memberships when asked.
+/// Reactivation of one user, restoring the memberships it had when deprovisioned when asked. A
+/// DEPROVISIONED user gets Okta's activation email (`send_email`), or the link comes back in
+/// the report's activation links.
 pub async fn reactivate_identity(
     client: &OktaClient,
     journal: &Journal,
     user: &str,
     restore_groups: bool,
+    send_email: bool,
 ) -> Result<Outcome> {
     let login = login_of(client, user).await?;
-    let action = json!({"action": "reactivate_identity", "restore_groups": restore_groups});
+    let action = json!({"action": "reactivate_identity", "restore_groups": restore_groups, "send_email": send_email});
     let mut record = Map::new();
     record.insert("login".into(), Value::String(login));
     run(client, journal, single_action(json!({"login": "{login}"}), action), record).await

@@ -6,9 +6,21 @@
 //!
 //! Secrets never enter it: changes are stored as planned (no passwords), and reset links are
 //! returned to the caller only.
+//!
+//! The journal is a contract, versioned with `PRAGMA user_version` (see [`SCHEMA_VERSION`]):
+//! a journal written by an older release is migrated in place when opened, and one written by a
+//! newer release is refused rather than misread. Commits are durable (`synchronous=FULL`): a
+//! change recorded as started before its request was sent is still recorded after a power loss.
+//!
+//! A plan is recorded when it is made ([`Journal::record_plan`]): its JSON, a SHA-256 digest of
+//! it, the safety limits it was judged against and the number of records. Applying compares the
+//! plan it is given with that record, so an edited plan, or one made for another org, is
+//! refused. One applier owns a run at a time through a lease ([`Journal::acquire_lease`]), and
+//! every change is claimed with a compare-and-set ([`Journal::claim`]) before it is sent.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -16,6 +28,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::lifecycle::plan::{Change, Plan};
+use crate::lifecycle::policy::Safety;
 
 /// Where a change stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,7 +49,8 @@ pub enum ChangeStatus {
 }
 
 impl ChangeStatus {
-    fn as_str(self) -> &'static str {
+    /// The status as stored in the journal (`planned`, `started`, ...).
+    pub fn as_str(self) -> &'static str {
         match self {
             ChangeStatus::Planned => "planned",
             ChangeStatus::Started => "started",
@@ -54,7 +68,9 @@ impl ChangeStatus {
             "failed" => ChangeStatus::Failed,
             "unknown" => ChangeStatus::Unknown,
             "skipped" => ChangeStatus::Skipped,
-            _ => ChangeStatus::Planned,
+            "planned" => ChangeStatus::Planned,
+            // A status this release does not know is never taken for "not sent yet".
+            _ => ChangeStatus::Unknown,
         }
     }
 }
@@ -122,7 +138,13 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-const SCHEMA: &str = "
+/// The journal's schema version (`PRAGMA user_version`). Version 0 is the schema of release
+/// 0.1; each later version adds to it through [`MIGRATIONS`].
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The schema of release 0.1 (version 0), created as it was so that old and new journals go
+/// through the same migrations.
+const SCHEMA_V0: &str = "
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     policy TEXT NOT NULL,
@@ -172,6 +194,138 @@ CREATE TABLE IF NOT EXISTS watermarks (
 );
 ";
 
+/// Migration `i` takes a journal from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &["
+ALTER TABLE runs ADD COLUMN plan TEXT;
+ALTER TABLE runs ADD COLUMN digest TEXT;
+ALTER TABLE runs ADD COLUMN safety TEXT;
+ALTER TABLE runs ADD COLUMN records INTEGER;
+ALTER TABLE runs ADD COLUMN source_digest TEXT;
+ALTER TABLE runs ADD COLUMN lease_owner TEXT;
+ALTER TABLE runs ADD COLUMN lease_expires_ms INTEGER;
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);
+"];
+
+/// Brings a journal to [`SCHEMA_VERSION`], in one transaction per step.
+fn migrate(connection: &Connection) -> Result<()> {
+    let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(journal_error)?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::Journal(format!(
+            "the journal has schema version {version}, newer than this release understands ({SCHEMA_VERSION}); use a newer okta-lifecycle"
+        )));
+    }
+    if version == 0 {
+        connection.execute_batch(SCHEMA_V0).map_err(journal_error)?;
+    }
+    for (step, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let target = step as i64 + 1;
+        connection.execute_batch(&format!("BEGIN IMMEDIATE; {sql} PRAGMA user_version = {target}; COMMIT;")).map_err(
+            |e| {
+                let _ = connection.execute_batch("ROLLBACK");
+                Error::Journal(format!("cannot migrate the journal to schema version {target}: {e}"))
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// What the journal recorded of a plan when it was made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRun {
+    /// The run.
+    pub run_id: String,
+    /// The policy's name.
+    pub policy: String,
+    /// The org the plan was made against.
+    pub org_url: String,
+    /// `planned`, `applying`, `succeeded` or `finished_with_errors`.
+    pub status: String,
+    /// The SHA-256 digest of the plan as made (`None` for runs recorded by release 0.1).
+    pub digest: Option<String>,
+    /// The safety limits the plan was judged against.
+    pub safety: Safety,
+    /// The number of records planned (the base of `max_changed_percent`).
+    pub records: usize,
+    /// The digest of the records planned, to find a run again from its source.
+    pub source_digest: Option<String>,
+    /// The plan as made.
+    pub plan: Option<Plan>,
+}
+
+/// One run, as listed by [`Journal::runs`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunInfo {
+    /// The run.
+    pub run_id: String,
+    /// The policy's name.
+    pub policy: String,
+    /// The org.
+    pub org_url: String,
+    /// When it was planned (RFC 3339).
+    pub planned_at: String,
+    /// When it finished, if it did.
+    pub finished_at: Option<String>,
+    /// `planned`, `applying`, `succeeded` or `finished_with_errors`.
+    pub status: String,
+    /// Changes by status.
+    pub changes: std::collections::BTreeMap<String, usize>,
+}
+
+/// The result of asking for a run's lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    /// The caller owns the run until the lease expires or is released.
+    Acquired,
+    /// Another applier owns it.
+    Held {
+        /// Who: `host:pid:token`.
+        owner: String,
+    },
+}
+
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis().min(i64::MAX as u128) as i64)
+        .unwrap_or(0)
+}
+
+/// Whether the owner of a lease is a process of this host that no longer runs: its lease can be
+/// taken over without waiting for it to expire. Only Linux can tell (through `/proc`); elsewhere
+/// a lease is taken over when it expires.
+fn owner_is_gone(owner: &str) -> bool {
+    let mut parts = owner.splitn(3, ':');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else { return false };
+    if !cfg!(target_os = "linux") || host != this_host() {
+        return false;
+    }
+    match pid.parse::<u32>() {
+        Ok(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
+        Err(_) => false,
+    }
+}
+
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty() && !h.contains(':'))
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// A fresh lease owner for this process: `host:pid:token`.
+pub fn new_lease_owner() -> String {
+    format!("{}:{}:{}", this_host(), std::process::id(), &crate::jose::random_id()[..12])
+}
+
+/// The SHA-256 digest (hex) of a plan's JSON: what the journal compares an applied plan with.
+pub fn plan_digest(plan: &Plan) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_vec(plan).unwrap_or_default();
+    Sha256::digest(&text).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Journal {
     /// Opens (creating if needed) the journal at `path`.
     pub fn open(path: &Path) -> Result<Self> {
@@ -190,14 +344,15 @@ impl Journal {
     }
 
     fn prepare(connection: Connection, path: Option<PathBuf>) -> Result<Self> {
-        // WAL with NORMAL sync: every commit survives a crash of this process, which is what
-        // resuming needs, without an fsync per change.
+        // WAL with FULL sync: a committed "started" survives a crash of the process and a loss
+        // of power, which is what resuming without repeating a write needs. The busy timeout
+        // lets two processes share one journal.
         connection
             .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+                "PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
             )
             .map_err(journal_error)?;
-        connection.execute_batch(SCHEMA).map_err(journal_error)?;
+        migrate(&connection)?;
         Ok(Journal { connection: Mutex::new(connection), path })
     }
 
@@ -227,23 +382,45 @@ impl Journal {
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a plan's run and its changes as planned. Calling it again for the same run (a
-    /// resume) keeps what is recorded and returns false.
-    pub fn begin_run(&self, plan: &Plan) -> Result<bool> {
+    /// Records a plan as made: its run, its changes as planned, its digest, the safety limits it
+    /// was judged against, the number of records and their digest. Only a recorded plan can be
+    /// applied with this journal. Recording the same run twice is refused.
+    pub fn record_plan(&self, plan: &Plan, safety: &Safety, records: usize) -> Result<()> {
+        let plan_json =
+            serde_json::to_string(plan).map_err(|e| Error::Journal(format!("cannot encode the plan: {e}")))?;
+        let safety_json =
+            serde_json::to_string(safety).map_err(|e| Error::Journal(format!("cannot encode the limits: {e}")))?;
+        let summary = serde_json::to_string(&plan.summary).map_err(|e| Error::Journal(e.to_string()))?;
         let mut connection = self.connection();
         let transaction = connection.transaction().map_err(journal_error)?;
         let inserted = transaction
             .execute(
-                "INSERT OR IGNORE INTO runs (run_id, policy, org_url, planned_at, applied_at, status, summary) VALUES (?1, ?2, ?3, ?4, ?5, 'applying', ?6)",
-                params![plan.run_id, plan.policy, plan.org_url, plan.created_at, now(), serde_json::to_string(&plan.summary).unwrap_or_default()],
+                "INSERT OR IGNORE INTO runs (run_id, policy, org_url, planned_at, status, summary, plan, digest, safety, records, source_digest)
+                 VALUES (?1, ?2, ?3, ?4, 'planned', ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    plan.run_id,
+                    plan.policy,
+                    plan.org_url,
+                    plan.created_at,
+                    summary,
+                    plan_json,
+                    plan_digest(plan),
+                    safety_json,
+                    records as i64,
+                    plan.source_digest
+                ],
             )
             .map_err(journal_error)?;
-        if inserted == 1 {
+        if inserted != 1 {
+            return Err(Error::Journal(format!("run {} is already recorded", plan.run_id)));
+        }
+        {
             let mut insert = transaction
                 .prepare("INSERT INTO changes (run_id, seq, action, operation, identity, login, user_id, status, detail, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'planned', ?8, ?9)")
                 .map_err(journal_error)?;
             let stamp = now();
             for change in &plan.changes {
+                let detail = serde_json::to_string(change).map_err(|e| Error::Journal(e.to_string()))?;
                 insert
                     .execute(params![
                         plan.run_id,
@@ -253,18 +430,152 @@ impl Journal {
                         change.identity,
                         change.operation.login(),
                         change.operation.user().and_then(|u| u.id.clone()),
-                        serde_json::to_string(change).unwrap_or_default(),
+                        detail,
                         stamp
                     ])
                     .map_err(journal_error)?;
             }
-        } else {
-            transaction
-                .execute("UPDATE runs SET status = 'applying' WHERE run_id = ?1", params![plan.run_id])
-                .map_err(journal_error)?;
         }
+        transaction.commit().map_err(journal_error)
+    }
+
+    /// What the journal recorded of a run when it was planned (`None`: not made with this
+    /// journal).
+    pub fn recorded_run(&self, run_id: &str) -> Result<Option<RecordedRun>> {
+        let row = self
+            .connection()
+            .query_row(
+                "SELECT run_id, policy, org_url, status, digest, safety, records, source_digest, plan FROM runs WHERE run_id = ?1",
+                params![run_id],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, Option<String>>(4)?,
+                        row.get::<_, Option<String>>(5)?,
+                        row.get::<_, Option<i64>>(6)?,
+                        row.get::<_, Option<String>>(7)?,
+                        row.get::<_, Option<String>>(8)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(journal_error)?;
+        let Some((run_id, policy, org_url, status, digest, safety, records, source_digest, plan)) = row else {
+            return Ok(None);
+        };
+        let safety = match safety {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| Error::Journal(format!("run {run_id}: unreadable safety limits: {e}")))?,
+            None => Safety::default(),
+        };
+        let plan = match plan {
+            Some(text) => Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| Error::Journal(format!("run {run_id}: unreadable plan: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Some(RecordedRun {
+            run_id,
+            policy,
+            org_url,
+            status,
+            digest,
+            safety,
+            records: records.unwrap_or(0).max(0) as usize,
+            source_digest,
+            plan,
+        }))
+    }
+
+    /// Marks a recorded run as being applied.
+    pub fn begin_run(&self, run_id: &str) -> Result<()> {
+        let updated = self
+            .connection()
+            .execute(
+                "UPDATE runs SET status = 'applying', applied_at = COALESCE(applied_at, ?2), finished_at = NULL WHERE run_id = ?1",
+                params![run_id, now()],
+            )
+            .map_err(journal_error)?;
+        if updated != 1 {
+            return Err(Error::Journal(format!("run {run_id} is not recorded in this journal")));
+        }
+        Ok(())
+    }
+
+    /// Takes the lease of a run for `ttl`: free, expired, held by a process of this host that is
+    /// gone, or already held by `owner` (a renewal). Otherwise says who holds it.
+    pub fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> Result<LeaseOutcome> {
+        let now_ms = epoch_ms();
+        let expires = now_ms.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64);
+        let mut connection = self.connection();
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(journal_error)?;
+        let current: Option<(Option<String>, Option<i64>)> = transaction
+            .query_row("SELECT lease_owner, lease_expires_ms FROM runs WHERE run_id = ?1", params![run_id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+            .map_err(journal_error)?;
+        let Some((holder, holder_expires)) = current else {
+            return Err(Error::Journal(format!("run {run_id} is not recorded in this journal")));
+        };
+        if let Some(holder) = holder {
+            let live = holder_expires.unwrap_or(0) > now_ms && !owner_is_gone(&holder);
+            if holder != owner && live {
+                return Ok(LeaseOutcome::Held { owner: holder });
+            }
+        }
+        // Compare-and-set on the state just read: a concurrent taker changes it and loses.
+        transaction
+            .execute(
+                "UPDATE runs SET lease_owner = ?2, lease_expires_ms = ?3 WHERE run_id = ?1",
+                params![run_id, owner, expires],
+            )
+            .map_err(journal_error)?;
         transaction.commit().map_err(journal_error)?;
-        Ok(inserted == 1)
+        Ok(LeaseOutcome::Acquired)
+    }
+
+    /// Extends a lease the caller holds; false when it is no longer the caller's.
+    pub fn renew_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> Result<bool> {
+        let expires = epoch_ms().saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64);
+        let updated = self
+            .connection()
+            .execute(
+                "UPDATE runs SET lease_expires_ms = ?3 WHERE run_id = ?1 AND lease_owner = ?2",
+                params![run_id, owner, expires],
+            )
+            .map_err(journal_error)?;
+        Ok(updated == 1)
+    }
+
+    /// Gives a lease back (nothing happens when the caller no longer holds it).
+    pub fn release_lease(&self, run_id: &str, owner: &str) -> Result<()> {
+        self.connection()
+            .execute(
+                "UPDATE runs SET lease_owner = NULL, lease_expires_ms = NULL WHERE run_id = ?1 AND lease_owner = ?2",
+                params![run_id, owner],
+            )
+            .map_err(journal_error)?;
+        Ok(())
+    }
+
+    /// Claims a change before it is sent: moves it to `started` only if it is still in the
+    /// status `expected` the caller read (a compare-and-set). False when another applier got
+    /// there first, in which case the change must not be sent.
+    pub fn claim(&self, run_id: &str, change: &Change, expected: ChangeStatus) -> Result<bool> {
+        let updated = self
+            .connection()
+            .execute(
+                "UPDATE changes SET status = 'started', error = NULL, updated_at = ?4 WHERE run_id = ?1 AND seq = ?2 AND status = ?3",
+                params![run_id, change.seq, expected.as_str(), now()],
+            )
+            .map_err(journal_error)?;
+        Ok(updated == 1)
     }
 
     /// Moves a change to `status`, with its result (merged into the detail) or error.
@@ -353,6 +664,34 @@ impl Journal {
             .map_err(journal_error)
     }
 
+    /// The memberships to restore when a user comes back: the union of the snapshots taken since
+    /// the user was last active. The first deprovision's snapshot holds every membership; a
+    /// later one (taken when an earlier deprovision was only partly done) holds only what was
+    /// left, so restoring from it alone would lose the rest.
+    pub fn restorable_groups(&self, user_id: &str) -> Result<Option<Vec<(String, String)>>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT run_id, user_id, login, taken_at, status, profile, groups FROM snapshots WHERE user_id = ?1 ORDER BY id DESC")
+            .map_err(journal_error)?;
+        let rows = statement.query_map(params![user_id], snapshot_from_row).map_err(journal_error)?;
+        let mut groups: Vec<(String, String)> = Vec::new();
+        let mut any = false;
+        for snapshot in rows {
+            let snapshot = snapshot.map_err(journal_error)?;
+            any = true;
+            for (id, name) in snapshot.groups {
+                if !groups.iter().any(|(known, _)| *known == id) {
+                    groups.push((id, name));
+                }
+            }
+            if !matches!(snapshot.status.as_str(), "DEPROVISIONED" | "SUSPENDED") {
+                // Taken while the user was still active: the start of this absence.
+                break;
+            }
+        }
+        Ok(any.then_some(groups))
+    }
+
     /// Every snapshot of a user, by id or login (oldest first).
     pub fn snapshots(&self, user_id_or_login: &str) -> Result<Vec<UserSnapshot>> {
         let connection = self.connection();
@@ -421,14 +760,71 @@ impl Journal {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(journal_error)
     }
 
-    /// Runs that did not finish, newest first: `(run_id, policy, planned_at)`.
-    pub fn unfinished_runs(&self) -> Result<Vec<(String, String, String)>> {
+    /// Runs that were started and did not finish, newest first.
+    pub fn unfinished_runs(&self) -> Result<Vec<RunInfo>> {
+        Ok(self.runs()?.into_iter().filter(|run| run.status == "applying").collect())
+    }
+
+    /// The unfinished run of a policy over the same records (by their digest), if any: what an
+    /// apply of the same policy and source resumes instead of planning anew.
+    pub fn unfinished_run_for(&self, policy: &str, source_digest: &str) -> Result<Option<String>> {
+        self.connection()
+            .query_row(
+                "SELECT run_id FROM runs WHERE status = 'applying' AND policy = ?1 AND source_digest = ?2 ORDER BY planned_at DESC LIMIT 1",
+                params![policy, source_digest],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(journal_error)
+    }
+
+    /// Every run, newest first, with its changes counted by status.
+    pub fn runs(&self) -> Result<Vec<RunInfo>> {
         let connection = self.connection();
         let mut statement = connection
-            .prepare("SELECT run_id, policy, planned_at FROM runs WHERE status = 'applying' ORDER BY planned_at DESC")
+            .prepare(
+                "SELECT r.run_id, r.policy, r.org_url, r.planned_at, r.finished_at, r.status, c.status, COUNT(c.seq)
+                 FROM runs r LEFT JOIN changes c ON c.run_id = r.run_id
+                 GROUP BY r.run_id, c.status ORDER BY r.planned_at DESC, r.run_id",
+            )
             .map_err(journal_error)?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).map_err(journal_error)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(journal_error)
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    RunInfo {
+                        run_id: row.get(0)?,
+                        policy: row.get(1)?,
+                        org_url: row.get(2)?,
+                        planned_at: row.get(3)?,
+                        finished_at: row.get(4)?,
+                        status: row.get(5)?,
+                        changes: Default::default(),
+                    },
+                    row.get::<_, Option<String>>(6)?,
+                    row.get::<_, i64>(7)?,
+                ))
+            })
+            .map_err(journal_error)?;
+        let mut runs: Vec<RunInfo> = Vec::new();
+        for row in rows {
+            let (info, status, count) = row.map_err(journal_error)?;
+            if runs.last().map(|r| r.run_id != info.run_id).unwrap_or(true) {
+                runs.push(info);
+            }
+            if let (Some(status), Some(run)) = (status, runs.last_mut()) {
+                run.changes.insert(status, count.max(0) as usize);
+            }
+        }
+        Ok(runs)
+    }
+
+    /// A run's changes counted by status.
+    pub fn run_progress(&self, run_id: &str) -> Result<std::collections::BTreeMap<String, usize>> {
+        let mut counts = std::collections::BTreeMap::new();
+        for (_, status) in self.run_changes(run_id)? {
+            *counts.entry(status.as_str().to_owned()).or_insert(0) += 1;
+        }
+        Ok(counts)
     }
 
     /// The attributes last seen of an identity read from Okta (for mover detection).

@@ -30,7 +30,7 @@ fn engine_futures_are_send(client: crate::http::OktaClient, policy: Policy, jour
     fn assert_send<T: Send>(_: T) {}
     assert_send(async move {
         let records: Vec<record::IdentityRecord> = Vec::new();
-        let _ = planner::plan(&client, &policy, &records, &|_: &str| None).await;
+        let _ = planner::plan(&client, &policy, &records, &journal).await;
         let _ = apply::apply(&client, &plan, &journal, &ApplyOptions::default()).await;
     });
 }

@@ -98,10 +98,15 @@ pub enum Operation {
         /// The user.
         user: UserRef,
     },
-    /// `POST .../lifecycle/activate` (a DEPROVISIONED user).
+    /// `POST .../lifecycle/activate` (a DEPROVISIONED user). Okta makes the user PROVISIONED:
+    /// the user needs the activation email, or the activation link returned to the caller, to
+    /// sign in again.
     ActivateUser {
         /// The user.
         user: UserRef,
+        /// Let Okta email the activation link (otherwise it is returned, as a secret).
+        #[serde(default = "yes")]
+        send_email: bool,
     },
     /// `POST .../lifecycle/unsuspend`.
     UnsuspendUser {
@@ -162,6 +167,11 @@ impl Operation {
         }
     }
 
+    /// Whether the operation writes to Okta (all but recording a snapshot in the journal).
+    pub fn writes(&self) -> bool {
+        !matches!(self, Operation::SnapshotUser { .. })
+    }
+
     /// The user the change is about, if any.
     pub fn user(&self) -> Option<&UserRef> {
         match self {
@@ -172,7 +182,7 @@ impl Operation {
             | Operation::SnapshotUser { user }
             | Operation::DeactivateUser { user }
             | Operation::SuspendUser { user }
-            | Operation::ActivateUser { user }
+            | Operation::ActivateUser { user, .. }
             | Operation::UnsuspendUser { user }
             | Operation::ClearSessions { user, .. }
             | Operation::ResetPassword { user, .. } => Some(user),
@@ -213,7 +223,13 @@ impl Operation {
             Operation::SnapshotUser { user } => format!("record {}'s profile and groups", user.login),
             Operation::DeactivateUser { user } => format!("deactivate {}", user.login),
             Operation::SuspendUser { user } => format!("suspend {}", user.login),
-            Operation::ActivateUser { user } => format!("reactivate {}", user.login),
+            Operation::ActivateUser { user, send_email } => {
+                format!(
+                    "reactivate {}{}",
+                    user.login,
+                    if *send_email { " (activation email)" } else { " (link returned)" }
+                )
+            }
             Operation::UnsuspendUser { user } => format!("unsuspend {}", user.login),
             Operation::ClearSessions { user, oauth_tokens } => {
                 format!("log {} out{}", user.login, if *oauth_tokens { " (sessions and OAuth tokens)" } else { "" })
@@ -223,6 +239,10 @@ impl Operation {
             }
         }
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn short(value: &Value) -> String {
@@ -330,6 +350,49 @@ pub struct Plan {
     pub summary: Summary,
     /// Why the safety limits block the plan (empty: not blocked).
     pub blocked: Vec<String>,
+    /// The SHA-256 digest of the records planned: an apply of the same policy and source finds
+    /// its unfinished run by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_digest: Option<String>,
+}
+
+/// The safety verdict of a list of changes: why `safety` blocks them (empty: it does not).
+/// Derived from the changes alone, so that the planner and the applier reach the same verdict
+/// and an edited `blocked` list cannot change it.
+pub fn safety_verdict(changes: &[Change], safety: &crate::lifecycle::policy::Safety, records: usize) -> Vec<String> {
+    let mut leavers = BTreeSet::new();
+    let mut touched = BTreeSet::new();
+    for change in changes {
+        let identity = change.identity.clone().unwrap_or_else(|| format!("change {}", change.seq));
+        if matches!(change.operation, Operation::DeactivateUser { .. } | Operation::SuspendUser { .. }) {
+            leavers.insert(identity.clone());
+        }
+        touched.insert(identity);
+    }
+    let mut blocked = Vec::new();
+    if let Some(limit) = safety.max_deprovisions {
+        if leavers.len() > limit {
+            blocked.push(format!("{} deprovisions planned; the policy allows at most {limit} per run", leavers.len()));
+        }
+    }
+    if let Some(limit) = safety.max_changed_percent {
+        let share = if records == 0 {
+            if touched.is_empty() {
+                0.0
+            } else {
+                100.0
+            }
+        } else {
+            touched.len() as f64 * 100.0 / records as f64
+        };
+        if share > limit {
+            blocked.push(format!(
+                "{} of {records} identities ({share:.1}%) would change; the policy allows at most {limit}%",
+                touched.len()
+            ));
+        }
+    }
+    blocked
 }
 
 impl Plan {

@@ -7,10 +7,12 @@ use serde_json::{Map, Value};
 use crate::error::Result;
 use crate::http::OktaClient;
 use crate::lifecycle::actions::{self, Identity, PlanContext, RecordedGroups};
-use crate::lifecycle::plan::{IdentityEvent, Operation, Plan, RecordIssue, Summary};
-use crate::lifecycle::policy::{ActionSpec, Policy};
-use crate::lifecycle::record::IdentityRecord;
-use crate::lifecycle::state::{self, OrgSnapshot, ReadRequest};
+use crate::lifecycle::journal::Journal;
+use crate::lifecycle::plan::{safety_verdict, IdentityEvent, Operation, Plan, RecordIssue, Summary};
+use crate::lifecycle::policy::{ActionSpec, Policy, TieBreak};
+use crate::lifecycle::record::{records_digest, IdentityRecord};
+use crate::lifecycle::state::{self, OrgSnapshot, ReadRequest, UserState};
+use crate::okta::UserStatus;
 
 /// Renders the policy's primary attribute values for a record.
 fn render_attributes(policy: &Policy, record: &IdentityRecord) -> std::result::Result<Map<String, Value>, String> {
@@ -70,19 +72,54 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord]) -> ReadRequest 
     request
 }
 
-/// A lookup of the memberships recorded before a user's last deprovision, by user id.
+/// A lookup of the memberships to restore for a user, by user id.
 pub type RecordedLookup = dyn Fn(&str) -> Option<RecordedGroups> + Send + Sync;
 
-/// Reads the org and plans. `recorded_groups` gives the memberships recorded before a user's
-/// last deprovision (from the journal), for reactivations.
-pub async fn plan(
-    client: &OktaClient,
-    policy: &Policy,
-    records: &[IdentityRecord],
-    recorded_groups: &(dyn Fn(&str) -> Option<RecordedGroups> + Sync),
-) -> Result<Plan> {
+/// Reads the org, plans, and records the plan in the journal (only a recorded plan can be
+/// applied). The journal also gives the memberships to restore for reactivations. Nothing is
+/// written to Okta.
+pub async fn plan(client: &OktaClient, policy: &Policy, records: &[IdentityRecord], journal: &Journal) -> Result<Plan> {
     let snapshot = state::read(client, &read_request(policy, records)).await?;
-    Ok(plan_with_snapshot(policy, records, &snapshot, client.config().org_url.as_str(), recorded_groups))
+    let recorded = |user_id: &str| journal.restorable_groups(user_id).ok().flatten();
+    let plan = plan_with_snapshot(policy, records, &snapshot, client.config().org_url.as_str(), &recorded);
+    journal.record_plan(&plan, &policy.safety, records.len())?;
+    Ok(plan)
+}
+
+/// The Okta user a match value designates: none, exactly one, or, when several users carry the
+/// value, the policy's tie-break or an issue naming every candidate.
+fn matched_user(
+    policy: &Policy,
+    snapshot: &OrgSnapshot,
+    value: &str,
+) -> std::result::Result<Option<UserState>, String> {
+    let candidates = snapshot.users_by_attribute(&policy.source.match_on, value);
+    match candidates.as_slice() {
+        [] => return Ok(None),
+        [only] => return Ok(Some((*only).clone())),
+        _ => {}
+    }
+    if policy.source.tie_break == TieBreak::PreferNotDeprovisioned {
+        let live: Vec<&&UserState> = candidates.iter().filter(|u| u.status != UserStatus::Deprovisioned).collect();
+        if let [only] = live.as_slice() {
+            return Ok(Some((**only).clone()));
+        }
+    }
+    let names: Vec<String> = candidates.iter().map(|u| format!("{} ({}, {})", u.login, u.id, u.status)).collect();
+    let hint = match policy.source.tie_break {
+        TieBreak::Issue => {
+            "; nothing is done until one remains, or set source.tie_break = \"prefer_not_deprovisioned\""
+        }
+        TieBreak::PreferNotDeprovisioned => {
+            "; more than one of them is not DEPROVISIONED, so the tie-break cannot choose"
+        }
+    };
+    Err(format!(
+        "{} {value:?} matches {} Okta users: {}{hint}",
+        policy.source.match_on,
+        candidates.len(),
+        names.join(", ")
+    ))
 }
 
 /// A run id: the time and a random suffix, readable and unique.
@@ -103,7 +140,9 @@ pub fn plan_with_snapshot(
     let mut issues = Vec::new();
     let mut summary = Summary { records: records.len(), ..Default::default() };
     let mut seen_keys = HashSet::new();
-    let mut touched = 0usize;
+    // First pass: every record's key, workflow, attributes and matched user, so that two
+    // records resolving to one Okta user are found before anything is decided for either.
+    let mut prepared = Vec::new();
     for (index, record) in records.iter().enumerate() {
         let row = index + 1;
         let key = record.text(&policy.source.key).filter(|k| !k.trim().is_empty());
@@ -127,9 +166,49 @@ pub fn plan_with_snapshot(
                 continue;
             }
         };
-        let user = match_value(policy, record, &attributes)
-            .and_then(|value| snapshot.user_by_attribute(&policy.source.match_on, &value))
-            .cloned();
+        let user = match match_value(policy, record, &attributes).map(|value| matched_user(policy, snapshot, &value)) {
+            Some(Ok(user)) => user,
+            None => None,
+            Some(Err(message)) => {
+                issues.push(issue(message));
+                continue;
+            }
+        };
+        prepared.push((row, key_text, record, workflow, attributes, user));
+    }
+    let mut claimants: std::collections::HashMap<&str, Vec<(usize, &str)>> = std::collections::HashMap::new();
+    for (row, key, _, _, _, user) in &prepared {
+        if let Some(user) = user {
+            claimants.entry(user.id.as_str()).or_default().push((*row, key.as_str()));
+        }
+    }
+    let mut shared_issues = Vec::new();
+    for (row, key, _, _, _, user) in &prepared {
+        let Some(user) = user else { continue };
+        let others: Vec<String> = claimants[user.id.as_str()]
+            .iter()
+            .filter(|(other_row, _)| other_row != row)
+            .map(|(other_row, other_key)| format!("{} {other_key} (row {other_row})", policy.source.key))
+            .collect();
+        if !others.is_empty() {
+            shared_issues.push(RecordIssue {
+                row: *row,
+                identity: Some(key.clone()),
+                message: format!(
+                    "resolves to Okta user {} ({}) as does {}; one account cannot follow two records, so neither is acted on",
+                    user.login,
+                    user.id,
+                    others.join(", ")
+                ),
+            });
+        }
+    }
+    let shared_rows: HashSet<usize> = shared_issues.iter().map(|i| i.row).collect();
+    issues.extend(shared_issues);
+    for (row, key_text, record, workflow, attributes, user) in prepared {
+        if shared_rows.contains(&row) {
+            continue;
+        }
         let target =
             user.as_ref().map(|u| crate::lifecycle::plan::UserRef { id: Some(u.id.clone()), login: u.login.clone() });
         let mut identity = Identity {
@@ -185,8 +264,8 @@ pub fn plan_with_snapshot(
                 ActionSpec::ResetPassword { send_email, revoke_sessions } => {
                     actions::reset_password::decide(&mut context, &identity, *send_email, *revoke_sessions)
                 }
-                ActionSpec::ReactivateIdentity { restore_groups } => {
-                    actions::reactivate_identity::decide(&mut context, &mut identity, *restore_groups)
+                ActionSpec::ReactivateIdentity { restore_groups, send_email } => {
+                    actions::reactivate_identity::decide(&mut context, &mut identity, *restore_groups, *send_email)
                 }
             };
             if let Err(message) = outcome {
@@ -208,10 +287,9 @@ pub fn plan_with_snapshot(
         }
         if context.changes.len() == before {
             summary.unchanged += 1;
-        } else {
-            touched += 1;
         }
     }
+    issues.sort_by_key(|issue| issue.row);
     let events = classify(policy, &context.changes);
     summary.issues = issues.len();
     summary.joiners = events.values().filter(|e| **e == IdentityEvent::Joiner).count();
@@ -226,22 +304,7 @@ pub fn plan_with_snapshot(
     for change in &changes {
         *summary.operations.entry(change.operation.name().to_owned()).or_insert(0) += 1;
     }
-    let mut blocked = Vec::new();
-    if let Some(limit) = policy.safety.max_deprovisions {
-        if summary.leavers > limit {
-            blocked
-                .push(format!("{} deprovisions planned; the policy allows at most {limit} per run", summary.leavers));
-        }
-    }
-    if let Some(limit) = policy.safety.max_changed_percent {
-        let share = if records.is_empty() { 0.0 } else { touched as f64 * 100.0 / records.len() as f64 };
-        if share > limit {
-            blocked.push(format!(
-                "{touched} of {} identities ({share:.1}%) would change; the policy allows at most {limit}%",
-                records.len()
-            ));
-        }
-    }
+    let blocked = safety_verdict(&changes, &policy.safety, records.len());
     Plan {
         run_id: new_run_id(),
         policy: policy.name.clone(),
@@ -252,6 +315,7 @@ pub fn plan_with_snapshot(
         events,
         summary,
         blocked,
+        source_digest: Some(records_digest(records)),
     }
 }
 

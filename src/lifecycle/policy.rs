@@ -57,6 +57,20 @@ pub struct SourceSpec {
     pub key: String,
     /// The Okta profile attribute that holds the key (`login` by default).
     pub match_on: String,
+    /// What to do when a record's match value finds more than one Okta user.
+    pub tie_break: TieBreak,
+}
+
+/// What to do when a match value resolves to more than one Okta user (a rehire with an old
+/// DEPROVISIONED account and a new one sharing an employee number, for example).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TieBreak {
+    /// Never guess: the record is an issue naming every candidate (the default).
+    #[default]
+    Issue,
+    /// Take the one candidate that is not DEPROVISIONED; still an issue when there is not
+    /// exactly one (`tie_break = "prefer_not_deprovisioned"`).
+    PreferNotDeprovisioned,
 }
 
 /// How one Okta profile attribute is built.
@@ -141,6 +155,9 @@ pub enum ActionSpec {
     ReactivateIdentity {
         /// Put back the memberships recorded when the user was deprovisioned.
         restore_groups: bool,
+        /// Let Okta email the activation link to a reactivated DEPROVISIONED user (otherwise the
+        /// link is returned in the report, as a secret).
+        send_email: bool,
     },
 }
 
@@ -171,7 +188,7 @@ pub struct Workflow {
 }
 
 /// Limits that block a plan unless explicitly overridden.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Safety {
     /// Most deprovisions one run may make.
     pub max_deprovisions: Option<usize>,
@@ -421,7 +438,7 @@ fn validate_source(value: Option<&Value>, context: &Context<'_>) -> Result<Sourc
     let map = value
         .as_object()
         .ok_or_else(|| context.error("source", format!("must be a table, not {}", kind_of(value)), None))?;
-    check_keys(map, "source", &["format", "key", "match_on"], context)?;
+    check_keys(map, "source", &["format", "key", "match_on", "tie_break"], context)?;
     let format_text = required_string(map, "format", "source.format", context)?;
     let format = SourceFormat::parse(&format_text).ok_or_else(|| {
         context.error("source.format", format!("{format_text:?} is not csv, jsonl or okta"), Some(&format_text))
@@ -431,7 +448,24 @@ fn validate_source(value: Option<&Value>, context: &Context<'_>) -> Result<Sourc
         None => "login".to_owned(),
         Some(_) => required_string(map, "match_on", "source.match_on", context)?,
     };
-    Ok(SourceSpec { format, key, match_on })
+    let tie_break = match map.get("tie_break") {
+        None => TieBreak::Issue,
+        Some(_) => {
+            let text = required_string(map, "tie_break", "source.tie_break", context)?;
+            match text.as_str() {
+                "issue" => TieBreak::Issue,
+                "prefer_not_deprovisioned" => TieBreak::PreferNotDeprovisioned,
+                _ => {
+                    return Err(context.error(
+                        "source.tie_break",
+                        format!("{text:?} is not \"issue\" or \"prefer_not_deprovisioned\""),
+                        Some(&text),
+                    ))
+                }
+            }
+        }
+    };
+    Ok(SourceSpec { format, key, match_on, tie_break })
 }
 
 fn validate_attributes(value: Option<&Value>, context: &Context<'_>) -> Result<Vec<AttributeRule>> {
@@ -619,8 +653,11 @@ fn validate_action(
             }
         }
         "reactivate_identity" => {
-            check_keys(map, field, &["action", "restore_groups"], context)?;
-            ActionSpec::ReactivateIdentity { restore_groups: optional_bool(map, "restore_groups", true, field, context)? }
+            check_keys(map, field, &["action", "restore_groups", "send_email"], context)?;
+            ActionSpec::ReactivateIdentity {
+                restore_groups: optional_bool(map, "restore_groups", true, field, context)?,
+                send_email: optional_bool(map, "send_email", true, field, context)?,
+            }
         }
         "source_of_identity" => {
             return Err(context.error(

@@ -54,6 +54,18 @@ impl IdentityRecord {
     }
 }
 
+/// The SHA-256 digest (hex) of a list of records, in order: the same source gives the same
+/// digest, so an apply of the same policy and source can find its unfinished run.
+pub fn records_digest(records: &[IdentityRecord]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for record in records {
+        hasher.update(record.fields.to_string().as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn unreachable_map() -> &'static Map<String, Value> {
     // Every constructor stores an object; an empty map keeps the accessor total regardless.
     static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();

@@ -62,7 +62,7 @@ pub struct OrgSnapshot {
     by_id: HashMap<String, usize>,
     by_login: HashMap<String, usize>,
     by_email: HashMap<String, Vec<usize>>,
-    by_attribute: HashMap<String, HashMap<String, usize>>,
+    by_attribute: HashMap<String, HashMap<String, Vec<usize>>>,
     groups: Vec<GroupState>,
     groups_by_name: HashMap<String, usize>,
     groups_by_id: HashMap<String, usize>,
@@ -95,7 +95,7 @@ impl OrgSnapshot {
         }
         for (name, value) in &state.profile {
             if let Some(text) = value_text(value) {
-                self.by_attribute.entry(name.clone()).or_default().insert(text, index);
+                self.by_attribute.entry(name.clone()).or_default().entry(text).or_default().push(index);
             }
         }
         self.users.push(state);
@@ -149,12 +149,17 @@ impl OrgSnapshot {
         self.by_email.get(&fold(email)).into_iter().flatten().map(|i| &self.users[*i])
     }
 
-    /// A user by the value of a profile attribute (the policy's `match_on`).
-    pub fn user_by_attribute(&self, attribute: &str, value: &str) -> Option<&UserState> {
+    /// Every user whose profile attribute (the policy's `match_on`) has this value. Logins are
+    /// unique in Okta (ignoring case); other attributes need not be: a rehire can have an old
+    /// DEPROVISIONED account and a new one with the same employee number.
+    pub fn users_by_attribute(&self, attribute: &str, value: &str) -> Vec<&UserState> {
         if attribute == "login" {
-            return self.user_by_login(value);
+            return self.user_by_login(value).into_iter().collect();
         }
-        self.by_attribute.get(attribute)?.get(value).map(|i| &self.users[*i])
+        match self.by_attribute.get(attribute).and_then(|values| values.get(value)) {
+            Some(indices) => indices.iter().map(|i| &self.users[*i]).collect(),
+            None => Vec::new(),
+        }
     }
 
     /// Every group.
@@ -311,12 +316,13 @@ fn managed_group_ids(snapshot: &OrgSnapshot, request: &ReadRequest) -> Vec<Strin
         .collect()
 }
 
-/// The ids of the users whose every membership the plan needs (leavers).
+/// The ids of the users whose every membership the plan needs (leavers; every candidate when a
+/// value matches several users, so that a tie-break can pick any of them).
 fn leaver_ids(snapshot: &OrgSnapshot, request: &ReadRequest) -> Vec<String> {
     request
         .full_membership_users
         .iter()
-        .filter_map(|value| snapshot.user_by_attribute(&request.match_on, value).map(|u| u.id.clone()))
+        .flat_map(|value| snapshot.users_by_attribute(&request.match_on, value).into_iter().map(|u| u.id.clone()))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()

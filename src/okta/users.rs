@@ -21,8 +21,8 @@ pub enum NextLogin {
     ChangePassword,
 }
 
-/// A user to create.
-#[derive(Debug, Clone)]
+/// A user to create. Its `Debug` leaves the password out (it says only whether there is one).
+#[derive(Clone)]
 pub struct CreateUser {
     /// The profile: at least `login` and `email`, with `firstName` and `lastName` in the default
     /// schema; custom attributes must exist in the org's schema.
@@ -39,6 +39,20 @@ pub struct CreateUser {
     pub group_ids: Vec<String>,
     /// The user type's id, when not the default type.
     pub type_id: Option<String>,
+}
+
+impl std::fmt::Debug for CreateUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUser")
+            .field("profile", &self.profile)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .field("activate", &self.activate)
+            .field("provider", &self.provider)
+            .field("next_login", &self.next_login)
+            .field("group_ids", &self.group_ids)
+            .field("type_id", &self.type_id)
+            .finish()
+    }
 }
 
 impl CreateUser {

@@ -159,11 +159,15 @@ fn build_core(
     core_from(config, journal)
 }
 
+/// The journal path that means "in memory" (SQLite's own name for it).
+pub(crate) const IN_MEMORY: &str = ":memory:";
+
 fn core_from(config: ClientConfig, journal: Option<PathBuf>) -> PyResult<Arc<Core>> {
-    // A loopback org is a simulator: its journal lives in memory unless a path is given.
+    // Every org gets a journal on disk unless told otherwise: a loopback URL may be a real org
+    // behind a tunnel. Only the built-in simulator's clients ask for ":memory:".
     let journal = match journal {
+        Some(path) if path.as_os_str() == IN_MEMORY => convert(Journal::in_memory())?,
         Some(path) => convert(Journal::open(&path))?,
-        None if config.is_loopback() => convert(Journal::in_memory())?,
         None => convert(Journal::open(&Journal::default_path(config.org_url.as_str())))?,
     };
     let client = convert(OktaClient::new(config))?;
@@ -342,12 +346,35 @@ macro_rules! client_common {
             /// How far a run has got: the number of its changes in each status (planned,
             /// started, succeeded, failed, unknown, skipped), read from the journal.
             fn run_progress(&self, run_id: &str) -> PyResult<std::collections::BTreeMap<String, usize>> {
-                let mut counts = std::collections::BTreeMap::new();
-                for (_, status) in convert(self.core.journal.run_changes(run_id))? {
-                    let name = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                    *counts.entry(name).or_insert(0) += 1;
+                convert(self.core.journal.run_progress(run_id))
+            }
+
+            /// Every run in the journal, newest first: run_id, policy, org_url, planned_at,
+            /// finished_at, status (planned, applying, succeeded, finished_with_errors) and
+            /// changes counted by status.
+            fn runs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                self.core.check()?;
+                let runs = convert(self.core.journal.runs())?;
+                to_python(py, &runs)
+            }
+
+            /// The plan of a run as the journal recorded it when it was made (to resume it:
+            /// ``client.apply(client.recorded_plan(run_id))``).
+            fn recorded_plan(&self, run_id: &str) -> PyResult<crate::python::models::PyPlan> {
+                self.core.check()?;
+                let recorded = convert(self.core.journal.recorded_run(run_id))?;
+                match recorded.and_then(|run| run.plan) {
+                    Some(inner) => Ok(crate::python::models::PyPlan { inner }),
+                    None => Err(invalid_input(format!("the journal has no recorded plan for run {run_id:?}"))),
                 }
-                Ok(counts)
+            }
+
+            /// The run id of an unfinished apply of this policy over the same records, if any:
+            /// what applying them again should resume instead of planning anew.
+            fn unfinished_run(&self, policy: PyPolicy, records: Records) -> PyResult<Option<String>> {
+                self.core.check()?;
+                let digest = lifecycle::record::records_digest(&records.0);
+                convert(self.core.journal.unfinished_run_for(&policy.inner.name, &digest))
             }
 
             /// Stops using the client: later calls raise.
@@ -397,16 +424,18 @@ dual! { PyOktaClient, PyAsyncOktaClient, core;
     /// Reads the org and plans `policy` for `records` (a list of dicts or a .csv/.jsonl path).
     /// Nothing is written.
     fn plan(&self, policy: PyPolicy, records: Records) -> PyPlan {
-        let journal = Arc::clone(&core.journal);
-        let recorded: Box<lifecycle::planner::RecordedLookup> =
-            Box::new(move |user_id: &str| journal.latest_snapshot(user_id).ok().flatten().map(|s| s.groups));
-        convert(lifecycle::plan(&core.client, &policy.inner, &records.0, &*recorded).await).map(|inner| PyPlan { inner })
+        convert(lifecycle::plan(&core.client, &policy.inner, &records.0, &core.journal).await).map(|inner| PyPlan { inner })
     }
 
     /// Applies a plan (or resumes it), journaling every change.
-    #[pyo3(signature = (plan, *, concurrency=16, override_safety=false))]
-    fn apply(&self, plan: PyPlan, concurrency: usize, override_safety: bool) -> PyReport {
-        let options = ApplyOptions { concurrency, override_safety };
+    #[pyo3(signature = (plan, *, concurrency=16, override_safety=false, wait_for_lease=None))]
+    fn apply(&self, plan: PyPlan, concurrency: usize, override_safety: bool, wait_for_lease: Option<f64>) -> PyReport {
+        let wait_for_lease = match wait_for_lease {
+            None => None,
+            Some(seconds) if seconds.is_finite() && seconds >= 0.0 => Some(Duration::from_secs_f64(seconds.min(86_400.0))),
+            Some(_) => return Err(invalid_input("wait_for_lease must be a number of seconds, 0 or more")),
+        };
+        let options = ApplyOptions { concurrency, override_safety, wait_for_lease };
         convert(lifecycle::apply(&core.client, &plan.inner, &core.journal, &options).await).map(|inner| PyReport { inner })
     }
 }
@@ -644,10 +673,12 @@ dual! { Actions, AsyncActions, core;
         report(direct::deprovision_identity(&core.client, &core.journal, &user.0, &mode, remove_groups, logout).await)
     }
 
-    /// Brings a deprovisioned user back, restoring recorded memberships.
-    #[pyo3(signature = (user, *, restore_groups=true))]
-    fn reactivate_identity(&self, user: Target, restore_groups: bool) -> PyReport {
-        report(direct::reactivate_identity(&core.client, &core.journal, &user.0, restore_groups).await)
+    /// Brings a deprovisioned user back, restoring the memberships it had. A DEPROVISIONED
+    /// user gets Okta's activation email, or with send_email=False the link in
+    /// report.activation_links.
+    #[pyo3(signature = (user, *, restore_groups=true, send_email=true))]
+    fn reactivate_identity(&self, user: Target, restore_groups: bool, send_email: bool) -> PyReport {
+        report(direct::reactivate_identity(&core.client, &core.journal, &user.0, restore_groups, send_email).await)
     }
 
     /// CREATE_ENTITLEMENT: creates the group unless it exists.
@@ -758,11 +789,11 @@ pub(crate) fn split_scopes(text: &str) -> Vec<String> {
 /// A blocking client for an org at `url` with an API token (the simulator's `client()`).
 pub(crate) fn blocking_client(url: &str, api_token: &str) -> PyResult<PyOktaClient> {
     let config = convert(ClientConfig::with_api_token(url, api_token))?;
-    Ok(PyOktaClient { core: core_from(config, None)? })
+    Ok(PyOktaClient { core: core_from(config, Some(PathBuf::from(IN_MEMORY)))? })
 }
 
 /// An asyncio client for an org at `url` with an API token (the simulator's `async_client()`).
 pub(crate) fn async_client(url: &str, api_token: &str) -> PyResult<PyAsyncOktaClient> {
     let config = convert(ClientConfig::with_api_token(url, api_token))?;
-    Ok(PyAsyncOktaClient { core: core_from(config, None)? })
+    Ok(PyAsyncOktaClient { core: core_from(config, Some(PathBuf::from(IN_MEMORY)))? })
 }

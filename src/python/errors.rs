@@ -83,6 +83,18 @@ pub(crate) fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
             fields.set_item("reasons", reasons.clone())?;
             build(py, "PlanBlockedError", message.clone(), Some(fields))
         })(),
+        Error::PlanRejected { run_id, reason } => (|| {
+            let fields = PyDict::new(py);
+            fields.set_item("run_id", run_id.clone())?;
+            fields.set_item("reason", reason.clone())?;
+            build(py, "PlanRejectedError", message.clone(), Some(fields))
+        })(),
+        Error::RunInProgress { run_id, owner } => (|| {
+            let fields = PyDict::new(py);
+            fields.set_item("run_id", run_id.clone())?;
+            fields.set_item("owner", owner.clone())?;
+            build(py, "RunInProgressError", message.clone(), Some(fields))
+        })(),
         Error::Journal(_) => build(py, "JournalError", message.clone(), None),
     };
     built.unwrap_or_else(|failure| {

@@ -380,6 +380,15 @@ impl PyReport {
         }
         Ok(links)
     }
+    /// Activation links of reactivated users (``send_email=False``), by login (as secrets).
+    #[getter]
+    fn activation_links<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let links = PyDict::new(py);
+        for (login, link) in &self.inner.activation_links {
+            links.set_item(login, Py::new(py, PySecret { inner: link.clone() })?)?;
+        }
+        Ok(links)
+    }
     fn render(&self) -> String {
         self.inner.render()
     }

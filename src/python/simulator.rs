@@ -82,11 +82,12 @@ fn scripted_fault_from(fault: &Bound<'_, PyAny>) -> PyResult<ScriptedFault> {
     match text.as_str() {
         "drop_before" => Ok(ScriptedFault::DropBefore),
         "drop_after" => Ok(ScriptedFault::DropAfter),
+        "garble_after" => Ok(ScriptedFault::GarbleAfter),
         other => match other.strip_prefix("delay:").and_then(|ms| ms.parse().ok()) {
             Some(ms) => Ok(ScriptedFault::DelayMs(ms)),
             None => other.parse::<u16>().map(ScriptedFault::Status).map_err(|_| {
                 PyValueError::new_err(format!(
-                    "a scripted fault is a status (503), \"drop_before\", \"drop_after\" or \"delay:MS\", not {other:?}"
+                    "a scripted fault is a status (503), \"drop_before\", \"drop_after\", \"garble_after\" or \"delay:MS\", not {other:?}"
                 ))
             }),
         },

@@ -27,6 +27,8 @@ pub(crate) enum FaultAction {
     DropBefore,
     /// Process (and perform any write), then close the connection instead of answering.
     DropAfter,
+    /// Process (and perform any write), then answer 200 with a body that is not JSON.
+    GarbleAfter,
 }
 
 /// The latency to add and the fault to apply to one request.
@@ -105,6 +107,7 @@ impl FaultEngine {
                 ScriptedFault::Status(status) => plan.action = FaultAction::Status(status),
                 ScriptedFault::DropBefore => plan.action = FaultAction::DropBefore,
                 ScriptedFault::DropAfter => plan.action = FaultAction::DropAfter,
+                ScriptedFault::GarbleAfter => plan.action = FaultAction::GarbleAfter,
                 ScriptedFault::DelayMs(delay) => plan.delay_ms += delay,
             }
             return plan;

@@ -201,6 +201,9 @@ pub enum ScriptedFault {
     DropAfter,
     /// Delay, then process normally.
     DelayMs(u64),
+    /// Process the request (the write happens), then answer 200 with a body that is not JSON, as
+    /// a broken proxy might.
+    GarbleAfter,
 }
 
 /// One request as the simulator saw it.

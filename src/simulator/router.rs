@@ -89,16 +89,23 @@ async fn pipeline(State(shared): State<Arc<Shared>>, mut request: Request, next:
                     }
                     StatusCode::INTERNAL_SERVER_ERROR.into_response()
                 }
-                FaultAction::DropAfter | FaultAction::None => {
+                FaultAction::DropAfter | FaultAction::GarbleAfter | FaultAction::None => {
                     request.extensions_mut().insert(Bucket(bucket.clone()));
                     let response = next.run(request).await;
-                    if plan.action == FaultAction::DropAfter {
-                        dropped = true;
-                        if let Some(connection) = &connection {
-                            connection.kill();
+                    match plan.action {
+                        FaultAction::DropAfter => {
+                            dropped = true;
+                            if let Some(connection) = &connection {
+                                connection.kill();
+                            }
+                            response
                         }
+                        FaultAction::GarbleAfter => {
+                            (StatusCode::OK, [(header::CONTENT_TYPE, "text/html")], "<html>gateway</html>")
+                                .into_response()
+                        }
+                        _ => response,
                     }
-                    response
                 }
             }
         }

@@ -69,6 +69,9 @@ pub fn decide(
                 if as_text(&before) == as_text(after) {
                     continue;
                 }
+                if REQUIRED_ATTRIBUTES.contains(&name) && as_text(after).is_none_or(|text| text.trim().is_empty()) {
+                    return Err(format!("{name} would become empty; Okta requires it"));
+                }
                 if name == "email" {
                     let email = as_text(after).unwrap_or_default();
                     if !looks_like_email(&email) {
