@@ -1,0 +1,514 @@
+//! The engine's guarantees, each tried the way an identity engineer would try them before
+//! trusting the tool with real leavers: ambiguous identities, edited plans, two appliers, lying
+//! servers, a journal that cannot write, partial deprovisions, and an old journal.
+#![cfg(feature = "simulator")]
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use okta_lifecycle::lifecycle::journal::{ChangeStatus, SCHEMA_VERSION};
+use okta_lifecycle::lifecycle::plan::Operation;
+use okta_lifecycle::lifecycle::record::IdentityRecord;
+use okta_lifecycle::lifecycle::{apply, direct, plan, ApplyOptions, Journal, Plan, Policy};
+use okta_lifecycle::okta::CreateUser;
+use okta_lifecycle::simulator::{ScriptedFault, Simulator, SimulatorConfig};
+use okta_lifecycle::{Error, OktaClient};
+use serde_json::{json, Value};
+
+/// A folder of its own under the system's temporary folder, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let path = std::env::temp_dir().join(format!("okta-lifecycle-{name}-{}-{}", std::process::id(), fastrand()));
+        std::fs::create_dir_all(&path).unwrap();
+        Scratch(path)
+    }
+
+    fn journal(&self) -> PathBuf {
+        self.0.join("journal.sqlite")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn fastrand() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+fn policy(match_on: &str, extra_source: Value, workflows: Value) -> Policy {
+    let mut value = json!({
+        "name": "trust",
+        "source": {"format": "jsonl", "key": "id", "match_on": match_on},
+        "attributes": {
+            "login": "{email | LOWER}", "email": "{email | LOWER}", "firstName": "{first}", "lastName": "{last}",
+            "employeeNumber": "{id}",
+        },
+        "workflow": workflows,
+    });
+    for (key, field) in extra_source.as_object().unwrap() {
+        value["source"][key] = field.clone();
+    }
+    Policy::from_value(&value).unwrap()
+}
+
+fn joiner_leaver() -> Value {
+    json!([
+        {"name": "joiner", "when": "status eq \"active\"", "actions": [
+            {"action": "sync_identities"},
+            {"action": "create_entitlement", "name": "staff"},
+            {"action": "manage_relationships", "groups": ["staff"]}]},
+        {"name": "leaver", "when": "status eq \"terminated\"", "actions": [
+            {"action": "deprovision_identity", "mode": "deactivate", "remove_groups": true, "logout": true}]},
+        {"name": "returner", "when": "status eq \"rehired\"", "actions": [
+            {"action": "reactivate_identity", "restore_groups": true, "send_email": false}]},
+    ])
+}
+
+fn record(id: &str, email: &str, status: &str) -> IdentityRecord {
+    let fields = json!({"id": id, "email": email, "first": "First", "last": format!("Last{id}"), "status": status});
+    IdentityRecord::from_map(fields.as_object().cloned().unwrap())
+}
+
+async fn user_with_number(client: &OktaClient, login: &str, number: &str) -> String {
+    let mut create = CreateUser::new(common::profile(login, "First", "Last"));
+    create.profile.insert("employeeNumber".into(), json!(number));
+    client.users().create(&create).await.unwrap().id().to_owned()
+}
+
+fn writes(sim: &Simulator) -> Vec<String> {
+    sim.requests().iter().filter(|r| r.method != "GET").map(|r| format!("{} {}", r.method, r.path)).collect()
+}
+
+fn count(sim: &Simulator, method: &str, path: &str) -> usize {
+    sim.requests().iter().filter(|r| r.method == method && r.path == path).count()
+}
+
+#[tokio::test]
+async fn a_match_value_shared_by_two_accounts_is_never_guessed() {
+    let (sim, client) = common::org(SimulatorConfig::default()).await;
+    let journal = Journal::in_memory().unwrap();
+    // A rehire: the old account is DEPROVISIONED, the new one active, both with number 7.
+    let old = user_with_number(&client, "ada.old@acme.com", "7").await;
+    client.users().deactivate(&old, false).await.unwrap();
+    let new = user_with_number(&client, "ada@acme.com", "7").await;
+    let leaver = [record("7", "ada@acme.com", "terminated")];
+
+    let strict = policy("employeeNumber", json!({}), joiner_leaver());
+    let planned = plan(&client, &strict, &leaver, &journal).await.unwrap();
+    assert!(planned.changes.is_empty(), "{}", planned.render());
+    let message = &planned.issues[0].message;
+    for expected in ["ada.old@acme.com", "ada@acme.com", &old, &new, "DEPROVISIONED", "matches 2 Okta users"] {
+        assert!(message.contains(expected), "{message}");
+    }
+
+    // The explicit tie-break takes the one account that is not DEPROVISIONED.
+    let tie_break = policy("employeeNumber", json!({"tie_break": "prefer_not_deprovisioned"}), joiner_leaver());
+    let planned = plan(&client, &tie_break, &leaver, &journal).await.unwrap();
+    assert!(planned.issues.is_empty(), "{:?}", planned.issues);
+    let deactivated: Vec<_> = planned
+        .changes
+        .iter()
+        .filter_map(|c| match &c.operation {
+            Operation::DeactivateUser { user } => user.id.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deactivated, vec![new.clone()]);
+    assert!(apply(&client, &planned, &journal, &ApplyOptions::default()).await.unwrap().is_success());
+    assert_eq!(sim.user_json(&new).unwrap()["status"], "DEPROVISIONED");
+
+    // Two live accounts with one number: even the tie-break refuses to choose.
+    let third = user_with_number(&client, "ada.third@acme.com", "8").await;
+    user_with_number(&client, "ada.fourth@acme.com", "8").await;
+    let planned = plan(&client, &tie_break, &[record("8", "x@acme.com", "terminated")], &journal).await.unwrap();
+    assert!(planned.changes.is_empty());
+    assert!(planned.issues[0].message.contains("cannot choose"), "{:?}", planned.issues);
+    assert_ne!(sim.user_json(&third).unwrap()["status"], "DEPROVISIONED");
+    assert!(Policy::from_value(&json!({"name": "x", "source": {"format": "csv", "key": "id", "tie_break": "newest"}}))
+        .is_err());
+}
+
+#[tokio::test]
+async fn two_records_resolving_to_one_account_are_both_issues() {
+    let (sim, client) = common::org(SimulatorConfig::default()).await;
+    let journal = Journal::in_memory().unwrap();
+    let id = user_with_number(&client, "ada@acme.com", "1").await;
+    sim.clear_requests();
+    let records = [record("1", "ada@acme.com", "terminated"), record("2", "Ada@Acme.com", "active")];
+    let planned = plan(&client, &policy("login", json!({}), joiner_leaver()), &records, &journal).await.unwrap();
+    assert!(planned.changes.is_empty(), "{}", planned.render());
+    assert_eq!(planned.issues.len(), 2, "{:?}", planned.issues);
+    assert!(planned.issues.iter().all(|issue| issue.message.contains(&id)), "{:?}", planned.issues);
+    assert_eq!(planned.issues[0].identity.as_deref(), Some("1"));
+    assert!(planned.issues[0].message.contains("id 2 (row 2)"), "{:?}", planned.issues);
+    assert!(writes(&sim).is_empty());
+}
+
+#[tokio::test]
+async fn an_edited_plan_a_plan_from_elsewhere_and_a_plan_for_another_org_are_refused() {
+    let (sim, client) = common::org(SimulatorConfig::default()).await;
+    let scratch = Scratch::new("edited");
+    let journal = Journal::open(&scratch.journal()).unwrap();
+    let mut leavers = Vec::new();
+    for n in 1..=6 {
+        let login = format!("u{n}@acme.com");
+        user_with_number(&client, &login, &n.to_string()).await;
+        leavers.push(record(&n.to_string(), &login, "terminated"));
+    }
+    let mut limited = policy("employeeNumber", json!({}), joiner_leaver());
+    limited.safety.max_deprovisions = Some(2);
+    let planned = plan(&client, &limited, &leavers, &journal).await.unwrap();
+    assert!(!planned.blocked.is_empty());
+    sim.clear_requests();
+
+    // The saved plan with its blocked list emptied.
+    let mut saved: Value = serde_json::to_value(&planned).unwrap();
+    saved["blocked"] = json!([]);
+    let edited: Plan = serde_json::from_value(saved).unwrap();
+    match apply(&client, &edited, &journal, &ApplyOptions::default()).await {
+        Err(Error::PlanRejected { reason, .. }) => assert!(reason.contains("differs"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // Even with the journal's digest forged to match, the verdict is derived again from the
+    // changes and the limits recorded at planning time.
+    let forged = rusqlite::Connection::open(scratch.journal()).unwrap();
+    forged
+        .execute(
+            "UPDATE runs SET digest = ?1 WHERE run_id = ?2",
+            rusqlite::params![okta_lifecycle::lifecycle::journal::plan_digest(&edited), edited.run_id],
+        )
+        .unwrap();
+    match apply(&client, &edited, &journal, &ApplyOptions::default()).await {
+        Err(Error::PlanBlocked { reasons }) => assert!(reasons[0].contains("6 deprovisions"), "{reasons:?}"),
+        other => panic!("expected the limits to hold, got {other:?}"),
+    }
+    forged
+        .execute(
+            "UPDATE runs SET digest = ?1 WHERE run_id = ?2",
+            rusqlite::params![okta_lifecycle::lifecycle::journal::plan_digest(&planned), planned.run_id],
+        )
+        .unwrap();
+
+    // A plan that this journal never recorded.
+    let elsewhere = Journal::in_memory().unwrap();
+    match apply(&client, &planned, &elsewhere, &ApplyOptions { override_safety: true, ..Default::default() }).await {
+        Err(Error::PlanRejected { reason, .. }) => assert!(reason.contains("not made with this journal"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // The right plan and journal, but a client of another org.
+    let (_other_sim, other_client) = common::org(SimulatorConfig::default()).await;
+    match apply(&other_client, &planned, &journal, &ApplyOptions { override_safety: true, ..Default::default() }).await
+    {
+        Err(Error::PlanRejected { reason, .. }) => assert!(reason.contains("made for"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(writes(&sim).is_empty(), "nothing was sent: {:?}", writes(&sim));
+
+    // Overriding is explicit, and applies exactly the plan recorded.
+    let report = apply(&client, &planned, &journal, &ApplyOptions { override_safety: true, ..Default::default() })
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{}", report.render());
+}
+
+fn joiners(count: usize) -> Vec<IdentityRecord> {
+    (1..=count).map(|n| record(&n.to_string(), &format!("j{n}@acme.com"), "active")).collect()
+}
+
+#[tokio::test]
+async fn two_appliers_of_one_run_send_every_create_once() {
+    let (sim, client) = common::org(SimulatorConfig { latency_ms: 15, ..Default::default() }).await;
+    let journal = Arc::new(Journal::in_memory().unwrap());
+    let policy = policy("employeeNumber", json!({}), joiner_leaver());
+    let planned = plan(&client, &policy, &joiners(40), &journal).await.unwrap();
+    let options = ApplyOptions { concurrency: 8, ..Default::default() };
+    let other = client.clone();
+    let (first, second) =
+        tokio::join!(apply(&client, &planned, &journal, &options), apply(&other, &planned, &journal, &options));
+    let (winner, loser) = if first.is_ok() { (first, second) } else { (second, first) };
+    assert!(winner.unwrap().is_success());
+    match loser {
+        Err(Error::RunInProgress { run_id, owner }) => {
+            assert_eq!(run_id, planned.run_id);
+            assert!(owner.contains(&std::process::id().to_string()), "{owner}");
+        }
+        other => panic!("the second applier must be refused, got {other:?}"),
+    }
+    assert_eq!(count(&sim, "POST", "/api/v1/users"), 40);
+
+    // Waiting instead: the second applier runs after the first and finds everything done.
+    let again = plan(&client, &policy, &joiners(60), &journal).await.unwrap();
+    let waiting = ApplyOptions { concurrency: 8, wait_for_lease: Some(Duration::from_secs(60)), ..Default::default() };
+    let (first, second) =
+        tokio::join!(apply(&client, &again, &journal, &waiting), apply(&other, &again, &journal, &waiting));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert!(first.is_success() && second.is_success());
+    let already = |report: &okta_lifecycle::lifecycle::Report| report.outcomes.iter().all(|o| o.already_done);
+    assert!(already(&first) != already(&second), "exactly one of them did the work");
+    assert_eq!(count(&sim, "POST", "/api/v1/users"), 60, "20 more joiners, each created once");
+
+    // The claim itself is a compare-and-set: a change moves to started once.
+    let third = plan(&client, &policy, &joiners(61), &journal).await.unwrap();
+    let change = &third.changes[0];
+    assert!(journal.claim(&third.run_id, change, ChangeStatus::Planned).unwrap());
+    assert!(!journal.claim(&third.run_id, change, ChangeStatus::Planned).unwrap());
+}
+
+#[tokio::test]
+async fn a_redirect_is_a_failure_and_leaves_the_leaver_recorded_as_not_done() {
+    let (sim, client) = common::org(SimulatorConfig::default()).await;
+    let journal = Journal::in_memory().unwrap();
+    let id = user_with_number(&client, "ada@acme.com", "1").await;
+    let group = client.groups().create("staff", None).await.unwrap();
+    client.groups().add_member(group.id(), &id).await.unwrap();
+    sim.create_session(&id);
+    for (method, path) in [
+        ("POST", format!("/api/v1/users/{id}/lifecycle/deactivate")),
+        ("DELETE", format!("/api/v1/users/{id}/sessions")),
+        ("DELETE", format!("/api/v1/groups/{}/users/{id}", group.id())),
+    ] {
+        sim.script_fault(method, &path, ScriptedFault::Status(307));
+    }
+    let outcome = direct::deprovision_identity(&client, &journal, &id, "deactivate", true, true).await.unwrap();
+    let report = outcome.report;
+    assert!(!report.is_success());
+    let failed: Vec<&str> =
+        report.outcomes.iter().filter(|o| o.status == ChangeStatus::Failed).map(|o| o.operation.as_str()).collect();
+    assert_eq!(failed, ["deactivate_user", "clear_sessions", "remove_member"], "{}", report.render());
+    assert!(report.outcomes[1].message.as_deref().unwrap_or("").contains("307"), "{}", report.render());
+    assert_ne!(sim.user_json(&id).unwrap()["status"], "DEPROVISIONED");
+    assert_eq!(sim.group_members(group.id()), vec![id.clone()]);
+    let history = journal.history(&id).unwrap();
+    assert!(history.iter().filter(|c| c.operation != "snapshot_user").all(|c| c.status == ChangeStatus::Failed));
+
+    // The client alone says the same.
+    sim.script_fault("POST", &format!("/api/v1/users/{id}/lifecycle/suspend"), ScriptedFault::Status(302));
+    let error = client.users().suspend(&id).await.unwrap_err();
+    assert_eq!(error.status(), Some(302));
+    assert!(error.to_string().contains("not carried out"), "{error}");
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_cannot_be_read_is_done_and_never_sent_again() {
+    let (sim, client) = common::org(SimulatorConfig::default()).await;
+    let journal = Journal::in_memory().unwrap();
+    let policy = policy("employeeNumber", json!({}), joiner_leaver());
+    let planned = plan(&client, &policy, &joiners(2), &journal).await.unwrap();
+    sim.script_fault("POST", "/api/v1/users", ScriptedFault::GarbleAfter);
+    let report = apply(&client, &planned, &journal, &ApplyOptions::default()).await.unwrap();
+    assert!(report.outcomes.iter().all(|o| o.status == ChangeStatus::Succeeded), "{}", report.render());
+    let noted: Vec<_> = report.outcomes.iter().filter_map(|o| o.message.as_deref()).collect();
+    assert!(noted.iter().any(|m| m.contains("could not be read")), "{noted:?}");
+    // Its id was learnt from Okta, so its membership went on.
+    let staff = client.groups().find_by_name("staff").await.unwrap().unwrap();
+    assert_eq!(sim.group_members(staff.id()).len(), 2);
+
+    let resumed = apply(&client, &planned, &journal, &ApplyOptions::default()).await.unwrap();
+    assert!(resumed.outcomes.iter().all(|o| o.already_done));
+    assert_eq!(count(&sim, "POST", "/api/v1/users"), 2, "each joiner created once");
+}
+
+fn sqlite(path: &std::path::Path) -> rusqlite::Connection {
+    let connection = rusqlite::Connection::open(path).unwrap();
+    connection.busy_timeout(Duration::from_secs(10)).unwrap();
+    connection
+}
+
+#[tokio::test]
+async fn a_deprovision_whose_history_is_not_recorded_stops_and_journal_failures_are_reported() {
+    let (sim, client) = common::org(SimulatorConfig::default()).await;
+    let scratch = Scratch::new("snapshot");
+    let journal = Journal::open(&scratch.journal()).unwrap();
+    let policy = policy("employeeNumber", json!({}), joiner_leaver());
+    apply(&client, &plan(&client, &policy, &joiners(1), &journal).await.unwrap(), &journal, &ApplyOptions::default())
+        .await
+        .unwrap();
+    let id = sim.user_json("j1@acme.com").unwrap()["id"].as_str().unwrap().to_owned();
+    let staff = client.groups().find_by_name("staff").await.unwrap().unwrap();
+
+    // The disk is "full" for snapshots only.
+    sqlite(&scratch.journal())
+        .execute_batch("CREATE TRIGGER full BEFORE INSERT ON snapshots BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;")
+        .unwrap();
+    let leaver = [record("1", "j1@acme.com", "terminated")];
+    let planned = plan(&client, &policy, &leaver, &journal).await.unwrap();
+    sim.clear_requests();
+    let report = apply(&client, &planned, &journal, &ApplyOptions::default()).await.unwrap();
+    let statuses: Vec<(&str, ChangeStatus)> =
+        report.outcomes.iter().map(|o| (o.operation.as_str(), o.status)).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("snapshot_user", ChangeStatus::Failed),
+            ("deactivate_user", ChangeStatus::Skipped),
+            ("clear_sessions", ChangeStatus::Skipped),
+            ("remove_member", ChangeStatus::Skipped)
+        ],
+        "{}",
+        report.render()
+    );
+    assert!(writes(&sim).is_empty(), "nothing was taken away: {:?}", writes(&sim));
+    assert_ne!(sim.user_json(&id).unwrap()["status"], "DEPROVISIONED");
+
+    // Snapshots work again, but recording one outcome fails: the report says so.
+    let connection = sqlite(&scratch.journal());
+    connection
+        .execute_batch(
+            "DROP TRIGGER full;
+             CREATE TRIGGER busy BEFORE UPDATE OF status ON changes
+             WHEN NEW.status = 'succeeded' AND NEW.operation = 'clear_sessions'
+             BEGIN SELECT RAISE(ABORT, 'database is locked'); END;",
+        )
+        .unwrap();
+    let resumed = apply(&client, &planned, &journal, &ApplyOptions::default()).await.unwrap();
+    assert!(!resumed.is_success(), "{}", resumed.render());
+    let logout = resumed.outcomes.iter().find(|o| o.operation == "clear_sessions").unwrap();
+    assert!(logout.journal_error.as_deref().unwrap_or("").contains("locked"), "{logout:?}");
+    assert!(resumed.render().contains("journal not updated"));
+    assert_eq!(sim.user_json(&id).unwrap()["status"], "DEPROVISIONED");
+    assert!(sim.group_members(staff.id()).is_empty());
+    connection.execute_batch("DROP TRIGGER busy;").unwrap();
+
+    // The row still says "started": the next apply checks and completes it, sending nothing.
+    sim.clear_requests();
+    let last = apply(&client, &planned, &journal, &ApplyOptions::default()).await.unwrap();
+    assert!(last.is_success(), "{}", last.render());
+    assert!(
+        writes(&sim).iter().all(|w| w.ends_with("/sessions")),
+        "only the idempotent logout again: {:?}",
+        writes(&sim)
+    );
+}
+
+#[tokio::test]
+async fn reactivation_restores_every_membership_the_user_had_and_gives_a_way_in() {
+    let (sim, client) = common::org(SimulatorConfig::default()).await;
+    let journal = Journal::in_memory().unwrap();
+    let policy = policy("employeeNumber", json!({}), joiner_leaver());
+    apply(&client, &plan(&client, &policy, &joiners(1), &journal).await.unwrap(), &journal, &ApplyOptions::default())
+        .await
+        .unwrap();
+    let id = sim.user_json("j1@acme.com").unwrap()["id"].as_str().unwrap().to_owned();
+    let mut groups = vec![client.groups().find_by_name("staff").await.unwrap().unwrap().id().to_owned()];
+    for name in ["vpn", "payroll"] {
+        let group = client.groups().create(name, None).await.unwrap();
+        client.groups().add_member(group.id(), &id).await.unwrap();
+        groups.push(group.id().to_owned());
+    }
+
+    // The first deprovision removes two of the three groups; "vpn" fails.
+    sim.script_fault("DELETE", &format!("/api/v1/groups/{}/users/{id}", groups[1]), ScriptedFault::Status(403));
+    let leaver = [record("1", "j1@acme.com", "terminated")];
+    let first =
+        apply(&client, &plan(&client, &policy, &leaver, &journal).await.unwrap(), &journal, &ApplyOptions::default())
+            .await
+            .unwrap();
+    assert_eq!(first.counts.get("failed"), Some(&1), "{}", first.render());
+    // The next run finishes it, with a second snapshot that holds only "vpn".
+    let second =
+        apply(&client, &plan(&client, &policy, &leaver, &journal).await.unwrap(), &journal, &ApplyOptions::default())
+            .await
+            .unwrap();
+    assert!(second.is_success(), "{}", second.render());
+    assert_eq!(journal.snapshots(&id).unwrap().len(), 2);
+    let latest: Vec<String> = journal.latest_snapshot(&id).unwrap().unwrap().groups.into_iter().map(|g| g.0).collect();
+    assert!(latest.contains(&groups[1]) && !latest.contains(&groups[0]), "{latest:?}");
+
+    let back = [record("1", "j1@acme.com", "rehired")];
+    let planned = plan(&client, &policy, &back, &journal).await.unwrap();
+    let report = apply(&client, &planned, &journal, &ApplyOptions::default()).await.unwrap();
+    assert!(report.is_success(), "{}", report.render());
+    for group in &groups {
+        assert_eq!(sim.group_members(group), vec![id.clone()], "every membership is back");
+    }
+    assert_eq!(sim.user_json(&id).unwrap()["status"], "PROVISIONED");
+    assert_eq!(report.activation_links.len(), 1, "a reactivated user gets a way to sign in");
+    let (login, link) = &report.activation_links[0];
+    assert_eq!(login, "j1@acme.com");
+    assert!(link.expose().starts_with("http"));
+    assert!(!format!("{report:?}").contains(link.expose()), "the link never prints");
+    assert!(!serde_json::to_string(&report).unwrap().contains(link.expose()));
+}
+
+#[tokio::test]
+async fn an_update_never_empties_a_required_attribute_and_a_password_never_prints() {
+    let (sim, client) = common::org(SimulatorConfig::default()).await;
+    let journal = Journal::in_memory().unwrap();
+    user_with_number(&client, "ada@acme.com", "1").await;
+    let mut blank = record("1", "ada@acme.com", "active");
+    if let Ok(mut fields) = serde_json::to_value(blank.as_json()) {
+        fields["first"] = json!("  ");
+        blank = IdentityRecord::from_map(fields.as_object().cloned().unwrap());
+    }
+    sim.clear_requests();
+    let planned =
+        plan(&client, &policy("employeeNumber", json!({}), joiner_leaver()), &[blank], &journal).await.unwrap();
+    assert!(planned.changes.iter().all(|c| c.operation.name() != "update_user"), "{}", planned.render());
+    assert!(planned.issues[0].message.contains("firstName would become empty"), "{:?}", planned.issues);
+    assert!(writes(&sim).is_empty());
+
+    let mut create = CreateUser::new(common::profile("grace@acme.com", "Grace", "Hopper"));
+    create.password = Some("Correct-Horse-Battery-9".into());
+    let shown = format!("{create:?}");
+    assert!(!shown.contains("Correct-Horse"), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+}
+
+/// The schema of release 0.1, as it created journals.
+const SCHEMA_0_1: &str = "
+CREATE TABLE runs (run_id TEXT PRIMARY KEY, policy TEXT NOT NULL, org_url TEXT NOT NULL, planned_at TEXT NOT NULL,
+    applied_at TEXT, finished_at TEXT, status TEXT NOT NULL, summary TEXT NOT NULL);
+CREATE TABLE changes (run_id TEXT NOT NULL REFERENCES runs(run_id), seq INTEGER NOT NULL, action TEXT NOT NULL,
+    operation TEXT NOT NULL, identity TEXT, login TEXT, user_id TEXT, status TEXT NOT NULL, detail TEXT NOT NULL,
+    error TEXT, request_id TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+CREATE INDEX changes_by_login ON changes(login COLLATE NOCASE);
+CREATE INDEX changes_by_user ON changes(user_id);
+CREATE TABLE snapshots (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, user_id TEXT NOT NULL,
+    login TEXT NOT NULL, taken_at TEXT NOT NULL, status TEXT NOT NULL, profile TEXT NOT NULL, groups TEXT NOT NULL);
+CREATE INDEX snapshots_by_user ON snapshots(user_id);
+CREATE TABLE identities (user_id TEXT PRIMARY KEY, attributes TEXT NOT NULL, seen_at TEXT NOT NULL);
+CREATE TABLE watermarks (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO runs VALUES ('20260101T000000Z-old', 'acme', 'https://acme.okta.com', '2026-01-01T00:00:00Z',
+    '2026-01-01T00:00:01Z', NULL, 'applying', '{}');
+INSERT INTO changes VALUES ('20260101T000000Z-old', 1, 'deprovision_identity', 'deactivate_user', '7', 'ada@acme.com',
+    '00u1', 'started', '{\"operation\":\"deactivate_user\"}', NULL, NULL, '2026-01-01T00:00:01Z');
+INSERT INTO snapshots (run_id, user_id, login, taken_at, status, profile, groups) VALUES
+    ('20260101T000000Z-old', '00u1', 'ada@acme.com', '2026-01-01T00:00:00Z', 'ACTIVE', '{}', '[[\"00g1\",\"staff\"]]');
+";
+
+#[tokio::test]
+async fn a_journal_written_by_release_0_1_opens_migrated_and_a_newer_one_is_refused() {
+    let scratch = Scratch::new("migrate");
+    sqlite(&scratch.journal()).execute_batch(SCHEMA_0_1).unwrap();
+    let journal = Journal::open(&scratch.journal()).unwrap();
+    let version: i64 = sqlite(&scratch.journal()).query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let history = journal.history("ada@acme.com").unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].status, ChangeStatus::Started);
+    assert_eq!(journal.restorable_groups("00u1").unwrap(), Some(vec![("00g1".to_owned(), "staff".to_owned())]));
+    let runs = journal.unfinished_runs().unwrap();
+    assert_eq!(runs[0].run_id, "20260101T000000Z-old");
+    let recorded = journal.recorded_run("20260101T000000Z-old").unwrap().unwrap();
+    assert_eq!((recorded.digest, recorded.plan), (None, None));
+    drop(journal);
+    // Opening again changes nothing.
+    Journal::open(&scratch.journal()).unwrap();
+
+    let newer = Scratch::new("newer");
+    sqlite(&newer.journal()).execute_batch("PRAGMA user_version = 99;").unwrap();
+    match Journal::open(&newer.journal()) {
+        Err(Error::Journal(message)) => assert!(message.contains("newer"), "{message}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
