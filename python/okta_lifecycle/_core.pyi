@@ -258,6 +258,9 @@ class Report:
     @property
     def reset_links(self) -> dict[str, Secret]:
         """Password-reset links Okta returned, by login (as secrets)."""
+    @property
+    def activation_links(self) -> dict[str, Secret]:
+        """Activation links of reactivated users (``send_email=False``), by login (as secrets)."""
     def render(self) -> str:
         """The report as text."""
     def _repr_html_(self) -> str:
@@ -427,8 +430,12 @@ class Actions:
     ) -> Report:
         """DEPROVISION_IDENTITY: history recorded, account disabled (mode "deactivate", the default, or
         "suspend"), memberships removed, logged out."""
-    def reactivate_identity(self, user: _UserRef, *, restore_groups: bool = True) -> Report:
-        """Bring a deprovisioned user back, restoring recorded memberships."""
+    def reactivate_identity(
+        self, user: _UserRef, *, restore_groups: bool = True, send_email: bool = True
+    ) -> Report:
+        """Bring a deprovisioned user back, restoring the memberships it had when deprovisioned.
+        A DEPROVISIONED user gets Okta's activation email, or with ``send_email=False`` the link
+        in ``report.activation_links``."""
     def create_entitlement(self, name: str, description: str | None = None) -> Report:
         """CREATE_ENTITLEMENT: create the group unless it exists."""
     def reset_password(self, login: str, *, send_email: bool = True, revoke_sessions: bool = False) -> Report:
@@ -497,13 +504,29 @@ class OktaClient:
         """The profile and memberships recorded before each deprovision of a user."""
     def plan(self, policy: Policy, records: _Records) -> Plan:
         """Read the org and plan ``policy`` for ``records`` (a list of dicts or a .csv/.jsonl path).
-        Nothing is written."""
-    def apply(self, plan: Plan, *, concurrency: int = 16, override_safety: bool = False) -> Report:
-        """Apply a plan (or resume it), journaling every change. A plan blocked by the policy's
-        safety limits raises PlanBlockedError unless ``override_safety=True``."""
+        Nothing is written to Okta; the plan is recorded in the journal, which is what lets it be
+        applied."""
+    def apply(
+        self, plan: Plan, *, concurrency: int = 16, override_safety: bool = False, wait_for_lease: float | None = None
+    ) -> Report:
+        """Apply a plan (or resume it), journaling every change. Only a plan recorded in this
+        client's journal when it was made, unchanged and for this org, is applied (otherwise
+        PlanRejectedError); the safety verdict is derived again from its changes (PlanBlockedError
+        unless ``override_safety=True``). If another applier owns the run, RunInProgressError at
+        once, or after waiting ``wait_for_lease`` seconds for it."""
     def run_progress(self, run_id: str) -> dict[str, int]:
         """How far a run has got: the number of its changes in each status (planned, started,
         succeeded, failed, unknown, skipped), read from the journal (not awaitable)."""
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run in the journal, newest first: ``run_id``, ``policy``, ``org_url``,
+        ``planned_at``, ``finished_at``, ``status`` (planned, applying, succeeded,
+        finished_with_errors) and ``changes`` counted by status (not awaitable)."""
+    def recorded_plan(self, run_id: str) -> Plan:
+        """The plan of a run as the journal recorded it when it was made; applying it resumes the
+        run (not awaitable)."""
+    def unfinished_run(self, policy: Policy, records: _Records) -> str | None:
+        """The run id of an unfinished apply of ``policy`` over the same records, if any
+        (not awaitable)."""
     def close(self) -> None:
         """Stop using the client: later calls raise RuntimeError."""
     def __enter__(self) -> Self: ...
@@ -629,8 +652,12 @@ class AsyncActions:
     ) -> Awaitable[Report]:
         """DEPROVISION_IDENTITY: history recorded, account disabled (mode "deactivate", the default, or
         "suspend"), memberships removed, logged out."""
-    def reactivate_identity(self, user: _UserRef, *, restore_groups: bool = True) -> Awaitable[Report]:
-        """Bring a deprovisioned user back, restoring recorded memberships."""
+    def reactivate_identity(
+        self, user: _UserRef, *, restore_groups: bool = True, send_email: bool = True
+    ) -> Awaitable[Report]:
+        """Bring a deprovisioned user back, restoring the memberships it had when deprovisioned.
+        A DEPROVISIONED user gets Okta's activation email, or with ``send_email=False`` the link
+        in ``report.activation_links``."""
     def create_entitlement(self, name: str, description: str | None = None) -> Awaitable[Report]:
         """CREATE_ENTITLEMENT: create the group unless it exists."""
     def reset_password(
@@ -698,13 +725,29 @@ class AsyncOktaClient:
         """The profile and memberships recorded before each deprovision of a user (not awaitable)."""
     def plan(self, policy: Policy, records: _Records) -> Awaitable[Plan]:
         """Read the org and plan ``policy`` for ``records`` (a list of dicts or a .csv/.jsonl path).
-        Nothing is written."""
-    def apply(self, plan: Plan, *, concurrency: int = 16, override_safety: bool = False) -> Awaitable[Report]:
-        """Apply a plan (or resume it), journaling every change. A plan blocked by the policy's
-        safety limits raises PlanBlockedError unless ``override_safety=True``."""
+        Nothing is written to Okta; the plan is recorded in the journal, which is what lets it be
+        applied."""
+    def apply(
+        self, plan: Plan, *, concurrency: int = 16, override_safety: bool = False, wait_for_lease: float | None = None
+    ) -> Awaitable[Report]:
+        """Apply a plan (or resume it), journaling every change. Only a plan recorded in this
+        client's journal when it was made, unchanged and for this org, is applied (otherwise
+        PlanRejectedError); the safety verdict is derived again from its changes (PlanBlockedError
+        unless ``override_safety=True``). If another applier owns the run, RunInProgressError at
+        once, or after waiting ``wait_for_lease`` seconds for it."""
     def run_progress(self, run_id: str) -> dict[str, int]:
         """How far a run has got: the number of its changes in each status (planned, started,
         succeeded, failed, unknown, skipped), read from the journal (not awaitable)."""
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run in the journal, newest first: ``run_id``, ``policy``, ``org_url``,
+        ``planned_at``, ``finished_at``, ``status`` (planned, applying, succeeded,
+        finished_with_errors) and ``changes`` counted by status (not awaitable)."""
+    def recorded_plan(self, run_id: str) -> Plan:
+        """The plan of a run as the journal recorded it when it was made; applying it resumes the
+        run (not awaitable)."""
+    def unfinished_run(self, policy: Policy, records: _Records) -> str | None:
+        """The run id of an unfinished apply of ``policy`` over the same records, if any
+        (not awaitable)."""
     def close(self) -> None:
         """Stop using the client: later calls raise RuntimeError."""
     def __aenter__(self) -> Awaitable[Self]: ...

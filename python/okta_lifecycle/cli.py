@@ -2,7 +2,9 @@
 
 Thin over the library: it parses arguments, calls okta_lifecycle, and prints. Exit codes: 0
 success, 1 some changes failed or some records could not be acted on (apply), 2 usage error,
-3 blocked by a safety limit (plan and apply).
+3 blocked by a safety limit (plan and apply), 4 refused: the plan is not the one recorded when
+it was made (edited, from another journal or for another org), or another applier owns the run,
+130 interrupted (the message names the command that resumes).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, TextIO
 from okta_lifecycle import OktaClient, Plan, Policy, Report, errors
 from okta_lifecycle.testing import OktaSimulator
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 #: The simulator's API token in --simulator mode (a fake org's credential, not a secret).
 SIMULATOR_TOKEN = "00okta-lifecycle-local-simulator"
@@ -52,15 +54,43 @@ def _parser() -> argparse.ArgumentParser:
         group.add_argument("--journal", help="the journal file (default: per org under XDG_STATE_HOME)")
         command.add_argument("--json", action="store_true", help="machine-readable output")
 
-    for name, help_text in (("plan", "show what a policy would change"), ("apply", "plan, confirm, apply")):
-        command = commands.add_parser(name, help=help_text)
-        command.add_argument("--policy", required=True, help="the policy file (TOML)")
-        command.add_argument("--source", required=True, help="the identity records (.csv or .jsonl)")
-        target(command)
-        if name == "apply":
-            command.add_argument("--yes", action="store_true", help="apply without asking")
-            command.add_argument("--override-safety", action="store_true", help="apply a plan the safety limits block")
-            command.add_argument("--concurrency", type=int, default=16, help="changes in flight (default 16)")
+    def applying(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--yes", action="store_true", help="apply without asking")
+        command.add_argument("--override-safety", action="store_true", help="apply a plan the safety limits block")
+        command.add_argument("--concurrency", type=int, default=16, help="changes in flight (default 16)")
+        command.add_argument(
+            "--wait",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="if another applier owns the run, wait this long for it (default: refuse at once)",
+        )
+
+    command = commands.add_parser("plan", help="show what a policy would change (recorded in the journal)")
+    command.add_argument("--policy", required=True, help="the policy file (TOML)")
+    command.add_argument("--source", required=True, help="the identity records (.csv or .jsonl)")
+    target(command)
+
+    command = commands.add_parser(
+        "apply",
+        help="plan, confirm, apply; resumes the unfinished run of the same policy and source",
+        description="Plans --policy over --source and applies it, or applies a saved --plan. If an earlier apply "
+        "of the same policy and source did not finish, that run is resumed instead of planning anew.",
+    )
+    command.add_argument("--policy", help="the policy file (TOML)")
+    command.add_argument("--source", help="the identity records (.csv or .jsonl)")
+    command.add_argument("--plan", help="a plan saved with `plan --json` (instead of --policy and --source)")
+    target(command)
+    applying(command)
+
+    command = commands.add_parser("resume", help="finish an unfinished run (default: the newest)")
+    command.add_argument("run", nargs="?", help="the run id (see `okta-lifecycle runs`)")
+    target(command)
+    applying(command)
+
+    command = commands.add_parser("runs", help="the runs in the journal, newest first")
+    command.add_argument("--unfinished", action="store_true", help="only runs that did not finish")
+    target(command)
 
     command = commands.add_parser("history", help="the journal's record of a user")
     command.add_argument("login")
@@ -112,6 +142,29 @@ def _client(arguments: argparse.Namespace) -> Iterator[OktaClient]:
         yield client
 
 
+#: The run being applied, for the message that says how to resume it after Ctrl-C.
+_current_run: str | None = None
+_TARGET_FLAGS = ("--simulator", "--state-dir", "--org-url", "--journal")
+
+
+def _resume_command(run_id: str, argv: list[str]) -> str:
+    """The command that resumes `run_id` with the same org and journal as this invocation."""
+    words = ["okta-lifecycle", "resume", run_id]
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        name = word.split("=", 1)[0]
+        if name == "--simulator":
+            words.append(word)
+        elif name in _TARGET_FLAGS:
+            words.append(word)
+            if "=" not in word and index + 1 < len(argv):
+                index += 1
+                words.append(argv[index])
+        index += 1
+    return " ".join(words)
+
+
 def _records(path: str) -> str:
     source = Path(path)
     if not source.is_file():
@@ -156,13 +209,24 @@ def _progress(client: OktaClient, plan: Plan, done: threading.Event) -> None:
 
 
 def _apply(client: OktaClient, plan: Plan, arguments: argparse.Namespace) -> Report:
+    global _current_run
+    if arguments.concurrency < 1:
+        raise UsageError("--concurrency must be 1 or more")
+    if arguments.wait is not None and not arguments.wait >= 0:
+        raise UsageError("--wait must be a number of seconds, 0 or more")
     show_progress = sys.stderr.isatty() and not arguments.json
     done = threading.Event()
     watcher = threading.Thread(target=_progress, args=(client, plan, done), daemon=True) if show_progress else None
     if watcher:
         watcher.start()
+    _current_run = plan.run_id
     try:
-        return client.apply(plan, concurrency=arguments.concurrency, override_safety=arguments.override_safety)
+        return client.apply(
+            plan,
+            concurrency=arguments.concurrency,
+            override_safety=arguments.override_safety,
+            wait_for_lease=arguments.wait,
+        )
     finally:
         done.set()
         if watcher:
@@ -192,27 +256,80 @@ def command_plan(arguments: argparse.Namespace) -> int:
 
 
 def command_apply(arguments: argparse.Namespace) -> int:
+    if arguments.plan:
+        if arguments.policy or arguments.source:
+            raise UsageError("give --plan, or --policy and --source, not both")
+        path = Path(arguments.plan)
+        if not path.is_file():
+            raise UsageError(f"the plan {arguments.plan} does not exist")
+        try:
+            plan = Plan.from_json(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, errors.InvalidInputError) as error:
+            raise UsageError(f"the plan {arguments.plan} cannot be read: {error}") from error
+        with _client(arguments) as client:
+            return _confirm_and_apply(client, plan, arguments, resumed=False)
+    if not (arguments.policy and arguments.source):
+        raise UsageError("give --policy and --source (or --plan)")
     policy, source = _policy(arguments.policy), _records(arguments.source)
     with _client(arguments) as client:
+        unfinished = client.unfinished_run(policy, source)
+        if unfinished:
+            sys.stderr.write(f"resuming run {unfinished}: an earlier apply of this policy and source did not finish\n")
+            return _confirm_and_apply(client, client.recorded_plan(unfinished), arguments, resumed=True)
         plan = client.plan(policy, source)
-        if not arguments.json:
-            sys.stdout.write(plan.render())
-        if plan.blocked and not arguments.override_safety:
-            if arguments.json:
-                _print_json({"plan": json.loads(plan.to_json()), "applied": False, "blocked": plan.blocked})
-            else:
-                sys.stderr.write(
-                    "error: the plan is blocked by the policy's safety limits (--override-safety to apply)\n"
-                )
-            return EXIT_BLOCKED
-        if plan.is_empty:
-            if arguments.json:
-                _print_json({"plan": json.loads(plan.to_json()), "applied": True, "report": None})
-            return EXIT_FAILED if plan.issues else EXIT_OK
-        if sys.stdin.isatty() and not arguments.yes and not _confirm(f"Apply {len(plan)} changes to {client.org_url}?"):
-            sys.stdout.write("Not applied.\n")
-            return EXIT_OK
-        report = _apply(client, plan, arguments)
+        return _confirm_and_apply(client, plan, arguments, resumed=False)
+
+
+def command_resume(arguments: argparse.Namespace) -> int:
+    with _client(arguments) as client:
+        run_id = arguments.run
+        if run_id is None:
+            unfinished = [run for run in client.runs() if run["status"] == "applying"]
+            if not unfinished:
+                sys.stdout.write("No unfinished run to resume.\n")
+                return EXIT_OK
+            run_id = unfinished[0]["run_id"]
+        try:
+            plan = client.recorded_plan(run_id)
+        except errors.InvalidInputError as error:
+            raise UsageError(str(error)) from error
+        return _confirm_and_apply(client, plan, arguments, resumed=True)
+
+
+def command_runs(arguments: argparse.Namespace) -> int:
+    with _client(arguments) as client:
+        runs = client.runs()
+    if arguments.unfinished:
+        runs = [run for run in runs if run["status"] == "applying"]
+    if arguments.json:
+        _print_json(runs)
+        return EXIT_OK
+    if not runs:
+        sys.stdout.write("The journal has no runs.\n")
+    for run in runs:
+        counts = ", ".join(f"{count} {status}" for status, count in sorted(run["changes"].items())) or "no changes"
+        sys.stdout.write(f"{run['run_id']}  {run['status']:<20} {run['policy']:<20} {run['planned_at']}  {counts}\n")
+    return EXIT_OK
+
+
+def _confirm_and_apply(client: OktaClient, plan: Plan, arguments: argparse.Namespace, *, resumed: bool) -> int:
+    if not arguments.json:
+        sys.stdout.write(plan.render())
+    if plan.blocked and not arguments.override_safety:
+        if arguments.json:
+            _print_json({"plan": json.loads(plan.to_json()), "applied": False, "blocked": plan.blocked})
+        else:
+            sys.stderr.write("error: the plan is blocked by the policy's safety limits (--override-safety to apply)\n")
+        return EXIT_BLOCKED
+    if plan.is_empty:
+        if arguments.json:
+            _print_json({"plan": json.loads(plan.to_json()), "applied": True, "report": None})
+        return EXIT_FAILED if plan.issues else EXIT_OK
+    verb = "Resume" if resumed else "Apply"
+    if sys.stdin.isatty() and not arguments.yes and not _confirm(f"{verb} {len(plan)} changes to {client.org_url}?"):
+        sys.stdout.write("Not applied.\n")
+        return EXIT_OK
+    report = _apply(client, plan, arguments)
     if arguments.json:
         _print_json({"plan": json.loads(plan.to_json()), "applied": True, "report": _report_data(report)})
     else:
@@ -339,6 +456,8 @@ def command_simulator(arguments: argparse.Namespace) -> int:
 COMMANDS = {
     "plan": command_plan,
     "apply": command_apply,
+    "resume": command_resume,
+    "runs": command_runs,
     "history": command_history,
     "export": command_export,
     "deprovision": command_deprovision,
@@ -359,6 +478,7 @@ def _describe(error: errors.OktaError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     arguments = _parser().parse_args(argv)
     try:
         return COMMANDS[arguments.command](arguments)
@@ -371,12 +491,19 @@ def main(argv: list[str] | None = None) -> int:
     except errors.PlanBlockedError as error:
         sys.stderr.write(_describe(error) + "\n")
         return EXIT_BLOCKED
+    except (errors.PlanRejectedError, errors.RunInProgressError) as error:
+        sys.stderr.write(_describe(error) + "\n")
+        return EXIT_REFUSED
     except errors.OktaError as error:
         sys.stderr.write(_describe(error) + "\n")
         return EXIT_FAILED
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted; apply the same plan again to resume\n")
-        return 130
+        if _current_run:
+            resume = _resume_command(_current_run, argv)
+            sys.stderr.write(f"interrupted; nothing is lost. To finish the run: {resume}\n")
+        else:
+            sys.stderr.write("interrupted before anything was applied\n")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -24,10 +24,10 @@ __all__ = [
     "PlanBlockedError",
     "PlanRejectedError",
     "RateLimitedError",
+    "RunInProgressError",
     "ServerError",
     "TimeoutError",
     "TransportError",
-    "RunInProgressError",
     "ValidationError",
 ]
 

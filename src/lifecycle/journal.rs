@@ -702,7 +702,8 @@ impl Journal {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(journal_error)
     }
 
-    /// Every recorded change about a user, by id or login, oldest first.
+    /// Every recorded change about a user, by id or login, oldest first: the changes of runs
+    /// that were applied (a plan that was only looked at is not history).
     pub fn history(&self, user_id_or_login: &str) -> Result<Vec<ChangeRecord>> {
         let connection = self.connection();
         // A login may be recorded before the id is known (a create); find the id first.
@@ -718,7 +719,8 @@ impl Journal {
             .prepare(
                 "SELECT c.run_id, c.seq, c.action, c.operation, c.identity, c.login, c.user_id, c.status, c.detail, c.error, c.request_id, c.updated_at
                  FROM changes c JOIN runs r ON r.run_id = c.run_id
-                 WHERE c.login = ?1 COLLATE NOCASE OR c.user_id = ?1 OR (?2 IS NOT NULL AND c.user_id = ?2)
+                 WHERE (c.login = ?1 COLLATE NOCASE OR c.user_id = ?1 OR (?2 IS NOT NULL AND c.user_id = ?2))
+                   AND r.status != 'planned'
                  ORDER BY r.planned_at, c.run_id, c.seq",
             )
             .map_err(journal_error)?;

@@ -14,6 +14,7 @@ import csv
 import datetime
 import inspect
 import json
+import os
 import pathlib
 import time
 import urllib.request
@@ -148,7 +149,8 @@ def make(request: pytest.FixtureRequest) -> Iterator[Callable[..., Kit]]:
         def factory(client_options: dict[str, Any] | None = None, **sim_options: Any) -> Kit:
             sim = stack.enter_context(OktaSimulator(**sim_options))
             cls = OktaClient if request.param == "blocking" else AsyncOktaClient
-            raw = cls(sim.url, api_token=sim.api_token, **(client_options or {}))
+            # Like sim.client(): the built-in simulator's journal lives in memory.
+            raw = cls(sim.url, api_token=sim.api_token, **{"journal": ":memory:", **(client_options or {})})
             stack.callback(raw.close)
             return Kit(request.param, sim, raw)
 
@@ -226,7 +228,10 @@ def test_from_env(make: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> 
     client = cls.from_env()
     assert isinstance(client, cls)
     assert client.org_url == kit.sim.url
-    assert client.journal_path is None
+    # A loopback URL may be a real org behind a tunnel: its journal is on disk, per org.
+    assert client.journal_path is not None
+    assert str(client.journal_path).startswith(os.environ["XDG_STATE_HOME"])
+    assert client.journal_path.name == f"127.0.0.1-{kit.sim.url.rsplit(':', 1)[1]}.sqlite"
     kit.raw = client
     assert kit.call(kit.client.users.get("user1@example.com")).login == "user1@example.com"
 
