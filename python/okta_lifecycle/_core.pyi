@@ -453,8 +453,9 @@ class OktaClient:
     """The blocking Okta client: ``users``, ``groups``, ``actions``, ``plan`` and ``apply``.
 
     Give ``api_token`` (SSWS), or ``client_id`` with ``private_key`` or ``private_key_path`` (OAuth
-    private-key JWT, with ``scopes``). A loopback org (the simulator) keeps its journal in memory
-    unless ``journal`` is given. Blocking calls release the GIL and stay interruptible.
+    private-key JWT, with ``scopes``). The journal is ``journal`` if given (``":memory:"`` keeps it
+    in memory, as the simulator's own ``sim.client()`` does), otherwise the org's default file under
+    ``$XDG_STATE_HOME/okta-lifecycle/``. Blocking calls release the GIL and stay interruptible.
     """
 
     def __new__(

@@ -754,13 +754,15 @@ macro_rules! source_method {
                     move |id| journal.identity_attributes(id).ok().flatten(),
                 ))?;
                 let events = stream.map(move |item| {
-                    item.map(|identity| {
+                    item.and_then(|identity| {
                         let seen: Map<String, Value> = movers
                             .iter()
                             .filter_map(|m| identity.user.profile().get(m).map(|v| (m.clone(), v.clone())))
                             .collect();
-                        let _ = remember.remember_identity(identity.user.id(), &seen);
-                        PyIdentityEvent {
+                        // Mover detection depends on what the journal saw: a failed write is an
+                        // error for this identity, not a silent gap.
+                        remember.remember_identity(identity.user.id(), &seen)?;
+                        Ok(PyIdentityEvent {
                             event: serde_json::to_value(identity.event)
                                 .ok()
                                 .and_then(|v| v.as_str().map(str::to_owned))
@@ -768,7 +770,7 @@ macro_rules! source_method {
                             record: identity.record.as_value().clone(),
                             moved: serde_json::to_value(&identity.moved).unwrap_or(Value::Null),
                             user: PyUser { inner: identity.user },
-                        }
+                        })
                     })
                 });
                 Ok(IdentityEvents::new(events.boxed()))
