@@ -165,8 +165,19 @@ impl ClientConfig {
                 self.rate_limit_share
             )));
         }
-        if self.max_concurrency == 0 {
-            return Err(Error::Configuration("max_concurrency must be at least 1".into()));
+        if !(1..=MAX_CONCURRENCY).contains(&self.max_concurrency) {
+            return Err(Error::Configuration(format!(
+                "max_concurrency must be between 1 and {MAX_CONCURRENCY}, not {}",
+                self.max_concurrency
+            )));
+        }
+        for (name, value) in [("timeout", self.request_timeout), ("connect_timeout", self.connect_timeout)] {
+            if value.is_zero() || value > MAX_TIMEOUT {
+                return Err(Error::Configuration(format!(
+                    "{name} must be more than 0 and at most {} s",
+                    MAX_TIMEOUT.as_secs()
+                )));
+            }
         }
         if !(1..=200).contains(&self.page_size) {
             return Err(Error::Configuration(format!(
@@ -178,6 +189,20 @@ impl ClientConfig {
     }
 }
 
+/// The most requests in flight a client may be configured for (Okta's own limit is 75).
+pub const MAX_CONCURRENCY: usize = 10_000;
+/// The longest timeout a client may be configured for.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3_600);
+
+/// A duration in seconds from an argument: finite, more than 0 and at most `max`.
+pub fn seconds(name: &str, value: f64, max: Duration) -> Result<Duration> {
+    if value.is_finite() && value > 0.0 && value <= max.as_secs_f64() {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(Error::Configuration(format!("{name} must be more than 0 and at most {} s, not {value}", max.as_secs())))
+    }
+}
+
 /// Splits a scope list written with spaces and/or commas.
 pub fn parse_scopes(text: &str) -> Vec<String> {
     text.split([' ', ',']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
@@ -186,30 +211,46 @@ pub fn parse_scopes(text: &str) -> Vec<String> {
 /// Validates an org URL: `https` with a host and no path, query or credentials; plain `http`
 /// only for loopback addresses (the simulator). A trailing slash is accepted and removed.
 pub fn validate_org_url(text: &str) -> Result<Url> {
-    let url =
-        Url::parse(text.trim()).map_err(|e| Error::Configuration(format!("the org URL {text:?} is not a URL: {e}")))?;
+    // Errors show the URL without any user information, which may hold a password.
+    let shown = without_userinfo(text);
+    let url = Url::parse(text.trim())
+        .map_err(|e| Error::Configuration(format!("the org URL {shown:?} is not a URL: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Configuration(format!(
+            "the org URL {shown:?} must not contain credentials (give them as api_token or a private key)"
+        )));
+    }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::Configuration(format!("the org URL {text:?} has no host")));
+        return Err(Error::Configuration(format!("the org URL {shown:?} has no host")));
     }
     match url.scheme() {
         "https" => {}
         "http" if is_loopback_host(&url) => {}
         "http" => {
             return Err(Error::Configuration(format!(
-                "the org URL {text:?} must use https (plain http is allowed only for loopback addresses)"
+                "the org URL {shown:?} must use https (plain http is allowed only for loopback addresses)"
             )))
         }
-        other => return Err(Error::Configuration(format!("the org URL {text:?} has scheme {other:?}; use https"))),
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::Configuration("the org URL must not contain credentials".into()));
+        other => return Err(Error::Configuration(format!("the org URL {shown:?} has scheme {other:?}; use https"))),
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
         return Err(Error::Configuration(format!(
-            "the org URL {text:?} must be the bare org address, e.g. https://acme.okta.com"
+            "the org URL {shown:?} must be the bare org address, e.g. https://acme.okta.com"
         )));
     }
     Ok(url)
+}
+
+/// The text of a URL with anything between `//` and the last `@` of its authority replaced, so
+/// that a password given in it is never echoed (even when the text does not parse).
+pub fn without_userinfo(text: &str) -> String {
+    let Some(start) = text.find("//").map(|i| i + 2) else { return text.to_owned() };
+    let rest = &text[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***@{}", &text[..start], &rest[at + 1..]),
+        None => text.to_owned(),
+    }
 }
 
 fn is_loopback_host(url: &Url) -> bool {
@@ -304,5 +345,28 @@ mod tests {
         config.page_size = 500;
         assert!(config.validate().is_err());
         assert!(ClientConfig::with_api_token("https://acme.okta.com", "").is_err());
+        config.page_size = 200;
+        config.max_concurrency = 1 << 62;
+        assert!(config.validate().is_err(), "a semaphore that large would panic");
+        config.max_concurrency = 75;
+        config.request_timeout = Duration::from_secs(10_000);
+        assert!(config.validate().is_err());
+        assert!(seconds("timeout", 1e20, MAX_TIMEOUT).is_err());
+        assert!(seconds("timeout", f64::NAN, MAX_TIMEOUT).is_err());
+        assert!(seconds("timeout", -1.0, MAX_TIMEOUT).is_err());
+        assert_eq!(seconds("timeout", 2.5, MAX_TIMEOUT).unwrap(), Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused_and_never_echoed() {
+        for text in
+            ["http://admin:pw@acme.okta.com", "https://admin:pw@acme.okta.com", "https://:pw@x y", "ftp://u:pw@h/p"]
+        {
+            let message = validate_org_url(text).unwrap_err().to_string();
+            assert!(!message.contains("pw"), "{message}");
+        }
+        assert!(validate_org_url("https://admin:pw@acme.okta.com").unwrap_err().to_string().contains("credentials"));
+        assert_eq!(without_userinfo("https://a:b@c@host/x@y"), "https://***@host/x@y");
+        assert_eq!(without_userinfo("no url here"), "no url here");
     }
 }

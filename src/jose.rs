@@ -73,7 +73,21 @@ impl SigningKey {
                 "the private key is neither PEM nor a JWK (expected -----BEGIN ... PRIVATE KEY----- or {...})".into(),
             ));
         };
-        Ok(SigningKey { kind, key_id: None })
+        SigningKey { kind, key_id: None }.checked()
+    }
+
+    /// Refuses keys too weak to sign for Okta: RSA keys under 2048 bits (Okta requires at least
+    /// 2048), which would otherwise fail only at the first request.
+    fn checked(self) -> Result<Self> {
+        if let KeyKind::Rsa(key) = &self.kind {
+            let bits = rsa::traits::PublicKeyParts::n(key.as_ref()).bits();
+            if bits < MIN_RSA_BITS {
+                return Err(Error::Configuration(format!(
+                    "the RSA key has {bits} bits; Okta requires at least {MIN_RSA_BITS}"
+                )));
+            }
+        }
+        Ok(self)
     }
 
     /// Reads a private JWK (`kty` RSA with n, e, d, p, q; or `kty` EC, `crv` P-256, with x, y, d).
@@ -106,7 +120,7 @@ impl SigningKey {
             }
             _ => return Err(Error::Configuration("the JWK's kty must be RSA or EC".into())),
         };
-        Ok(SigningKey { kind, key_id: field("kid").map(str::to_owned) })
+        SigningKey { kind, key_id: field("kid").map(str::to_owned) }.checked()
     }
 
     /// A fresh random P-256 key (the per-client DPoP key).
@@ -254,6 +268,26 @@ pub fn verify(token: &str, public_jwk: &Value) -> Option<VerifiedJws> {
         _ => false,
     };
     ok.then_some(VerifiedJws { header, claims })
+}
+
+/// The smallest RSA key accepted, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+
+#[cfg(test)]
+mod key_strength_tests {
+    use super::*;
+
+    #[test]
+    fn a_short_rsa_key_is_refused_when_loaded() {
+        let number = |n: u64| URL_SAFE_NO_PAD.encode(BigUint::from(n).to_bytes_be());
+        // The textbook key: n = 61 * 53.
+        let jwk = json!({"kty": "RSA", "n": number(3233), "e": number(17), "d": number(2753), "p": number(61), "q": number(53)});
+        match SigningKey::from_jwk(&jwk) {
+            Err(Error::Configuration(message)) => assert!(message.contains("at least 2048"), "{message}"),
+            Err(other) => panic!("expected a configuration error, got {other}"),
+            Ok(_) => panic!("a 12-bit key was accepted"),
+        }
+    }
 }
 
 /// A random identifier for `jti` claims: 128 bits, base64url.

@@ -21,6 +21,8 @@ use crate::secret::SecretString;
 
 /// Refresh a cached token this long before it expires.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
+/// The longest token lifetime believed from a token endpoint.
+const MAX_TOKEN_LIFETIME_SECONDS: u64 = 86_400;
 /// Lifetime of a client assertion (Okta accepts at most one hour).
 const ASSERTION_LIFETIME: u64 = 300;
 
@@ -286,7 +288,9 @@ impl OAuthClient {
             status: Some(200),
         })?;
         let token_type = body.get("token_type").and_then(Value::as_str).unwrap_or("Bearer");
-        let expires_in = body.get("expires_in").and_then(Value::as_u64).unwrap_or(3600);
+        // Okta's org tokens last an hour; a server that claims longer (or an absurd number) is
+        // held to a day, so that no lifetime can overflow the clock.
+        let expires_in = body.get("expires_in").and_then(Value::as_u64).unwrap_or(3600).min(MAX_TOKEN_LIFETIME_SECONDS);
         Ok(AccessToken {
             value: SecretString::new(value),
             dpop_bound: token_type.eq_ignore_ascii_case("DPoP"),

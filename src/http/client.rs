@@ -379,7 +379,7 @@ fn rate_limit_headers(headers: &HeaderMap) -> Option<RateLimitHeaders> {
 fn reset_instant(rate_limit: RateLimitHeaders, date: Option<SystemTime>) -> SystemTime {
     let now = SystemTime::now();
     let server_now = date.unwrap_or(now).duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    now + Duration::from_secs(rate_limit.reset_epoch.saturating_sub(server_now))
+    now + Duration::from_secs(rate_limit.reset_epoch.saturating_sub(server_now)).min(crate::http::governor::MAX_WINDOW)
 }
 
 /// Finds the `rel="next"` target in one `Link` header value (which may hold several links).

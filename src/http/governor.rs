@@ -29,6 +29,9 @@ const PACING_THRESHOLD: f64 = 0.1;
 /// Added to every reset. `Date` is truncated to the second, so `Reset − Date` already errs late
 /// by up to a second; the margin only absorbs clock jitter between Okta's servers.
 const RESET_MARGIN: Duration = Duration::from_millis(250);
+/// The longest window believed from `X-Rate-Limit-Reset`: Okta's windows are per minute, so a
+/// reset further away (a wrong clock, a lying server) is held to this.
+pub const MAX_WINDOW: Duration = Duration::from_secs(65);
 /// How long to wait when the budget is spent and the reset time is unknown.
 const UNKNOWN_RESET_WAIT: Duration = Duration::from_millis(500);
 /// Successes needed to give back one concurrency slot after a concurrency 429.
@@ -57,6 +60,12 @@ impl Default for BucketState {
     }
 }
 
+/// The part of a bucket left to others: `1 − share` of it, but never so much that this client
+/// has less than one request per window (which would wait forever).
+fn reserve(limit: u64, share: f64) -> f64 {
+    (limit as f64 * (1.0 - share)).min(limit as f64 - 1.0).max(0.0)
+}
+
 /// The verdict for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendPlan {
@@ -82,8 +91,7 @@ pub fn plan_send(state: &BucketState, share: f64, now: Instant) -> SendPlan {
         Some(reset) if now >= reset => (limit as f64, None),
         other => (state.remaining, other),
     };
-    let reserve = limit as f64 * (1.0 - share);
-    let budget = remaining - reserve;
+    let budget = remaining - reserve(limit, share);
     if budget < 1.0 {
         return SendPlan::WaitUntil(reset_at.unwrap_or(now + UNKNOWN_RESET_WAIT));
     }
@@ -108,7 +116,7 @@ impl BucketState {
         self.in_flight += 1;
         self.remaining -= 1.0;
         if let (Some(limit), Some(reset)) = (self.limit, self.reset_at) {
-            let budget = self.remaining - limit as f64 * (1.0 - share);
+            let budget = self.remaining - reserve(limit, share);
             if budget < limit as f64 * PACING_THRESHOLD && budget >= 1.0 {
                 self.next_slot = Some(now + reset.saturating_duration_since(now).div_f64(budget + 1.0));
             } else {
@@ -129,7 +137,8 @@ impl BucketState {
             date.and_then(|d| d.duration_since(SystemTime::UNIX_EPOCH).ok()).map(|d| d.as_secs()).unwrap_or_else(
                 || SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
             );
-        let reset_at = now + Duration::from_secs(headers.reset_epoch.saturating_sub(server_now)) + RESET_MARGIN;
+        let until_reset = Duration::from_secs(headers.reset_epoch.saturating_sub(server_now)).min(MAX_WINDOW);
+        let reset_at = now + until_reset + RESET_MARGIN;
         let others_in_flight = self.in_flight.saturating_sub(1) as f64;
         let estimate = headers.remaining as f64 - others_in_flight;
         let new_window = match self.reset_at {
@@ -379,6 +388,28 @@ mod tests {
         let now = Instant::now();
         let state = BucketState { in_flight: 3, answered: true, ..Default::default() };
         assert_eq!(plan_send(&state, 1.0, now), SendPlan::Go);
+    }
+
+    #[test]
+    fn a_reset_far_away_is_held_to_one_window() {
+        let now = Instant::now();
+        let mut state = BucketState::default();
+        state.observe(headers(600, 0, u64::MAX), epoch(1_000_000), now);
+        assert_eq!(state.reset_at, Some(now + MAX_WINDOW + RESET_MARGIN));
+        let mut year_2500 = BucketState::default();
+        year_2500.observe(headers(600, 0, 16_725_225_600), epoch(1_000_000), now);
+        assert_eq!(year_2500.reset_at, Some(now + MAX_WINDOW + RESET_MARGIN));
+    }
+
+    #[test]
+    fn a_tiny_share_still_sends_one_request_per_window() {
+        let now = Instant::now();
+        let mut state = BucketState::default();
+        state.observe(headers(50, 50, 1_000_060), epoch(1_000_000), now);
+        assert_eq!(plan_send(&state, 0.001, now), SendPlan::Go);
+        state.on_send(0.001, now);
+        state.on_done();
+        assert!(matches!(plan_send(&state, 0.001, now), SendPlan::WaitUntil(_)), "one per window, not more");
     }
 
     #[test]

@@ -147,10 +147,7 @@ fn build_core(
         }
     };
     let mut config = convert(ClientConfig::new(org_url, credentials))?;
-    if !(timeout.is_finite() && timeout > 0.0) {
-        return convert(Err(crate::Error::Configuration("timeout must be a positive number of seconds".into())));
-    }
-    config.request_timeout = Duration::from_secs_f64(timeout);
+    config.request_timeout = convert(crate::config::seconds("timeout", timeout, crate::config::MAX_TIMEOUT))?;
     config.max_retries = max_retries;
     config.rate_limit_share = rate_limit_share;
     config.max_concurrency = max_concurrency;

@@ -123,8 +123,11 @@ impl PySimulator {
         port: u16,
         rate_limit_window_seconds: f64,
     ) -> PyResult<Self> {
-        if !(rate_limit_window_seconds.is_finite() && rate_limit_window_seconds > 0.0) {
-            return Err(PyValueError::new_err("rate_limit_window_seconds must be positive"));
+        if !(rate_limit_window_seconds.is_finite()
+            && rate_limit_window_seconds > 0.0
+            && rate_limit_window_seconds <= 86_400.0)
+        {
+            return Err(PyValueError::new_err("rate_limit_window_seconds must be more than 0 and at most 86400"));
         }
         if concurrency_limit == Some(0) {
             return Err(PyValueError::new_err("concurrency_limit must be at least 1 (or None)"));
