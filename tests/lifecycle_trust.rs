@@ -225,21 +225,39 @@ fn joiners(count: usize) -> Vec<IdentityRecord> {
     (1..=count).map(|n| record(&n.to_string(), &format!("j{n}@acme.com"), "active")).collect()
 }
 
-#[tokio::test]
+/// Two appliers of one plan on two runtime threads at once.
+async fn apply_twice(
+    client: &OktaClient,
+    plan: &Plan,
+    journal: &Arc<Journal>,
+    options: &ApplyOptions,
+) -> Vec<Result<okta_lifecycle::lifecycle::Report, Error>> {
+    let tasks: Vec<_> = (0..2)
+        .map(|_| {
+            let (client, plan, journal, options) = (client.clone(), plan.clone(), Arc::clone(journal), options.clone());
+            tokio::spawn(async move { apply(&client, &plan, &journal, &options).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_appliers_of_one_run_send_every_create_once() {
     let (sim, client) = common::org(SimulatorConfig { latency_ms: 15, ..Default::default() }).await;
     let journal = Arc::new(Journal::in_memory().unwrap());
     let policy = policy("employeeNumber", json!({}), joiner_leaver());
     let planned = plan(&client, &policy, &joiners(40), &journal).await.unwrap();
     let options = ApplyOptions { concurrency: 8, ..Default::default() };
-    let other = client.clone();
-    let (first, second) =
-        tokio::join!(apply(&client, &planned, &journal, &options), apply(&other, &planned, &journal, &options));
-    let (winner, loser) = if first.is_ok() { (first, second) } else { (second, first) };
-    assert!(winner.unwrap().is_success());
-    match loser {
+    let mut results = apply_twice(&client, &planned, &journal, &options).await;
+    results.sort_by_key(|r| r.is_err());
+    assert!(results[0].as_ref().unwrap().is_success());
+    match &results[1] {
         Err(Error::RunInProgress { run_id, owner }) => {
-            assert_eq!(run_id, planned.run_id);
+            assert_eq!(*run_id, planned.run_id);
             assert!(owner.contains(&std::process::id().to_string()), "{owner}");
         }
         other => panic!("the second applier must be refused, got {other:?}"),
@@ -249,12 +267,11 @@ async fn two_appliers_of_one_run_send_every_create_once() {
     // Waiting instead: the second applier runs after the first and finds everything done.
     let again = plan(&client, &policy, &joiners(60), &journal).await.unwrap();
     let waiting = ApplyOptions { concurrency: 8, wait_for_lease: Some(Duration::from_secs(60)), ..Default::default() };
-    let (first, second) =
-        tokio::join!(apply(&client, &again, &journal, &waiting), apply(&other, &again, &journal, &waiting));
-    let (first, second) = (first.unwrap(), second.unwrap());
-    assert!(first.is_success() && second.is_success());
+    let results = apply_twice(&client, &again, &journal, &waiting).await;
+    let reports: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+    assert!(reports.iter().all(|report| report.is_success()));
     let already = |report: &okta_lifecycle::lifecycle::Report| report.outcomes.iter().all(|o| o.already_done);
-    assert!(already(&first) != already(&second), "exactly one of them did the work");
+    assert!(already(&reports[0]) != already(&reports[1]), "exactly one of them did the work");
     assert_eq!(count(&sim, "POST", "/api/v1/users"), 60, "20 more joiners, each created once");
 
     // The claim itself is a compare-and-set: a change moves to started once.

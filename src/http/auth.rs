@@ -255,11 +255,36 @@ impl OAuthClient {
             })?;
             let status = response.status().as_u16();
             let nonce = response.headers().get(DPOP_NONCE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-            let body: Value =
-                response.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
+            let reset = response
+                .headers()
+                .get("x-rate-limit-reset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let raw = crate::http::client::read_body(response).await.unwrap_or_default();
+            let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
             tracing::debug!(status, duration_ms = started.elapsed().as_millis() as u64, "okta token request");
             if status == 200 {
                 return self.parse_token(&body);
+            }
+            if status == 429 {
+                // The token endpoint has its own rate limit: say so, with Okta's reset.
+                let now = std::time::SystemTime::now();
+                let epoch_now = now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                return Err(Error::RateLimited {
+                    bucket: self.token_url.path().to_owned(),
+                    reset_at: reset.map(|reset| {
+                        now + Duration::from_secs(reset.saturating_sub(epoch_now))
+                            .min(crate::http::governor::MAX_WINDOW)
+                    }),
+                    concurrency: false,
+                    api: Some(Box::new(crate::error::OktaApiError::from_body(
+                        429,
+                        &raw,
+                        None,
+                        "POST",
+                        self.token_url.path(),
+                    ))),
+                });
             }
             let error = body.get("error").and_then(Value::as_str).unwrap_or("token_request_failed").to_owned();
             if error == "use_dpop_nonce" && self.dpop_key.is_some() {
@@ -300,7 +325,7 @@ impl OAuthClient {
 }
 
 /// A transport error's text without the URL (which is not secret, but is noise here).
-fn without_url(error: &reqwest::Error) -> String {
+pub(crate) fn without_url(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     if let Some(url) = error.url() {
         text = text.replace(url.as_str(), "");

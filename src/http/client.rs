@@ -81,6 +81,40 @@ impl std::fmt::Debug for OktaClient {
     }
 }
 
+/// The largest answer read. A page of 200 Okta users is about 1 MiB; anything near this is not
+/// an Okta answer, and reading it unbounded would let a server exhaust memory.
+pub const MAX_BODY_BYTES: usize = 32 << 20;
+
+enum BodyError {
+    TooLarge,
+    Failed,
+}
+
+/// Reads a body of at most [`MAX_BODY_BYTES`]; `None` when it is larger or cannot be read.
+pub(crate) async fn read_body(response: reqwest::Response) -> Option<Bytes> {
+    read_capped(response, MAX_BODY_BYTES).await.ok()
+}
+
+/// Reads a body, stopping as soon as it exceeds `cap` bytes.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> std::result::Result<Bytes, BodyError> {
+    if response.content_length().is_some_and(|length| length > cap as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > cap {
+                    return Err(BodyError::TooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body.freeze()),
+            Err(_) => return Err(BodyError::Failed),
+        }
+    }
+}
+
 const X_OKTA_REQUEST_ID: &str = "x-okta-request-id";
 const X_OKTA_RETRY_FOR: &str = "x-okta-retry-for";
 const X_OKTA_RETRY_COUNT: &str = "x-okta-retry-count";
@@ -183,7 +217,19 @@ impl OktaClient {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
-                    match response.bytes().await {
+                    match read_capped(response, MAX_BODY_BYTES).await {
+                        Err(BodyError::TooLarge) => {
+                            permit.finish(Some(status), None, None);
+                            let message =
+                                format!("the answer is larger than {} MiB; it was not read", MAX_BODY_BYTES >> 20);
+                            if (200..300).contains(&status) {
+                                // Answered 2xx: done, but unreadable (a write is not repeated).
+                                return Err(Error::Decode { path, message });
+                            }
+                            let mut api = OktaApiError::from_body(status, b"", None, method, &path);
+                            api.summary = message;
+                            return Err(api.into());
+                        }
                         Ok(bytes) => {
                             let rate_limit = rate_limit_headers(&headers);
                             let date = headers
@@ -193,11 +239,20 @@ impl OktaClient {
                             permit.finish(Some(status), rate_limit, date);
                             (Attempt::Answered { status, rate_limit, date }, Some((status, headers, bytes)))
                         }
-                        Err(_) => {
+                        Err(BodyError::Failed) => {
                             permit.finish(None, None, None);
                             (Attempt::DroppedAfterSend, None)
                         }
                     }
+                }
+                Err(error) if error.is_builder() => {
+                    // The request could not even be built (a header value that is not valid in
+                    // HTTP, for example): nothing was sent, and retrying cannot help.
+                    permit.finish(None, None, None);
+                    return Err(Error::InvalidInput(format!(
+                        "cannot send {method} {path}: {}",
+                        crate::http::auth::without_url(&error)
+                    )));
                 }
                 Err(error) => {
                     permit.finish(None, None, None);

@@ -6,8 +6,13 @@
 //! trip. Dropping the stream cancels the request in flight. A record that does not decode is
 //! yielded as an error and the listing goes on; a page that fails to load ends the stream after
 //! yielding its error.
+//!
+//! A server cannot keep a listing going forever: a `next` link that repeats a page already
+//! fetched (a cycle), a run of empty pages that still point further, or more pages than any org
+//! holds end the listing with an error.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -23,6 +28,12 @@ pub trait Resource: Sized + Send + 'static {
     /// Decodes one element; the message names what is wrong.
     fn from_value(value: Value) -> std::result::Result<Self, String>;
 }
+
+/// More pages than this in one listing is not an org but a server that never ends (at Okta's
+/// 200 per page, 400 million records).
+pub const MAX_PAGES: usize = 2_000_000;
+/// Empty pages in a row that still link further before the listing is called endless.
+pub const MAX_EMPTY_PAGES: usize = 3;
 
 /// A lazy listing of `T`.
 pub struct ItemStream<T> {
@@ -49,6 +60,42 @@ struct State {
     path: String,
     /// An error to yield once the buffered items are out (a refused next link).
     pending: Option<Error>,
+    /// Hashes of the page URLs fetched so far (to detect cycles).
+    seen: HashSet<u64>,
+    /// Empty pages in a row.
+    empty_pages: usize,
+}
+
+fn url_hash(url: &url::Url) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    url.as_str().hash(&mut hasher);
+    hasher.finish()
+}
+
+impl State {
+    /// Takes a page's `next` link, unless following it would never end.
+    fn follow(&mut self, next: Option<url::Url>, page_was_empty: bool) -> Option<url::Url> {
+        let next = next?;
+        self.empty_pages = if page_was_empty { self.empty_pages + 1 } else { 0 };
+        let endless = if !self.seen.insert(url_hash(&next)) {
+            Some(format!("the next link {} repeats a page already read (a cycle)", next.path()))
+        } else if self.seen.len() > MAX_PAGES {
+            Some(format!("more than {MAX_PAGES} pages"))
+        } else if self.empty_pages >= MAX_EMPTY_PAGES {
+            Some(format!("{MAX_EMPTY_PAGES} empty pages in a row that still link further"))
+        } else {
+            None
+        };
+        match endless {
+            Some(reason) => {
+                let error =
+                    Error::Decode { path: self.path.clone(), message: format!("the listing does not end: {reason}") };
+                self.pending = Some(self.pending.take().unwrap_or(error));
+                None
+            }
+            None => Some(next),
+        }
+    }
 }
 
 impl<T: Resource> ItemStream<T> {
@@ -56,11 +103,13 @@ impl<T: Resource> ItemStream<T> {
     pub fn new(client: OktaClient, first: ApiRequest) -> Self {
         let state = State {
             path: first.url.path().to_owned(),
+            seen: HashSet::from([url_hash(&first.url)]),
             client,
             next: Some(first),
             prefetch: None,
             buffer: VecDeque::new(),
             pending: None,
+            empty_pages: 0,
         };
         let inner = futures_util::stream::unfold(state, |mut state| async move {
             loop {
@@ -86,10 +135,11 @@ impl<T: Resource> ItemStream<T> {
                 };
                 match page {
                     Ok((Value::Array(items), response)) => {
+                        let empty = items.is_empty();
                         state.buffer = items.into();
                         state.pending =
                             response.next_refused.map(|message| Error::Decode { path: state.path.clone(), message });
-                        state.next = response.next.map(|url| ApiRequest { url, ..request });
+                        state.next = state.follow(response.next, empty).map(|url| ApiRequest { url, ..request });
                         state.prefetch = state.next.as_ref().and_then(|next| prefetch(&state.client, next));
                     }
                     Ok((_, _)) => {

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod raw;
+#[cfg(feature = "simulator")]
+pub mod scripted;
 
 use std::time::Duration;
 
