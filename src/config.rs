@@ -120,7 +120,7 @@ impl ClientConfig {
         let private_key = match (get("OKTA_PRIVATE_KEY"), get("OKTA_PRIVATE_KEY_PATH")) {
             (Some(key), _) => SecretString::new(key),
             (None, Some(path)) => SecretString::new(
-                std::fs::read_to_string(&path)
+                crate::input::read_text(std::path::Path::new(&path), crate::input::MAX_KEY_BYTES)
                     .map_err(|e| Error::Configuration(format!("cannot read OKTA_PRIVATE_KEY_PATH {path}: {e}")))?,
             ),
             (None, None) => {

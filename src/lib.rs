@@ -17,6 +17,7 @@
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod input;
 pub mod jose;
 pub mod lifecycle;
 pub mod okta;

@@ -272,7 +272,7 @@ impl Policy {
 
     /// Loads a policy file (TOML).
     pub fn from_file(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::input::read_text(path, crate::input::MAX_POLICY_BYTES)
             .map_err(|e| Error::InvalidInput(format!("cannot read the policy {}: {e}", path.display())))?;
         Self::from_toml(&text).map_err(|error| match error {
             Error::InvalidInput(message) => Error::InvalidInput(format!("{}: {message}", path.display())),

@@ -124,10 +124,12 @@ fn build_core(
         (None, Some(client_id)) => {
             let private_key = match (private_key, private_key_path) {
                 (Some(key), None) => SecretString::new(key),
-                (None, Some(path)) => SecretString::new(std::fs::read_to_string(&path).map_err(|e| {
-                    convert::<()>(Err(crate::Error::Configuration(format!("cannot read {}: {e}", path.display()))))
-                        .unwrap_err()
-                })?),
+                (None, Some(path)) => {
+                    SecretString::new(crate::input::read_text(&path, crate::input::MAX_KEY_BYTES).map_err(|e| {
+                        convert::<()>(Err(crate::Error::Configuration(format!("cannot read {}: {e}", path.display()))))
+                            .unwrap_err()
+                    })?)
+                }
                 _ => {
                     return convert(Err(crate::Error::Configuration(
                         "give exactly one of private_key and private_key_path".into(),
