@@ -35,6 +35,34 @@ class UsageError(Exception):
     """A problem with the command line or its files."""
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 86_400:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds from 0 to 86400")
+    return value
+
+
+def _positive_or_zero(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0 to 65535)")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="okta-lifecycle",
@@ -57,10 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     def applying(command: argparse.ArgumentParser) -> None:
         command.add_argument("--yes", action="store_true", help="apply without asking")
         command.add_argument("--override-safety", action="store_true", help="apply a plan the safety limits block")
-        command.add_argument("--concurrency", type=int, default=16, help="changes in flight (default 16)")
+        command.add_argument("--concurrency", type=_positive, default=16, help="changes in flight (default 16)")
         command.add_argument(
             "--wait",
-            type=float,
+            type=_seconds,
             default=None,
             metavar="SECONDS",
             help="if another applier owns the run, wait this long for it (default: refuse at once)",
@@ -118,8 +146,8 @@ def _parser() -> argparse.ArgumentParser:
     target(command)
 
     command = commands.add_parser("simulator", help="serve a simulated Okta org for other tools")
-    command.add_argument("--port", type=int, default=0)
-    command.add_argument("--seed-users", type=int, default=0)
+    command.add_argument("--port", type=_port, default=0)
+    command.add_argument("--seed-users", type=_positive_or_zero, default=0)
     command.add_argument("--rate-limits", default="none", help='"none", "okta", or JSON such as {"/api/v1/users": 600}')
     command.add_argument("--state-file", help="keep the org in this JSON file")
     command.add_argument("--api-token", help="the token to accept (default: random)")
@@ -130,8 +158,15 @@ def _parser() -> argparse.ArgumentParser:
 def _client(arguments: argparse.Namespace) -> Iterator[OktaClient]:
     if arguments.simulator:
         state = Path(arguments.state_dir)
-        state.mkdir(parents=True, exist_ok=True)
-        with OktaSimulator(state_file=state / "simulator.json", api_token=SIMULATOR_TOKEN) as simulator:
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(f"--state-dir {state} cannot be used: {error.strerror or error}") from error
+        try:
+            simulator = OktaSimulator(state_file=state / "simulator.json", api_token=SIMULATOR_TOKEN)
+        except (ValueError, RuntimeError, OSError) as error:
+            raise UsageError(f"the simulator's state in {state} cannot be used: {error}") from error
+        with simulator:
             journal = arguments.journal or state / "journal.sqlite"
             with OktaClient(simulator.url, api_token=simulator.api_token, journal=journal) as client:
                 yield client
@@ -167,16 +202,20 @@ def _resume_command(run_id: str, argv: list[str]) -> str:
 
 def _records(path: str) -> str:
     source = Path(path)
-    if not source.is_file():
+    if not source.exists():
         raise UsageError(f"the source {path} does not exist")
+    if not source.is_file():
+        raise UsageError(f"the source {path} is not a file")
     if source.suffix.lower() not in (".csv", ".jsonl", ".ndjson"):
         raise UsageError(f"the source {path} must be a .csv or .jsonl file")
     return str(source)
 
 
 def _policy(path: str) -> Policy:
-    if not Path(path).is_file():
+    if not Path(path).exists():
         raise UsageError(f"the policy {path} does not exist")
+    if not Path(path).is_file():
+        raise UsageError(f"the policy {path} is not a file")
     try:
         return Policy.from_file(path)
     except errors.InvalidInputError as error:
@@ -378,8 +417,12 @@ def command_export(arguments: argparse.Namespace) -> int:
             raise UsageError(f"--since must be an RFC 3339 time such as 2026-01-31T00:00:00Z: {error}") from error
         if since.tzinfo is None:
             since = since.replace(tzinfo=datetime.timezone.utc)
+        since = since.astimezone(datetime.timezone.utc)
     movers = [name.strip() for name in arguments.movers.split(",") if name.strip()]
-    output = open(arguments.output, "w", newline="", encoding="utf-8") if arguments.output else sys.stdout  # noqa: SIM115
+    try:
+        output = open(arguments.output, "w", newline="", encoding="utf-8") if arguments.output else sys.stdout  # noqa: SIM115
+    except OSError as error:
+        raise UsageError(f"--output {arguments.output} cannot be written: {error.strerror or error}") from error
     watermark = since
     count = 0
     try:
@@ -497,6 +540,11 @@ def main(argv: list[str] | None = None) -> int:
     except errors.OktaError as error:
         sys.stderr.write(_describe(error) + "\n")
         return EXIT_FAILED
+    except OSError as error:
+        # A file or folder the command was pointed at (one line, not a traceback).
+        where = f" {error.filename}" if error.filename else ""
+        sys.stderr.write(f"error:{where} {error.strerror or error}\n")
+        return EXIT_USAGE
     except KeyboardInterrupt:
         if _current_run:
             resume = _resume_command(_current_run, argv)

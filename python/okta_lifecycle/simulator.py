@@ -15,19 +15,33 @@ import threading
 from okta_lifecycle._core import OktaSimulator
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0 to 65535)")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m okta_lifecycle.simulator", description=__doc__)
-    parser.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
-    parser.add_argument("--seed-users", type=int, default=0, help="users created up front")
+    parser.add_argument("--port", type=_port, default=0, help="loopback port (default: a free one)")
+    parser.add_argument("--seed-users", type=_count, default=0, help="users created up front")
     parser.add_argument(
         "--rate-limits",
         default="none",
         help='"none", "okta" (Okta\'s Workforce defaults) or JSON such as \'{"/api/v1/users": 600}\'',
     )
     parser.add_argument("--rate-limit-window-seconds", type=float, default=60.0)
-    parser.add_argument("--concurrency-limit", type=int, default=None)
-    parser.add_argument("--latency-ms", type=int, default=0)
-    parser.add_argument("--latency-jitter-ms", type=int, default=0)
+    parser.add_argument("--concurrency-limit", type=_count, default=None)
+    parser.add_argument("--latency-ms", type=_count, default=0)
+    parser.add_argument("--latency-jitter-ms", type=_count, default=0)
     parser.add_argument("--faults", default=None, help='JSON such as \'{"503": 0.02, "seed": 7}\'')
     parser.add_argument("--api-token", default=None, help="the SSWS token to accept (default: random)")
     parser.add_argument("--state-file", default=None, help="JSON file that keeps the org between runs")
@@ -47,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         except json.JSONDecodeError as error:
             print(f"--rate-limits: not JSON: {error}", file=sys.stderr)
             return 2
-    faults = json.loads(arguments.faults) if arguments.faults else None
+    try:
+        faults = json.loads(arguments.faults) if arguments.faults else None
+    except json.JSONDecodeError as error:
+        print(f"--faults: not JSON: {error}", file=sys.stderr)
+        return 2
     try:
         simulator = OktaSimulator(
             seed_users=arguments.seed_users,
@@ -61,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             port=arguments.port,
             rate_limit_window_seconds=arguments.rate_limit_window_seconds,
         )
-    except (ValueError, RuntimeError) as error:
+    except (ValueError, RuntimeError, OSError, OverflowError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if arguments.json:

@@ -91,7 +91,7 @@ impl OrgSnapshot {
         self.by_id.insert(state.id.clone(), index);
         self.by_login.insert(fold(&state.login), index);
         if !state.email.is_empty() {
-            self.by_email.entry(fold(&state.email)).or_default().push(index);
+            self.by_email.entry(crate::lifecycle::actions::email_key(&state.email)).or_default().push(index);
         }
         for (name, value) in &state.profile {
             if let Some(text) = value_text(value) {
@@ -146,7 +146,7 @@ impl OrgSnapshot {
 
     /// Users with this email, ignoring case.
     pub fn users_by_email(&self, email: &str) -> impl Iterator<Item = &UserState> {
-        self.by_email.get(&fold(email)).into_iter().flatten().map(|i| &self.users[*i])
+        self.by_email.get(&crate::lifecycle::actions::email_key(email)).into_iter().flatten().map(|i| &self.users[*i])
     }
 
     /// Every user whose profile attribute (the policy's `match_on`) has this value. Logins are

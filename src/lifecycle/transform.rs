@@ -89,6 +89,11 @@ pub struct FormatterError {
     pub position: usize,
 }
 
+/// The longest value a formatter renders. Okta's longest profile strings are far shorter (login
+/// and email 100 characters, custom strings at most 1,024 by default); the bound is there so that
+/// no policy can build a huge value in memory.
+pub const MAX_RENDERED_BYTES: usize = 64 * 1024;
+
 /// Why a formatter could not be rendered for one record.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RenderError {
@@ -191,6 +196,12 @@ impl Formatter {
             match segment {
                 Segment::Literal(text) => output.push_str(text),
                 Segment::Placeholder(placeholder) => output.push_str(&placeholder.evaluate(&lookup)?),
+            }
+            if output.len() > MAX_RENDERED_BYTES {
+                return Err(RenderError::Function {
+                    function: "render".into(),
+                    message: format!("the value is longer than {MAX_RENDERED_BYTES} bytes"),
+                });
             }
         }
         Ok(output)
@@ -315,6 +326,15 @@ impl Step {
             }
             Step::Replace { from, to } => {
                 if value.contains(from.as_str()) {
+                    // A chain of REPLACEs can grow a value geometrically: check the size first.
+                    let count = value.matches(from.as_str()).count();
+                    let grown = value.len() as u128 + count as u128 * to.len() as u128;
+                    if grown > MAX_RENDERED_BYTES as u128 + count as u128 * from.len() as u128 {
+                        return Err(RenderError::Function {
+                            function: "REPLACE".into(),
+                            message: format!("the result would be longer than {MAX_RENDERED_BYTES} bytes"),
+                        });
+                    }
                     Cow::Owned(value.replace(from.as_str(), to))
                 } else {
                     value

@@ -73,6 +73,9 @@ impl CreateUser {
     pub fn validate(&self) -> Result<()> {
         for attribute in ["login", "email"] {
             match self.profile.get(attribute) {
+                Some(Value::String(value)) if value.chars().any(char::is_control) => {
+                    return Err(Error::InvalidInput(format!("profile.{attribute} contains a control character")))
+                }
                 Some(Value::String(value)) if !value.trim().is_empty() => {}
                 _ => return Err(Error::InvalidInput(format!("profile.{attribute} is required"))),
             }

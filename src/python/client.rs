@@ -740,10 +740,12 @@ macro_rules! source_method {
             #[pyo3(signature = (*, since=None, mover_attributes=Vec::new()))]
             fn source_of_identity(
                 &self,
-                since: Option<DateTime<Utc>>,
+                since: Option<DateTime<chrono::FixedOffset>>,
                 mover_attributes: Vec<String>,
             ) -> PyResult<IdentityEvents> {
                 self.core.check()?;
+                // Any aware datetime: compared on Okta's clock, in UTC.
+                let since = since.map(|since| since.with_timezone(&Utc));
                 let journal = Arc::clone(&self.core.journal);
                 let remember = Arc::clone(&self.core.journal);
                 let movers = mover_attributes.clone();

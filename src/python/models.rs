@@ -17,7 +17,64 @@ pub(crate) fn to_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> 
 }
 
 pub(crate) fn from_python(value: &Bound<'_, PyAny>) -> PyResult<Value> {
-    pythonize::depythonize(value).map_err(|e| crate::python::errors::invalid_input(format!("not JSON-like: {e}")))
+    json_from_python(value, 0)
+}
+
+/// How deep a Python value given as JSON-like data may nest. Policies and records need a handful
+/// of levels; the bound makes a cyclic dict (`d["x"] = d`) or a list nested 20,000 deep a typed
+/// error instead of a stack overflow.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+fn json_from_python(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
+    use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple};
+    let refuse = |message: String| Err(crate::python::errors::invalid_input(message));
+    if depth > MAX_DEPTH {
+        return refuse(format!(
+            "not JSON-like: nested more than {MAX_DEPTH} levels deep (or a value that contains itself)"
+        ));
+    }
+    if value.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(flag) = value.cast::<PyBool>() {
+        return Ok(Value::Bool(flag.is_true()));
+    }
+    if value.is_instance_of::<PyInt>() {
+        if let Ok(number) = value.extract::<i64>() {
+            return Ok(Value::from(number));
+        }
+        if let Ok(number) = value.extract::<u64>() {
+            return Ok(Value::from(number));
+        }
+        return refuse("not JSON-like: an integer does not fit in 64 bits (give it as a string)".into());
+    }
+    if let Ok(number) = value.cast::<PyFloat>() {
+        return match serde_json::Number::from_f64(number.value()) {
+            Some(number) => Ok(Value::Number(number)),
+            None => refuse("not JSON-like: NaN and infinity are not JSON numbers".into()),
+        };
+    }
+    if let Ok(text) = value.cast::<PyString>() {
+        return Ok(Value::String(text.to_str()?.to_owned()));
+    }
+    if let Ok(dict) = value.cast::<PyDict>() {
+        let mut map = serde_json::Map::new();
+        for (key, item) in dict.iter() {
+            let Ok(key) = key.cast::<PyString>() else {
+                return refuse(format!("not JSON-like: a dict key must be a string, not {}", key.get_type().name()?));
+            };
+            map.insert(key.to_str()?.to_owned(), json_from_python(&item, depth + 1)?);
+        }
+        return Ok(Value::Object(map));
+    }
+    if value.cast::<PyList>().is_ok() || value.cast::<PyTuple>().is_ok() {
+        let mut items = Vec::new();
+        for item in value.try_iter()? {
+            items.push(json_from_python(&item?, depth + 1)?);
+        }
+        return Ok(Value::Array(items));
+    }
+    refuse(format!("not JSON-like: a {} cannot be read as JSON", value.get_type().name()?))
 }
 
 fn escape(text: &str) -> String {

@@ -112,6 +112,40 @@ impl<'a> PlanContext<'a> {
     }
 }
 
+/// The key an email is compared by: lower case, with full-width forms (`ａ`, `＠`) read as the
+/// ASCII they look like, so that look-alike duplicates are caught as duplicates.
+pub fn email_key(email: &str) -> String {
+    email
+        .chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            other => other,
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Characters that do not show: zero-width spaces and joiners, direction marks and overrides, the
+/// word joiner family, the soft hyphen and the byte-order mark.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// What is wrong with a profile value's characters, if anything: control characters (NUL, line
+/// breaks, escape ...) anywhere, and invisible characters in a login or email, where they make
+/// two different accounts look the same.
+pub fn character_problem(attribute: &str, value: &str) -> Option<String> {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Some(format!("{attribute} contains the control character U+{:04X}", c as u32));
+    }
+    if matches!(attribute, "login" | "email") {
+        if let Some(c) = value.chars().find(|c| is_invisible(*c)) {
+            return Some(format!("{attribute} contains the invisible character U+{:04X}", c as u32));
+        }
+    }
+    None
+}
+
 /// A profile value as text, for comparisons: an empty string counts as no value, so that a
 /// blank source column and an absent Okta attribute agree.
 pub(crate) fn as_text(value: &Value) -> Option<String> {

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::lifecycle::actions::{as_text, Identity, PlanContext};
+use crate::lifecycle::actions::{as_text, character_problem, email_key, Identity, PlanContext};
 use crate::lifecycle::plan::{AttributeChange, Operation, UserRef};
 use crate::lifecycle::policy::{ActionKind, REQUIRED_ATTRIBUTES};
 use crate::okta::UserStatus;
@@ -43,6 +43,11 @@ pub fn decide(
     options: &SyncOptions<'_>,
 ) -> Result<(), String> {
     let login = identity.attributes.get("login").and_then(as_text).unwrap_or_default();
+    for (name, value) in &identity.attributes {
+        if let Some(problem) = value.as_str().and_then(|text| character_problem(name, text)) {
+            return Err(problem);
+        }
+    }
     match identity.user.clone() {
         Some(user) => {
             let status = identity.planned_status.clone().unwrap_or(user.status.clone());
@@ -80,10 +85,10 @@ pub fn decide(
                     if let Some(other) = context.snapshot.users_by_email(&email).find(|other| other.id != user.id) {
                         return Err(format!("email {email} is already used by {}", other.login));
                     }
-                    if let Some(key) = context.claimed_emails.get(&email.to_lowercase()) {
+                    if let Some(key) = context.claimed_emails.get(&email_key(&email)) {
                         return Err(format!("email {email} is also claimed by identity {key} in this run"));
                     }
-                    context.claimed_emails.insert(email.to_lowercase(), identity.key.clone());
+                    context.claimed_emails.insert(email_key(&email), identity.key.clone());
                 }
                 changes.push(AttributeChange { attribute: name.to_owned(), before, after: after.clone() });
             }
@@ -113,13 +118,13 @@ pub fn decide(
             })?;
             let email = choose(context, identity, "email", |context, value| {
                 context.snapshot.users_by_email(value).next().is_none()
-                    && !context.claimed_emails.contains_key(&value.to_lowercase())
+                    && !context.claimed_emails.contains_key(&email_key(value))
             })?;
             if !looks_like_email(&email) {
                 return Err(format!("email {email:?} is not an email address"));
             }
             context.claimed_logins.insert(login.to_lowercase(), identity.key.clone());
-            context.claimed_emails.insert(email.to_lowercase(), identity.key.clone());
+            context.claimed_emails.insert(email_key(&email), identity.key.clone());
             profile.insert("login".into(), Value::String(login.clone()));
             profile.insert("email".into(), Value::String(email));
             identity.target = Some(UserRef { id: None, login: login.clone() });
@@ -166,7 +171,7 @@ fn choose(
             .users_by_email(&primary)
             .next()
             .map(|u| u.login.clone())
-            .or_else(|| context.claimed_emails.get(&primary.to_lowercase()).map(|k| format!("identity {k}")))
+            .or_else(|| context.claimed_emails.get(&email_key(&primary)).map(|k| format!("identity {k}")))
     };
     Err(format!(
         "{attribute} {primary} is already used by {}{}",
