@@ -20,7 +20,7 @@ use crate::lifecycle::actions::source_of_identity::{self, SourceOptions};
 use crate::lifecycle::journal::Journal;
 use crate::lifecycle::{self, direct, ApplyOptions};
 use crate::okta::{CreateUser, ListGroups, ListUsers, NextLogin};
-use crate::python::errors::{convert, invalid_input, Nothing};
+use crate::python::errors::{convert, invalid_input, to_py, Nothing, Outcome};
 use crate::python::models::{
     from_python, records_from, to_python, PyGroup, PyPlan, PyPolicy, PyReport, PySecret, PyUser,
 };
@@ -58,7 +58,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Json {
 fn profile_of(value: Json) -> PyResult<Map<String, Value>> {
     match value.0 {
         Value::Object(map) => Ok(map),
-        _ => Err(invalid_input("a profile must be a dict of attribute names to values")),
+        _ => Err(invalid_input("a profile must be a dict of attribute names to values").into()),
     }
 }
 
@@ -75,7 +75,10 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Target {
         if let Ok(group) = object.cast::<PyGroup>() {
             return Ok(Target(group.get().inner.id().to_owned()));
         }
-        object.extract::<String>().map(Target).map_err(|_| invalid_input("expected a User, a Group or an id string"))
+        object
+            .extract::<String>()
+            .map(Target)
+            .map_err(|_| PyErr::from(invalid_input("expected a User, a Group or an id string")))
     }
 }
 
@@ -91,7 +94,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Records {
             if !object.is_instance_of::<pyo3::types::PyList>() {
                 let format = lifecycle::record::SourceFormat::from_path(&path)
                     .ok_or_else(|| invalid_input(format!("{}: use a .csv or .jsonl file", path.display())))?;
-                return convert(lifecycle::record::read_records(&path, format)).map(Records);
+                return to_py(lifecycle::record::read_records(&path, format)).map(Records);
             }
         }
         records_from(&object).map(Records)
@@ -118,7 +121,7 @@ fn build_core(
 ) -> PyResult<Arc<Core>> {
     let credentials = match (api_token, client_id) {
         (Some(token), None) if token.trim().is_empty() => {
-            return convert(Err(crate::Error::Configuration("the API token is empty".into())));
+            return to_py(Err(crate::Error::Configuration("the API token is empty".into())));
         }
         (Some(token), None) => Credentials::ApiToken(SecretString::new(token)),
         (None, Some(client_id)) => {
@@ -131,7 +134,7 @@ fn build_core(
                     })?)
                 }
                 _ => {
-                    return convert(Err(crate::Error::Configuration(
+                    return to_py(Err(crate::Error::Configuration(
                         "give exactly one of private_key and private_key_path".into(),
                     )))
                 }
@@ -144,9 +147,7 @@ fn build_core(
                 dpop,
             })
         }
-        _ => {
-            return convert(Err(crate::Error::Configuration("give api_token, or client_id with a private key".into())))
-        }
+        _ => return to_py(Err(crate::Error::Configuration("give api_token, or client_id with a private key".into()))),
     };
     let mut config = convert(ClientConfig::new(org_url, credentials))?;
     config.request_timeout = convert(crate::config::seconds("timeout", timeout, crate::config::MAX_TIMEOUT))?;
@@ -174,7 +175,9 @@ fn core_from(config: ClientConfig, journal: Option<PathBuf>) -> PyResult<Arc<Cor
 }
 
 /// Generates the blocking and the async variant of each method from one body. Inside a body,
-/// the name given first (`core`) is the shared [`Core`]; the body returns `PyResult<T>`.
+/// the name given first (`core`) is the shared [`Core`]; the body returns [`Outcome<T>`]: it runs
+/// on a runtime worker thread and never touches Python, and its error becomes an exception only
+/// once it is back where the GIL is held.
 macro_rules! dual {
     ($blocking:ident, $asynchronous:ident, $core:ident; $(
         $(#[$attribute:meta])*
@@ -188,7 +191,8 @@ macro_rules! dual {
                 fn $name(&self, py: Python<'_> $(, $argument: $type)*) -> PyResult<$output> {
                     let $core = Arc::clone(&self.core);
                     $core.check()?;
-                    block_on(py, async move { $body })?
+                    let outcome: Outcome<$output> = block_on(py, async move { $body })?;
+                    outcome.map_err(PyErr::from)
                 }
             )*
         }
@@ -345,7 +349,7 @@ macro_rules! client_common {
             /// How far a run has got: the number of its changes in each status (planned,
             /// started, succeeded, failed, unknown, skipped), read from the journal.
             fn run_progress(&self, run_id: &str) -> PyResult<std::collections::BTreeMap<String, usize>> {
-                convert(self.core.journal.run_progress(run_id))
+                to_py(self.core.journal.run_progress(run_id))
             }
 
             /// Every run in the journal, newest first: run_id, policy, org_url, planned_at,
@@ -364,7 +368,7 @@ macro_rules! client_common {
                 let recorded = convert(self.core.journal.recorded_run(run_id))?;
                 match recorded.and_then(|run| run.plan) {
                     Some(inner) => Ok(crate::python::models::PyPlan { inner }),
-                    None => Err(invalid_input(format!("the journal has no recorded plan for run {run_id:?}"))),
+                    None => Err(invalid_input(format!("the journal has no recorded plan for run {run_id:?}")).into()),
                 }
             }
 
@@ -373,7 +377,7 @@ macro_rules! client_common {
             fn unfinished_run(&self, policy: PyPolicy, records: Records) -> PyResult<Option<String>> {
                 self.core.check()?;
                 let digest = lifecycle::record::records_digest(&records.0);
-                convert(self.core.journal.unfinished_run_for(&policy.inner.name, &digest))
+                to_py(self.core.journal.unfinished_run_for(&policy.inner.name, &digest))
             }
 
             /// Stops using the client: later calls raise.
@@ -569,13 +573,13 @@ macro_rules! listing_methods {
             ) -> PyResult<UserPages> {
                 self.core.check()?;
                 let options = ListUsers { search, filter, q, sort_by, sort_order, limit };
-                convert(self.core.client.users().list(&options)).map(user_pages)
+                to_py(self.core.client.users().list(&options)).map(user_pages)
             }
 
             /// The groups a user belongs to, Everyone included.
             fn groups(&self, user: Target) -> PyResult<GroupPages> {
                 self.core.check()?;
-                convert(self.core.client.users().groups(&user.0)).map(group_pages)
+                to_py(self.core.client.users().groups(&user.0)).map(group_pages)
             }
         }
 
@@ -593,13 +597,13 @@ macro_rules! listing_methods {
             ) -> PyResult<GroupPages> {
                 self.core.check()?;
                 let options = ListGroups { search, filter, q, expand_stats, limit };
-                convert(self.core.client.groups().list(&options)).map(group_pages)
+                to_py(self.core.client.groups().list(&options)).map(group_pages)
             }
 
             /// A group's members, lazily.
             fn members(&self, group: Target) -> PyResult<UserPages> {
                 self.core.check()?;
-                convert(self.core.client.groups().members(&group.0)).map(user_pages)
+                to_py(self.core.client.groups().members(&group.0)).map(user_pages)
             }
         }
     };
@@ -647,7 +651,7 @@ dual! { Groups, AsyncGroups, core;
     }
 }
 
-fn report(outcome: crate::Result<direct::Outcome>) -> PyResult<PyReport> {
+fn report(outcome: crate::Result<direct::Outcome>) -> Outcome<PyReport> {
     convert(outcome).map(|outcome| PyReport { inner: outcome.report })
 }
 

@@ -102,15 +102,56 @@ pub(crate) fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
     })
 }
 
-/// Maps a crate result, taking the GIL only when there is an error to build.
-pub(crate) fn convert<T>(result: crate::Result<T>) -> PyResult<T> {
+/// An error on its way to Python. Built without the GIL (the futures that produce it run on the
+/// runtime's worker threads, where taking the GIL while Python finalizes would abort the process)
+/// and turned into an exception once, where the GIL is held: the blocking wait, or the asyncio
+/// bridge's delivery.
+pub(crate) enum Failure {
+    /// The crate's error, converted into its exception class later.
+    Core(Error),
+    /// An exception already built (by code that held the GIL).
+    Python(PyErr),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Core(error)
+    }
+}
+
+impl From<PyErr> for Failure {
+    fn from(error: PyErr) -> Self {
+        Failure::Python(error)
+    }
+}
+
+impl From<Failure> for PyErr {
+    /// Call only where the GIL is held (or may safely be taken).
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Core(error) => Python::attach(|py| to_py_err(py, error)),
+            Failure::Python(error) => error,
+        }
+    }
+}
+
+/// What the bindings' futures return.
+pub(crate) type Outcome<T> = Result<T, Failure>;
+
+/// Wraps a crate result for Python without touching Python: the exception is built later, where
+/// the GIL is held.
+pub(crate) fn convert<T>(result: crate::Result<T>) -> Outcome<T> {
+    result.map_err(Failure::Core)
+}
+
+/// The crate's result as a Python result, for code that holds the GIL.
+pub(crate) fn to_py<T>(result: crate::Result<T>) -> PyResult<T> {
     result.map_err(|error| Python::attach(|py| to_py_err(py, error)))
 }
 
 /// An `InvalidInputError` for an argument refused before anything was sent.
-pub(crate) fn invalid_input(message: impl Into<String>) -> PyErr {
-    let message = message.into();
-    Python::attach(|py| to_py_err(py, Error::InvalidInput(message)))
+pub(crate) fn invalid_input(message: impl Into<String>) -> Failure {
+    Failure::Core(Error::InvalidInput(message.into()))
 }
 
 /// What a method that returns nothing gives Python: `None` (a bare `()` would become an empty

@@ -31,6 +31,24 @@ fn scim_canonical(expression: &str) -> PyResult<String> {
 
 static LOGGING: std::sync::OnceLock<pyo3_log::ResetHandle> = std::sync::OnceLock::new();
 
+/// The logging bridge, minus the one thing that is never safe: taking the GIL from a runtime
+/// thread while the interpreter exits. Log events after that point are dropped.
+struct ExitSafeLogger(pyo3_log::Logger);
+
+impl log::Log for ExitSafeLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        let mut enabled = false;
+        runtime::into_python(|| enabled = self.0.enabled(metadata));
+        enabled
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        runtime::into_python(|| self.0.log(record));
+    }
+
+    fn flush(&self) {}
+}
+
 /// Makes the core see changes to Python's logging configuration (levels are cached).
 #[pyfunction]
 fn refresh_logging() {
@@ -46,11 +64,12 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     // The core's log events reach Python's logging under the "okta_lifecycle" logger. Levels
     // are cached so that a disabled logger costs no GIL round trip per request;
     // refresh_logging() drops the cache after logging is reconfigured.
-    if let Ok(handle) = pyo3_log::Logger::new(module.py(), pyo3_log::Caching::LoggersAndLevels)?
+    let logger = pyo3_log::Logger::new(module.py(), pyo3_log::Caching::LoggersAndLevels)?
         .filter(log::LevelFilter::Warn)
-        .filter_target("okta_lifecycle".to_owned(), log::LevelFilter::Trace)
-        .install()
-    {
+        .filter_target("okta_lifecycle".to_owned(), log::LevelFilter::Trace);
+    let handle = logger.reset_handle();
+    if log::set_boxed_logger(Box::new(ExitSafeLogger(logger))).is_ok() {
+        log::set_max_level(log::LevelFilter::Trace);
         let _ = LOGGING.set(handle);
     }
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;

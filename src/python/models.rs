@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::lifecycle;
 use crate::okta;
-use crate::python::errors::convert;
+use crate::python::errors::to_py;
 use crate::secret::SecretString;
 
 pub(crate) fn to_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
@@ -27,7 +27,7 @@ pub(crate) const MAX_DEPTH: usize = 64;
 
 fn json_from_python(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple};
-    let refuse = |message: String| Err(crate::python::errors::invalid_input(message));
+    let refuse = |message: String| Err(crate::python::errors::invalid_input(message).into());
     if depth > MAX_DEPTH {
         return refuse(format!(
             "not JSON-like: nested more than {MAX_DEPTH} levels deep (or a value that contains itself)"
@@ -287,17 +287,17 @@ impl PyPolicy {
     /// Loads a TOML policy file.
     #[staticmethod]
     fn from_file(path: std::path::PathBuf) -> PyResult<Self> {
-        convert(lifecycle::Policy::from_file(&path)).map(|inner| PyPolicy { inner })
+        to_py(lifecycle::Policy::from_file(&path)).map(|inner| PyPolicy { inner })
     }
     /// Loads a policy from TOML text.
     #[staticmethod]
     fn from_toml(text: &str) -> PyResult<Self> {
-        convert(lifecycle::Policy::from_toml(text)).map(|inner| PyPolicy { inner })
+        to_py(lifecycle::Policy::from_toml(text)).map(|inner| PyPolicy { inner })
     }
     /// Loads a policy from a dict with the TOML schema.
     #[staticmethod]
     fn from_dict(value: &Bound<'_, PyAny>) -> PyResult<Self> {
-        convert(lifecycle::Policy::from_value(&from_python(value)?)).map(|inner| PyPolicy { inner })
+        to_py(lifecycle::Policy::from_value(&from_python(value)?)).map(|inner| PyPolicy { inner })
     }
     #[getter]
     fn name(&self) -> &str {
@@ -366,7 +366,7 @@ impl PyPlan {
     fn from_json(text: &str) -> PyResult<Self> {
         serde_json::from_str(text)
             .map(|inner| PyPlan { inner })
-            .map_err(|e| crate::python::errors::invalid_input(format!("not a saved plan: {e}")))
+            .map_err(|e| crate::python::errors::invalid_input(format!("not a saved plan: {e}")).into())
     }
     fn __len__(&self) -> usize {
         self.inner.changes.len()
@@ -481,7 +481,7 @@ pub(crate) fn records_from(value: &Bound<'_, PyAny>) -> PyResult<Vec<lifecycle::
         .enumerate()
         .map(|(index, item)| match from_python(&item)? {
             Value::Object(map) => Ok(lifecycle::record::IdentityRecord::from_map(map)),
-            _ => Err(crate::python::errors::invalid_input(format!("record {index} is not a dict"))),
+            _ => Err(crate::python::errors::invalid_input(format!("record {index} is not a dict")).into()),
         })
         .collect()
 }

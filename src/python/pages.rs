@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 
 use crate::python::errors::convert;
 use crate::python::runtime::{awaitable, block_on};
+use pyo3::PyErr;
 
 macro_rules! pages {
     ($name:ident, $python_name:literal, $item:ty) => {
@@ -34,7 +35,7 @@ macro_rules! pages {
             fn __next__(&self, py: Python<'_>) -> PyResult<Option<$item>> {
                 let stream = Arc::clone(&self.stream);
                 let next = block_on(py, async move { stream.lock().await.next().await })?;
-                next.map(convert).transpose()
+                next.map(convert).transpose().map_err(PyErr::from)
             }
 
             fn __aiter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -46,7 +47,7 @@ macro_rules! pages {
                 awaitable(py, async move {
                     match stream.lock().await.next().await {
                         Some(item) => convert(item),
-                        None => Err(PyStopAsyncIteration::new_err(())),
+                        None => Err(PyStopAsyncIteration::new_err(()).into()),
                     }
                 })
             }

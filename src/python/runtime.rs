@@ -10,6 +10,8 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
 
+use crate::python::errors::Outcome;
+
 static OWNER: OnceLock<u32> = OnceLock::new();
 
 /// How often a blocking call wakes to let Python handle signals (Ctrl-C).
@@ -37,7 +39,19 @@ where
     let runtime = runtime()?;
     let mut task = runtime.spawn(future);
     loop {
-        let finished = py.detach(|| runtime.block_on(async { tokio::time::timeout(SIGNAL_CHECK, &mut task).await }));
+        let finished = py.detach(|| {
+            let finished = runtime.block_on(async { tokio::time::timeout(SIGNAL_CHECK, &mut task).await });
+            // About to take the GIL again. While the interpreter shuts down, a thread other than
+            // the one running the exit handlers must not: Python would end it inside Rust frames,
+            // which aborts the process. It parks instead, and goes with the process.
+            ATTACHING.fetch_add(1, Ordering::AcqRel);
+            if SHUTTING_DOWN.load(Ordering::Acquire) && !is_exit_thread() {
+                ATTACHING.fetch_sub(1, Ordering::AcqRel);
+                park_forever();
+            }
+            finished
+        });
+        ATTACHING.fetch_sub(1, Ordering::AcqRel);
         match finished {
             Ok(Ok(output)) => return Ok(output),
             Ok(Err(join_error)) => {
@@ -55,8 +69,41 @@ where
 
 /// Calls into Python from runtime threads that have not returned yet.
 static IN_PYTHON: AtomicUsize = AtomicUsize::new(0);
+/// Blocking calls between deciding to re-enter Python and holding the GIL again.
+static ATTACHING: AtomicUsize = AtomicUsize::new(0);
 /// Set at interpreter exit: runtime threads stop calling into Python.
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+/// The thread that ran the exit handlers (it may still make calls from later handlers).
+static EXIT_THREAD: OnceLock<std::thread::ThreadId> = OnceLock::new();
+
+fn is_exit_thread() -> bool {
+    EXIT_THREAD.get() == Some(&std::thread::current().id())
+}
+
+/// Never returns: the thread waits for the process to end.
+fn park_forever() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Whether runtime threads may still call into Python (false once the interpreter is exiting).
+pub(crate) fn python_is_available() -> bool {
+    !SHUTTING_DOWN.load(Ordering::Acquire)
+}
+
+/// Runs `call` counted as a call into Python from outside a Python thread, unless the
+/// interpreter is exiting.
+pub(crate) fn into_python(call: impl FnOnce()) {
+    if !python_is_available() {
+        return;
+    }
+    IN_PYTHON.fetch_add(1, Ordering::AcqRel);
+    if python_is_available() {
+        call();
+    }
+    IN_PYTHON.fetch_sub(1, Ordering::AcqRel);
+}
 
 /// Turns `future` into an asyncio future on the running loop; cancelling it drops `future`.
 ///
@@ -65,7 +112,7 @@ static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 /// finalizes would abort the process.
 pub(crate) fn awaitable<'py, F, T>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
 where
-    F: Future<Output = PyResult<T>> + Send + 'static,
+    F: Future<Output = Outcome<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
     let runtime = runtime()?;
@@ -82,7 +129,7 @@ where
     Ok(python_future)
 }
 
-fn deliver<T>(event_loop: Py<PyAny>, future: Py<PyAny>, result: PyResult<T>)
+fn deliver<T>(event_loop: Py<PyAny>, future: Py<PyAny>, result: Outcome<T>)
 where
     T: for<'a> IntoPyObject<'a>,
 {
@@ -96,7 +143,7 @@ where
         }
         let outcome = match result {
             Ok(value) => value.into_py_any(py).map(|value| (value, false)),
-            Err(error) => Ok((error.into_value(py).into_any(), true)),
+            Err(failure) => Ok((PyErr::from(failure).into_value(py).into_any(), true)),
         };
         let (value, is_error) = match outcome {
             Ok(pair) => pair,
@@ -152,10 +199,15 @@ impl CancelOnDone {
 /// those already inside.
 #[pyfunction]
 pub(crate) fn shutdown(py: Python<'_>) {
+    let _ = EXIT_THREAD.set(std::thread::current().id());
     SHUTTING_DOWN.store(true, Ordering::Release);
+    // Let the threads already on their way back into Python get there (they need the GIL, which
+    // this wait gives up), so that none is caught half-way when finalization starts.
     py.detach(|| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(1);
-        while IN_PYTHON.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while (IN_PYTHON.load(Ordering::Acquire) > 0 || ATTACHING.load(Ordering::Acquire) > 0)
+            && std::time::Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(5));
         }
     });
