@@ -140,10 +140,15 @@ struct Resolved {
     failed_groups: HashSet<String>,
     /// Identities whose deprovision snapshot failed: nothing else may happen to them.
     unsafe_identities: HashSet<String>,
+    /// The status of each user just before its password reset was sent, by change: what tells
+    /// whether an unanswered reset happened (an ACTIVE user goes to RECOVERY).
+    status_before_reset: HashMap<u32, UserStatus>,
 }
 
 enum Done {
     Succeeded(Option<Value>),
+    /// Done, as Okta showed after an answer was lost.
+    Verified(Option<Value>),
     Skipped(String),
 }
 
@@ -557,12 +562,19 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
             return outcome;
         }
     }
-    let result = execute(context, change).await;
+    let result = settle(context, change).await;
     match result {
         Ok(Done::Succeeded(result)) => {
             learn(resolved, change, result.as_ref(), true);
             record(context, change, ChangeStatus::Succeeded, result.as_ref(), None, None, &mut outcome);
             outcome.status = ChangeStatus::Succeeded;
+        }
+        Ok(Done::Verified(result)) => {
+            let note = "an answer was lost; Okta shows the change was made".to_owned();
+            learn(resolved, change, result.as_ref(), true);
+            record(context, change, ChangeStatus::Succeeded, result.as_ref(), Some(&note), None, &mut outcome);
+            outcome.status = ChangeStatus::Succeeded;
+            outcome.message = Some(note);
         }
         Ok(Done::Skipped(message)) => {
             learn(resolved, change, None, false);
@@ -571,21 +583,11 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
             outcome.message = Some(message);
         }
         Err(Error::OutcomeUnknown { reason, .. }) => {
-            // Check right away where Okta can tell; otherwise report, never repeat.
-            match verify(client, change, resolved).await {
-                Ok(Some(result)) => {
-                    learn(resolved, change, result.as_ref(), true);
-                    record(context, change, ChangeStatus::Succeeded, result.as_ref(), None, None, &mut outcome);
-                    outcome.status = ChangeStatus::Succeeded;
-                }
-                _ => {
-                    learn(resolved, change, None, false);
-                    let message = format!("outcome unknown: {reason}");
-                    record(context, change, ChangeStatus::Unknown, None, Some(&message), None, &mut outcome);
-                    outcome.status = ChangeStatus::Unknown;
-                    outcome.message = Some(message);
-                }
-            }
+            learn(resolved, change, None, false);
+            let message = format!("outcome unknown: {reason}");
+            record(context, change, ChangeStatus::Unknown, None, Some(&message), None, &mut outcome);
+            outcome.status = ChangeStatus::Unknown;
+            outcome.message = Some(message);
         }
         Err(Error::Decode { message, .. }) if change.operation.writes() => {
             // Okta answered 2xx, so the write happened; only its answer is unreadable. It is
@@ -619,6 +621,57 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
     }
     outcome
 }
+
+/// Sends a change and settles any doubt about it within the run: an unanswered request (a
+/// dropped connection, a timeout, a 5xx to a write) is checked in Okta; done → succeeded; provably
+/// not done → sent again, up to [`MAX_ATTEMPTS`] times; not knowable → unknown, never resent. A
+/// resend that Okta refuses (the create landed after all and the login is now taken, the status
+/// already changed) is checked once more before it counts as a failure.
+async fn settle(context: &Context<'_>, change: &Change) -> Result<Done> {
+    let mut attempt = 1;
+    loop {
+        let result = execute(context, change).await;
+        match &result {
+            Err(Error::OutcomeUnknown { .. }) => {}
+            Err(Error::Api(_)) if attempt > 1 => {
+                if let Ok(Some(found)) = verify(context.client, change, &context.resolved).await {
+                    return Ok(Done::Verified(found));
+                }
+                return result;
+            }
+            _ => return result,
+        }
+        match verify(context.client, change, &context.resolved).await {
+            Ok(Some(found)) => return Ok(Done::Verified(found)),
+            Ok(None) if attempt < MAX_ATTEMPTS => {
+                if matches!(change.operation, Operation::ResetPassword { .. }) {
+                    // A reset request that timed out could still be on its way: look again after
+                    // a pause before sending another.
+                    tokio::time::sleep(context.client.config().request_timeout.min(Duration::from_secs(30))).await;
+                    match verify(context.client, change, &context.resolved).await {
+                        Ok(None) => {}
+                        Ok(Some(found)) => return Ok(Done::Verified(found)),
+                        Err(_) => return result,
+                    }
+                }
+                attempt += 1;
+                tracing::debug!(seq = change.seq, attempt, "Okta shows the change was not made; sending it again");
+            }
+            // Not made after every attempt: a failure, which a resume sends again.
+            Ok(None) => {
+                return Err(Error::Transport {
+                    method: "-".into(),
+                    path: change.operation.name().into(),
+                    message: format!("no answer after {MAX_ATTEMPTS} attempts, and Okta shows the change was not made"),
+                })
+            }
+            Err(_) => return result,
+        }
+    }
+}
+
+/// Sends of one change within a run when Okta shows the earlier ones did not land.
+pub const MAX_ATTEMPTS: u32 = 3;
 
 async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
     let (client, plan, journal, resolved) = (context.client, context.plan, context.journal, &context.resolved);
@@ -713,6 +766,8 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
         }
         Operation::ResetPassword { user, send_email, revoke_sessions } => {
             let id = or_skip!(user_id(user));
+            let before = users.get(&id).await?.status();
+            resolved.lock().unwrap_or_else(|e| e.into_inner()).status_before_reset.insert(change.seq, before);
             if let Some(link) = users.reset_password(&id, *send_email, *revoke_sessions).await? {
                 context.reset_links.lock().unwrap_or_else(|e| e.into_inner()).push((user.login.clone(), link));
             }
@@ -761,10 +816,26 @@ async fn verify(
             let done = !matches!(status, UserStatus::Deprovisioned | UserStatus::Suspended);
             Ok(done.then(|| Some(json!({ "user_id": id }))))
         }
-        Operation::ResetPassword { user, .. } => Err(format!(
-            "a password reset for {} may already have been sent; resets are never repeated automatically",
-            user.login
-        )),
+        Operation::ResetPassword { user, .. } => {
+            // Only an ACTIVE user tells: a reset moves it to RECOVERY at once. Anything else (a
+            // resume, where the status before is not known; another status) stays unknown.
+            let before =
+                resolved.lock().unwrap_or_else(|e| e.into_inner()).status_before_reset.get(&change.seq).cloned();
+            let unknown = || {
+                format!(
+                    "a password reset for {} may already have been sent; resets are never repeated without proof",
+                    user.login
+                )
+            };
+            let (Some(UserStatus::Active), Ok(id)) = (before, resolve_user(resolved, user)) else {
+                return Err(unknown());
+            };
+            match status_of(id.clone()).await? {
+                UserStatus::Recovery => Ok(Some(Some(json!({ "user_id": id })))),
+                UserStatus::Active => Ok(None),
+                _ => Err(unknown()),
+            }
+        }
         // Setting attributes, memberships, logging out and recording history are safe to do
         // again.
         Operation::UpdateUser { .. }

@@ -1,0 +1,184 @@
+//! The fault soak: a policy over joiners, movers, leavers and password resets applied once while
+//! the simulator fails about one request in ten (5xx, connections dropped before and after the
+//! work, answers slower than the client's timeout, rate-limit and concurrency 429s). After that
+//! one apply the org must be what the policy asks for, with no user created twice, no reset sent
+//! twice and every journal row final.
+//!
+//! `SOAK_IDENTITIES` sets the size (default 300, for CI); `SOAK_SEEDS` the fault seeds (default
+//! `1`), e.g. `SOAK_IDENTITIES=1000 SOAK_SEEDS=1,2,3 cargo test --release --features simulator
+//! --test lifecycle_soak -- --nocapture`.
+#![cfg(feature = "simulator")]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use okta_lifecycle::lifecycle::journal::ChangeStatus;
+use okta_lifecycle::lifecycle::record::IdentityRecord;
+use okta_lifecycle::lifecycle::{apply, plan, ApplyOptions, Journal, Policy};
+use okta_lifecycle::simulator::{Faults, RateLimits, Simulator, SimulatorConfig};
+use serde_json::json;
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn policy() -> Policy {
+    Policy::from_value(&json!({
+        "name": "soak",
+        "source": {"format": "jsonl", "key": "id"},
+        "attributes": {
+            "login": "{email}", "email": "{email}", "firstName": "{first}", "lastName": "{last}",
+            "department": "{department | DEFAULT('')}",
+        },
+        "movers": {"attributes": ["department"]},
+        "workflow": [
+            {"name": "joiner-mover", "when": "status eq \"active\"", "actions": [
+                {"action": "sync_identities"},
+                {"action": "create_entitlement", "name": "dept-{department | LOWER}"},
+                {"action": "manage_relationships", "groups": ["dept-{department | LOWER}"], "exclusive_prefix": "dept-"}]},
+            {"name": "leaver", "when": "status eq \"terminated\"", "actions": [{"action": "deprovision_identity"}]},
+            {"name": "reset", "when": "status eq \"reset\"", "actions": [{"action": "reset_password"}]},
+        ],
+    }))
+    .unwrap()
+}
+
+fn record(id: String, email: String, last: String, department: &str, status: &str) -> IdentityRecord {
+    let fields =
+        json!({"id": id, "email": email, "first": "Soak", "last": last, "department": department, "status": status});
+    IdentityRecord::from_map(fields.as_object().cloned().unwrap())
+}
+
+/// Joiners 40%, movers 30%, leavers 10%, resets 20% of `size`; the existing ones are seeded.
+fn scenario(size: usize) -> (usize, Vec<IdentityRecord>, usize, usize) {
+    let (joiners, movers, leavers) = (size * 4 / 10, size * 3 / 10, size / 10);
+    let resets = size - joiners - movers - leavers;
+    let departments = ["Eng", "Sales", "Ops", "Legal"];
+    let mut records = Vec::new();
+    for n in 1..=joiners {
+        let department = departments[n % 4];
+        records.push(record(format!("j{n}"), format!("joiner{n}@acme.com"), format!("J{n}"), department, "active"));
+    }
+    let mut seeded = 0;
+    for _ in 0..movers {
+        seeded += 1;
+        let department = departments[seeded % 4];
+        records.push(record(
+            format!("s{seeded}"),
+            format!("user{seeded}@example.com"),
+            seeded.to_string(),
+            department,
+            "active",
+        ));
+    }
+    for _ in 0..leavers {
+        seeded += 1;
+        records.push(record(
+            format!("s{seeded}"),
+            format!("user{seeded}@example.com"),
+            seeded.to_string(),
+            "",
+            "terminated",
+        ));
+    }
+    for _ in 0..resets {
+        seeded += 1;
+        records.push(record(
+            format!("s{seeded}"),
+            format!("user{seeded}@example.com"),
+            seeded.to_string(),
+            "",
+            "reset",
+        ));
+    }
+    (seeded, records, joiners, resets)
+}
+
+fn faults(seed: u64) -> Faults {
+    Faults {
+        seed,
+        error_500: 0.02,
+        error_502: 0.01,
+        error_503: 0.02,
+        error_504: 0.01,
+        drop_before: 0.015,
+        drop_after: 0.015,
+        slow: 0.01,
+        slow_ms: 1_500,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_apply_under_faults_reaches_the_desired_state_without_repeating_anything() {
+    let size = env_number("SOAK_IDENTITIES", 300);
+    let seeds: Vec<u64> = std::env::var("SOAK_SEEDS")
+        .ok()
+        .map(|text| text.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1]);
+    for seed in seeds {
+        soak(size, seed).await;
+    }
+}
+
+async fn soak(size: usize, seed: u64) {
+    let (seeded, records, joiners, resets) = scenario(size);
+    let limits = RateLimits {
+        per_minute: BTreeMap::from([
+            ("/api/v1/users".to_owned(), 120),
+            ("/api/v1/users/{id}".to_owned(), 120),
+            ("/api/v1/groups".to_owned(), 120),
+        ]),
+    };
+    let sim = Simulator::start(SimulatorConfig {
+        seed_users: seeded,
+        faults: faults(seed),
+        rate_limits: Some(limits),
+        rate_limit_window: Duration::from_secs(1),
+        concurrency_limit: Some(20),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let client = common::client_for(&sim, |config| config.request_timeout = Duration::from_secs(1));
+    let journal = Journal::in_memory().unwrap();
+    let policy = policy();
+    let started = Instant::now();
+    let planned = plan(&client, &policy, &records, &journal).await.unwrap();
+    assert!(planned.issues.is_empty(), "{:?}", planned.issues);
+    let planning = started.elapsed();
+    let report =
+        apply(&client, &planned, &journal, &ApplyOptions { concurrency: 24, ..Default::default() }).await.unwrap();
+    let applying = started.elapsed() - planning;
+
+    let requests = sim.requests();
+    let injected = requests.iter().filter(|r| r.dropped || matches!(r.status, 0 | 429 | 500..=599)).count();
+    let creates =
+        requests.iter().filter(|r| r.method == "POST" && r.path == "/api/v1/users" && r.status == 200).count();
+    let counters = sim.counters();
+    let reset_events: u64 = counters.reset_password.values().sum();
+    println!(
+        "soak seed {seed}: {size} identities, {} changes, {} requests ({injected} faulted or throttled, {:.1}%), plan {:.1}s, apply {:.1}s, outcomes {:?}",
+        planned.changes.len(),
+        requests.len(),
+        injected as f64 * 100.0 / requests.len() as f64,
+        planning.as_secs_f64(),
+        applying.as_secs_f64(),
+        report.counts
+    );
+    assert!(injected * 100 / requests.len() >= 5, "the soak injected too few faults to mean anything");
+    assert!(report.is_success(), "{}", report.render());
+    assert_eq!(creates, joiners, "no user created twice");
+    assert_eq!(reset_events as usize, resets, "one reset event per requested reset");
+    assert!(counters.reset_password.values().all(|count| *count == 1));
+    let final_rows = journal.run_changes(&planned.run_id).unwrap();
+    assert!(final_rows.iter().all(|(_, status)| *status == ChangeStatus::Succeeded), "every journal row final");
+
+    // The org is what the policy asks for: planning again (without the resets, which are
+    // events, not state) finds nothing to do.
+    let steady: Vec<IdentityRecord> =
+        records.into_iter().filter(|r| r.text("status").as_deref() != Some("reset")).collect();
+    let again = plan(&client, &policy, &steady, &journal).await.unwrap();
+    assert!(again.changes.is_empty(), "{}", again.render());
+}
