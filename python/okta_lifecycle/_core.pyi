@@ -478,9 +478,11 @@ class OktaClient:
         journal: _StrPath | None = None,
     ) -> Self: ...
     @staticmethod
-    def from_env(*, journal: _StrPath | None = None) -> OktaClient:
-        """A client configured from OKTA_ORG_URL, OKTA_API_TOKEN or OKTA_CLIENT_ID with
-        OKTA_PRIVATE_KEY / OKTA_PRIVATE_KEY_PATH, OKTA_SCOPES, OKTA_KEY_ID, OKTA_DPOP."""
+    def from_env(
+        *, org_url: str | None = None, journal: _StrPath | None = None, timeout: float | None = None
+    ) -> OktaClient:
+        """A client configured from OKTA_ORG_URL (or ``org_url``), OKTA_API_TOKEN or OKTA_CLIENT_ID
+        with OKTA_PRIVATE_KEY / OKTA_PRIVATE_KEY_PATH, OKTA_SCOPES, OKTA_KEY_ID, OKTA_DPOP."""
     @property
     def org_url(self) -> str:
         """The org's base URL, without a trailing slash."""
@@ -699,9 +701,11 @@ class AsyncOktaClient:
         journal: _StrPath | None = None,
     ) -> Self: ...
     @staticmethod
-    def from_env(*, journal: _StrPath | None = None) -> AsyncOktaClient:
-        """A client configured from OKTA_ORG_URL, OKTA_API_TOKEN or OKTA_CLIENT_ID with
-        OKTA_PRIVATE_KEY / OKTA_PRIVATE_KEY_PATH, OKTA_SCOPES, OKTA_KEY_ID, OKTA_DPOP."""
+    def from_env(
+        *, org_url: str | None = None, journal: _StrPath | None = None, timeout: float | None = None
+    ) -> AsyncOktaClient:
+        """A client configured from OKTA_ORG_URL (or ``org_url``), OKTA_API_TOKEN or OKTA_CLIENT_ID
+        with OKTA_PRIVATE_KEY / OKTA_PRIVATE_KEY_PATH, OKTA_SCOPES, OKTA_KEY_ID, OKTA_DPOP."""
     @property
     def org_url(self) -> str:
         """The org's base URL, without a trailing slash."""

@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
         )
         group.add_argument("--org-url", help="the org URL (overrides OKTA_ORG_URL)")
         group.add_argument("--journal", help="the journal file (default: per org under XDG_STATE_HOME)")
+        group.add_argument(
+            "--timeout", type=_seconds, default=None, metavar="SECONDS", help="per-request timeout (default 30)"
+        )
         command.add_argument("--json", action="store_true", help="machine-readable output")
 
     def applying(command: argparse.ArgumentParser) -> None:
@@ -168,18 +171,17 @@ def _client(arguments: argparse.Namespace) -> Iterator[OktaClient]:
             raise UsageError(f"the simulator's state in {state} cannot be used: {error}") from error
         with simulator:
             journal = arguments.journal or state / "journal.sqlite"
-            with OktaClient(simulator.url, api_token=simulator.api_token, journal=journal) as client:
+            timeout = arguments.timeout or 30.0
+            with OktaClient(simulator.url, api_token=simulator.api_token, journal=journal, timeout=timeout) as client:
                 yield client
         return
-    if arguments.org_url:
-        os.environ["OKTA_ORG_URL"] = arguments.org_url
-    with OktaClient.from_env(journal=arguments.journal) as client:
+    with OktaClient.from_env(org_url=arguments.org_url, journal=arguments.journal, timeout=arguments.timeout) as client:
         yield client
 
 
 #: The run being applied, for the message that says how to resume it after Ctrl-C.
 _current_run: str | None = None
-_TARGET_FLAGS = ("--simulator", "--state-dir", "--org-url", "--journal")
+_TARGET_FLAGS = ("--simulator", "--state-dir", "--org-url", "--journal", "--timeout")
 
 
 def _resume_command(run_id: str, argv: list[str]) -> str:

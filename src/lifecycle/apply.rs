@@ -513,6 +513,17 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
         }
         ChangeStatus::Started | ChangeStatus::Unknown => {
             // In flight when the last apply stopped: find out whether it happened.
+            if let Some(before) = recorded_result.as_ref().and_then(|r| r.get("status_before")).and_then(Value::as_str)
+            {
+                let before = UserStatus::parse(before);
+                resolved.lock().unwrap_or_else(|e| e.into_inner()).status_before_reset.insert(change.seq, before);
+                // A request sent moments ago by an applier that died may still be on its way.
+                let since = journal.change_age(run_id, change.seq).ok().flatten().unwrap_or_default();
+                let grace = client.config().request_timeout.min(Duration::from_secs(30));
+                if since < grace {
+                    tokio::time::sleep(grace - since).await;
+                }
+            }
             match verify(client, change, resolved).await {
                 Ok(Some(result)) => {
                     learn(resolved, change, result.as_ref(), true);
@@ -671,7 +682,7 @@ async fn settle(context: &Context<'_>, change: &Change) -> Result<Done> {
 }
 
 /// Sends of one change within a run when Okta shows the earlier ones did not land.
-pub const MAX_ATTEMPTS: u32 = 3;
+pub const MAX_ATTEMPTS: u32 = 5;
 
 async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
     let (client, plan, journal, resolved) = (context.client, context.plan, context.journal, &context.resolved);
@@ -767,7 +778,16 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
         Operation::ResetPassword { user, send_email, revoke_sessions } => {
             let id = or_skip!(user_id(user));
             let before = users.get(&id).await?.status();
-            resolved.lock().unwrap_or_else(|e| e.into_inner()).status_before_reset.insert(change.seq, before);
+            resolved.lock().unwrap_or_else(|e| e.into_inner()).status_before_reset.insert(change.seq, before.clone());
+            // Journaled before the reset is sent, so that a resume after a crash can tell too.
+            journal.mark(
+                &plan.run_id,
+                change,
+                ChangeStatus::Started,
+                Some(&json!({ "user_id": id, "status_before": before.as_str() })),
+                None,
+                None,
+            )?;
             if let Some(link) = users.reset_password(&id, *send_email, *revoke_sessions).await? {
                 context.reset_links.lock().unwrap_or_else(|e| e.into_inner()).push((user.login.clone(), link));
             }

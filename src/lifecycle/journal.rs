@@ -625,6 +625,20 @@ impl Journal {
             .map_err(journal_error)
     }
 
+    /// How long ago a change's row last changed (`None`: no such change, or an unreadable time).
+    pub fn change_age(&self, run_id: &str, seq: u32) -> Result<Option<Duration>> {
+        let updated: Option<String> = self
+            .connection()
+            .query_row("SELECT updated_at FROM changes WHERE run_id = ?1 AND seq = ?2", params![run_id, seq], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(journal_error)?;
+        Ok(updated
+            .and_then(|text| chrono::DateTime::parse_from_rfc3339(&text).ok())
+            .map(|at| (chrono::Utc::now() - at.with_timezone(&chrono::Utc)).to_std().unwrap_or_default()))
+    }
+
     /// Marks a run finished with its overall status.
     pub fn finish_run(&self, run_id: &str, status: &str) -> Result<()> {
         self.connection()

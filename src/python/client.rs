@@ -289,9 +289,17 @@ macro_rules! client_common {
             /// A client configured from OKTA_ORG_URL, OKTA_API_TOKEN or OKTA_CLIENT_ID with
             /// OKTA_PRIVATE_KEY / OKTA_PRIVATE_KEY_PATH, OKTA_SCOPES, OKTA_KEY_ID, OKTA_DPOP.
             #[staticmethod]
-            #[pyo3(signature = (*, journal=None))]
-            fn from_env(journal: Option<PathBuf>) -> PyResult<Self> {
-                Ok($class { core: core_from(convert(ClientConfig::from_env())?, journal)? })
+            #[pyo3(signature = (*, org_url=None, journal=None, timeout=None))]
+            fn from_env(org_url: Option<String>, journal: Option<PathBuf>, timeout: Option<f64>) -> PyResult<Self> {
+                let mut config = to_py(ClientConfig::from_lookup(|name| match (name, &org_url) {
+                    ("OKTA_ORG_URL", Some(url)) => Some(url.clone()),
+                    _ => std::env::var(name).ok(),
+                }))?;
+                if let Some(timeout) = timeout {
+                    config.request_timeout =
+                        to_py(crate::config::seconds("timeout", timeout, crate::config::MAX_TIMEOUT))?;
+                }
+                Ok($class { core: core_from(config, journal)? })
             }
 
             #[getter]

@@ -293,3 +293,40 @@ def test_ctrl_c_names_the_resume_command_and_apply_resumes_the_run(tmp_path: Pat
             _command("resume", sim=sim, journal=journal), capture_output=True, text=True, env=environment, timeout=60
         )
         assert nothing.returncode == 0 and "No unfinished run" in nothing.stdout
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_sigkill_at_a_random_point_then_resume_repeats_nothing(tmp_path: Path, seed: int) -> None:
+    import random
+
+    journal = tmp_path / "journal.sqlite"
+    joiners, resets = 40, 15
+    with OktaSimulator(seed_users=resets, latency_ms=15, latency_jitter_ms=10) as sim:
+        policy, source = _write_inputs(tmp_path, records(joiners, resets=resets))
+        environment = _environment(sim)
+        arguments = _command(
+            "apply", "--policy", str(policy), "--source", str(source), "--yes", "--concurrency", "4",
+            "--timeout", "2", sim=sim, journal=journal,
+        )  # fmt: skip
+        process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment)
+        deadline = time.monotonic() + 60
+        while creates(sim) < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(random.Random(seed).uniform(0.0, 0.5))
+        process.kill()
+        process.wait(timeout=30)
+        assert process.returncode == -signal.SIGKILL
+        killed_at = (creates(sim), sum(sim.counters()["reset_password"].values()))
+
+        resumed = subprocess.run(arguments, capture_output=True, text=True, env=environment, timeout=180)
+        assert resumed.returncode == 0, resumed.stderr
+        assert creates(sim) == joiners, f"each joiner created once (killed after {killed_at})"
+        counts = sim.counters()["reset_password"]
+        assert len(counts) == resets and all(count == 1 for count in counts.values()), counts
+        runs = json.loads(
+            subprocess.run(
+                _command("runs", "--json", sim=sim, journal=journal), capture_output=True, text=True, env=environment
+            ).stdout
+        )
+        assert [run["status"] for run in runs] == ["succeeded"], runs
+        assert runs[0]["changes"] == {"succeeded": joiners + resets}
