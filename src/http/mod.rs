@@ -8,5 +8,5 @@ pub mod governor;
 pub mod pages;
 pub mod retry;
 
-pub use client::{ApiRequest, ApiResponse, OktaClient, MAX_BODY_BYTES};
+pub use client::{parse_next_link, ApiRequest, ApiResponse, OktaClient, MAX_BODY_BYTES};
 pub use pages::ItemStream;

@@ -330,3 +330,23 @@ def test_sigkill_at_a_random_point_then_resume_repeats_nothing(tmp_path: Path, s
         )
         assert [run["status"] for run in runs] == ["succeeded"], runs
         assert runs[0]["changes"] == {"succeeded": joiners + resets}
+
+
+def test_a_read_only_client_plans_but_every_write_is_refused_with_the_missing_scope() -> None:
+    from okta_lifecycle import PermissionDeniedError
+
+    with OktaSimulator(seed_users=2) as sim:
+        sim.add_api_token("00read-only-token", ["okta.users.read", "okta.groups.read"])
+        reader = OktaClient(sim.url, api_token="00read-only-token", journal=":memory:")
+        plan = reader.plan(Policy.from_toml(POLICY), records(2, resets=1))
+        assert len(plan) == 3, "reading the org works with the read scopes"
+        sim.clear_requests()
+        report = reader.apply(plan)
+        assert not report.is_success
+        assert {o["status"] for o in report.outcomes} == {"failed"}
+        assert {o["error_code"] for o in report.outcomes} == {"E0000006"}
+        assert all("okta.users.manage" in o["message"] for o in report.outcomes), report.outcomes
+        assert all(r["status"] == 403 for r in sim.requests() if r["method"] != "GET")
+        with pytest.raises(PermissionDeniedError, match="okta.users.manage") as denied:
+            reader.users.create({"login": "x@acme.com", "email": "x@acme.com", "firstName": "X", "lastName": "Y"})
+        assert denied.value.status == 403 and denied.value.error_code == "E0000006"
