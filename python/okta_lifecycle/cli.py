@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from okta_lifecycle import OktaClient, Plan, Policy, Report, errors
 from okta_lifecycle.testing import OktaSimulator
@@ -33,6 +33,13 @@ SIMULATOR_TOKEN = "00okta-lifecycle-local-simulator"
 
 class UsageError(Exception):
     """A problem with the command line or its files."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are one line (and exit 2), not the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see --help)\n")
 
 
 def _positive(text: str) -> int:
@@ -56,6 +63,13 @@ def _positive_or_zero(text: str) -> int:
     return value
 
 
+def _timeout(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds above 0 and at most 3600")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -64,11 +78,11 @@ def _port(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="okta-lifecycle",
         description="Plan and apply Okta lifecycle policies; read Okta as a source of identities.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def target(command: argparse.ArgumentParser) -> None:
         group = command.add_argument_group("target (default: OKTA_ORG_URL and credentials from the environment)")
@@ -81,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         group.add_argument("--org-url", help="the org URL (overrides OKTA_ORG_URL)")
         group.add_argument("--journal", help="the journal file (default: per org under XDG_STATE_HOME)")
         group.add_argument(
-            "--timeout", type=_seconds, default=None, metavar="SECONDS", help="per-request timeout (default 30)"
+            "--timeout", type=_timeout, default=None, metavar="SECONDS", help="per-request timeout (default 30)"
         )
         command.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -171,7 +185,7 @@ def _client(arguments: argparse.Namespace) -> Iterator[OktaClient]:
             raise UsageError(f"the simulator's state in {state} cannot be used: {error}") from error
         with simulator:
             journal = arguments.journal or state / "journal.sqlite"
-            timeout = arguments.timeout or 30.0
+            timeout = 30.0 if arguments.timeout is None else arguments.timeout
             with OktaClient(simulator.url, api_token=simulator.api_token, journal=journal, timeout=timeout) as client:
                 yield client
         return

@@ -11,6 +11,7 @@ import json
 import signal
 import sys
 import threading
+from typing import NoReturn
 
 from okta_lifecycle._core import OktaSimulator
 
@@ -29,8 +30,15 @@ def _count(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Mistakes are one line (and exit 2), not the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m okta_lifecycle.simulator", description=__doc__)
+    parser = _Parser(prog="python -m okta_lifecycle.simulator", description=__doc__)
     parser.add_argument("--port", type=_port, default=0, help="loopback port (default: a free one)")
     parser.add_argument("--seed-users", type=_count, default=0, help="users created up front")
     parser.add_argument(

@@ -141,3 +141,54 @@ def test_apply_asks_on_a_terminal(tmp_path: Path, answer: str, applied: bool) ->
     assert ("Not applied." in out) is (not applied)
     after = json.loads(run("plan", "--policy", str(POLICY), "--source", day(1), "--json", state=tmp_path).stdout)
     assert (after["changes"] == []) is applied
+
+
+def test_command_mistakes_are_one_line_with_exit_2(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("x")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "simulator.json").write_text("{ not json")
+    simulator = [COMMAND, "simulator"]
+    module = [sys.executable, "-m", "okta_lifecycle.simulator"]
+    cases = {
+        "a state dir that is a file": [COMMAND, "runs", "--simulator", "--state-dir", str(not_a_folder)],
+        "a corrupt simulator state": [COMMAND, "runs", "--simulator", "--state-dir", str(corrupt)],
+        "an output in a missing folder": [
+            COMMAND, "export", "--output", str(tmp_path / "missing" / "out.csv"), "--simulator",
+            "--state-dir", str(tmp_path / "ok"),
+        ],
+        "a negative concurrency": [
+            COMMAND, "apply", "--policy", str(POLICY), "--source", day(1), "--concurrency", "-3", "--simulator",
+            "--state-dir", str(tmp_path / "ok"),
+        ],
+        "a policy that is a folder": [
+            COMMAND, "plan", "--policy", str(tmp_path), "--source", day(1), "--simulator",
+            "--state-dir", str(tmp_path / "ok"),
+        ],
+        "a port out of range": [*simulator, "--port", "99999"],
+        "faults that are not JSON": [*module, "--faults", "{bad"],
+        "a negative latency": [*module, "--latency-ms", "-5"],
+        "a timeout of zero": [COMMAND, "runs", "--simulator", "--state-dir", str(tmp_path / "ok"), "--timeout", "0"],
+    }  # fmt: skip
+    for name, arguments in cases.items():
+        result = subprocess.run(arguments, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2, f"{name}: {result.returncode} {result.stderr}"
+        assert "Traceback" not in result.stderr, f"{name}: {result.stderr}"
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, f"{name}: {result.stderr}"
+    message = [
+        line
+        for line in subprocess.run(
+            cases["a policy that is a folder"], capture_output=True, text=True
+        ).stderr.splitlines()
+    ]
+    assert "is not a file" in message[0]
+
+
+def test_export_since_accepts_any_offset(tmp_path: Path) -> None:
+    run("apply", "--policy", str(POLICY), "--source", day(1), "--yes", state=tmp_path)
+    utc = run("export", "--since", "2000-01-01T00:00:00Z", state=tmp_path)
+    offset = run("export", "--since", "2000-01-01T02:00:00+02:00", state=tmp_path)
+    assert utc.returncode == offset.returncode == 0, offset.stderr
+    assert utc.stdout.count("\n") == offset.stdout.count("\n") == 46
