@@ -20,9 +20,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
-from okta_lifecycle import OktaClient, Plan, Policy, Report, errors
+from okta_lifecycle import OktaClient, Plan, Policy, Report, _arguments, errors
 from okta_lifecycle.testing import OktaSimulator
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BLOCKED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
@@ -35,54 +35,16 @@ class UsageError(Exception):
     """A problem with the command line or its files."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose mistakes are one line (and exit 2), not the whole usage."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see --help)\n")
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
-    return value
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 86_400:
-        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds from 0 to 86400")
-    return value
-
-
-def _positive_or_zero(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
-
-
-def _timeout(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds above 0 and at most 3600")
-    return value
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port (0 to 65535)")
-    return value
+_seconds = _arguments.bounded(float, 0.0, 86_400.0)
+_timeout = _arguments.bounded(float, 0.0, 3_600.0, above_low=True)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = _arguments.Parser(
         prog="okta-lifecycle",
         description="Plan and apply Okta lifecycle policies; read Okta as a source of identities.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_arguments.Parser)
 
     def target(command: argparse.ArgumentParser) -> None:
         group = command.add_argument_group("target (default: OKTA_ORG_URL and credentials from the environment)")
@@ -102,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     def applying(command: argparse.ArgumentParser) -> None:
         command.add_argument("--yes", action="store_true", help="apply without asking")
         command.add_argument("--override-safety", action="store_true", help="apply a plan the safety limits block")
-        command.add_argument("--concurrency", type=_positive, default=16, help="changes in flight (default 16)")
+        command.add_argument(
+            "--concurrency", type=_arguments.positive, default=16, help="changes in flight (default 16)"
+        )
         command.add_argument(
             "--wait",
             type=_seconds,
@@ -163,8 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     target(command)
 
     command = commands.add_parser("simulator", help="serve a simulated Okta org for other tools")
-    command.add_argument("--port", type=_port, default=0)
-    command.add_argument("--seed-users", type=_positive_or_zero, default=0)
+    command.add_argument("--port", type=_arguments.port, default=0)
+    command.add_argument("--seed-users", type=_arguments.count, default=0)
     command.add_argument("--rate-limits", default="none", help='"none", "okta", or JSON such as {"/api/v1/users": 600}')
     command.add_argument("--state-file", help="keep the org in this JSON file")
     command.add_argument("--api-token", help="the token to accept (default: random)")

@@ -11,45 +11,24 @@ import json
 import signal
 import sys
 import threading
-from typing import NoReturn
 
+from okta_lifecycle import _arguments
 from okta_lifecycle._core import OktaSimulator
 
 
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port (0 to 65535)")
-    return value
-
-
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
-
-
-class _Parser(argparse.ArgumentParser):
-    """Mistakes are one line (and exit 2), not the whole usage."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m okta_lifecycle.simulator", description=__doc__)
-    parser.add_argument("--port", type=_port, default=0, help="loopback port (default: a free one)")
-    parser.add_argument("--seed-users", type=_count, default=0, help="users created up front")
+    parser = _arguments.Parser(prog="python -m okta_lifecycle.simulator", description=__doc__)
+    parser.add_argument("--port", type=_arguments.port, default=0, help="loopback port (default: a free one)")
+    parser.add_argument("--seed-users", type=_arguments.count, default=0, help="users created up front")
     parser.add_argument(
         "--rate-limits",
         default="none",
         help='"none", "okta" (Okta\'s Workforce defaults) or JSON such as \'{"/api/v1/users": 600}\'',
     )
     parser.add_argument("--rate-limit-window-seconds", type=float, default=60.0)
-    parser.add_argument("--concurrency-limit", type=_count, default=None)
-    parser.add_argument("--latency-ms", type=_count, default=0)
-    parser.add_argument("--latency-jitter-ms", type=_count, default=0)
+    parser.add_argument("--concurrency-limit", type=_arguments.count, default=None)
+    parser.add_argument("--latency-ms", type=_arguments.count, default=0)
+    parser.add_argument("--latency-jitter-ms", type=_arguments.count, default=0)
     parser.add_argument("--faults", default=None, help='JSON such as \'{"503": 0.02, "seed": 7}\'')
     parser.add_argument("--api-token", default=None, help="the SSWS token to accept (default: random)")
     parser.add_argument("--state-file", default=None, help="JSON file that keeps the org between runs")
