@@ -529,3 +529,26 @@ async fn a_journal_written_by_release_0_1_opens_migrated_and_a_newer_one_is_refu
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn look_alike_and_invisible_characters_in_emails_are_caught_before_anything_is_written() {
+    let (sim, client) = common::org(SimulatorConfig::default()).await;
+    let journal = Journal::in_memory().unwrap();
+    let records = [
+        record("1", "ada@acme.com", "active"),
+        // Full-width "ａ": looks the same, is another string.
+        record("2", "\u{ff41}da@acme.com", "active"),
+        record("3", "gr\u{200b}ace@acme.com", "active"),
+        record("4", "eve\u{0000}@acme.com", "active"),
+    ];
+    let planned =
+        plan(&client, &policy("employeeNumber", json!({}), joiner_leaver()), &records, &journal).await.unwrap();
+    let creates: Vec<&str> = planned.changes.iter().filter_map(|c| c.operation.login()).collect();
+    assert_eq!(creates, ["ada@acme.com", "ada@acme.com"], "only identity 1 is created (and joins staff)");
+    let issues: Vec<(&str, &str)> =
+        planned.issues.iter().map(|i| (i.identity.as_deref().unwrap(), i.message.as_str())).collect();
+    assert!(issues.iter().any(|(id, m)| *id == "2" && m.contains("already")), "{issues:?}");
+    assert!(issues.iter().any(|(id, m)| *id == "3" && m.contains("invisible character U+200B")), "{issues:?}");
+    assert!(issues.iter().any(|(id, m)| *id == "4" && m.contains("control character U+0000")), "{issues:?}");
+    assert!(writes(&sim).is_empty());
+}

@@ -1030,6 +1030,20 @@ mod tests {
     }
 
     #[test]
+    fn a_chain_of_replaces_cannot_build_a_huge_value() {
+        let growing = "{value | REPLACE('a', 'aaaaaaaaaa') | REPLACE('a', 'aaaaaaaaaa') | REPLACE('a', 'aaaaaaaaaa') | REPLACE('a', 'aaaaaaaaaa') | REPLACE('a', 'aaaaaaaaaa') | REPLACE('a', 'aaaaaaaaaa')}";
+        match render_map(growing, &record(&[("value", "aaaaaaaaaa")])) {
+            Err(RenderError::Function { function, message }) => {
+                assert_eq!(function, "REPLACE");
+                assert!(message.contains("longer than"), "{message}");
+            }
+            other => panic!("expected a refusal, got {:?}", other.map(|v| v.len())),
+        }
+        let wide = format!("{}{{value}}", "x".repeat(MAX_RENDERED_BYTES));
+        assert!(render_map(&wide, &record(&[("value", "y")])).is_err());
+    }
+
+    #[test]
     fn ascii_folds_latin_letters() {
         assert_eq!(apply("{value | ASCII}", "Zoë Ångström-Łukasz Øre Straße"), "Zoe Angstrom-Lukasz Ore Strasse");
         assert_eq!(apply("{value | ASCII}", "Œuvre Þóra Æsa Đorđe ŒÆ"), "OEuvre THora AEsa Dorde OEAE");

@@ -177,3 +177,21 @@ def test_the_corpus_is_large_and_current() -> None:
     assert len(CASES) >= 150
     kinds = {case["kind"] for case in CASES}
     assert kinds >= {"policy_toml", "policy_dict", "records_csv", "records_jsonl", "client", "call", "server"}
+
+
+def test_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "policy.toml"
+    os.mkfifo(fifo)
+    expect_error("InvalidInputError", lambda: Policy.from_file(str(fifo)))
+    source = tmp_path / "hr.csv"
+    os.mkfifo(source)
+    with OktaSimulator() as simulator:
+        expect_error("InvalidInputError", lambda: simulator.client().plan(Policy.from_toml(GOOD_POLICY), str(source)))
+
+
+def test_absurd_simulator_knobs_are_refused() -> None:
+    for knobs in ({"rate_limit_window_seconds": 1e300}, {"rate_limit_window_seconds": float("nan")}):
+        with pytest.raises(ValueError):
+            OktaSimulator(**knobs)

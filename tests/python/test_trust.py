@@ -295,7 +295,7 @@ def test_ctrl_c_names_the_resume_command_and_apply_resumes_the_run(tmp_path: Pat
         assert nothing.returncode == 0 and "No unfinished run" in nothing.stdout
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("seed", range(1, int(os.environ.get("SIGKILL_SEEDS", "4")) + 1))
 def test_sigkill_at_a_random_point_then_resume_repeats_nothing(tmp_path: Path, seed: int) -> None:
     import random
 
@@ -317,6 +317,7 @@ def test_sigkill_at_a_random_point_then_resume_repeats_nothing(tmp_path: Path, s
         process.wait(timeout=30)
         assert process.returncode == -signal.SIGKILL
         killed_at = (creates(sim), sum(sim.counters()["reset_password"].values()))
+        print(f"seed {seed}: killed after {killed_at[0]} creates and {killed_at[1]} resets")
 
         resumed = subprocess.run(arguments, capture_output=True, text=True, env=environment, timeout=180)
         assert resumed.returncode == 0, resumed.stderr
