@@ -301,21 +301,30 @@ async fn reset_password_counts_once_per_requested_reset_and_is_never_repeated() 
     assert_eq!(sim.counters().reset_password.get(&id(1)), Some(&1));
     assert_eq!(sim.counters().reset_password.get(&id(2)), Some(&1));
 
-    // A reset left "started" by an applier that died cannot be proven either way: it is reported
-    // as unknown and never sent.
+    // An applier that died mid-reset. For user1 it had journaled the status before the reset
+    // (RECOVERY, from the first run), so the reset may have been sent and Okta cannot tell: it is
+    // reported as unknown and never sent. For user2 it had only claimed the change: a reset is
+    // sent only after its status is journaled, so it was never sent, and is sent now.
     let crashed = plan_for(&client, &policy, &records, &journal).await;
     for change in &crashed.changes {
         assert!(journal.claim(&crashed.run_id, change, ChangeStatus::Planned).unwrap());
+        if change.operation.login() == Some("user1@example.com") {
+            let before = json!({"user_id": id(1), "status_before": "RECOVERY"});
+            journal.mark(&crashed.run_id, change, ChangeStatus::Started, Some(&before), None, None).unwrap();
+        }
     }
     let report = apply(&client, &crashed, &journal, &ApplyOptions::default()).await.unwrap();
-    assert_eq!(report.outcomes.iter().filter(|o| o.status == ChangeStatus::Unknown).count(), 2, "{}", report.render());
+    let unknown: Vec<_> = report.outcomes.iter().filter(|o| o.status == ChangeStatus::Unknown).collect();
+    assert_eq!(unknown.len(), 1, "{}", report.render());
+    assert_eq!(unknown[0].login.as_deref(), Some("user1@example.com"));
     assert_eq!(sim.counters().reset_password.get(&id(1)), Some(&1), "never resent");
+    assert_eq!(sim.counters().reset_password.get(&id(2)), Some(&2), "sent for the first time");
 
     // A new run is a new request: a new event each.
     let again = plan_for(&client, &policy, &records, &journal).await;
     apply(&client, &again, &journal, &ApplyOptions::default()).await.unwrap();
     assert_eq!(sim.counters().reset_password.get(&id(1)), Some(&2));
-    assert_eq!(sim.counters().reset_password.get(&id(2)), Some(&2));
+    assert_eq!(sim.counters().reset_password.get(&id(2)), Some(&3));
 }
 
 #[tokio::test]

@@ -513,8 +513,9 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
         }
         ChangeStatus::Started | ChangeStatus::Unknown => {
             // In flight when the last apply stopped: find out whether it happened.
-            if let Some(before) = recorded_result.as_ref().and_then(|r| r.get("status_before")).and_then(Value::as_str)
-            {
+            let before_reset = recorded_result.as_ref().and_then(|r| r.get("status_before")).and_then(Value::as_str);
+            let unsent_reset = matches!(change.operation, Operation::ResetPassword { .. }) && before_reset.is_none();
+            if let Some(before) = before_reset {
                 let before = UserStatus::parse(before);
                 resolved.lock().unwrap_or_else(|e| e.into_inner()).status_before_reset.insert(change.seq, before);
                 // A request sent moments ago by an applier that died may still be on its way.
@@ -524,7 +525,10 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
                     tokio::time::sleep(grace - since).await;
                 }
             }
-            match verify(client, change, resolved).await {
+            // A reset is sent only after the status before it is journaled: without that
+            // status, it was never sent, and sending it now is its first time.
+            let verified = if unsent_reset { Ok(None) } else { verify(client, change, resolved).await };
+            match verified {
                 Ok(Some(result)) => {
                     learn(resolved, change, result.as_ref(), true);
                     record(context, change, ChangeStatus::Succeeded, result.as_ref(), None, None, &mut outcome);

@@ -589,9 +589,16 @@ impl Journal {
         request_id: Option<&str>,
     ) -> Result<()> {
         let mut detail = serde_json::to_value(change).unwrap_or(Value::Null);
-        if let (Some(result), Value::Object(map)) = (result, &mut detail) {
+        // A result recorded earlier (a reset's status before it was sent) is kept when this
+        // mark brings none: it is what a resume needs to tell whether the change happened.
+        let result = match result {
+            Some(result) => Some(result.clone()),
+            None => self.change_status(run_id, change.seq)?.and_then(|(_, earlier)| earlier),
+        };
+        if let (Some(result), Value::Object(map)) = (&result, &mut detail) {
             map.insert("result".into(), result.clone());
         }
+        let result = result.as_ref();
         let user_id = result
             .and_then(|r| r.get("user_id"))
             .and_then(Value::as_str)

@@ -320,7 +320,7 @@ def test_sigkill_at_a_random_point_then_resume_repeats_nothing(tmp_path: Path, s
         print(f"seed {seed}: killed after {killed_at[0]} creates and {killed_at[1]} resets")
 
         resumed = subprocess.run(arguments, capture_output=True, text=True, env=environment, timeout=180)
-        assert resumed.returncode == 0, resumed.stderr
+        assert resumed.returncode == 0, resumed.stdout[-1500:] + resumed.stderr
         assert creates(sim) == joiners, f"each joiner created once (killed after {killed_at})"
         counts = sim.counters()["reset_password"]
         assert len(counts) == resets and all(count == 1 for count in counts.values()), counts
