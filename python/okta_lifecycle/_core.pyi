@@ -528,8 +528,8 @@ class OktaClient:
         """The plan of a run as the journal recorded it when it was made; applying it resumes the
         run (not awaitable)."""
     def unfinished_run(self, policy: Policy, records: _Records) -> str | None:
-        """The run id of an unfinished apply of ``policy`` over the same records, if any
-        (not awaitable)."""
+        """The run id of an unfinished apply of ``policy`` (the same content, not only the same
+        name) over the same records, if any (not awaitable)."""
     def close(self) -> None:
         """Stop using the client: later calls raise RuntimeError."""
     def __enter__(self) -> Self: ...
@@ -751,8 +751,8 @@ class AsyncOktaClient:
         """The plan of a run as the journal recorded it when it was made; applying it resumes the
         run (not awaitable)."""
     def unfinished_run(self, policy: Policy, records: _Records) -> str | None:
-        """The run id of an unfinished apply of ``policy`` over the same records, if any
-        (not awaitable)."""
+        """The run id of an unfinished apply of ``policy`` (the same content, not only the same
+        name) over the same records, if any (not awaitable)."""
     def close(self) -> None:
         """Stop using the client: later calls raise RuntimeError."""
     def __aenter__(self) -> Awaitable[Self]: ...

@@ -350,8 +350,8 @@ pub struct Plan {
     pub summary: Summary,
     /// Why the safety limits block the plan (empty: not blocked).
     pub blocked: Vec<String>,
-    /// The SHA-256 digest of the records planned: an apply of the same policy and source finds
-    /// its unfinished run by it.
+    /// The SHA-256 digest of the policy and the records planned: an apply of the same policy and
+    /// source finds its unfinished run by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_digest: Option<String>,
 }

@@ -122,6 +122,19 @@ fn matched_user(
     ))
 }
 
+/// The SHA-256 digest (hex) of a policy and the records it is planned over: an apply of the same
+/// policy (the same content, not only the same name) over the same records finds its unfinished
+/// run by it, and a corrected policy starts a new run instead of resuming the old plan.
+pub fn source_digest(policy: &Policy, records: &[IdentityRecord]) -> String {
+    use sha2::{Digest, Sha256};
+    // The policy's Debug form holds every rule as written (no hashed collections: stable).
+    let policy_digest = Sha256::digest(format!("{policy:?}").as_bytes());
+    let mut hasher = Sha256::new();
+    hasher.update(policy_digest);
+    hasher.update(records_digest(records).as_bytes());
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A run id: the time and a random suffix, readable and unique.
 pub fn new_run_id() -> String {
     let now = chrono::Utc::now();
@@ -315,7 +328,7 @@ pub fn plan_with_snapshot(
         events,
         summary,
         blocked,
-        source_digest: Some(records_digest(records)),
+        source_digest: Some(source_digest(policy, records)),
     }
 }
 

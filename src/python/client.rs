@@ -384,7 +384,7 @@ macro_rules! client_common {
             /// what applying them again should resume instead of planning anew.
             fn unfinished_run(&self, policy: PyPolicy, records: Records) -> PyResult<Option<String>> {
                 self.core.check()?;
-                let digest = lifecycle::record::records_digest(&records.0);
+                let digest = lifecycle::planner::source_digest(&policy.inner, &records.0);
                 to_py(self.core.journal.unfinished_run_for(&policy.inner.name, &digest))
             }
 

@@ -279,6 +279,12 @@ def test_ctrl_c_names_the_resume_command_and_apply_resumes_the_run(tmp_path: Pat
         assert listed.returncode == 0, listed.stderr
         assert [run["run_id"] for run in json.loads(listed.stdout)] == [run_id]
 
+        # A corrected policy is not the same policy: it would plan anew, not resume the old plan.
+        with OktaClient(sim.url, api_token=sim.api_token, journal=journal) as client:
+            corrected = Policy.from_toml(POLICY.replace("max_deprovisions = 1", "max_deprovisions = 2"))
+            assert client.unfinished_run(corrected, str(source)) is None
+            assert client.unfinished_run(Policy.from_toml(POLICY), str(source)) == run_id
+
         # Applying the same policy and source again resumes that run instead of planning anew.
         resumed = subprocess.run(arguments, capture_output=True, text=True, env=environment, timeout=120)
         assert resumed.returncode == 0, resumed.stderr
