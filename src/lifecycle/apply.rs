@@ -138,18 +138,23 @@ struct Resolved {
     groups: HashMap<String, String>,
     failed_users: HashSet<String>,
     failed_groups: HashSet<String>,
-    /// Identities whose deprovision snapshot failed: nothing else may happen to them.
+    /// Identities whose deprovision snapshot was not recorded: nothing else may happen to them.
     unsafe_identities: HashSet<String>,
-    /// The status of each user just before its password reset was sent, by change: what tells
-    /// whether an unanswered reset happened (an ACTIVE user goes to RECOVERY).
-    status_before_reset: HashMap<u32, UserStatus>,
 }
 
 enum Done {
-    Succeeded(Option<Value>),
-    /// Done, as Okta showed after an answer was lost.
-    Verified(Option<Value>),
+    /// Done, with what Okta answered, and a note when the answer was lost or unreadable.
+    Succeeded {
+        result: Option<Value>,
+        note: Option<String>,
+    },
     Skipped(String),
+}
+
+impl Done {
+    fn answered(result: Value) -> Result<Done> {
+        Ok(Done::Succeeded { result: Some(result), note: None })
+    }
 }
 
 /// Links Okta returned, by login (secrets).
@@ -354,45 +359,21 @@ fn chains_of(plan: &Plan, phase: u8) -> Vec<Vec<usize>> {
 }
 
 /// Runs one chain in order. A deprovision whose history could not be recorded stops there:
-/// the rest of it is skipped, so that no account is disabled without its snapshot.
+/// the rest of it (and anything else for that user in this run) is skipped, so that no account
+/// is disabled without its snapshot.
 async fn run_chain(context: &Context<'_>, chain: Vec<usize>) -> Vec<ChangeOutcome> {
     let mut outcomes = Vec::new();
-    let mut stop: Option<String> = None;
     for index in chain {
         let change = &context.plan.changes[index];
-        if let Some(reason) = &stop {
-            outcomes.push(skip(context, change, reason.clone()));
-            continue;
-        }
         let outcome = run_change(context, change).await;
-        if matches!(change.operation, Operation::SnapshotUser { .. }) && outcome.status != ChangeStatus::Succeeded {
-            stop = Some(format!(
-                "not sent: the history of {} could not be recorded first",
-                change.operation.login().unwrap_or("the user")
-            ));
+        if let (Operation::SnapshotUser { user }, false) =
+            (&change.operation, outcome.status == ChangeStatus::Succeeded)
+        {
+            context.resolved.lock().unwrap_or_else(|e| e.into_inner()).unsafe_identities.insert(fold(&user.login));
         }
         outcomes.push(outcome);
     }
     outcomes
-}
-
-/// A change not sent because something before it in its chain did not happen.
-fn skip(context: &Context<'_>, change: &Change, message: String) -> ChangeOutcome {
-    let mut outcome = ChangeOutcome::for_change(change);
-    outcome.status = ChangeStatus::Skipped;
-    match context.journal.change_status(&context.plan.run_id, change.seq) {
-        // Done by an earlier apply: it stays done.
-        Ok(Some((ChangeStatus::Succeeded, _))) => {
-            outcome.status = ChangeStatus::Succeeded;
-            outcome.already_done = true;
-            return outcome;
-        }
-        Ok(_) => {}
-        Err(error) => outcome.journal_error = Some(error.to_string()),
-    }
-    record(context, change, ChangeStatus::Skipped, None, Some(&message), None, &mut outcome);
-    outcome.message = Some(message);
-    outcome
 }
 
 impl ChangeOutcome {
@@ -479,9 +460,6 @@ fn learn(resolved: &Mutex<Resolved>, change: &Change, result: Option<&Value>, su
         (Operation::CreateGroup { name, .. }, false) => {
             resolved.failed_groups.insert(fold(name));
         }
-        (Operation::SnapshotUser { user }, false) => {
-            resolved.unsafe_identities.insert(fold(&user.login));
-        }
         _ => {}
     }
 }
@@ -513,12 +491,11 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
         }
         ChangeStatus::Started | ChangeStatus::Unknown => {
             // In flight when the last apply stopped: find out whether it happened.
-            let before_reset = recorded_result.as_ref().and_then(|r| r.get("status_before")).and_then(Value::as_str);
+            let before_reset = recorded_result.as_ref().and_then(|r| r.get("status_before"));
             let unsent_reset = matches!(change.operation, Operation::ResetPassword { .. }) && before_reset.is_none();
-            if let Some(before) = before_reset {
-                let before = UserStatus::parse(before);
-                resolved.lock().unwrap_or_else(|e| e.into_inner()).status_before_reset.insert(change.seq, before);
-                // A request sent moments ago by an applier that died may still be on its way.
+            if before_reset.and_then(Value::as_str) == Some(UserStatus::Active.as_str()) {
+                // A request sent moments ago by an applier that died may still be on its way (only
+                // a user that was ACTIVE can show it was not made, and so be sent another).
                 let since = journal.change_age(run_id, change.seq).ok().flatten().unwrap_or_default();
                 let grace = client.config().request_timeout.min(Duration::from_secs(30));
                 if since < grace {
@@ -527,7 +504,7 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
             }
             // A reset is sent only after the status before it is journaled: without that
             // status, it was never sent, and sending it now is its first time.
-            let verified = if unsent_reset { Ok(None) } else { verify(client, change, resolved).await };
+            let verified = if unsent_reset { Ok(None) } else { verify(context, change).await };
             match verified {
                 Ok(Some(result)) => {
                     learn(resolved, change, result.as_ref(), true);
@@ -577,19 +554,12 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
             return outcome;
         }
     }
-    let result = settle(context, change).await;
-    match result {
-        Ok(Done::Succeeded(result)) => {
+    match settle(context, change).await {
+        Ok(Done::Succeeded { result, note }) => {
             learn(resolved, change, result.as_ref(), true);
-            record(context, change, ChangeStatus::Succeeded, result.as_ref(), None, None, &mut outcome);
+            record(context, change, ChangeStatus::Succeeded, result.as_ref(), note.as_deref(), None, &mut outcome);
             outcome.status = ChangeStatus::Succeeded;
-        }
-        Ok(Done::Verified(result)) => {
-            let note = "an answer was lost; Okta shows the change was made".to_owned();
-            learn(resolved, change, result.as_ref(), true);
-            record(context, change, ChangeStatus::Succeeded, result.as_ref(), Some(&note), None, &mut outcome);
-            outcome.status = ChangeStatus::Succeeded;
-            outcome.message = Some(note);
+            outcome.message = note;
         }
         Ok(Done::Skipped(message)) => {
             learn(resolved, change, None, false);
@@ -604,32 +574,14 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
             outcome.status = ChangeStatus::Unknown;
             outcome.message = Some(message);
         }
-        Err(Error::Decode { message, .. }) if change.operation.writes() => {
-            // Okta answered 2xx, so the write happened; only its answer is unreadable. It is
-            // done, and never sent again: learn what Okta can tell about it instead.
-            let verified = verify(client, change, resolved).await.ok().flatten();
-            let result = verified.flatten().unwrap_or_else(|| json!({ "answer_unreadable": true }));
-            let note = format!("succeeded, but Okta's answer could not be read: {message}");
-            learn(resolved, change, Some(&result), true);
-            record(context, change, ChangeStatus::Succeeded, Some(&result), Some(&note), None, &mut outcome);
-            outcome.status = ChangeStatus::Succeeded;
-            outcome.message = Some(note);
-        }
         Err(error) => {
             learn(resolved, change, None, false);
             let api = error.api();
+            let request_id = api.and_then(|a| a.request_id.clone());
             outcome.error_code = api.and_then(|a| a.error_code.clone());
-            outcome.request_id = api.and_then(|a| a.request_id.clone());
             let message = error.to_string();
-            record(
-                context,
-                change,
-                ChangeStatus::Failed,
-                None,
-                Some(&message),
-                outcome.request_id.clone().as_deref(),
-                &mut outcome,
-            );
+            record(context, change, ChangeStatus::Failed, None, Some(&message), request_id.as_deref(), &mut outcome);
+            outcome.request_id = request_id;
             outcome.message = Some(message);
             outcome.status = ChangeStatus::Failed;
         }
@@ -641,31 +593,42 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
 /// dropped connection, a timeout, a 5xx to a write) is checked in Okta; done → succeeded; provably
 /// not done → sent again, up to [`MAX_ATTEMPTS`] times; not knowable → unknown, never resent. A
 /// resend that Okta refuses (the create landed after all and the login is now taken, the status
-/// already changed) is checked once more before it counts as a failure.
+/// already changed) is checked once more before it counts as a failure. A write answered 2xx
+/// with a body that cannot be read happened: it is done, with what Okta can tell about it.
 async fn settle(context: &Context<'_>, change: &Change) -> Result<Done> {
+    let verified = |found: Option<Value>| {
+        Ok(Done::Succeeded { result: found, note: Some("an answer was lost; Okta shows the change was made".into()) })
+    };
     let mut attempt = 1;
     loop {
         let result = execute(context, change).await;
         match &result {
             Err(Error::OutcomeUnknown { .. }) => {}
+            Err(Error::Decode { message, .. }) if change.operation.writes() => {
+                let found = verify(context, change).await.ok().flatten().flatten();
+                return Ok(Done::Succeeded {
+                    result: Some(found.unwrap_or_else(|| json!({ "answer_unreadable": true }))),
+                    note: Some(format!("succeeded, but Okta's answer could not be read: {message}")),
+                });
+            }
             Err(Error::Api(_)) if attempt > 1 => {
-                if let Ok(Some(found)) = verify(context.client, change, &context.resolved).await {
-                    return Ok(Done::Verified(found));
+                if let Ok(Some(found)) = verify(context, change).await {
+                    return verified(found);
                 }
                 return result;
             }
             _ => return result,
         }
-        match verify(context.client, change, &context.resolved).await {
-            Ok(Some(found)) => return Ok(Done::Verified(found)),
+        match verify(context, change).await {
+            Ok(Some(found)) => return verified(found),
             Ok(None) if attempt < MAX_ATTEMPTS => {
                 if matches!(change.operation, Operation::ResetPassword { .. }) {
                     // A reset request that timed out could still be on its way: look again after
                     // a pause before sending another.
                     tokio::time::sleep(context.client.config().request_timeout.min(Duration::from_secs(30))).await;
-                    match verify(context.client, change, &context.resolved).await {
+                    match verify(context, change).await {
                         Ok(None) => {}
-                        Ok(Some(found)) => return Ok(Done::Verified(found)),
+                        Ok(Some(found)) => return verified(found),
                         Err(_) => return result,
                     }
                 }
@@ -703,26 +666,26 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
     match &change.operation {
         Operation::CreateGroup { name, description } => {
             let group = client.groups().create(name, description.as_deref()).await?;
-            Ok(Done::Succeeded(Some(json!({ "group_id": group.id() }))))
+            Done::answered(json!({ "group_id": group.id() }))
         }
         Operation::CreateUser { profile, activate, groups, .. } => {
             let mut request = CreateUser::new(profile.clone());
             request.activate = *activate;
             request.group_ids = groups.iter().filter_map(|g| g.id.clone()).collect();
             let user = users.create(&request).await?;
-            Ok(Done::Succeeded(Some(json!({ "user_id": user.id(), "status": user.status().as_str() }))))
+            Done::answered(json!({ "user_id": user.id(), "status": user.status().as_str() }))
         }
         Operation::UpdateUser { user, changes } => {
             let id = or_skip!(user_id(user));
             let profile = changes.iter().map(|c| (c.attribute.clone(), c.after.clone())).collect();
             users.update_profile(&id, &profile).await?;
-            Ok(Done::Succeeded(Some(json!({ "user_id": id }))))
+            Done::answered(json!({ "user_id": id }))
         }
         Operation::AddMember { user, group } => {
             let id = or_skip!(user_id(user));
             let group_id = or_skip!(resolve_group(resolved, group));
             client.groups().add_member(&group_id, &id).await?;
-            Ok(Done::Succeeded(Some(json!({ "user_id": id, "group_id": group_id }))))
+            Done::answered(json!({ "user_id": id, "group_id": group_id }))
         }
         Operation::RemoveMember { user, group } => {
             let id = or_skip!(user_id(user));
@@ -732,7 +695,7 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
                 Err(error) if error.is_not_found() => {}
                 other => other?,
             }
-            Ok(Done::Succeeded(Some(json!({ "user_id": id, "group_id": group_id }))))
+            Done::answered(json!({ "user_id": id, "group_id": group_id }))
         }
         Operation::SnapshotUser { user } => {
             let id = or_skip!(user_id(user));
@@ -752,7 +715,7 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
                 profile: current.profile().clone(),
                 groups,
             })?;
-            Ok(Done::Succeeded(Some(json!({ "user_id": id }))))
+            Done::answered(json!({ "user_id": id }))
         }
         Operation::ActivateUser { user, send_email } => {
             let id = or_skip!(user_id(user));
@@ -763,7 +726,7 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
                     .unwrap_or_else(|e| e.into_inner())
                     .push((user.login.clone(), activation.url));
             }
-            Ok(Done::Succeeded(Some(json!({ "user_id": id }))))
+            Done::answered(json!({ "user_id": id }))
         }
         Operation::DeactivateUser { user }
         | Operation::SuspendUser { user }
@@ -777,13 +740,13 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
                 Operation::ClearSessions { oauth_tokens, .. } => users.clear_sessions(&id, *oauth_tokens, None).await?,
                 _ => unreachable!("matched above"),
             }
-            Ok(Done::Succeeded(Some(json!({ "user_id": id }))))
+            Done::answered(json!({ "user_id": id }))
         }
         Operation::ResetPassword { user, send_email, revoke_sessions } => {
             let id = or_skip!(user_id(user));
+            // The status before the reset, journaled before it is sent: what tells whether an
+            // unanswered reset happened (an ACTIVE user goes to RECOVERY), in this run or a resume.
             let before = users.get(&id).await?.status();
-            resolved.lock().unwrap_or_else(|e| e.into_inner()).status_before_reset.insert(change.seq, before.clone());
-            // Journaled before the reset is sent, so that a resume after a crash can tell too.
             journal.mark(
                 &plan.run_id,
                 change,
@@ -795,7 +758,7 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
             if let Some(link) = users.reset_password(&id, *send_email, *revoke_sessions).await? {
                 context.reset_links.lock().unwrap_or_else(|e| e.into_inner()).push((user.login.clone(), link));
             }
-            Ok(Done::Succeeded(Some(json!({ "user_id": id }))))
+            Done::answered(json!({ "user_id": id }))
         }
     }
 }
@@ -803,11 +766,8 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
 /// Finds out whether a change that was in flight took effect. `Ok(Some(result))`: it did;
 /// `Ok(None)`: it did not, and doing it now is safe; `Err`: it cannot be known and must not be
 /// repeated.
-async fn verify(
-    client: &OktaClient,
-    change: &Change,
-    resolved: &Mutex<Resolved>,
-) -> std::result::Result<Option<Option<Value>>, String> {
+async fn verify(context: &Context<'_>, change: &Change) -> std::result::Result<Option<Option<Value>>, String> {
+    let (client, resolved) = (context.client, &context.resolved);
     let users = client.users();
     let status_of = |id: String| {
         let users = users.clone();
@@ -841,10 +801,14 @@ async fn verify(
             Ok(done.then(|| Some(json!({ "user_id": id }))))
         }
         Operation::ResetPassword { user, .. } => {
-            // Only an ACTIVE user tells: a reset moves it to RECOVERY at once. Anything else (a
-            // resume, where the status before is not known; another status) stays unknown.
-            let before =
-                resolved.lock().unwrap_or_else(|e| e.into_inner()).status_before_reset.get(&change.seq).cloned();
+            // Only an ACTIVE user tells: a reset moves it to RECOVERY at once. Anything else (no
+            // status journaled before it; another status) stays unknown.
+            let before = context
+                .journal
+                .change_status(&context.plan.run_id, change.seq)
+                .ok()
+                .flatten()
+                .and_then(|(_, result)| result?.get("status_before")?.as_str().map(UserStatus::parse));
             let unknown = || {
                 format!(
                     "a password reset for {} may already have been sent; resets are never repeated without proof",
