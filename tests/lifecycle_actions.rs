@@ -317,6 +317,8 @@ async fn reset_password_counts_once_per_requested_reset_and_is_never_repeated() 
     let unknown: Vec<_> = report.outcomes.iter().filter(|o| o.status == ChangeStatus::Unknown).collect();
     assert_eq!(unknown.len(), 1, "{}", report.render());
     assert_eq!(unknown[0].login.as_deref(), Some("user1@example.com"));
+    let (_, kept) = journal.change_status(&crashed.run_id, unknown[0].seq).unwrap().unwrap();
+    assert_eq!(kept.unwrap()["status_before"], "RECOVERY", "marking it unknown keeps what a later resume needs");
     assert_eq!(sim.counters().reset_password.get(&id(1)), Some(&1), "never resent");
     assert_eq!(sim.counters().reset_password.get(&id(2)), Some(&2), "sent for the first time");
 

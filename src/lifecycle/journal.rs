@@ -232,22 +232,14 @@ fn migrate(connection: &Connection) -> Result<()> {
 /// What the journal recorded of a plan when it was made.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedRun {
-    /// The run.
-    pub run_id: String,
-    /// The policy's name.
-    pub policy: String,
     /// The org the plan was made against.
     pub org_url: String,
-    /// `planned`, `applying`, `succeeded` or `finished_with_errors`.
-    pub status: String,
     /// The SHA-256 digest of the plan as made (`None` for runs recorded by release 0.1).
     pub digest: Option<String>,
     /// The safety limits the plan was judged against.
     pub safety: Safety,
     /// The number of records planned (the base of `max_changed_percent`).
     pub records: usize,
-    /// The digest of the records planned, to find a run again from its source.
-    pub source_digest: Option<String>,
     /// The plan as made.
     pub plan: Option<Plan>,
 }
@@ -305,13 +297,17 @@ fn owner_is_gone(owner: &str) -> bool {
     }
 }
 
-fn this_host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty() && !h.contains(':'))
-        .unwrap_or_else(|| "localhost".into())
+/// This machine's name, read once.
+fn this_host() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .map(|h| h.trim().to_owned())
+            .ok()
+            .filter(|h| !h.is_empty() && !h.contains(':'))
+            .unwrap_or_else(|| "localhost".into())
+    })
 }
 
 /// A fresh lease owner for this process: `host:pid:token`.
@@ -442,53 +438,30 @@ impl Journal {
     /// What the journal recorded of a run when it was planned (`None`: not made with this
     /// journal).
     pub fn recorded_run(&self, run_id: &str) -> Result<Option<RecordedRun>> {
-        let row = self
+        type Row = (String, Option<String>, Option<String>, Option<i64>, Option<String>);
+        let row: Option<Row> = self
             .connection()
             .query_row(
-                "SELECT run_id, policy, org_url, status, digest, safety, records, source_digest, plan FROM runs WHERE run_id = ?1",
+                "SELECT org_url, digest, safety, records, plan FROM runs WHERE run_id = ?1",
                 params![run_id],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, String>(3)?,
-                        row.get::<_, Option<String>>(4)?,
-                        row.get::<_, Option<String>>(5)?,
-                        row.get::<_, Option<i64>>(6)?,
-                        row.get::<_, Option<String>>(7)?,
-                        row.get::<_, Option<String>>(8)?,
-                    ))
-                },
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
             )
             .optional()
             .map_err(journal_error)?;
-        let Some((run_id, policy, org_url, status, digest, safety, records, source_digest, plan)) = row else {
+        let Some((org_url, digest, safety, records, plan)) = row else {
             return Ok(None);
         };
+        let unreadable =
+            |what: &str, e: serde_json::Error| Error::Journal(format!("run {run_id}: unreadable {what}: {e}"));
         let safety = match safety {
-            Some(text) => serde_json::from_str(&text)
-                .map_err(|e| Error::Journal(format!("run {run_id}: unreadable safety limits: {e}")))?,
+            Some(text) => serde_json::from_str(&text).map_err(|e| unreadable("safety limits", e))?,
             None => Safety::default(),
         };
         let plan = match plan {
-            Some(text) => Some(
-                serde_json::from_str(&text)
-                    .map_err(|e| Error::Journal(format!("run {run_id}: unreadable plan: {e}")))?,
-            ),
+            Some(text) => Some(serde_json::from_str(&text).map_err(|e| unreadable("plan", e))?),
             None => None,
         };
-        Ok(Some(RecordedRun {
-            run_id,
-            policy,
-            org_url,
-            status,
-            digest,
-            safety,
-            records: records.unwrap_or(0).max(0) as usize,
-            source_digest,
-            plan,
-        }))
+        Ok(Some(RecordedRun { org_url, digest, safety, records: records.unwrap_or(0).max(0) as usize, plan }))
     }
 
     /// Marks a recorded run as being applied.
@@ -529,7 +502,7 @@ impl Journal {
                 return Ok(LeaseOutcome::Held { owner: holder });
             }
         }
-        // Compare-and-set on the state just read: a concurrent taker changes it and loses.
+        // The transaction is IMMEDIATE: no other applier can write between the read and this.
         transaction
             .execute(
                 "UPDATE runs SET lease_owner = ?2, lease_expires_ms = ?3 WHERE run_id = ?1",
@@ -589,16 +562,9 @@ impl Journal {
         request_id: Option<&str>,
     ) -> Result<()> {
         let mut detail = serde_json::to_value(change).unwrap_or(Value::Null);
-        // A result recorded earlier (a reset's status before it was sent) is kept when this
-        // mark brings none: it is what a resume needs to tell whether the change happened.
-        let result = match result {
-            Some(result) => Some(result.clone()),
-            None => self.change_status(run_id, change.seq)?.and_then(|(_, earlier)| earlier),
-        };
-        if let (Some(result), Value::Object(map)) = (&result, &mut detail) {
+        if let (Some(result), Value::Object(map)) = (result, &mut detail) {
             map.insert("result".into(), result.clone());
         }
-        let result = result.as_ref();
         let user_id = result
             .and_then(|r| r.get("user_id"))
             .and_then(Value::as_str)
@@ -606,8 +572,24 @@ impl Journal {
             .or_else(|| change.operation.user().and_then(|u| u.id.clone()));
         self.connection()
             .execute(
-                "UPDATE changes SET status = ?3, detail = ?4, error = ?5, request_id = ?6, user_id = COALESCE(?7, user_id), updated_at = ?8 WHERE run_id = ?1 AND seq = ?2",
-                params![run_id, change.seq, status.as_str(), detail.to_string(), error, request_id, user_id, now()],
+                // A result recorded earlier (a reset's status before it was sent) is kept when this
+                // mark brings none: it is what a resume needs to tell whether the change happened.
+                "UPDATE changes SET status = ?3,
+                    detail = CASE WHEN ?9 AND json_extract(detail, '$.result') IS NOT NULL
+                        THEN json_set(?4, '$.result', json(json_extract(detail, '$.result'))) ELSE ?4 END,
+                    error = ?5, request_id = ?6, user_id = COALESCE(?7, user_id), updated_at = ?8
+                 WHERE run_id = ?1 AND seq = ?2",
+                params![
+                    run_id,
+                    change.seq,
+                    status.as_str(),
+                    detail.to_string(),
+                    error,
+                    request_id,
+                    user_id,
+                    now(),
+                    result.is_none()
+                ],
             )
             .map_err(journal_error)?;
         Ok(())
@@ -841,13 +823,16 @@ impl Journal {
         Ok(runs)
     }
 
-    /// A run's changes counted by status.
+    /// A run's changes counted by status (one query: the command polls it while applying).
     pub fn run_progress(&self, run_id: &str) -> Result<std::collections::BTreeMap<String, usize>> {
-        let mut counts = std::collections::BTreeMap::new();
-        for (_, status) in self.run_changes(run_id)? {
-            *counts.entry(status.as_str().to_owned()).or_insert(0) += 1;
-        }
-        Ok(counts)
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT status, COUNT(*) FROM changes WHERE run_id = ?1 GROUP BY status")
+            .map_err(journal_error)?;
+        let rows = statement
+            .query_map(params![run_id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?.max(0) as usize)))
+            .map_err(journal_error)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(journal_error)
     }
 
     /// The attributes last seen of an identity read from Okta (for mover detection).
