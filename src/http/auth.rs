@@ -259,7 +259,10 @@ impl OAuthClient {
                 .headers()
                 .get("x-rate-limit-reset")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|reset| {
+                    crate::http::client::reset_instant(reset, crate::http::client::date_header(response.headers()))
+                });
             let raw = crate::http::client::read_body(response).await.unwrap_or_default();
             let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
             tracing::debug!(status, duration_ms = started.elapsed().as_millis() as u64, "okta token request");
@@ -268,14 +271,9 @@ impl OAuthClient {
             }
             if status == 429 {
                 // The token endpoint has its own rate limit: say so, with Okta's reset.
-                let now = std::time::SystemTime::now();
-                let epoch_now = now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
                 return Err(Error::RateLimited {
                     bucket: self.token_url.path().to_owned(),
-                    reset_at: reset.map(|reset| {
-                        now + Duration::from_secs(reset.saturating_sub(epoch_now))
-                            .min(crate::http::governor::MAX_WINDOW)
-                    }),
+                    reset_at: reset,
                     concurrency: false,
                     api: Some(Box::new(crate::error::OktaApiError::from_body(
                         429,

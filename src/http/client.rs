@@ -232,10 +232,7 @@ impl OktaClient {
                         }
                         Ok(bytes) => {
                             let rate_limit = rate_limit_headers(&headers);
-                            let date = headers
-                                .get(reqwest::header::DATE)
-                                .and_then(|v| v.to_str().ok())
-                                .and_then(|v| httpdate::parse_http_date(v).ok());
+                            let date = date_header(&headers);
                             permit.finish(Some(status), rate_limit, date);
                             (Attempt::Answered { status, rate_limit, date }, Some((status, headers, bytes)))
                         }
@@ -349,7 +346,9 @@ impl OktaClient {
                         (Attempt::Answered { status: 429, rate_limit, date }, Some((_, _, bytes))) => {
                             Error::RateLimited {
                                 bucket: bucket.to_owned(),
-                                reset_at: rate_limit.filter(|r| r.limit > 0).map(|r| reset_instant(r, date)),
+                                reset_at: rate_limit
+                                    .filter(|r| r.limit > 0)
+                                    .map(|r| reset_instant(r.reset_epoch, date)),
                                 concurrency: rate_limit.is_some_and(|r| r.limit == 0),
                                 api: Some(Box::new(OktaApiError::from_body(429, &bytes, request_id, method, &path))),
                             }
@@ -431,10 +430,17 @@ fn rate_limit_headers(headers: &HeaderMap) -> Option<RateLimitHeaders> {
     })
 }
 
-fn reset_instant(rate_limit: RateLimitHeaders, date: Option<SystemTime>) -> SystemTime {
+/// The `Date` header: Okta's clock.
+pub(crate) fn date_header(headers: &HeaderMap) -> Option<SystemTime> {
+    headers.get(reqwest::header::DATE).and_then(|v| v.to_str().ok()).and_then(|v| httpdate::parse_http_date(v).ok())
+}
+
+/// When a window that Okta says resets at `reset_epoch` (on its clock, read from `date`) resets on
+/// the local clock; never more than one window away.
+pub(crate) fn reset_instant(reset_epoch: u64, date: Option<SystemTime>) -> SystemTime {
     let now = SystemTime::now();
     let server_now = date.unwrap_or(now).duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    now + Duration::from_secs(rate_limit.reset_epoch.saturating_sub(server_now)).min(crate::http::governor::MAX_WINDOW)
+    now + Duration::from_secs(reset_epoch.saturating_sub(server_now)).min(crate::http::governor::MAX_WINDOW)
 }
 
 /// Finds the `rel="next"` target in one `Link` header value (which may hold several links).
