@@ -187,25 +187,38 @@ pub fn plan_with_snapshot(
                 continue;
             }
         };
-        prepared.push((row, key_text, record, workflow, attributes, user));
+        let target =
+            user.as_ref().map(|u| crate::lifecycle::plan::UserRef { id: Some(u.id.clone()), login: u.login.clone() });
+        let identity = Identity {
+            key: key_text,
+            row,
+            record,
+            workflow: workflow.name.clone(),
+            attributes,
+            user,
+            target,
+            planned_status: None,
+        };
+        prepared.push((identity, workflow));
     }
     let mut claimants: std::collections::HashMap<&str, Vec<(usize, &str)>> = std::collections::HashMap::new();
-    for (row, key, _, _, _, user) in &prepared {
-        if let Some(user) = user {
-            claimants.entry(user.id.as_str()).or_default().push((*row, key.as_str()));
+    for (identity, _) in &prepared {
+        if let Some(user) = &identity.user {
+            claimants.entry(user.id.as_str()).or_default().push((identity.row, identity.key.as_str()));
         }
     }
     let mut shared_issues = Vec::new();
-    for (row, key, _, _, _, user) in &prepared {
-        let Some(user) = user else { continue };
+    for (identity, _) in &prepared {
+        let (row, key) = (identity.row, &identity.key);
+        let Some(user) = &identity.user else { continue };
         let others: Vec<String> = claimants[user.id.as_str()]
             .iter()
-            .filter(|(other_row, _)| other_row != row)
+            .filter(|(other_row, _)| *other_row != row)
             .map(|(other_row, other_key)| format!("{} {other_key} (row {other_row})", policy.source.key))
             .collect();
         if !others.is_empty() {
             shared_issues.push(RecordIssue {
-                row: *row,
+                row,
                 identity: Some(key.clone()),
                 message: format!(
                     "resolves to Okta user {} ({}) as does {}; one account cannot follow two records, so neither is acted on",
@@ -218,22 +231,11 @@ pub fn plan_with_snapshot(
     }
     let shared_rows: HashSet<usize> = shared_issues.iter().map(|i| i.row).collect();
     issues.extend(shared_issues);
-    for (row, key_text, record, workflow, attributes, user) in prepared {
-        if shared_rows.contains(&row) {
+    for (mut identity, workflow) in prepared {
+        if shared_rows.contains(&identity.row) {
             continue;
         }
-        let target =
-            user.as_ref().map(|u| crate::lifecycle::plan::UserRef { id: Some(u.id.clone()), login: u.login.clone() });
-        let mut identity = Identity {
-            key: key_text,
-            row,
-            record,
-            workflow: workflow.name.clone(),
-            attributes,
-            user,
-            target,
-            planned_status: None,
-        };
+        let (row, record) = (identity.row, identity.record);
         let before = context.changes.len();
         let lookup = |field: &str| record.text(field);
         let mut failure = None;
