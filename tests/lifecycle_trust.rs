@@ -552,3 +552,29 @@ async fn look_alike_and_invisible_characters_in_emails_are_caught_before_anythin
     assert!(issues.iter().any(|(id, m)| *id == "4" && m.contains("control character U+0000")), "{issues:?}");
     assert!(writes(&sim).is_empty());
 }
+
+#[tokio::test]
+async fn a_fallback_login_is_held_to_the_same_characters_as_the_primary() {
+    let (sim, client) = common::org(SimulatorConfig::default()).await;
+    let journal = Journal::in_memory().unwrap();
+    user_with_number(&client, "ada@acme.com", "9").await;
+    // The primary login is taken by another user, so the fallback is tried.
+    let value = json!({
+        "name": "fallbacks",
+        "source": {"format": "jsonl", "key": "id", "match_on": "employeeNumber"},
+        "attributes": {
+            "login": "{email}", "email": "{alt}", "firstName": "{first}", "lastName": "{last}",
+            "employeeNumber": "{id}", "fallbacks": {"login": ["{nickname}@acme.com"]},
+        },
+        "workflow": [{"name": "joiner", "actions": [{"action": "sync_identities"}]}],
+    });
+    let policy = Policy::from_value(&value).unwrap();
+    let fields = json!({"id": "1", "email": "ada@acme.com", "alt": "ada2@acme.com", "first": "A", "last": "L", "nickname": "ada\u{200b}"});
+    sim.clear_requests();
+    let planned = plan(&client, &policy, &[IdentityRecord::from_map(fields.as_object().cloned().unwrap())], &journal)
+        .await
+        .unwrap();
+    assert!(planned.changes.is_empty(), "{}", planned.render());
+    assert!(planned.issues[0].message.contains("invisible character U+200B"), "{:?}", planned.issues);
+    assert!(writes(&sim).is_empty());
+}

@@ -123,6 +123,12 @@ pub fn decide(
             if !looks_like_email(&email) {
                 return Err(format!("email {email:?} is not an email address"));
             }
+            // A fallback is rendered from other fields: its characters are checked too.
+            for (name, value) in [("login", &login), ("email", &email)] {
+                if let Some(problem) = character_problem(name, value) {
+                    return Err(problem);
+                }
+            }
             context.claimed_logins.insert(login.to_lowercase(), identity.key.clone());
             context.claimed_emails.insert(email_key(&email), identity.key.clone());
             profile.insert("login".into(), Value::String(login.clone()));
