@@ -127,12 +127,10 @@ fn build_core(
         (None, Some(client_id)) => {
             let private_key = match (private_key, private_key_path) {
                 (Some(key), None) => SecretString::new(key),
-                (None, Some(path)) => {
-                    SecretString::new(crate::input::read_text(&path, crate::input::MAX_KEY_BYTES).map_err(|e| {
-                        convert::<()>(Err(crate::Error::Configuration(format!("cannot read {}: {e}", path.display()))))
-                            .unwrap_err()
-                    })?)
-                }
+                (None, Some(path)) => SecretString::new(to_py(
+                    crate::input::read_text(&path, crate::input::MAX_KEY_BYTES)
+                        .map_err(|e| crate::Error::Configuration(format!("cannot read {}: {e}", path.display()))),
+                )?),
                 _ => {
                     return to_py(Err(crate::Error::Configuration(
                         "give exactly one of private_key and private_key_path".into(),
@@ -149,8 +147,8 @@ fn build_core(
         }
         _ => return to_py(Err(crate::Error::Configuration("give api_token, or client_id with a private key".into()))),
     };
-    let mut config = convert(ClientConfig::new(org_url, credentials))?;
-    config.request_timeout = convert(crate::config::seconds("timeout", timeout, crate::config::MAX_TIMEOUT))?;
+    let mut config = to_py(ClientConfig::new(org_url, credentials))?;
+    config.request_timeout = to_py(crate::config::seconds("timeout", timeout, crate::config::MAX_TIMEOUT))?;
     config.max_retries = max_retries;
     config.rate_limit_share = rate_limit_share;
     config.max_concurrency = max_concurrency;
@@ -166,11 +164,11 @@ fn core_from(config: ClientConfig, journal: Option<PathBuf>) -> PyResult<Arc<Cor
     // Every org gets a journal on disk unless told otherwise: a loopback URL may be a real org
     // behind a tunnel. Only the built-in simulator's clients ask for ":memory:".
     let journal = match journal {
-        Some(path) if path.as_os_str() == IN_MEMORY => convert(Journal::in_memory())?,
-        Some(path) => convert(Journal::open(&path))?,
-        None => convert(Journal::open(&Journal::default_path(config.org_url.as_str())))?,
+        Some(path) if path.as_os_str() == IN_MEMORY => to_py(Journal::in_memory())?,
+        Some(path) => to_py(Journal::open(&path))?,
+        None => to_py(Journal::open(&Journal::default_path(config.org_url.as_str())))?,
     };
-    let client = convert(OktaClient::new(config))?;
+    let client = to_py(OktaClient::new(config))?;
     Ok(Arc::new(Core { client, journal: Arc::new(journal), closed: AtomicBool::new(false) }))
 }
 
@@ -343,14 +341,14 @@ macro_rules! client_common {
             /// The journal's record of a user (by login or id), oldest first.
             fn history<'py>(&self, py: Python<'py>, user: &str) -> PyResult<Bound<'py, PyAny>> {
                 self.core.check()?;
-                let history = convert(self.core.journal.history(user))?;
+                let history = to_py(self.core.journal.history(user))?;
                 to_python(py, &history)
             }
 
             /// The profile and memberships recorded before each deprovision of a user.
             fn snapshots<'py>(&self, py: Python<'py>, user: &str) -> PyResult<Bound<'py, PyAny>> {
                 self.core.check()?;
-                let snapshots = convert(self.core.journal.snapshots(user))?;
+                let snapshots = to_py(self.core.journal.snapshots(user))?;
                 to_python(py, &snapshots)
             }
 
@@ -365,7 +363,7 @@ macro_rules! client_common {
             /// changes counted by status.
             fn runs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
                 self.core.check()?;
-                let runs = convert(self.core.journal.runs())?;
+                let runs = to_py(self.core.journal.runs())?;
                 to_python(py, &runs)
             }
 
@@ -373,7 +371,7 @@ macro_rules! client_common {
             /// ``client.apply(client.recorded_plan(run_id))``).
             fn recorded_plan(&self, run_id: &str) -> PyResult<crate::python::models::PyPlan> {
                 self.core.check()?;
-                let recorded = convert(self.core.journal.recorded_run(run_id))?;
+                let recorded = to_py(self.core.journal.recorded_run(run_id))?;
                 match recorded.and_then(|run| run.plan) {
                     Some(inner) => Ok(crate::python::models::PyPlan { inner }),
                     None => Err(invalid_input(format!("the journal has no recorded plan for run {run_id:?}")).into()),
@@ -761,7 +759,7 @@ macro_rules! source_method {
                 let journal = Arc::clone(&self.core.journal);
                 let remember = Arc::clone(&self.core.journal);
                 let movers = mover_attributes.clone();
-                let stream = convert(source_of_identity::read(
+                let stream = to_py(source_of_identity::read(
                     &self.core.client,
                     SourceOptions { since, mover_attributes },
                     move |id| journal.identity_attributes(id).ok().flatten(),
@@ -803,12 +801,12 @@ pub(crate) fn split_scopes(text: &str) -> Vec<String> {
 
 /// A blocking client for an org at `url` with an API token (the simulator's `client()`).
 pub(crate) fn blocking_client(url: &str, api_token: &str) -> PyResult<PyOktaClient> {
-    let config = convert(ClientConfig::with_api_token(url, api_token))?;
+    let config = to_py(ClientConfig::with_api_token(url, api_token))?;
     Ok(PyOktaClient { core: core_from(config, Some(PathBuf::from(IN_MEMORY)))? })
 }
 
 /// An asyncio client for an org at `url` with an API token (the simulator's `async_client()`).
 pub(crate) fn async_client(url: &str, api_token: &str) -> PyResult<PyAsyncOktaClient> {
-    let config = convert(ClientConfig::with_api_token(url, api_token))?;
+    let config = to_py(ClientConfig::with_api_token(url, api_token))?;
     Ok(PyAsyncOktaClient { core: core_from(config, Some(PathBuf::from(IN_MEMORY)))? })
 }
