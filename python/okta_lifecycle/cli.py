@@ -229,10 +229,6 @@ def _progress(client: OktaClient, plan: Plan, done: threading.Event) -> None:
 
 def _apply(client: OktaClient, plan: Plan, arguments: argparse.Namespace) -> Report:
     global _current_run
-    if arguments.concurrency < 1:
-        raise UsageError("--concurrency must be 1 or more")
-    if arguments.wait is not None and not arguments.wait >= 0:
-        raise UsageError("--wait must be a number of seconds, 0 or more")
     show_progress = sys.stderr.isatty() and not arguments.json
     done = threading.Event()
     watcher = threading.Thread(target=_progress, args=(client, plan, done), daemon=True) if show_progress else None
