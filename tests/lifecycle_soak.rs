@@ -61,37 +61,15 @@ fn scenario(size: usize) -> (usize, Vec<IdentityRecord>, usize, usize) {
         let department = departments[n % 4];
         records.push(record(format!("j{n}"), format!("joiner{n}@acme.com"), format!("J{n}"), department, "active"));
     }
+    // The seeded users: movers get a department, leavers and resets keep none.
     let mut seeded = 0;
-    for _ in 0..movers {
-        seeded += 1;
-        let department = departments[seeded % 4];
-        records.push(record(
-            format!("s{seeded}"),
-            format!("user{seeded}@example.com"),
-            seeded.to_string(),
-            department,
-            "active",
-        ));
-    }
-    for _ in 0..leavers {
-        seeded += 1;
-        records.push(record(
-            format!("s{seeded}"),
-            format!("user{seeded}@example.com"),
-            seeded.to_string(),
-            "",
-            "terminated",
-        ));
-    }
-    for _ in 0..resets {
-        seeded += 1;
-        records.push(record(
-            format!("s{seeded}"),
-            format!("user{seeded}@example.com"),
-            seeded.to_string(),
-            "",
-            "reset",
-        ));
+    for (count, status) in [(movers, "active"), (leavers, "terminated"), (resets, "reset")] {
+        for _ in 0..count {
+            seeded += 1;
+            let department = if status == "active" { departments[seeded % 4] } else { "" };
+            let email = format!("user{seeded}@example.com");
+            records.push(record(format!("s{seeded}"), email, seeded.to_string(), department, status));
+        }
     }
     (seeded, records, joiners, resets)
 }
