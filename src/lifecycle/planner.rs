@@ -72,9 +72,6 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord]) -> ReadRequest 
     request
 }
 
-/// A lookup of the memberships to restore for a user, by user id.
-pub type RecordedLookup = dyn Fn(&str) -> Option<RecordedGroups> + Send + Sync;
-
 /// Reads the org, plans, and records the plan in the journal (only a recorded plan can be
 /// applied). The journal also gives the memberships to restore for reactivations. Nothing is
 /// written to Okta.

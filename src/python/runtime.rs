@@ -88,7 +88,7 @@ fn park_forever() -> ! {
 }
 
 /// Whether runtime threads may still call into Python (false once the interpreter is exiting).
-pub(crate) fn python_is_available() -> bool {
+fn python_is_available() -> bool {
     !SHUTTING_DOWN.load(Ordering::Acquire)
 }
 
@@ -133,27 +133,25 @@ fn deliver<T>(event_loop: Py<PyAny>, future: Py<PyAny>, result: Outcome<T>)
 where
     T: for<'a> IntoPyObject<'a>,
 {
-    if SHUTTING_DOWN.load(Ordering::Acquire) {
-        return;
-    }
-    IN_PYTHON.fetch_add(1, Ordering::AcqRel);
-    let _ = Python::try_attach(|py| {
-        if SHUTTING_DOWN.load(Ordering::Acquire) {
-            return;
-        }
-        let outcome = match result {
-            Ok(value) => value.into_py_any(py).map(|value| (value, false)),
-            Err(failure) => Ok((PyErr::from(failure).into_value(py).into_any(), true)),
-        };
-        let (value, is_error) = match outcome {
-            Ok(pair) => pair,
-            Err(error) => (error.into_value(py).into_any(), true),
-        };
-        let settle = SettleFuture { future, value, is_error };
-        // A closed loop (the program moved on) refuses the call; nothing is waiting then.
-        let _ = event_loop.bind(py).call_method1("call_soon_threadsafe", (settle,));
+    into_python(|| {
+        let _ = Python::try_attach(|py| {
+            // The exit may have begun while this thread waited for the GIL.
+            if !python_is_available() {
+                return;
+            }
+            let outcome = match result {
+                Ok(value) => value.into_py_any(py).map(|value| (value, false)),
+                Err(failure) => Ok((PyErr::from(failure).into_value(py).into_any(), true)),
+            };
+            let (value, is_error) = match outcome {
+                Ok(pair) => pair,
+                Err(error) => (error.into_value(py).into_any(), true),
+            };
+            let settle = SettleFuture { future, value, is_error };
+            // A closed loop (the program moved on) refuses the call; nothing is waiting then.
+            let _ = event_loop.bind(py).call_method1("call_soon_threadsafe", (settle,));
+        });
     });
-    IN_PYTHON.fetch_sub(1, Ordering::AcqRel);
 }
 
 /// Sets an asyncio future's result or exception on its loop, unless it was cancelled meanwhile.
