@@ -42,8 +42,9 @@ pub fn open(path: &Path, cap: u64) -> Result<std::io::Take<std::fs::File>, ReadE
     if metadata.len() > cap {
         return Err(ReadError::TooLarge(cap));
     }
-    // Open without blocking on a FIFO that appeared since the check: the metadata said "file",
-    // and a file swapped for a pipe in between is read with the same cap.
+    // Checked before opening, because opening a FIFO blocks until a writer comes. (A file
+    // swapped for a pipe between the check and the open would still block: that takes another
+    // local user racing this process, which this check does not defend against.)
     let file = std::fs::File::open(path).map_err(|e| ReadError::Io(e.to_string()))?;
     Ok(file.take(cap + 1))
 }
