@@ -94,7 +94,6 @@ pub enum Error {
         reasons: Vec<String>,
     },
 
-    /// The journal (the SQLite audit database) could not be read or written.
     /// The plan cannot be applied as given: not recorded in the journal, different from what
     /// was recorded when it was made, or made for another org.
     #[error("plan {run_id} is refused: {reason}")]
@@ -116,6 +115,7 @@ pub enum Error {
         owner: String,
     },
 
+    /// The journal (the SQLite audit database) could not be read or written.
     #[error("journal error: {0}")]
     Journal(String),
 
@@ -129,7 +129,125 @@ pub enum Error {
     },
 }
 
+/// Okta error codes that mean "not allowed in the user's current status" (Okta's error-code
+/// reference: E0000016 activation failed, E0000032 unlock not allowed, E0000038 operation not
+/// allowed in the user's current status).
+const STATUS_TRANSITION_CODES: [&str; 3] = ["E0000016", "E0000032", "E0000038"];
+
+/// What kind of failure an [`Error`] is: the taxonomy callers branch on, shared by the Rust API
+/// and the Python exception classes (one class per kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Okta refused the request's content (400, `E0000001` and friends).
+    Validation,
+    /// Okta did not accept the credentials (401), or no access token could be obtained.
+    Authentication,
+    /// The credentials lack a permission or scope (403).
+    PermissionDenied,
+    /// The user, group or resource does not exist (404).
+    NotFound,
+    /// The request conflicts with the resource's state (409), or an `If-Match` failed (412).
+    Conflict,
+    /// The lifecycle operation is not allowed in the user's current status.
+    InvalidStatusTransition,
+    /// Okta's rate limit or concurrency limit, after the retry budget.
+    RateLimited,
+    /// Okta failed (5xx).
+    Server,
+    /// Any other error answer from Okta.
+    Api,
+    /// The request could not be sent, or the answer could not be read.
+    Transport,
+    /// The request or operation exceeded its time limit.
+    Timeout,
+    /// A non-idempotent write may or may not have taken effect.
+    OutcomeUnknown,
+    /// The client's configuration is wrong.
+    Configuration,
+    /// An argument was refused before anything was sent.
+    InvalidInput,
+    /// A plan exceeds its safety limits.
+    PlanBlocked,
+    /// A plan cannot be applied as given.
+    PlanRejected,
+    /// Another applier owns the run.
+    RunInProgress,
+    /// The journal could not be read or written.
+    Journal,
+}
+
+impl ErrorKind {
+    /// The kind's name in snake case (`not_found`, `invalid_status_transition`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Validation => "validation",
+            ErrorKind::Authentication => "authentication",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::InvalidStatusTransition => "invalid_status_transition",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Server => "server",
+            ErrorKind::Api => "api",
+            ErrorKind::Transport => "transport",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::OutcomeUnknown => "outcome_unknown",
+            ErrorKind::Configuration => "configuration",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::PlanBlocked => "plan_blocked",
+            ErrorKind::PlanRejected => "plan_rejected",
+            ErrorKind::RunInProgress => "run_in_progress",
+            ErrorKind::Journal => "journal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl OktaApiError {
+    /// The kind of an error answer: Okta's status-transition codes first, then the status.
+    pub fn kind(&self) -> ErrorKind {
+        let code = self.error_code.as_deref().unwrap_or_default();
+        if STATUS_TRANSITION_CODES.contains(&code) {
+            return ErrorKind::InvalidStatusTransition;
+        }
+        match self.status {
+            400 => ErrorKind::Validation,
+            401 => ErrorKind::Authentication,
+            403 => ErrorKind::PermissionDenied,
+            404 => ErrorKind::NotFound,
+            409 | 412 => ErrorKind::Conflict,
+            429 => ErrorKind::RateLimited,
+            500..=599 => ErrorKind::Server,
+            _ => ErrorKind::Api,
+        }
+    }
+}
+
 impl Error {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Api(api) => api.kind(),
+            Error::RateLimited { .. } => ErrorKind::RateLimited,
+            Error::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
+            Error::Transport { .. } | Error::Decode { .. } => ErrorKind::Transport,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Auth { .. } => ErrorKind::Authentication,
+            Error::Configuration(_) => ErrorKind::Configuration,
+            Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::PlanBlocked { .. } => ErrorKind::PlanBlocked,
+            Error::PlanRejected { .. } => ErrorKind::PlanRejected,
+            Error::RunInProgress { .. } => ErrorKind::RunInProgress,
+            Error::Journal(_) => ErrorKind::Journal,
+        }
+    }
+
     /// The Okta error body carried by this error, if any.
     pub fn api(&self) -> Option<&OktaApiError> {
         match self {
@@ -156,7 +274,7 @@ impl Error {
 
     /// True when the error is Okta's 404.
     pub fn is_not_found(&self) -> bool {
-        self.status() == Some(404)
+        self.kind() == ErrorKind::NotFound
     }
 }
 
@@ -298,5 +416,23 @@ mod tests {
         assert_eq!(html.error_code, None);
         assert!(html.summary.contains("bad gateway"));
         assert_eq!(OktaApiError::from_body(503, b"", None, "GET", "/p").summary, "HTTP 503");
+    }
+
+    #[test]
+    fn kinds_follow_okta_codes_before_statuses() {
+        let kind = |status: u16, code: &str| {
+            let body = format!(r#"{{"errorCode":"{code}","errorSummary":"x"}}"#);
+            Error::from(OktaApiError::from_body(status, body.as_bytes(), None, "POST", "/p")).kind()
+        };
+        assert_eq!(kind(400, "E0000038"), ErrorKind::InvalidStatusTransition);
+        assert_eq!(kind(403, "E0000016"), ErrorKind::InvalidStatusTransition);
+        assert_eq!(kind(400, "E0000001"), ErrorKind::Validation);
+        assert_eq!(kind(404, "E0000007"), ErrorKind::NotFound);
+        assert_eq!(kind(412, "E0000068"), ErrorKind::Conflict);
+        assert_eq!(kind(503, "E0000009"), ErrorKind::Server);
+        assert_eq!(kind(418, "E0000000"), ErrorKind::Api);
+        let decode = Error::Decode { path: "/p".into(), message: "m".into() };
+        assert_eq!(decode.kind(), ErrorKind::Transport);
+        assert_eq!(ErrorKind::InvalidStatusTransition.to_string(), "invalid_status_transition");
     }
 }

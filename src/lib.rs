@@ -29,7 +29,7 @@ pub mod secret;
 pub mod simulator;
 
 pub use config::{ClientConfig, Credentials};
-pub use error::{Error, OktaApiError, Result};
+pub use error::{Error, ErrorKind, OktaApiError, Result};
 pub use http::OktaClient;
 pub use okta::{Group, GroupType, User, UserStatus};
 pub use secret::SecretString;

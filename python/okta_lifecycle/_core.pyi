@@ -16,7 +16,6 @@ from typing_extensions import Self
 
 __all__ = [
     "__version__",
-    "FilterSyntaxError",
     "scim_quote",
     "scim_canonical",
     "split_scopes",
@@ -56,9 +55,6 @@ _Records: TypeAlias = Sequence[Mapping[str, Any]] | _StrPath
 _RelationshipMode: TypeAlias = Literal["add", "remove", "sync"]
 _DeprovisionMode: TypeAlias = Literal["deactivate", "suspend"]
 
-class FilterSyntaxError(ValueError):
-    """A SCIM filter expression that does not parse."""
-
 def scim_quote(value: str) -> str:
     """Quote a value as a SCIM string literal: no value can change the expression around it."""
 
@@ -66,7 +62,7 @@ def scim_canonical(expression: str) -> str:
     """Parse a SCIM filter and return its canonical text.
 
     Operators come out in lower case, values escaped, parentheses only where precedence needs them.
-    Raises FilterSyntaxError if it does not parse.
+    Raises okta_lifecycle.errors.FilterSyntaxError if it does not parse.
     """
 
 def split_scopes(text: str) -> list[str]:

@@ -1,8 +1,13 @@
 """The exceptions okta_lifecycle raises, rooted at :class:`OktaError`.
 
-Okta's answers become :class:`ApiError` subclasses chosen by HTTP status and Okta error code;
-every one carries ``status``, ``error_code``, ``summary``, ``causes``, ``request_id`` and
-``error_id``. Nothing here ever holds a secret.
+Every exception the package raises on purpose is an :class:`OktaError`; where a built-in class
+also fits, it is a second base (``ValueError`` for refused input, ``LookupError`` for a missing
+user or group, ``RuntimeError`` for a closed client), so ``except ValueError`` keeps working.
+
+Okta's answers become :class:`ApiError` subclasses chosen by Okta error code and HTTP status
+(the same taxonomy as the Rust core's ``ErrorKind``); every one carries ``status``,
+``error_code``, ``summary``, ``causes``, ``request_id`` and ``error_id``. Nothing here ever holds
+a secret.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ import datetime
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "ClosedError",
     "ConfigurationError",
     "ConflictError",
+    "FilterSyntaxError",
+    "InternalError",
     "InvalidInputError",
     "InvalidStatusTransitionError",
     "JournalError",
@@ -26,6 +34,7 @@ __all__ = [
     "RateLimitedError",
     "RunInProgressError",
     "ServerError",
+    "SimulatorError",
     "TimeoutError",
     "TransportError",
     "ValidationError",
@@ -123,6 +132,22 @@ class ConfigurationError(OktaError, ValueError):
 
 class InvalidInputError(OktaError, ValueError):
     """An argument, record or policy was refused before anything was sent."""
+
+
+class FilterSyntaxError(InvalidInputError):
+    """A SCIM filter expression that does not parse."""
+
+
+class ClosedError(OktaError, RuntimeError):
+    """The client or simulator was closed, or was created before this process was forked."""
+
+
+class SimulatorError(OktaError, RuntimeError):
+    """The simulator could not start, or its state file could not be read or written."""
+
+
+class InternalError(OktaError, RuntimeError):
+    """A defect in okta_lifecycle itself, caught before it could harm the calling program; please report it."""
 
 
 class PlanBlockedError(OktaError):

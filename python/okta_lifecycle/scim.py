@@ -5,7 +5,8 @@ Build expressions with :func:`quote` so that a value can never change the expres
     search = f"profile.department eq {quote(department)}"
 """
 
-from okta_lifecycle._core import FilterSyntaxError, scim_canonical, scim_quote
+from okta_lifecycle._core import scim_canonical, scim_quote
+from okta_lifecycle.errors import FilterSyntaxError
 
 __all__ = ["FilterSyntaxError", "canonical", "quote"]
 

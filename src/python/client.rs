@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use serde_json::{Map, Value};
@@ -38,7 +37,7 @@ pub(crate) struct Core {
 impl Core {
     fn check(&self) -> PyResult<()> {
         if self.closed.load(Ordering::Relaxed) {
-            return Err(PyRuntimeError::new_err("the client is closed"));
+            return Err(crate::python::errors::raise(crate::python::errors::Class::Closed, "the client is closed"));
         }
         Ok(())
     }

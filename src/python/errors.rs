@@ -1,30 +1,98 @@
-//! Maps the crate's errors onto the exceptions of `okta_lifecycle.errors`.
+//! Maps the crate's errors onto the exceptions of `okta_lifecycle.errors`: one class per
+//! [`ErrorKind`](crate::ErrorKind), plus the few that only the bindings raise. The classes are
+//! looked up once per process and cached.
 
 use chrono::{DateTime, Utc};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyType};
 
-use crate::error::{Error, OktaApiError};
+use crate::error::{Error, ErrorKind, OktaApiError};
 
-/// Okta error codes that mean "not allowed in the user's current status".
-const STATUS_TRANSITION_CODES: [&str; 3] = ["E0000016", "E0000032", "E0000038"];
+/// An exception class of `okta_lifecycle.errors`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Class {
+    /// The class of an [`ErrorKind`].
+    Kind(ErrorKind),
+    /// A SCIM filter that does not parse (an `InvalidInputError`).
+    FilterSyntax,
+    /// A closed client or simulator, or one inherited by a forked process.
+    Closed,
+    /// The simulator could not start, or its state could not be read or written.
+    Simulator,
+    /// A bug in okta_lifecycle, caught at the boundary.
+    Internal,
+}
 
-fn class_for_api(api: &OktaApiError) -> &'static str {
-    let code = api.error_code.as_deref().unwrap_or_default();
-    if STATUS_TRANSITION_CODES.contains(&code) {
-        return "InvalidStatusTransitionError";
+/// Every class name, in the order [`Class::index`] gives.
+const NAMES: [&str; 22] = [
+    "ValidationError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "ConflictError",
+    "InvalidStatusTransitionError",
+    "RateLimitedError",
+    "ServerError",
+    "ApiError",
+    "TransportError",
+    "TimeoutError",
+    "OutcomeUnknownError",
+    "ConfigurationError",
+    "InvalidInputError",
+    "PlanBlockedError",
+    "PlanRejectedError",
+    "RunInProgressError",
+    "JournalError",
+    "FilterSyntaxError",
+    "ClosedError",
+    "SimulatorError",
+    "InternalError",
+];
+
+impl Class {
+    fn index(self) -> usize {
+        match self {
+            Class::Kind(kind) => match kind {
+                ErrorKind::Validation => 0,
+                ErrorKind::Authentication => 1,
+                ErrorKind::PermissionDenied => 2,
+                ErrorKind::NotFound => 3,
+                ErrorKind::Conflict => 4,
+                ErrorKind::InvalidStatusTransition => 5,
+                ErrorKind::RateLimited => 6,
+                ErrorKind::Server => 7,
+                ErrorKind::Api => 8,
+                ErrorKind::Transport => 9,
+                ErrorKind::Timeout => 10,
+                ErrorKind::OutcomeUnknown => 11,
+                ErrorKind::Configuration => 12,
+                ErrorKind::InvalidInput => 13,
+                ErrorKind::PlanBlocked => 14,
+                ErrorKind::PlanRejected => 15,
+                ErrorKind::RunInProgress => 16,
+                ErrorKind::Journal => 17,
+                // A kind added to the core before its class: the root of the API errors.
+                #[allow(unreachable_patterns)]
+                _ => 8,
+            },
+            Class::FilterSyntax => 18,
+            Class::Closed => 19,
+            Class::Simulator => 20,
+            Class::Internal => 21,
+        }
     }
-    match api.status {
-        400 => "ValidationError",
-        401 => "AuthenticationError",
-        403 => "PermissionDeniedError",
-        404 => "NotFoundError",
-        409 | 412 => "ConflictError",
-        429 => "RateLimitedError",
-        500..=599 => "ServerError",
-        _ => "ApiError",
-    }
+}
+
+static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
+
+fn class(py: Python<'_>, class: Class) -> PyResult<Bound<'_, PyType>> {
+    let classes = CLASSES.get_or_try_init(py, || {
+        let module = py.import("okta_lifecycle.errors")?;
+        NAMES.iter().map(|name| Ok(module.getattr(*name)?.cast_into::<PyType>()?.unbind())).collect::<PyResult<_>>()
+    })?;
+    Ok(classes[class.index()].bind(py).clone())
 }
 
 fn api_fields<'py>(py: Python<'py>, api: &OktaApiError) -> PyResult<Bound<'py, PyDict>> {
@@ -38,21 +106,27 @@ fn api_fields<'py>(py: Python<'py>, api: &OktaApiError) -> PyResult<Bound<'py, P
     Ok(fields)
 }
 
-fn build(py: Python<'_>, class: &str, message: String, fields: Option<Bound<'_, PyDict>>) -> PyResult<PyErr> {
-    let module = py.import("okta_lifecycle.errors")?;
-    let class = module.getattr(class)?;
-    let instance = class.call((message,), fields.as_ref())?;
-    Ok(PyErr::from_value(instance))
+fn build(py: Python<'_>, which: Class, message: &str, fields: Option<Bound<'_, PyDict>>) -> PyErr {
+    let instance = class(py, which).and_then(|class| class.call((message,), fields.as_ref()));
+    match instance {
+        Ok(instance) => PyErr::from_value(instance),
+        Err(failure) => {
+            PyRuntimeError::new_err(format!("{message} (and okta_lifecycle.errors could not be loaded: {failure})"))
+        }
+    }
 }
 
-/// The Python exception for an error.
-pub(crate) fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
-    let message = error.to_string();
-    let built = match &error {
-        Error::Api(api) => {
-            api_fields(py, api).and_then(|fields| build(py, class_for_api(api), message.clone(), Some(fields)))
-        }
-        Error::RateLimited { bucket, reset_at, concurrency, api } => (|| {
+/// An exception of `okta_lifecycle.errors` with a message and no fields (for code that holds
+/// the GIL: argument checks, a closed client, the simulator).
+pub(crate) fn raise(which: Class, message: impl AsRef<str>) -> PyErr {
+    Python::attach(|py| build(py, which, message.as_ref(), None))
+}
+
+/// The fields an error's class takes besides its message.
+fn fields<'py>(py: Python<'py>, error: &Error) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let fields = match error {
+        Error::Api(api) => api_fields(py, api)?,
+        Error::RateLimited { bucket, reset_at, concurrency, api } => {
             let fields = match api {
                 Some(api) => api_fields(py, api)?,
                 None => {
@@ -64,42 +138,44 @@ pub(crate) fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
             fields.set_item("bucket", bucket.clone())?;
             fields.set_item("concurrency", *concurrency)?;
             fields.set_item("reset_at", reset_at.map(DateTime::<Utc>::from))?;
-            build(py, "RateLimitedError", message.clone(), Some(fields))
-        })(),
-        Error::Auth { error, description, status } => (|| {
+            fields
+        }
+        Error::Auth { error, description, status } => {
             let fields = PyDict::new(py);
             fields.set_item("status", *status)?;
             fields.set_item("error_code", error.clone())?;
             fields.set_item("summary", description.clone())?;
-            build(py, "AuthenticationError", message.clone(), Some(fields))
-        })(),
-        Error::OutcomeUnknown { .. } => build(py, "OutcomeUnknownError", message.clone(), None),
-        Error::Transport { .. } | Error::Decode { .. } => build(py, "TransportError", message.clone(), None),
-        Error::Timeout { .. } => build(py, "TimeoutError", message.clone(), None),
-        Error::Configuration(_) => build(py, "ConfigurationError", message.clone(), None),
-        Error::InvalidInput(_) => build(py, "InvalidInputError", message.clone(), None),
-        Error::PlanBlocked { reasons } => (|| {
+            fields
+        }
+        Error::PlanBlocked { reasons } => {
             let fields = PyDict::new(py);
             fields.set_item("reasons", reasons.clone())?;
-            build(py, "PlanBlockedError", message.clone(), Some(fields))
-        })(),
-        Error::PlanRejected { run_id, reason } => (|| {
+            fields
+        }
+        Error::PlanRejected { run_id, reason } => {
             let fields = PyDict::new(py);
             fields.set_item("run_id", run_id.clone())?;
             fields.set_item("reason", reason.clone())?;
-            build(py, "PlanRejectedError", message.clone(), Some(fields))
-        })(),
-        Error::RunInProgress { run_id, owner } => (|| {
+            fields
+        }
+        Error::RunInProgress { run_id, owner } => {
             let fields = PyDict::new(py);
             fields.set_item("run_id", run_id.clone())?;
             fields.set_item("owner", owner.clone())?;
-            build(py, "RunInProgressError", message.clone(), Some(fields))
-        })(),
-        Error::Journal(_) => build(py, "JournalError", message.clone(), None),
+            fields
+        }
+        _ => return Ok(None),
     };
-    built.unwrap_or_else(|failure| {
-        PyRuntimeError::new_err(format!("{message} (and okta_lifecycle.errors could not be loaded: {failure})"))
-    })
+    Ok(Some(fields))
+}
+
+/// The Python exception for an error: the class of its [`ErrorKind`], with its fields.
+pub(crate) fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
+    let message = error.to_string();
+    match fields(py, &error) {
+        Ok(fields) => build(py, Class::Kind(error.kind()), &message, fields),
+        Err(failure) => PyRuntimeError::new_err(format!("{message} (and its fields could not be built: {failure})")),
+    }
 }
 
 /// An error on its way to Python. Built without the GIL (the futures that produce it run on the
@@ -111,6 +187,18 @@ pub(crate) enum Failure {
     Core(Error),
     /// An exception already built (by code that held the GIL).
     Python(PyErr),
+    /// A defect caught at the boundary (a panic in a future): an `InternalError`.
+    Internal(String),
+}
+
+/// The text of a caught panic.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned());
+    format!("okta_lifecycle internal error: {detail}")
 }
 
 impl From<Error> for Failure {
@@ -131,6 +219,7 @@ impl From<Failure> for PyErr {
         match failure {
             Failure::Core(error) => Python::attach(|py| to_py_err(py, error)),
             Failure::Python(error) => error,
+            Failure::Internal(message) => raise(Class::Internal, message),
         }
     }
 }

@@ -1,7 +1,6 @@
 //! Python bindings (`okta_lifecycle._core`). Only conversions live here: every behaviour is
 //! in the Rust modules it calls.
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::scim;
@@ -12,8 +11,6 @@ mod models;
 mod pages;
 mod runtime;
 mod simulator;
-
-pyo3::create_exception!(_core, FilterSyntaxError, PyValueError, "A SCIM filter expression that does not parse.");
 
 /// Quotes a value as a SCIM string literal: no value can change the expression around it.
 #[pyfunction]
@@ -26,7 +23,7 @@ fn scim_quote(value: &str) -> String {
 fn scim_canonical(expression: &str) -> PyResult<String> {
     scim::parse(expression)
         .map(|filter| filter.to_string())
-        .map_err(|error| FilterSyntaxError::new_err(error.to_string()))
+        .map_err(|error| errors::raise(errors::Class::FilterSyntax, error.to_string()))
 }
 
 static LOGGING: std::sync::OnceLock<pyo3_log::ResetHandle> = std::sync::OnceLock::new();
@@ -73,7 +70,6 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
         let _ = LOGGING.set(handle);
     }
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    module.add("FilterSyntaxError", module.py().get_type::<FilterSyntaxError>())?;
     module.add_function(wrap_pyfunction!(scim_quote, module)?)?;
     module.add_function(wrap_pyfunction!(scim_canonical, module)?)?;
     module.add_function(wrap_pyfunction!(client::split_scopes, module)?)?;

@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pythonize::pythonize;
 
+use crate::python::errors::{raise, Class};
+use crate::ErrorKind;
 use crate::python::runtime::{block_on, runtime};
 use crate::simulator::{Faults, OAuthApp, RateLimits, ScriptedFault, Simulator, SimulatorConfig};
 
@@ -27,13 +28,13 @@ fn rate_limits_from(value: &Bound<'_, PyAny>) -> PyResult<Option<RateLimits>> {
     if let Ok(text) = value.extract::<String>() {
         return match text.as_str() {
             "okta" => Ok(Some(RateLimits::okta_defaults())),
-            other => Err(PyValueError::new_err(format!(
+            other => Err(raise(Class::Kind(ErrorKind::InvalidInput), format!(
                 "rate_limits must be None, \"okta\" or a dict of per-minute limits by bucket, not {other:?}"
             ))),
         };
     }
     let per_minute: BTreeMap<String, u32> = value.extract().map_err(|_| {
-        PyValueError::new_err("rate_limits must be None, \"okta\" or a dict such as {\"/api/v1/users\": 600}")
+        raise(Class::Kind(ErrorKind::InvalidInput), "rate_limits must be None, \"okta\" or a dict such as {\"/api/v1/users\": 600}")
     })?;
     Ok(Some(RateLimits { per_minute }))
 }
@@ -43,7 +44,7 @@ fn faults_from(value: &Bound<'_, PyAny>) -> PyResult<Faults> {
     if value.is_none() {
         return Ok(faults);
     }
-    let dict = value.cast::<PyDict>().map_err(|_| PyValueError::new_err("faults must be a dict"))?;
+    let dict = value.cast::<PyDict>().map_err(|_| raise(Class::Kind(ErrorKind::InvalidInput), "faults must be a dict"))?;
     for (key, item) in dict.iter() {
         let key: String = key.extract()?;
         let probability = |item: &Bound<'_, PyAny>| -> PyResult<f64> {
@@ -51,7 +52,7 @@ fn faults_from(value: &Bound<'_, PyAny>) -> PyResult<Faults> {
             if (0.0..=1.0).contains(&p) {
                 Ok(p)
             } else {
-                Err(PyValueError::new_err(format!("faults[{key:?}] must be a probability between 0 and 1, not {p}")))
+                Err(raise(Class::Kind(ErrorKind::InvalidInput), format!("faults[{key:?}] must be a probability between 0 and 1, not {p}")))
             }
         };
         match key.as_str() {
@@ -65,7 +66,7 @@ fn faults_from(value: &Bound<'_, PyAny>) -> PyResult<Faults> {
             "slow" => faults.slow = probability(&item)?,
             "slow_ms" => faults.slow_ms = item.extract()?,
             other => {
-                return Err(PyValueError::new_err(format!(
+                return Err(raise(Class::Kind(ErrorKind::InvalidInput), format!(
                     "unknown fault {other:?}; known: seed, 500, 502, 503, 504, drop_before, drop_after, slow, slow_ms"
                 )))
             }
@@ -86,7 +87,7 @@ fn scripted_fault_from(fault: &Bound<'_, PyAny>) -> PyResult<ScriptedFault> {
         other => match other.strip_prefix("delay:").and_then(|ms| ms.parse().ok()) {
             Some(ms) => Ok(ScriptedFault::DelayMs(ms)),
             None => other.parse::<u16>().map(ScriptedFault::Status).map_err(|_| {
-                PyValueError::new_err(format!(
+                raise(Class::Kind(ErrorKind::InvalidInput), format!(
                     "a scripted fault is a status (503), \"drop_before\", \"drop_after\", \"garble_after\" or \"delay:MS\", not {other:?}"
                 ))
             }),
@@ -96,7 +97,7 @@ fn scripted_fault_from(fault: &Bound<'_, PyAny>) -> PyResult<ScriptedFault> {
 
 impl PySimulator {
     fn simulator(&self) -> PyResult<&Simulator> {
-        self.inner.as_ref().ok_or_else(|| PyRuntimeError::new_err("the simulator is closed"))
+        self.inner.as_ref().ok_or_else(|| raise(Class::Closed, "the simulator is closed"))
     }
 }
 
@@ -127,10 +128,10 @@ impl PySimulator {
             && rate_limit_window_seconds > 0.0
             && rate_limit_window_seconds <= 86_400.0)
         {
-            return Err(PyValueError::new_err("rate_limit_window_seconds must be more than 0 and at most 86400"));
+            return Err(raise(Class::Kind(ErrorKind::InvalidInput), "rate_limit_window_seconds must be more than 0 and at most 86400"));
         }
         if concurrency_limit == Some(0) {
-            return Err(PyValueError::new_err("concurrency_limit must be at least 1 (or None)"));
+            return Err(raise(Class::Kind(ErrorKind::InvalidInput), "concurrency_limit must be at least 1 (or None)"));
         }
         let mut config = SimulatorConfig {
             seed_users,
@@ -155,7 +156,7 @@ impl PySimulator {
         }
         let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let simulator = block_on(py, async move { Simulator::start_on(address, config).await })?
-            .map_err(|error| PyRuntimeError::new_err(format!("the simulator could not start: {error}")))?;
+            .map_err(|error| raise(Class::Simulator, format!("the simulator could not start: {error}")))?;
         Ok(PySimulator { url: simulator.url(), api_token: simulator.api_token().to_owned(), inner: Some(simulator) })
     }
 
@@ -250,7 +251,7 @@ impl PySimulator {
     /// The user's JSON as the org holds it, or None.
     fn user<'py>(&self, py: Python<'py>, id_or_login: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
         match self.simulator()?.user_json(id_or_login) {
-            Some(value) => Ok(Some(pythonize(py, &value).map_err(|e| PyRuntimeError::new_err(e.to_string()))?)),
+            Some(value) => Ok(Some(pythonize(py, &value).map_err(|e| raise(Class::Internal, e.to_string()))?)),
             None => Ok(None),
         }
     }
@@ -286,7 +287,7 @@ impl PySimulator {
             .iter()
             .map(|key| pythonize::depythonize::<serde_json::Value>(key))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| PyValueError::new_err(format!("a public key must be a JWK dict: {e}")))?;
+            .map_err(|e| raise(Class::Kind(ErrorKind::InvalidInput), format!("a public key must be a JWK dict: {e}")))?;
         self.simulator()?.register_oauth_app(OAuthApp { client_id, public_keys, scopes, require_dpop });
         Ok(())
     }
