@@ -2,15 +2,17 @@
 //! interruptible, asyncio futures for async calls, and the fork and shutdown guards.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
 
-use crate::python::errors::Outcome;
+use futures_util::FutureExt;
+
+use crate::python::errors::{panic_message, raise, Class, Failure, Outcome};
 
 static OWNER: OnceLock<u32> = OnceLock::new();
 
@@ -22,11 +24,20 @@ const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 pub(crate) fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
     let owner = *OWNER.get_or_init(std::process::id);
     if owner != std::process::id() {
-        return Err(PyRuntimeError::new_err(
+        return Err(raise(
+            Class::Closed,
             "okta_lifecycle was used before os.fork(); this process is a fork: create clients and simulators in it anew",
         ));
     }
-    Ok(pyo3_async_runtimes::tokio::get_runtime())
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    let built = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name("okta-lifecycle")
+            .enable_all()
+            .build()
+            .map_err(|error| error.to_string())
+    });
+    built.as_ref().map_err(|error| raise(Class::Internal, format!("the async runtime could not start: {error}")))
 }
 
 /// Runs `future` on the shared runtime with the GIL released, checking for signals every
@@ -55,7 +66,11 @@ where
         match finished {
             Ok(Ok(output)) => return Ok(output),
             Ok(Err(join_error)) => {
-                return Err(PyRuntimeError::new_err(format!("okta_lifecycle internal error: {join_error}")));
+                let message = match join_error.try_into_panic() {
+                    Ok(panic) => panic_message(panic.as_ref()),
+                    Err(join_error) => format!("okta_lifecycle internal error: {join_error}"),
+                };
+                return Err(raise(Class::Internal, message));
             }
             Err(_elapsed) => {
                 if let Err(interrupted) = py.check_signals() {
@@ -121,7 +136,12 @@ where
     let loop_handle: Py<PyAny> = event_loop.unbind();
     let future_handle: Py<PyAny> = python_future.clone().unbind();
     let task = runtime.spawn(async move {
-        let result = future.await;
+        // A panic in the body must still settle the future, or the awaiting coroutine would
+        // wait forever.
+        let result = match AssertUnwindSafe(future).catch_unwind().await {
+            Ok(result) => result,
+            Err(panic) => Err(Failure::Internal(panic_message(panic.as_ref()))),
+        };
         // Taking the GIL may block: do it off the runtime's worker threads.
         let _ = tokio::task::spawn_blocking(move || deliver(loop_handle, future_handle, result)).await;
     });
