@@ -2,6 +2,7 @@
 //! the environment.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use url::Url;
@@ -36,6 +37,117 @@ pub struct PrivateKeyCredentials {
     /// Bind tokens to a per-client key with DPoP (on by default: Okta requires DPoP for new
     /// service apps since February 2024).
     pub dpop: bool,
+}
+
+/// Where credential options came from, so that an error names what the caller actually set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionSource {
+    /// Arguments of a constructor (`api_token`, `client_id`, ...).
+    Arguments,
+    /// Environment variables (`OKTA_API_TOKEN`, `OKTA_CLIENT_ID`, ...).
+    Environment,
+}
+
+impl OptionSource {
+    fn name(self, argument: &'static str) -> &'static str {
+        match (self, argument) {
+            (OptionSource::Arguments, _) => argument,
+            (OptionSource::Environment, "api_token") => "OKTA_API_TOKEN",
+            (OptionSource::Environment, "client_id") => "OKTA_CLIENT_ID",
+            (OptionSource::Environment, "private_key") => "OKTA_PRIVATE_KEY",
+            (OptionSource::Environment, "private_key_path") => "OKTA_PRIVATE_KEY_PATH",
+            (OptionSource::Environment, "scopes") => "OKTA_SCOPES",
+            (OptionSource::Environment, other) => other,
+        }
+    }
+}
+
+/// The credential options as a caller gives them, before they are checked: the one place that
+/// decides which combinations make credentials, for the constructors and the environment alike.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialOptions {
+    /// An API token.
+    pub api_token: Option<SecretString>,
+    /// A service app's client id (with a private key and scopes).
+    pub client_id: Option<String>,
+    /// The private key's text.
+    pub private_key: Option<SecretString>,
+    /// The file that holds the private key.
+    pub private_key_path: Option<PathBuf>,
+    /// The key's `kid`.
+    pub key_id: Option<String>,
+    /// The scopes to request.
+    pub scopes: Option<Vec<String>>,
+    /// DPoP on or off (on when not given).
+    pub dpop: Option<bool>,
+}
+
+impl CredentialOptions {
+    /// The credentials these options make: an API token, or a client id with exactly one of a
+    /// key and a key file and at least one scope. Anything else is a configuration error that
+    /// names the options (or variables) to set.
+    pub fn build(self, source: OptionSource) -> Result<Credentials> {
+        let name = |argument| source.name(argument);
+        match (self.api_token, self.client_id) {
+            (Some(_), Some(_)) => Err(Error::Configuration(format!(
+                "both {} and {} are set: give one kind of credentials",
+                name("api_token"),
+                name("client_id")
+            ))),
+            (Some(token), None) if token.expose().trim().is_empty() => {
+                Err(Error::Configuration("the API token is empty".into()))
+            }
+            (Some(token), None) => Ok(Credentials::ApiToken(token)),
+            (None, None) => Err(Error::Configuration(format!(
+                "give {}, or {} with {} (or {}) and {}",
+                name("api_token"),
+                name("client_id"),
+                name("private_key"),
+                name("private_key_path"),
+                name("scopes")
+            ))),
+            (None, Some(client_id)) => {
+                let private_key = match (self.private_key, self.private_key_path) {
+                    (Some(key), None) => key,
+                    (None, Some(path)) => SecretString::new(
+                        crate::input::read_text(&path, crate::input::MAX_KEY_BYTES).map_err(|e| {
+                            Error::Configuration(format!("cannot read {} {}: {e}", name("private_key_path"), path.display()))
+                        })?,
+                    ),
+                    (Some(_), Some(_)) => {
+                        return Err(Error::Configuration(format!(
+                            "both {} and {} are set: give exactly one",
+                            name("private_key"),
+                            name("private_key_path")
+                        )))
+                    }
+                    (None, None) => {
+                        return Err(Error::Configuration(format!(
+                            "{} is set but neither {} nor {}",
+                            name("client_id"),
+                            name("private_key"),
+                            name("private_key_path")
+                        )))
+                    }
+                };
+                let scopes: Vec<String> =
+                    self.scopes.unwrap_or_default().iter().flat_map(|scope| parse_scopes(scope)).collect();
+                if scopes.is_empty() {
+                    return Err(Error::Configuration(format!(
+                        "{} is empty: name the scopes to request, e.g. okta.users.manage",
+                        name("scopes")
+                    )));
+                }
+                Ok(Credentials::PrivateKey(PrivateKeyCredentials {
+                    client_id,
+                    private_key,
+                    key_id: self.key_id,
+                    scopes,
+                    dpop: self.dpop.unwrap_or(true),
+                }))
+            }
+        }
+    }
 }
 
 /// Everything the client needs to know before it sends a request.
@@ -111,45 +223,22 @@ impl ClientConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let org_url = get("OKTA_ORG_URL").ok_or_else(|| Error::Configuration("OKTA_ORG_URL is not set".into()))?;
-        if let Some(token) = get("OKTA_API_TOKEN") {
-            return Self::with_api_token(&org_url, SecretString::new(token));
-        }
-        let client_id = get("OKTA_CLIENT_ID").ok_or_else(|| {
-            Error::Configuration("set OKTA_API_TOKEN, or OKTA_CLIENT_ID with OKTA_PRIVATE_KEY".into())
-        })?;
-        let private_key = match (get("OKTA_PRIVATE_KEY"), get("OKTA_PRIVATE_KEY_PATH")) {
-            (Some(key), _) => SecretString::new(key),
-            (None, Some(path)) => SecretString::new(
-                crate::input::read_text(std::path::Path::new(&path), crate::input::MAX_KEY_BYTES)
-                    .map_err(|e| Error::Configuration(format!("cannot read OKTA_PRIVATE_KEY_PATH {path}: {e}")))?,
-            ),
-            (None, None) => {
-                return Err(Error::Configuration(
-                    "OKTA_CLIENT_ID is set but neither OKTA_PRIVATE_KEY nor OKTA_PRIVATE_KEY_PATH".into(),
-                ))
-            }
-        };
-        let scopes = parse_scopes(&get("OKTA_SCOPES").unwrap_or_default());
-        if scopes.is_empty() {
-            return Err(Error::Configuration(
-                "OKTA_SCOPES is empty: name the scopes to request, e.g. okta.users.manage".into(),
-            ));
-        }
         let dpop = match get("OKTA_DPOP").as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("1" | "true" | "yes" | "on") => true,
-            Some("0" | "false" | "no" | "off") => false,
+            None => None,
+            Some("1" | "true" | "yes" | "on") => Some(true),
+            Some("0" | "false" | "no" | "off") => Some(false),
             Some(other) => return Err(Error::Configuration(format!("OKTA_DPOP must be true or false, not {other:?}"))),
         };
-        Self::new(
-            &org_url,
-            Credentials::PrivateKey(PrivateKeyCredentials {
-                client_id,
-                private_key,
-                key_id: get("OKTA_KEY_ID"),
-                scopes,
-                dpop,
-            }),
-        )
+        let options = CredentialOptions {
+            api_token: get("OKTA_API_TOKEN").map(SecretString::new),
+            client_id: get("OKTA_CLIENT_ID"),
+            private_key: get("OKTA_PRIVATE_KEY").map(SecretString::new),
+            private_key_path: get("OKTA_PRIVATE_KEY_PATH").map(PathBuf::from),
+            key_id: get("OKTA_KEY_ID"),
+            scopes: get("OKTA_SCOPES").map(|text| parse_scopes(&text)),
+            dpop,
+        };
+        Self::new(&org_url, options.build(OptionSource::Environment)?)
     }
 
     /// True when the org is on a loopback address (the simulator).
@@ -333,6 +422,66 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(bad_dpop.contains("OKTA_DPOP"), "{bad_dpop}");
+        let no_scopes = ClientConfig::from_lookup(env(&[
+            ("OKTA_ORG_URL", "https://acme.okta.com"),
+            ("OKTA_CLIENT_ID", "0oa1"),
+            ("OKTA_PRIVATE_KEY", "k"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(no_scopes.contains("OKTA_SCOPES is empty"), "{no_scopes}");
+    }
+
+    #[test]
+    fn one_rule_set_for_arguments_and_environment() {
+        let key = || Some(SecretString::new("k"));
+        let refused = |options: CredentialOptions| {
+            let arguments = options.clone().build(OptionSource::Arguments).unwrap_err().to_string();
+            let environment = options.build(OptionSource::Environment).unwrap_err().to_string();
+            (arguments, environment)
+        };
+        // Empty scopes are refused whichever way they were given.
+        let (arguments, environment) =
+            refused(CredentialOptions { client_id: Some("0oa1".into()), private_key: key(), ..Default::default() });
+        assert!(arguments.contains("scopes is empty"), "{arguments}");
+        assert!(environment.contains("OKTA_SCOPES is empty"), "{environment}");
+        let (arguments, _) = refused(CredentialOptions {
+            client_id: Some("0oa1".into()),
+            private_key: key(),
+            scopes: Some(vec![" ".into(), ",".into()]),
+            ..Default::default()
+        });
+        assert!(arguments.contains("scopes is empty"), "{arguments}");
+        // Two kinds of credentials, or two keys, are ambiguous: refused, never chosen between.
+        let (arguments, environment) = refused(CredentialOptions {
+            api_token: key(),
+            client_id: Some("0oa1".into()),
+            ..Default::default()
+        });
+        assert!(arguments.contains("api_token and client_id"), "{arguments}");
+        assert!(environment.contains("OKTA_API_TOKEN and OKTA_CLIENT_ID"), "{environment}");
+        let (arguments, _) = refused(CredentialOptions {
+            client_id: Some("0oa1".into()),
+            private_key: key(),
+            private_key_path: Some(PathBuf::from("/k.pem")),
+            scopes: Some(vec!["okta.users.read".into()]),
+            ..Default::default()
+        });
+        assert!(arguments.contains("private_key and private_key_path"), "{arguments}");
+        let (arguments, _) = refused(CredentialOptions { api_token: Some(SecretString::new(" ")), ..Default::default() });
+        assert!(arguments.contains("empty"), "{arguments}");
+        // Comma-separated scopes given as one argument are split like the variable.
+        let built = CredentialOptions {
+            client_id: Some("0oa1".into()),
+            private_key: key(),
+            scopes: Some(vec!["okta.users.read,okta.groups.read".into()]),
+            ..Default::default()
+        }
+        .build(OptionSource::Arguments)
+        .unwrap();
+        let Credentials::PrivateKey(built) = built else { panic!("expected a private key") };
+        assert_eq!(built.scopes, ["okta.users.read", "okta.groups.read"]);
+        assert!(built.dpop, "DPoP is on unless turned off");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use serde_json::{Map, Value};
 
-use crate::config::{parse_scopes, ClientConfig, Credentials, PrivateKeyCredentials};
+use crate::config::{parse_scopes, ClientConfig, CredentialOptions, OptionSource};
 use crate::http::OktaClient;
 use crate::lifecycle::actions::source_of_identity::{self, SourceOptions};
 use crate::lifecycle::journal::Journal;
@@ -118,34 +118,16 @@ fn build_core(
     proxy: Option<String>,
     journal: Option<PathBuf>,
 ) -> PyResult<Arc<Core>> {
-    let credentials = match (api_token, client_id) {
-        (Some(token), None) if token.trim().is_empty() => {
-            return to_py(Err(crate::Error::Configuration("the API token is empty".into())));
-        }
-        (Some(token), None) => Credentials::ApiToken(SecretString::new(token)),
-        (None, Some(client_id)) => {
-            let private_key = match (private_key, private_key_path) {
-                (Some(key), None) => SecretString::new(key),
-                (None, Some(path)) => SecretString::new(to_py(
-                    crate::input::read_text(&path, crate::input::MAX_KEY_BYTES)
-                        .map_err(|e| crate::Error::Configuration(format!("cannot read {}: {e}", path.display()))),
-                )?),
-                _ => {
-                    return to_py(Err(crate::Error::Configuration(
-                        "give exactly one of private_key and private_key_path".into(),
-                    )))
-                }
-            };
-            Credentials::PrivateKey(PrivateKeyCredentials {
-                client_id,
-                private_key,
-                key_id,
-                scopes: scopes.unwrap_or_default(),
-                dpop,
-            })
-        }
-        _ => return to_py(Err(crate::Error::Configuration("give api_token, or client_id with a private key".into()))),
+    let options = CredentialOptions {
+        api_token: api_token.map(SecretString::new),
+        client_id,
+        private_key: private_key.map(SecretString::new),
+        private_key_path,
+        key_id,
+        scopes,
+        dpop: Some(dpop),
     };
+    let credentials = to_py(options.build(OptionSource::Arguments))?;
     let mut config = to_py(ClientConfig::new(org_url, credentials))?;
     config.request_timeout = to_py(crate::config::seconds("timeout", timeout, crate::config::MAX_TIMEOUT))?;
     config.max_retries = max_retries;
