@@ -21,6 +21,27 @@ pub enum NextLogin {
     ChangePassword,
 }
 
+impl NextLogin {
+    /// The value of Okta's `nextLogin` query parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NextLogin::ChangePassword => "changePassword",
+        }
+    }
+}
+
+impl std::str::FromStr for NextLogin {
+    type Err = crate::Error;
+
+    /// Okta's spelling (`changePassword`), the only value the Users API takes.
+    fn from_str(text: &str) -> crate::Result<Self> {
+        match text {
+            "changePassword" => Ok(NextLogin::ChangePassword),
+            other => Err(crate::Error::InvalidInput(format!("next_login must be \"changePassword\", not {other:?}"))),
+        }
+    }
+}
+
 /// A user to create. Its `Debug` leaves the password out (it says only whether there is one).
 #[derive(Clone)]
 pub struct CreateUser {
@@ -166,8 +187,8 @@ impl UsersApi {
         if user.provider {
             query.push(("provider", "true".into()));
         }
-        if let Some(NextLogin::ChangePassword) = user.next_login {
-            query.push(("nextLogin", "changePassword".into()));
+        if let Some(next_login) = user.next_login {
+            query.push(("nextLogin", next_login.as_str().into()));
         }
         let mut body = json!({ "profile": user.profile });
         if let Some(password) = &user.password {
@@ -367,6 +388,14 @@ fn activation_token(value: &Value) -> Option<ActivationToken> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_login_parses_only_okta_spelling() {
+        assert_eq!("changePassword".parse::<NextLogin>().unwrap(), NextLogin::ChangePassword);
+        assert_eq!(NextLogin::ChangePassword.as_str(), "changePassword");
+        let refused = "change_password".parse::<NextLogin>().unwrap_err();
+        assert_eq!(refused.kind(), crate::ErrorKind::InvalidInput);
+    }
 
     fn profile() -> Map<String, Value> {
         json!({"login": "ada@acme.com", "email": "ada@acme.com", "firstName": "Ada", "lastName": "Lovelace"})

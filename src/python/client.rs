@@ -448,11 +448,7 @@ dual! { Users, AsyncUsers, core;
         request.password = password.map(SecretString::new);
         request.activate = activate;
         request.provider = provider;
-        request.next_login = match next_login.as_deref() {
-            None => None,
-            Some("changePassword") => Some(NextLogin::ChangePassword),
-            Some(other) => return Err(invalid_input(format!("next_login must be \"changePassword\", not {other:?}"))),
-        };
+        request.next_login = next_login.as_deref().map(str::parse::<NextLogin>).transpose()?;
         request.group_ids = group_ids.unwrap_or_default();
         convert(core.client.users().create(&request).await).map(wrap_user)
     }

@@ -460,7 +460,7 @@ impl PyReport {
                 o.seq.to_string(),
                 o.operation.clone(),
                 o.login.clone().unwrap_or_default(),
-                format!("{:?}", o.status).to_lowercase(),
+                o.status.as_str().to_owned(),
                 o.message.clone().unwrap_or_default(),
             ]
         });

@@ -9,6 +9,7 @@ use pyo3::types::{PyDict, PyList};
 use pythonize::pythonize;
 
 use crate::python::errors::{raise, Class};
+use crate::python::models::from_python;
 use crate::ErrorKind;
 use crate::python::runtime::{block_on, runtime};
 use crate::simulator::{Faults, OAuthApp, RateLimits, ScriptedFault, Simulator, SimulatorConfig};
@@ -40,59 +41,31 @@ fn rate_limits_from(value: &Bound<'_, PyAny>) -> PyResult<Option<RateLimits>> {
 }
 
 fn faults_from(value: &Bound<'_, PyAny>) -> PyResult<Faults> {
+    let invalid = |message: String| raise(Class::Kind(ErrorKind::InvalidInput), message);
     let mut faults = Faults::default();
     if value.is_none() {
         return Ok(faults);
     }
-    let dict = value.cast::<PyDict>().map_err(|_| raise(Class::Kind(ErrorKind::InvalidInput), "faults must be a dict"))?;
+    let dict = value.cast::<PyDict>().map_err(|_| invalid("faults must be a dict".into()))?;
     for (key, item) in dict.iter() {
-        let key: String = key.extract()?;
-        let probability = |item: &Bound<'_, PyAny>| -> PyResult<f64> {
-            let p: f64 = item.extract()?;
-            if (0.0..=1.0).contains(&p) {
-                Ok(p)
-            } else {
-                Err(raise(Class::Kind(ErrorKind::InvalidInput), format!("faults[{key:?}] must be a probability between 0 and 1, not {p}")))
-            }
+        let key: String = key.extract().map_err(|_| invalid(format!("fault names are strings; known: {}", Faults::NAMES)))?;
+        let number = match from_python(&item)? {
+            serde_json::Value::Number(number) if !item.is_instance_of::<pyo3::types::PyBool>() => number,
+            _ => return Err(invalid(format!("faults[{key:?}] must be a number"))),
         };
-        match key.as_str() {
-            "seed" => faults.seed = item.extract()?,
-            "500" => faults.error_500 = probability(&item)?,
-            "502" => faults.error_502 = probability(&item)?,
-            "503" => faults.error_503 = probability(&item)?,
-            "504" => faults.error_504 = probability(&item)?,
-            "drop_before" => faults.drop_before = probability(&item)?,
-            "drop_after" => faults.drop_after = probability(&item)?,
-            "slow" => faults.slow = probability(&item)?,
-            "slow_ms" => faults.slow_ms = item.extract()?,
-            other => {
-                return Err(raise(Class::Kind(ErrorKind::InvalidInput), format!(
-                    "unknown fault {other:?}; known: seed, 500, 502, 503, 504, drop_before, drop_after, slow, slow_ms"
-                )))
-            }
-        }
+        faults.set(&key, &number).map_err(invalid)?;
     }
     Ok(faults)
 }
 
 fn scripted_fault_from(fault: &Bound<'_, PyAny>) -> PyResult<ScriptedFault> {
-    if let Ok(status) = fault.extract::<u16>() {
-        return Ok(ScriptedFault::Status(status));
-    }
-    let text: String = fault.extract()?;
-    match text.as_str() {
-        "drop_before" => Ok(ScriptedFault::DropBefore),
-        "drop_after" => Ok(ScriptedFault::DropAfter),
-        "garble_after" => Ok(ScriptedFault::GarbleAfter),
-        other => match other.strip_prefix("delay:").and_then(|ms| ms.parse().ok()) {
-            Some(ms) => Ok(ScriptedFault::DelayMs(ms)),
-            None => other.parse::<u16>().map(ScriptedFault::Status).map_err(|_| {
-                raise(Class::Kind(ErrorKind::InvalidInput), format!(
-                    "a scripted fault is a status (503), \"drop_before\", \"drop_after\", \"garble_after\" or \"delay:MS\", not {other:?}"
-                ))
-            }),
-        },
-    }
+    let text = match fault.extract::<u16>() {
+        Ok(status) => status.to_string(),
+        Err(_) => fault.extract::<String>().map_err(|_| {
+            raise(Class::Kind(ErrorKind::InvalidInput), "a scripted fault is a status number or a string such as \"drop_after\"")
+        })?,
+    };
+    text.parse().map_err(|message: String| raise(Class::Kind(ErrorKind::InvalidInput), message))
 }
 
 impl PySimulator {

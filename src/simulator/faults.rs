@@ -263,3 +263,25 @@ impl AsyncWrite for KillableStream {
         self.stream.is_write_vectored()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripted_faults_and_fault_settings_parse_from_their_text() {
+        assert_eq!("503".parse::<ScriptedFault>(), Ok(ScriptedFault::Status(503)));
+        assert_eq!("garble_after".parse::<ScriptedFault>(), Ok(ScriptedFault::GarbleAfter));
+        assert_eq!("delay:250".parse::<ScriptedFault>(), Ok(ScriptedFault::DelayMs(250)));
+        for bad in ["delay:soon", "99", "700", "drop", ""] {
+            assert!(bad.parse::<ScriptedFault>().is_err(), "{bad:?} parsed");
+        }
+        let mut faults = Faults::default();
+        faults.set("503", &serde_json::Number::from_f64(0.25).unwrap()).unwrap();
+        faults.set("seed", &serde_json::Number::from(u64::MAX)).unwrap();
+        assert_eq!((faults.error_503, faults.seed), (0.25, u64::MAX));
+        assert!(faults.set("503", &serde_json::Number::from(2)).unwrap_err().contains("between 0 and 1"));
+        assert!(faults.set("seed", &serde_json::Number::from_f64(1.5).unwrap()).unwrap_err().contains("whole"));
+        assert!(faults.set("typo", &serde_json::Number::from(0)).unwrap_err().contains("known: seed"));
+    }
+}

@@ -190,7 +190,38 @@ pub struct Faults {
     pub slow_ms: u64,
 }
 
+impl Faults {
+    /// The names [`Faults::set`] knows.
+    pub const NAMES: &'static str = "seed, 500, 502, 503, 504, drop_before, drop_after, slow, slow_ms";
+
+    /// Sets one fault by name: `seed` and `slow_ms` take a whole number, the others a
+    /// probability between 0 and 1.
+    pub fn set(&mut self, name: &str, value: &serde_json::Number) -> Result<(), String> {
+        let whole = || value.as_u64().ok_or_else(|| format!("faults[{name:?}] must be a whole number, 0 or more, not {value}"));
+        let probability = || match value.as_f64() {
+            Some(p) if (0.0..=1.0).contains(&p) => Ok(p),
+            _ => Err(format!("faults[{name:?}] must be a probability between 0 and 1, not {value}")),
+        };
+        match name {
+            "seed" => self.seed = whole()?,
+            "slow_ms" => self.slow_ms = whole()?,
+            "500" => self.error_500 = probability()?,
+            "502" => self.error_502 = probability()?,
+            "503" => self.error_503 = probability()?,
+            "504" => self.error_504 = probability()?,
+            "drop_before" => self.drop_before = probability()?,
+            "drop_after" => self.drop_after = probability()?,
+            "slow" => self.slow = probability()?,
+            other => return Err(format!("unknown fault {other:?}; known: {}", Self::NAMES)),
+        }
+        Ok(())
+    }
+}
+
 /// A fault for the next request matching a method and path prefix.
+///
+/// Written as text (for [`str::parse`]): a status such as `503`, `drop_before`, `drop_after`,
+/// `garble_after`, or `delay:MS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScriptedFault {
     /// Answer with this status and Okta's error body, without processing.
@@ -204,6 +235,27 @@ pub enum ScriptedFault {
     /// Process the request (the write happens), then answer 200 with a body that is not JSON, as
     /// a broken proxy might.
     GarbleAfter,
+}
+
+impl std::str::FromStr for ScriptedFault {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "drop_before" => Ok(ScriptedFault::DropBefore),
+            "drop_after" => Ok(ScriptedFault::DropAfter),
+            "garble_after" => Ok(ScriptedFault::GarbleAfter),
+            other => match other.strip_prefix("delay:") {
+                Some(ms) => ms.parse().map(ScriptedFault::DelayMs).map_err(|_| format!("{other:?} needs whole milliseconds")),
+                None => match other.parse::<u16>() {
+                    Ok(status) if (100..=599).contains(&status) => Ok(ScriptedFault::Status(status)),
+                    _ => Err(format!(
+                        "a scripted fault is a status (503), \"drop_before\", \"drop_after\", \"garble_after\" or \"delay:MS\", not {other:?}"
+                    )),
+                },
+            },
+        }
+    }
 }
 
 /// One request as the simulator saw it.
