@@ -684,7 +684,7 @@ dual! { Actions, AsyncActions, core;
 /// One identity read from Okta with its joiner / mover / leaver event.
 #[pyclass(module = "okta_lifecycle._core", name = "IdentityEvent", frozen)]
 pub(crate) struct PyIdentityEvent {
-    event: String,
+    event: &'static str,
     user: PyUser,
     record: Value,
     moved: Value,
@@ -694,8 +694,8 @@ pub(crate) struct PyIdentityEvent {
 impl PyIdentityEvent {
     /// "joiner", "mover", "leaver" or "updated".
     #[getter]
-    fn event(&self) -> &str {
-        &self.event
+    fn event(&self) -> &'static str {
+        self.event
     }
     /// The user as Okta returned it.
     #[getter]
@@ -733,32 +733,14 @@ macro_rules! source_method {
                 self.core.check()?;
                 // Any aware datetime: compared on Okta's clock, in UTC.
                 let since = since.map(|since| since.with_timezone(&Utc));
-                let journal = Arc::clone(&self.core.journal);
-                let remember = Arc::clone(&self.core.journal);
-                let movers = mover_attributes.clone();
-                let stream = to_py(source_of_identity::read(
-                    &self.core.client,
-                    SourceOptions { since, mover_attributes },
-                    move |id| journal.identity_attributes(id).ok().flatten(),
-                ))?;
-                let events = stream.map(move |item| {
-                    item.and_then(|identity| {
-                        let seen: Map<String, Value> = movers
-                            .iter()
-                            .filter_map(|m| identity.user.profile().get(m).map(|v| (m.clone(), v.clone())))
-                            .collect();
-                        // Mover detection depends on what the journal saw: a failed write is an
-                        // error for this identity, not a silent gap.
-                        remember.remember_identity(identity.user.id(), &seen)?;
-                        Ok(PyIdentityEvent {
-                            event: serde_json::to_value(identity.event)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_owned))
-                                .unwrap_or_default(),
-                            record: identity.record.as_value().clone(),
-                            moved: serde_json::to_value(&identity.moved).unwrap_or(Value::Null),
-                            user: PyUser { inner: identity.user },
-                        })
+                let options = SourceOptions { since, mover_attributes };
+                let stream = to_py(source_of_identity::read(&self.core.client, Arc::clone(&self.core.journal), options))?;
+                let events = stream.map(|item| {
+                    item.map(|identity| PyIdentityEvent {
+                        event: identity.event.as_str(),
+                        record: identity.record.as_value().clone(),
+                        moved: serde_json::to_value(&identity.moved).unwrap_or(Value::Null),
+                        user: PyUser { inner: identity.user },
                     })
                 });
                 Ok(IdentityEvents::new(events.boxed()))

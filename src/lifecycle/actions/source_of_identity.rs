@@ -6,7 +6,9 @@
 //! out as an identity record (the profile plus `id`, `status`, `created`, `lastUpdated`,
 //! `statusChanged`) with its joiner / mover / leaver event, so that a policy, another system or
 //! another Okta org can consume it. Movers are told apart by comparing the configured mover
-//! attributes with the values last seen (kept by the caller, e.g. in the journal).
+//! attributes with the values the journal saw last; each read updates what the journal saw.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::{Stream, StreamExt};
@@ -15,6 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::http::OktaClient;
+use crate::lifecycle::journal::Journal;
 use crate::lifecycle::plan::AttributeChange;
 use crate::lifecycle::record::IdentityRecord;
 use crate::okta::{ListUsers, User, UserStatus};
@@ -108,12 +111,26 @@ pub fn classify(
     }
 }
 
-/// Streams identities from Okta, one page in memory at a time. `previous` gives the mover
-/// attributes last seen for a user id.
+impl SourceEvent {
+    /// The event's name: `joiner`, `mover`, `leaver` or `updated`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceEvent::Joiner => "joiner",
+            SourceEvent::Mover => "mover",
+            SourceEvent::Leaver => "leaver",
+            SourceEvent::Updated => "updated",
+        }
+    }
+}
+
+/// Streams identities from Okta, one page in memory at a time. Each user's mover attributes are
+/// compared with what `journal` saw last, and the journal then remembers what this read saw. A
+/// journal that cannot be read or written is an error for that identity, never a silent gap (it
+/// would turn a mover into an "updated", or every user into a joiner).
 pub fn read(
     client: &OktaClient,
+    journal: Arc<Journal>,
     options: SourceOptions,
-    previous: impl Fn(&str) -> Option<Map<String, Value>> + Send + 'static,
 ) -> Result<impl Stream<Item = Result<SourcedIdentity>>> {
     let users = client.users();
     let listings = match options.since {
@@ -136,8 +153,11 @@ pub fn read(
     let movers = options.mover_attributes;
     Ok(futures_util::stream::iter(listings).flatten().map(move |user| {
         let user = user?;
-        let seen = previous(user.id());
-        let (event, moved) = classify(&user, since, &movers, seen.as_ref());
+        let previous = journal.identity_attributes(user.id())?;
+        let (event, moved) = classify(&user, since, &movers, previous.as_ref());
+        let seen: Map<String, Value> =
+            movers.iter().filter_map(|m| user.profile().get(m).map(|v| (m.clone(), v.clone()))).collect();
+        journal.remember_identity(user.id(), &seen)?;
         Ok(SourcedIdentity { record: record_of(&user), user, event, moved })
     }))
 }
