@@ -1,26 +1,24 @@
 """Every public method of OktaClient and AsyncOktaClient, against a fresh simulator per test.
 
-Each test body is written once and runs against both clients: ``kit.client`` is the blocking
-client, or the asyncio client wrapped so that a method call is only *described*; ``kit.call(x)``
-then runs it (inside a fresh event loop for the asyncio client, checking that the method returned
-an awaitable) and ``kit.collect(pages)`` drains a listing (``for`` or ``async for``).
+Each test body is written once and runs against both clients, through conftest's ``either_client``
+(the plugin's ``okta_client`` or ``async_okta_client``, bound to ``okta_simulator``): a method call
+returns its plain result, in a fresh event loop for the asyncio client (which must have returned an
+awaitable, except for the few methods that return a value), and a listing comes back drained by
+``for`` or ``async for``. The org is the plugin's ``okta_simulator``, three seeded users unless a
+test's ``okta_simulator`` marker says otherwise; ``client_kind`` makes clients with other options.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import datetime
-import inspect
 import json
 import os
 import pathlib
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -29,9 +27,7 @@ from okta_lifecycle import (
     ConfigurationError,
     ConflictError,
     Group,
-    GroupPages,
     IdentityEvent,
-    IdentityEvents,
     InvalidInputError,
     InvalidStatusTransitionError,
     NotFoundError,
@@ -49,117 +45,26 @@ from okta_lifecycle import (
 from okta_lifecycle._core import Actions, AsyncActions, AsyncGroups, AsyncUsers, Groups, Users
 from okta_lifecycle.testing import OktaSimulator
 
+if TYPE_CHECKING:
+    from conftest import ClientKind, EitherClient
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 POLICY_FILE = ROOT / "examples" / "policy.toml"
 DAY1 = ROOT / "examples" / "hr" / "day1.csv"
 PASSWORD = "Corr3ct-Horse-Battery-Staple"
 
-# Methods of the asyncio classes that return a value (not an awaitable).
-NOT_AWAITABLE = {
-    "history",
-    "snapshots",
-    "run_progress",
-    "governor_stats",
-    "close",
-    "list",
-    "groups",
-    "members",
-    "source_of_identity",
-}
+pytestmark = pytest.mark.okta_simulator(seed_users=3)
 
 
 def profile(login: str, **extra: Any) -> dict[str, Any]:
     return {"login": login, "email": login, "firstName": "Test", "lastName": "User", **extra}
 
 
-@dataclass
-class Deferred:
-    """A method call on the asyncio client, run later inside an event loop."""
-
-    name: str
-    method: Callable[..., Any]
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-
-    async def run(self) -> Any:
-        result = self.method(*self.args, **self.kwargs)
-        if self.name in NOT_AWAITABLE:
-            assert not inspect.isawaitable(result), f"{self.name} should not return an awaitable"
-            return result
-        assert inspect.isawaitable(result), f"{self.name} should return an awaitable, not {result!r}"
-        return await result
-
-    async def drain(self) -> list[Any]:
-        pages = self.method(*self.args, **self.kwargs)
-        assert isinstance(pages, (UserPages, GroupPages, IdentityEvents))
-        assert pages.__aiter__() is pages
-        return [item async for item in pages]
-
-
-class Deferring:
-    """Wraps an asyncio object: calling a method returns a Deferred instead of an awaitable."""
-
-    def __init__(self, target: Any) -> None:
-        self._target = target
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._target, name)
-        if isinstance(value, (AsyncUsers, AsyncGroups, AsyncActions)):
-            return Deferring(value)
-        if callable(value):
-            return lambda *args, **kwargs: Deferred(name, value, args, kwargs)
-        return value
-
-
-@dataclass
-class Kit:
-    mode: str
-    sim: OktaSimulator
-    raw: OktaClient | AsyncOktaClient
-
-    @property
-    def client(self) -> Any:
-        return self.raw if self.mode == "blocking" else Deferring(self.raw)
-
-    def call(self, value: Any) -> Any:
-        if isinstance(value, Deferred):
-            return asyncio.run(value.run())
-        assert self.mode == "blocking"
-        assert not inspect.isawaitable(value)
-        return value
-
-    def collect(self, pages: Any) -> list[Any]:
-        if isinstance(pages, Deferred):
-            return asyncio.run(pages.drain())
-        assert isinstance(pages, (UserPages, GroupPages, IdentityEvents))
-        assert iter(pages) is pages
-        return list(pages)
-
-    def status(self, user: User) -> str:
-        state = self.sim.user(user.id)
-        assert state is not None
-        return str(state["status"])
-
-
-@pytest.fixture(params=["blocking", "async"])
-def make(request: pytest.FixtureRequest) -> Iterator[Callable[..., Kit]]:
-    """A factory of kits: a fresh simulator (with the given knobs) and the client under test."""
-    with contextlib.ExitStack() as stack:
-
-        def factory(client_options: dict[str, Any] | None = None, **sim_options: Any) -> Kit:
-            sim = stack.enter_context(OktaSimulator(**sim_options))
-            cls = OktaClient if request.param == "blocking" else AsyncOktaClient
-            # Like sim.client(): the built-in simulator's journal lives in memory.
-            raw = cls(sim.url, api_token=sim.api_token, **{"journal": ":memory:", **(client_options or {})})
-            stack.callback(raw.close)
-            return Kit(request.param, sim, raw)
-
-        yield factory
-
-
-@pytest.fixture
-def kit(make: Callable[..., Kit]) -> Kit:
-    return make(seed_users=3)
+def status(sim: OktaSimulator, user: User) -> str:
+    """The user's status as the org holds it."""
+    state = sim.user(user.id)
+    assert state is not None
+    return str(state["status"])
 
 
 def etag_of(sim: OktaSimulator, user_id: str) -> str:
@@ -181,259 +86,264 @@ def writes(sim: OktaSimulator) -> list[dict[str, Any]]:
 # --- the client itself ----------------------------------------------------------------------------
 
 
-def test_client_properties_repr_and_stats(kit: Kit) -> None:
-    raw = kit.raw
-    assert raw.org_url == kit.sim.url
-    assert repr(raw) == f'{type(raw).__name__}("{kit.sim.url}")'
+def test_client_properties_repr_and_stats(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    raw = either_client.raw
+    assert raw.org_url == okta_simulator.url
+    assert repr(raw) == f'{type(raw).__name__}("{okta_simulator.url}")'
     assert raw.journal_path is None, "a loopback org keeps its journal in memory"
-    if kit.mode == "blocking":
+    if either_client.mode == "blocking":
         assert isinstance(raw.users, Users) and isinstance(raw.groups, Groups) and isinstance(raw.actions, Actions)
     else:
         assert isinstance(raw.users, AsyncUsers)
         assert isinstance(raw.groups, AsyncGroups)
         assert isinstance(raw.actions, AsyncActions)
-    stats = kit.call(kit.client.governor_stats())
+    stats = either_client.governor_stats()
     assert stats == {"throttled_waits": 0, "throttled_ms": 0, "concurrency_limited": 0, "concurrency_cap": 75}
 
 
-def test_org_url_trailing_slash_and_options(make: Callable[..., Kit]) -> None:
-    kit = make(seed_users=1, client_options={"timeout": 5.0, "max_retries": 1, "page_size": 1})
-    cls = type(kit.raw)
-    assert cls(kit.sim.url + "/", api_token=kit.sim.api_token).org_url == kit.sim.url
+@pytest.mark.okta_simulator(seed_users=1)
+def test_org_url_trailing_slash_and_options(client_kind: ClientKind, okta_simulator: OktaSimulator) -> None:
+    client = client_kind.bind(okta_simulator, timeout=5.0, max_retries=1, page_size=1)
+    cls = type(client.raw)
+    assert cls(okta_simulator.url + "/", api_token=okta_simulator.api_token).org_url == okta_simulator.url
     # page_size=1: each user is one page.
-    kit.sim.clear_requests()
-    assert [u.login for u in kit.collect(kit.client.users.list())] == ["user1@example.com"]
-    assert all("limit=1" in (r["query"] or "") for r in kit.sim.requests())
+    okta_simulator.clear_requests()
+    assert [u.login for u in client.users.list()] == ["user1@example.com"]
+    assert all("limit=1" in (r["query"] or "") for r in okta_simulator.requests())
 
 
-def test_journal_file_keeps_history_across_clients(make: Callable[..., Kit], tmp_path: pathlib.Path) -> None:
+@pytest.mark.okta_simulator(seed_users=1)
+def test_journal_file_keeps_history_across_clients(
+    client_kind: ClientKind, okta_simulator: OktaSimulator, tmp_path: pathlib.Path
+) -> None:
     journal = tmp_path / "journal.db"
-    kit = make(seed_users=1, client_options={"journal": journal})
-    assert kit.raw.journal_path == journal
-    kit.call(kit.client.actions.deprovision_identity("user1@example.com"))
+    client = client_kind.bind(okta_simulator, journal=journal)
+    assert client.raw.journal_path == journal
+    client.actions.deprovision_identity("user1@example.com")
     assert journal.exists()
-    again = type(kit.raw)(kit.sim.url, api_token=kit.sim.api_token, journal=str(journal))
+    again = type(client.raw)(okta_simulator.url, api_token=okta_simulator.api_token, journal=str(journal))
     assert [h["operation"] for h in again.history("user1@example.com")][:2] == ["snapshot_user", "deactivate_user"]
 
 
-def test_from_env(make: Callable[..., Kit], monkeypatch: pytest.MonkeyPatch) -> None:
-    kit = make(seed_users=1)
-    cls = type(kit.raw)
+@pytest.mark.okta_simulator(seed_users=1)
+def test_from_env(client_kind: ClientKind, okta_simulator: OktaSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    cls = client_kind.cls
     monkeypatch.delenv("OKTA_ORG_URL", raising=False)
     with pytest.raises(ConfigurationError, match="OKTA_ORG_URL"):
         cls.from_env()
-    monkeypatch.setenv("OKTA_ORG_URL", kit.sim.url)
-    monkeypatch.setenv("OKTA_API_TOKEN", kit.sim.api_token)
+    monkeypatch.setenv("OKTA_ORG_URL", okta_simulator.url)
+    monkeypatch.setenv("OKTA_API_TOKEN", okta_simulator.api_token)
     monkeypatch.delenv("OKTA_CLIENT_ID", raising=False)
     client = cls.from_env()
     assert isinstance(client, cls)
-    assert client.org_url == kit.sim.url
+    assert client.org_url == okta_simulator.url
     # A loopback URL may be a real org behind a tunnel: its journal is on disk, per org.
     assert client.journal_path is not None
     assert str(client.journal_path).startswith(os.environ["XDG_STATE_HOME"])
-    assert client.journal_path.name == f"127.0.0.1-{kit.sim.url.rsplit(':', 1)[1]}.sqlite"
-    kit.raw = client
-    assert kit.call(kit.client.users.get("user1@example.com")).login == "user1@example.com"
+    assert client.journal_path.name == f"127.0.0.1-{okta_simulator.url.rsplit(':', 1)[1]}.sqlite"
+    assert client_kind.wrap(client).users.get("user1@example.com").login == "user1@example.com"
 
 
-def test_blocking_context_manager_and_close() -> None:
-    with OktaSimulator(seed_users=1) as sim:
-        with OktaClient(sim.url, api_token=sim.api_token) as client:
-            assert client.users.get("user1@example.com").login == "user1@example.com"
-        for later in (
-            lambda: client.users.get("user1@example.com"),
-            lambda: client.users.list(),
-            lambda: client.groups.list(),
-            lambda: client.groups.create("g"),
-            lambda: client.actions.source_of_identity(),
-            lambda: client.actions.create_entitlement("g"),
-            lambda: client.plan(Policy.from_file(POLICY_FILE), []),
-        ):
-            with pytest.raises(RuntimeError, match="closed"):
-                later()
-        assert sim.requests()[-1]["method"] == "GET" and len(sim.requests()) == 1
+@pytest.mark.okta_simulator(seed_users=1)
+def test_blocking_context_manager_and_close(okta_simulator: OktaSimulator) -> None:
+    sim = okta_simulator
+    with OktaClient(sim.url, api_token=sim.api_token) as client:
+        assert client.users.get("user1@example.com").login == "user1@example.com"
+    for later in (
+        lambda: client.users.get("user1@example.com"),
+        lambda: client.users.list(),
+        lambda: client.groups.list(),
+        lambda: client.groups.create("g"),
+        lambda: client.actions.source_of_identity(),
+        lambda: client.actions.create_entitlement("g"),
+        lambda: client.plan(Policy.from_file(POLICY_FILE), []),
+    ):
+        with pytest.raises(RuntimeError, match="closed"):
+            later()
+    assert sim.requests()[-1]["method"] == "GET" and len(sim.requests()) == 1
 
 
-def test_async_context_manager_and_close() -> None:
-    with OktaSimulator(seed_users=1) as sim:
+@pytest.mark.okta_simulator(seed_users=1)
+def test_async_context_manager_and_close(okta_simulator: OktaSimulator) -> None:
+    sim = okta_simulator
 
-        async def main() -> AsyncOktaClient:
-            async with AsyncOktaClient(sim.url, api_token=sim.api_token) as client:
-                assert isinstance(client, AsyncOktaClient)
-                assert (await client.users.get("user1@example.com")).login == "user1@example.com"
-            with pytest.raises(RuntimeError, match="closed"):
-                await client.users.get("user1@example.com")
-            with pytest.raises(RuntimeError, match="closed"):
-                client.users.list()
-            with pytest.raises(RuntimeError, match="closed"):
-                await client.actions.create_entitlement("g")
-            return client
+    async def main() -> AsyncOktaClient:
+        async with AsyncOktaClient(sim.url, api_token=sim.api_token) as client:
+            assert isinstance(client, AsyncOktaClient)
+            assert (await client.users.get("user1@example.com")).login == "user1@example.com"
+        with pytest.raises(RuntimeError, match="closed"):
+            await client.users.get("user1@example.com")
+        with pytest.raises(RuntimeError, match="closed"):
+            client.users.list()
+        with pytest.raises(RuntimeError, match="closed"):
+            await client.actions.create_entitlement("g")
+        return client
 
-        client = asyncio.run(main())
-        client.close()  # idempotent
-        assert len(sim.requests()) == 1
+    client = asyncio.run(main())
+    client.close()  # idempotent
+    assert len(sim.requests()) == 1
 
 
-def test_close_then_history_raises(kit: Kit) -> None:
-    kit.call(kit.client.close())
+def test_close_then_history_raises(either_client: EitherClient) -> None:
+    either_client.close()
     with pytest.raises(RuntimeError, match="closed"):
-        kit.raw.history("user1@example.com")
+        either_client.raw.history("user1@example.com")
 
 
 # --- users ----------------------------------------------------------------------------------------
 
 
-def test_users_create_active_staged_password_groups(kit: Kit) -> None:
-    c = kit.client
-    group = kit.call(c.groups.create("engineering"))
-    ada = kit.call(c.users.create(profile("ada@acme.com", department="Eng"), password=PASSWORD, group_ids=[group.id]))
+def test_users_create_active_staged_password_groups(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    c = either_client
+    group = c.groups.create("engineering")
+    ada = c.users.create(profile("ada@acme.com", department="Eng"), password=PASSWORD, group_ids=[group.id])
     assert isinstance(ada, User)
     assert (ada.login, ada.email, ada.status) == ("ada@acme.com", "ada@acme.com", "ACTIVE")
     assert ada.profile["department"] == "Eng"
     assert ada.password_changed is not None and ada.activated is not None
-    assert kit.sim.group_members(group.id) == [ada.id]
+    assert okta_simulator.group_members(group.id) == [ada.id]
 
-    staged = kit.call(c.users.create(profile("bob@acme.com"), activate=False))
-    assert staged.status == "STAGED" and kit.status(staged) == "STAGED"
+    staged = c.users.create(profile("bob@acme.com"), activate=False)
+    assert staged.status == "STAGED" and status(okta_simulator, staged) == "STAGED"
     assert staged.activated is None and staged.password_changed is None
 
-    no_password = kit.call(c.users.create(profile("cy@acme.com")))
+    no_password = c.users.create(profile("cy@acme.com"))
     assert no_password.status == "PROVISIONED"
 
-    expired = kit.call(c.users.create(profile("eve@acme.com"), password=PASSWORD, next_login="changePassword"))
+    expired = c.users.create(profile("eve@acme.com"), password=PASSWORD, next_login="changePassword")
     assert expired.status == "PASSWORD_EXPIRED"
 
-    federated = kit.call(c.users.create(profile("fed@acme.com"), provider=True))
+    federated = c.users.create(profile("fed@acme.com"), provider=True)
     assert federated.raw["credentials"]["provider"]["type"] == "FEDERATION"
 
-    before = len(writes(kit.sim))
+    before = len(writes(okta_simulator))
     with pytest.raises(ValueError, match="changePassword"):
-        kit.call(c.users.create(profile("x@acme.com"), password=PASSWORD, next_login="later"))
+        c.users.create(profile("x@acme.com"), password=PASSWORD, next_login="later")
     with pytest.raises(InvalidInputError, match="needs a password"):
-        kit.call(c.users.create(profile("x@acme.com"), next_login="changePassword"))
+        c.users.create(profile("x@acme.com"), next_login="changePassword")
     with pytest.raises(ValueError, match="dict"):
-        kit.call(c.users.create(["not", "a", "profile"]))
-    assert len(writes(kit.sim)) == before, "refused arguments send nothing"
+        c.users.create(["not", "a", "profile"])
+    assert len(writes(okta_simulator)) == before, "refused arguments send nothing"
     with pytest.raises(ValidationError) as duplicate:
-        kit.call(c.users.create(profile("ada@acme.com")))
+        c.users.create(profile("ada@acme.com"))
     assert duplicate.value.error_code == "E0000001"
-    assert kit.sim.user("x@acme.com") is None
+    assert okta_simulator.user("x@acme.com") is None
 
 
-def test_users_get_by_id_and_login(kit: Kit) -> None:
-    by_login = kit.call(kit.client.users.get("user2@example.com"))
-    by_id = kit.call(kit.client.users.get(by_login.id))
+def test_users_get_by_id_and_login(either_client: EitherClient) -> None:
+    by_login = either_client.users.get("user2@example.com")
+    by_id = either_client.users.get(by_login.id)
     assert by_login == by_id
     assert by_login.id.startswith("00u") and by_login.login == "user2@example.com"
     with pytest.raises(NotFoundError):
-        kit.call(kit.client.users.get("nobody@example.com"))
+        either_client.users.get("nobody@example.com")
 
 
-def test_users_update_sets_and_clears(kit: Kit) -> None:
-    user = kit.call(kit.client.users.get("user1@example.com"))
-    updated = kit.call(kit.client.users.update(user, {"department": "Ops", "title": "Lead"}))
+def test_users_update_sets_and_clears(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    user = either_client.users.get("user1@example.com")
+    updated = either_client.users.update(user, {"department": "Ops", "title": "Lead"})
     assert (updated.profile["department"], updated.profile["title"]) == ("Ops", "Lead")
     assert updated.profile["firstName"] == user.profile["firstName"], "a partial update keeps the rest"
     assert updated.last_updated is not None and updated.last_updated >= user.last_updated
-    cleared = kit.call(kit.client.users.update(user.id, {"title": None}))
+    cleared = either_client.users.update(user.id, {"title": None})
     assert cleared.profile.get("title") is None and cleared.profile["department"] == "Ops"
-    assert kit.sim.user(user.id)["profile"].get("title") is None
+    assert okta_simulator.user(user.id)["profile"].get("title") is None
 
 
-def test_users_replace_with_if_match(kit: Kit) -> None:
-    c = kit.client
-    user = kit.call(c.users.create(profile("ada@acme.com", department="Eng", title="Dev")))
-    etag = etag_of(kit.sim, user.id)
-    replaced = kit.call(c.users.replace(user, profile("ada@acme.com", department="Ops"), if_match=etag))
+def test_users_replace_with_if_match(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    c = either_client
+    user = c.users.create(profile("ada@acme.com", department="Eng", title="Dev"))
+    etag = etag_of(okta_simulator, user.id)
+    replaced = c.users.replace(user, profile("ada@acme.com", department="Ops"), if_match=etag)
     assert replaced.profile["department"] == "Ops"
     assert replaced.profile.get("title") is None, "a replace drops attributes not given"
     with pytest.raises(ConflictError) as stale:
-        kit.call(c.users.replace(user, profile("ada@acme.com", department="Sales"), if_match=etag))
+        c.users.replace(user, profile("ada@acme.com", department="Sales"), if_match=etag)
     assert stale.value.status == 412
-    assert kit.sim.user(user.id)["profile"]["department"] == "Ops"
-    fresh = etag_of(kit.sim, user.id)
+    assert okta_simulator.user(user.id)["profile"]["department"] == "Ops"
+    fresh = etag_of(okta_simulator, user.id)
     assert fresh != etag
-    assert kit.call(c.users.replace(user.id, profile("ada@acme.com"), if_match=fresh)).profile.get("department") is None
-    assert kit.call(c.users.replace(user, profile("ada@acme.com", department="R&D"))).profile["department"] == "R&D"
+    assert c.users.replace(user.id, profile("ada@acme.com"), if_match=fresh).profile.get("department") is None
+    assert c.users.replace(user, profile("ada@acme.com", department="R&D")).profile["department"] == "R&D"
 
 
-def test_users_list_search_filter_q_and_pages(make: Callable[..., Kit]) -> None:
-    kit = make(seed_users=7)
-    c = kit.client
-    kit.call(c.users.create(profile("eng1@acme.com", department="Eng")))
-    kit.call(c.users.create(profile("eng2@acme.com", department="Eng"), activate=False))
-    gone = kit.call(c.users.create(profile("gone@acme.com")))
-    kit.call(c.users.deactivate(gone))
+@pytest.mark.okta_simulator(seed_users=7)
+def test_users_list_search_filter_q_and_pages(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    c = either_client
+    c.users.create(profile("eng1@acme.com", department="Eng"))
+    c.users.create(profile("eng2@acme.com", department="Eng"), activate=False)
+    gone = c.users.create(profile("gone@acme.com"))
+    c.users.deactivate(gone)
 
-    lazy = kit.raw.users.list(limit=2)
+    lazy = either_client.raw.users.list(limit=2)
     assert isinstance(lazy, UserPages)
-    kit.sim.clear_requests()
-    everyone = kit.collect(c.users.list(limit=2))
+    okta_simulator.clear_requests()
+    everyone = c.users.list(limit=2)
     ids = [u.id for u in everyone]
     assert len(ids) == len(set(ids)) == 9, "every user once, DEPROVISIONED ones hidden"
     assert all(isinstance(u, User) for u in everyone)
-    pages = [r for r in kit.sim.requests() if r["path"] == "/api/v1/users"]
+    pages = [r for r in okta_simulator.requests() if r["path"] == "/api/v1/users"]
     assert len(pages) == 5 and all("limit=2" in (r["query"] or "") for r in pages)
 
-    eng = kit.collect(c.users.list(search='profile.department eq "Eng"', limit=1))
+    eng = c.users.list(search='profile.department eq "Eng"', limit=1)
     assert sorted(u.login for u in eng) == ["eng1@acme.com", "eng2@acme.com"]
-    staged = kit.collect(c.users.list(filter='status eq "STAGED"'))
+    staged = c.users.list(filter='status eq "STAGED"')
     assert [u.login for u in staged] == ["eng2@acme.com"]
-    deprovisioned = kit.collect(c.users.list(filter='status eq "DEPROVISIONED"'))
+    deprovisioned = c.users.list(filter='status eq "DEPROVISIONED"')
     assert [u.login for u in deprovisioned] == ["gone@acme.com"]
-    assert [u.login for u in kit.collect(c.users.list(q="user3"))] == ["user3@example.com"]
-    ordered = kit.collect(c.users.list(search='profile.login sw "user"', sort_by="profile.login", sort_order="desc"))
+    assert [u.login for u in c.users.list(q="user3")] == ["user3@example.com"]
+    ordered = c.users.list(search='profile.login sw "user"', sort_by="profile.login", sort_order="desc")
     assert [u.login for u in ordered] == sorted((f"user{n}@example.com" for n in range(1, 8)), reverse=True)
 
     with pytest.raises(InvalidInputError, match="only one"):
-        kit.call(c.users.list(search='status eq "ACTIVE"', q="user"))
+        c.users.list(search='status eq "ACTIVE"', q="user")
     with pytest.raises(InvalidInputError, match="limit"):
-        kit.call(c.users.list(limit=0))
+        c.users.list(limit=0)
     with pytest.raises(ValidationError):
-        kit.collect(c.users.list(search='profile.login eq "unterminated'))
+        c.users.list(search='profile.login eq "unterminated')
 
 
-def test_users_lifecycle_methods(kit: Kit) -> None:
-    c = kit.client
-    user = kit.call(c.users.create(profile("ada@acme.com"), password=PASSWORD))
-    kit.call(c.users.suspend(user))
-    assert kit.status(user) == "SUSPENDED"
-    kit.call(c.users.unsuspend(user.id))
-    assert kit.status(user) == "ACTIVE"
+def test_users_lifecycle_methods(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    c = either_client
+    user = c.users.create(profile("ada@acme.com"), password=PASSWORD)
+    c.users.suspend(user)
+    assert status(okta_simulator, user) == "SUSPENDED"
+    c.users.unsuspend(user.id)
+    assert status(okta_simulator, user) == "ACTIVE"
 
-    expired = kit.call(c.users.expire_password(user))
+    expired = c.users.expire_password(user)
     assert isinstance(expired, User) and expired.status == "PASSWORD_EXPIRED"
-    temporary = kit.call(c.users.expire_password_with_temp_password(user, revoke_sessions=True))
+    temporary = c.users.expire_password_with_temp_password(user, revoke_sessions=True)
     assert isinstance(temporary, Secret) and len(temporary.reveal()) >= 8
     assert temporary.reveal() not in repr(temporary) and temporary.reveal() not in str(temporary)
 
-    link = kit.call(c.users.reset_password(user, send_email=False))
-    assert isinstance(link, Secret) and link.reveal().startswith(kit.sim.url + "/")
-    assert kit.status(user) == "RECOVERY"
-    assert kit.call(c.users.reset_password(user, revoke_sessions=True)) is None, "sent by email"
-    assert kit.sim.counters()["reset_password"] == {user.id: 2}
+    link = c.users.reset_password(user, send_email=False)
+    assert isinstance(link, Secret) and link.reveal().startswith(okta_simulator.url + "/")
+    assert status(okta_simulator, user) == "RECOVERY"
+    assert c.users.reset_password(user, revoke_sessions=True) is None, "sent by email"
+    assert okta_simulator.counters()["reset_password"] == {user.id: 2}
 
-    kit.call(c.users.reset_factors(user))
-    assert kit.sim.requests()[-1]["path"] == f"/api/v1/users/{user.id}/lifecycle/reset_factors"
+    c.users.reset_factors(user)
+    assert okta_simulator.requests()[-1]["path"] == f"/api/v1/users/{user.id}/lifecycle/reset_factors"
 
-    kit.call(c.users.deactivate(user, send_email=True))
-    assert kit.status(user) == "DEPROVISIONED"
-    activation = kit.call(c.users.activate(user, send_email=False))
-    assert isinstance(activation, Secret) and activation.reveal().startswith(kit.sim.url + "/")
-    assert kit.status(user) == "ACTIVE", "a user with a password is active again"
+    c.users.deactivate(user, send_email=True)
+    assert status(okta_simulator, user) == "DEPROVISIONED"
+    activation = c.users.activate(user, send_email=False)
+    assert isinstance(activation, Secret) and activation.reveal().startswith(okta_simulator.url + "/")
+    assert status(okta_simulator, user) == "ACTIVE", "a user with a password is active again"
 
-    staged = kit.call(c.users.create(profile("bob@acme.com"), activate=False))
-    assert kit.call(c.users.activate(staged)) is None, "sent by email"
-    assert kit.status(staged) == "PROVISIONED", "no password yet"
-    again = kit.call(c.users.reactivate(staged))
-    assert isinstance(again, Secret) and again.reveal().startswith(kit.sim.url + "/")
-    assert kit.call(c.users.reactivate(staged.id, send_email=True)) is None
-    assert kit.status(staged) == "PROVISIONED"
+    staged = c.users.create(profile("bob@acme.com"), activate=False)
+    assert c.users.activate(staged) is None, "sent by email"
+    assert status(okta_simulator, staged) == "PROVISIONED", "no password yet"
+    again = c.users.reactivate(staged)
+    assert isinstance(again, Secret) and again.reveal().startswith(okta_simulator.url + "/")
+    assert c.users.reactivate(staged.id, send_email=True) is None
+    assert status(okta_simulator, staged) == "PROVISIONED"
 
 
-def test_users_lifecycle_errors(kit: Kit) -> None:
-    c = kit.client
-    active = kit.call(c.users.get("user1@example.com"))
+def test_users_lifecycle_errors(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    c = either_client
+    active = c.users.get("user1@example.com")
     cases = [
         (lambda: c.users.activate(active), "E0000016"),
         (lambda: c.users.reactivate(active), "E0000038"),
@@ -441,244 +351,240 @@ def test_users_lifecycle_errors(kit: Kit) -> None:
     ]
     for make_call, code in cases:
         with pytest.raises(InvalidStatusTransitionError) as refused:
-            kit.call(make_call())
+            make_call()
         assert refused.value.error_code == code and refused.value.status == 403
-    staged = kit.call(c.users.create(profile("bob@acme.com"), activate=False))
+    staged = c.users.create(profile("bob@acme.com"), activate=False)
     with pytest.raises(ValidationError, match="ACTIVE") as not_active:
-        kit.call(c.users.suspend(staged))
+        c.users.suspend(staged)
     assert not_active.value.error_code == "E0000001"
     with pytest.raises(ValidationError, match="SUSPENDED"):
-        kit.call(c.users.unsuspend(active))
-    assert kit.status(staged) == "STAGED" and kit.status(active) == "ACTIVE"
+        c.users.unsuspend(active)
+    assert status(okta_simulator, staged) == "STAGED" and status(okta_simulator, active) == "ACTIVE"
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        "blocking",
-        "async",
-    ],
-    indirect=True,
-)
-def test_methods_that_return_nothing_give_none(make: Callable[..., Kit]) -> None:
-    kit = make(seed_users=2)
-    c = kit.client
-    user = kit.call(c.users.create(profile("ada@acme.com"), password=PASSWORD))
-    group = kit.call(c.groups.create("eng"))
+@pytest.mark.okta_simulator(seed_users=2)
+def test_methods_that_return_nothing_give_none(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    c = either_client
+    user = c.users.create(profile("ada@acme.com"), password=PASSWORD)
+    group = c.groups.create("eng")
     results = {
-        "suspend": kit.call(c.users.suspend(user)),
-        "unsuspend": kit.call(c.users.unsuspend(user)),
-        "reset_factors": kit.call(c.users.reset_factors(user)),
-        "clear_sessions": kit.call(c.users.clear_sessions(user)),
-        "add_member": kit.call(c.groups.add_member(group, user)),
-        "remove_member": kit.call(c.groups.remove_member(group, user)),
-        "deactivate": kit.call(c.users.deactivate(user)),
-        "delete": kit.call(c.users.delete(user)),
-        "delete group": kit.call(c.groups.delete(group)),
+        "suspend": c.users.suspend(user),
+        "unsuspend": c.users.unsuspend(user),
+        "reset_factors": c.users.reset_factors(user),
+        "clear_sessions": c.users.clear_sessions(user),
+        "add_member": c.groups.add_member(group, user),
+        "remove_member": c.groups.remove_member(group, user),
+        "deactivate": c.users.deactivate(user),
+        "delete": c.users.delete(user),
+        "delete group": c.groups.delete(group),
     }
-    assert kit.sim.user(user.id) is None, "every call did its work"
+    assert okta_simulator.user(user.id) is None, "every call did its work"
     assert results == dict.fromkeys(results)
 
 
-def test_users_unlock_a_locked_out_user(make: Callable[..., Kit], tmp_path: pathlib.Path) -> None:
+def test_users_unlock_a_locked_out_user(client_kind: ClientKind, tmp_path: pathlib.Path) -> None:
+    # No API call locks a user out: the org comes from a state file with a LOCKED_OUT user.
     state = tmp_path / "org.json"
     with OktaSimulator(seed_users=1, state_file=state):
         pass
     org = json.loads(state.read_text())
     org["users"][0]["status"] = "LOCKED_OUT"
     state.write_text(json.dumps(org))
-    kit = make(state_file=state)
-    user = kit.call(kit.client.users.get("user1@example.com"))
-    assert user.status == "LOCKED_OUT"
-    kit.call(kit.client.users.unlock(user))
-    assert kit.status(user) == "ACTIVE"
+    with OktaSimulator(state_file=state) as sim:
+        client = client_kind.bind(sim)
+        user = client.users.get("user1@example.com")
+        assert user.status == "LOCKED_OUT"
+        client.users.unlock(user)
+        assert status(sim, user) == "ACTIVE"
 
 
-def test_users_delete_permanently_and_single(kit: Kit) -> None:
-    c = kit.client
-    first = kit.call(c.users.get("user1@example.com"))
-    kit.call(c.users.delete(first))
-    assert kit.sim.user(first.id) is None
+def test_users_delete_permanently_and_single(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    c = either_client
+    first = c.users.get("user1@example.com")
+    c.users.delete(first)
+    assert okta_simulator.user(first.id) is None
     with pytest.raises(NotFoundError):
-        kit.call(c.users.get(first.id))
+        c.users.get(first.id)
 
-    second = kit.call(c.users.get("user2@example.com"))
-    kit.call(c.users.delete(second.id, permanently=False))
-    assert kit.status(second) == "DEPROVISIONED", "one DELETE only deactivates an active user"
-    kit.call(c.users.delete(second, permanently=False))
-    assert kit.sim.user(second.id) is None
-    kit.call(c.users.delete("nobody@example.com"))  # already gone: a permanent delete is done
+    second = c.users.get("user2@example.com")
+    c.users.delete(second.id, permanently=False)
+    assert status(okta_simulator, second) == "DEPROVISIONED", "one DELETE only deactivates an active user"
+    c.users.delete(second, permanently=False)
+    assert okta_simulator.user(second.id) is None
+    c.users.delete("nobody@example.com")  # already gone: a permanent delete is done
     with pytest.raises(NotFoundError):
-        kit.call(c.users.delete("nobody@example.com", permanently=False))
+        c.users.delete("nobody@example.com", permanently=False)
 
 
-def test_users_clear_sessions(kit: Kit) -> None:
-    user = kit.call(kit.client.users.get("user1@example.com"))
-    assert kit.sim.create_session(user.id) and kit.sim.create_oauth_token(user.id)
-    assert (kit.sim.sessions(user.id), kit.sim.oauth_tokens(user.id)) == (1, 1)
-    kit.call(kit.client.users.clear_sessions(user, oauth_tokens=False, forget_devices=True))
-    assert (kit.sim.sessions(user.id), kit.sim.oauth_tokens(user.id)) == (0, 1)
-    assert kit.sim.requests()[-1]["query"] == "oauthTokens=false&forgetDevices=true"
-    kit.sim.create_session(user.id)
-    kit.call(kit.client.users.clear_sessions(user.login))
-    assert (kit.sim.sessions(user.id), kit.sim.oauth_tokens(user.id)) == (0, 0)
+def test_users_clear_sessions(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    user = either_client.users.get("user1@example.com")
+    assert okta_simulator.create_session(user.id) and okta_simulator.create_oauth_token(user.id)
+    assert (okta_simulator.sessions(user.id), okta_simulator.oauth_tokens(user.id)) == (1, 1)
+    either_client.users.clear_sessions(user, oauth_tokens=False, forget_devices=True)
+    assert (okta_simulator.sessions(user.id), okta_simulator.oauth_tokens(user.id)) == (0, 1)
+    assert okta_simulator.requests()[-1]["query"] == "oauthTokens=false&forgetDevices=true"
+    okta_simulator.create_session(user.id)
+    either_client.users.clear_sessions(user.login)
+    assert (okta_simulator.sessions(user.id), okta_simulator.oauth_tokens(user.id)) == (0, 0)
 
 
-def test_users_groups(kit: Kit) -> None:
-    c = kit.client
-    user = kit.call(c.users.get("user1@example.com"))
-    eng = kit.call(c.groups.create("eng"))
-    ops = kit.call(c.groups.create("ops"))
-    kit.call(c.groups.add_member(eng, user))
-    kit.call(c.groups.add_member(ops.id, user.id))
-    groups = kit.collect(c.users.groups(user))
+def test_users_groups(either_client: EitherClient) -> None:
+    c = either_client
+    user = c.users.get("user1@example.com")
+    eng = c.groups.create("eng")
+    ops = c.groups.create("ops")
+    c.groups.add_member(eng, user)
+    c.groups.add_member(ops.id, user.id)
+    groups = c.users.groups(user)
     assert all(isinstance(g, Group) for g in groups)
     assert sorted((g.name, g.type_) for g in groups) == [
         ("Everyone", "BUILT_IN"),
         ("eng", "OKTA_GROUP"),
         ("ops", "OKTA_GROUP"),
     ]
-    assert [g.name for g in kit.collect(c.users.groups("user2@example.com"))] == ["Everyone"]
+    assert [g.name for g in c.users.groups("user2@example.com")] == ["Everyone"]
 
 
 # --- groups ---------------------------------------------------------------------------------------
 
 
-def test_groups_crud_find_and_list(kit: Kit) -> None:
-    c = kit.client
-    group = kit.call(c.groups.create("Engineering", "Builds things"))
+def test_groups_crud_find_and_list(either_client: EitherClient) -> None:
+    c = either_client
+    group = c.groups.create("Engineering", "Builds things")
     assert isinstance(group, Group)
     assert (group.name, group.description, group.type_) == ("Engineering", "Builds things", "OKTA_GROUP")
-    assert kit.call(c.groups.get(group.id)) == group
-    assert kit.call(c.groups.get(group)) == group
-    assert kit.call(c.groups.find("engineering")) == group, "find ignores case"
-    assert kit.call(c.groups.find("Engineer")) is None, "find wants the exact name"
+    assert c.groups.get(group.id) == group
+    assert c.groups.get(group) == group
+    assert c.groups.find("engineering") == group, "find ignores case"
+    assert c.groups.find("Engineer") is None, "find wants the exact name"
     with pytest.raises(ValidationError):
-        kit.call(c.groups.create("Engineering"))
+        c.groups.create("Engineering")
 
-    renamed = kit.call(c.groups.replace(group, "Eng"))
+    renamed = c.groups.replace(group, "Eng")
     assert (renamed.id, renamed.name, renamed.description) == (group.id, "Eng", None)
-    kit.call(c.groups.replace(group.id, "Eng", "Renamed"))
-    assert kit.call(c.groups.get(group)).description == "Renamed"
+    c.groups.replace(group.id, "Eng", "Renamed")
+    assert c.groups.get(group).description == "Renamed"
 
     for n in range(3):
-        kit.call(c.groups.create(f"team-{n}"))
-    listed = kit.collect(c.groups.list(limit=2))
+        c.groups.create(f"team-{n}")
+    listed = c.groups.list(limit=2)
     assert len({g.id for g in listed}) == len(listed) == 5
-    assert sorted(g.name for g in kit.collect(c.groups.list(q="team"))) == ["team-0", "team-1", "team-2"]
-    assert [g.name for g in kit.collect(c.groups.list(search='type eq "BUILT_IN"'))] == ["Everyone"]
-    assert [g.name for g in kit.collect(c.groups.list(filter='type eq "BUILT_IN"'))] == ["Everyone"]
-    counts = {g.name: g.users_count for g in kit.collect(c.groups.list(expand_stats=True))}
+    assert sorted(g.name for g in c.groups.list(q="team")) == ["team-0", "team-1", "team-2"]
+    assert [g.name for g in c.groups.list(search='type eq "BUILT_IN"')] == ["Everyone"]
+    assert [g.name for g in c.groups.list(filter='type eq "BUILT_IN"')] == ["Everyone"]
+    counts = {g.name: g.users_count for g in c.groups.list(expand_stats=True)}
     assert counts["Everyone"] == 3 and counts["team-0"] == 0
-    assert all(g.users_count is None for g in kit.collect(c.groups.list()))
+    assert all(g.users_count is None for g in c.groups.list())
     with pytest.raises(InvalidInputError):
-        kit.call(c.groups.list(q="a", filter='type eq "BUILT_IN"'))
+        c.groups.list(q="a", filter='type eq "BUILT_IN"')
 
-    kit.call(c.groups.delete(group))
+    c.groups.delete(group)
     with pytest.raises(NotFoundError):
-        kit.call(c.groups.get(group.id))
-    assert kit.call(c.groups.find("Eng")) is None
+        c.groups.get(group.id)
+    assert c.groups.find("Eng") is None
 
 
-def test_groups_members(kit: Kit) -> None:
-    c = kit.client
-    group = kit.call(c.groups.create("eng"))
-    one = kit.call(c.users.get("user1@example.com"))
-    two = kit.call(c.users.get("user2@example.com"))
-    kit.call(c.groups.add_member(group, one))
-    kit.call(c.groups.add_member(group.id, two.id))
-    kit.call(c.groups.add_member(group, one))  # already a member: nothing happens
-    members = kit.collect(c.groups.members(group))
+def test_groups_members(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    c = either_client
+    group = c.groups.create("eng")
+    one = c.users.get("user1@example.com")
+    two = c.users.get("user2@example.com")
+    c.groups.add_member(group, one)
+    c.groups.add_member(group.id, two.id)
+    c.groups.add_member(group, one)  # already a member: nothing happens
+    members = c.groups.members(group)
     assert sorted(u.id for u in members) == sorted([one.id, two.id])
     assert all(isinstance(u, User) for u in members)
-    kit.call(c.groups.remove_member(group, one))
-    assert [u.id for u in kit.collect(c.groups.members(group.id))] == [two.id]
-    assert kit.sim.group_members(group.id) == [two.id]
+    c.groups.remove_member(group, one)
+    assert [u.id for u in c.groups.members(group.id)] == [two.id]
+    assert okta_simulator.group_members(group.id) == [two.id]
 
 
-def test_app_groups_are_refused(kit: Kit) -> None:
-    c = kit.client
-    app_group = kit.sim.seed_app_group("app-sales")
-    user = kit.call(c.users.get("user1@example.com"))
-    assert kit.call(c.groups.get(app_group)).type_ == "APP_GROUP"
+def test_app_groups_are_refused(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    c = either_client
+    app_group = okta_simulator.seed_app_group("app-sales")
+    user = c.users.get("user1@example.com")
+    assert c.groups.get(app_group).type_ == "APP_GROUP"
     for refused in (
         lambda: c.groups.add_member(app_group, user),
         lambda: c.groups.remove_member(app_group, user),
         lambda: c.groups.replace(app_group, "renamed"),
     ):
         with pytest.raises(PermissionDeniedError) as denied:
-            kit.call(refused())
+            refused()
         assert denied.value.error_code == "E0000006" and "APP_GROUP" in " ".join(denied.value.causes)
-    assert kit.sim.group_members(app_group) == []
+    assert okta_simulator.group_members(app_group) == []
 
 
 # --- actions --------------------------------------------------------------------------------------
 
 
-def test_sync_identities_creates_then_updates_only_changes(kit: Kit) -> None:
-    actions = kit.client.actions
-    created = kit.call(actions.sync_identities(profile("ada@acme.com", department="Eng", title="Dev")))
+def test_sync_identities_creates_then_updates_only_changes(
+    either_client: EitherClient, okta_simulator: OktaSimulator
+) -> None:
+    actions = either_client.actions
+    created = actions.sync_identities(profile("ada@acme.com", department="Eng", title="Dev"))
     assert isinstance(created, Report) and created.is_success
     assert [o["operation"] for o in created.outcomes] == ["create_user"]
-    user = kit.call(kit.client.users.get("ada@acme.com"))
+    user = either_client.users.get("ada@acme.com")
     assert (user.profile["department"], user.profile["title"]) == ("Eng", "Dev")
-    kit.call(kit.client.users.update(user, {"costCenter": "CC-1"}))
+    either_client.users.update(user, {"costCenter": "CC-1"})
 
-    kit.sim.clear_requests()
-    unchanged = kit.call(actions.sync_identities(profile("ada@acme.com", department="Eng")))
+    okta_simulator.clear_requests()
+    unchanged = actions.sync_identities(profile("ada@acme.com", department="Eng"))
     assert unchanged.outcomes == [] and unchanged.is_success
-    assert writes(kit.sim) == []
+    assert writes(okta_simulator) == []
 
-    moved = kit.call(actions.sync_identities({"login": "ada@acme.com", "department": "Ops"}))
+    moved = actions.sync_identities({"login": "ada@acme.com", "department": "Ops"})
     assert [o["operation"] for o in moved.outcomes] == ["update_user"]
     assert moved.counts == {"succeeded": 1}
-    after = kit.call(kit.client.users.get(user.id))
+    after = either_client.users.get(user.id)
     assert after.profile["department"] == "Ops"
     assert (after.profile["title"], after.profile["costCenter"], after.profile["firstName"]) == ("Dev", "CC-1", "Test")
-    assert [(w["method"], w["path"]) for w in writes(kit.sim)] == [("POST", f"/api/v1/users/{user.id}")]
+    assert [(w["method"], w["path"]) for w in writes(okta_simulator)] == [("POST", f"/api/v1/users/{user.id}")]
 
-    staged = kit.call(actions.sync_identities(profile("bob@acme.com"), activate=False))
-    assert staged.is_success and kit.sim.user("bob@acme.com")["status"] == "STAGED"
+    staged = actions.sync_identities(profile("bob@acme.com"), activate=False)
+    assert staged.is_success and okta_simulator.user("bob@acme.com")["status"] == "STAGED"
     with pytest.raises(InvalidInputError, match="does not create"):
-        kit.call(actions.sync_identities(profile("cy@acme.com"), create=False))
+        actions.sync_identities(profile("cy@acme.com"), create=False)
     with pytest.raises(InvalidInputError, match="login"):
-        kit.call(actions.sync_identities({"email": "x@acme.com"}))
-    assert kit.sim.user("cy@acme.com") is None
+        actions.sync_identities({"email": "x@acme.com"})
+    assert okta_simulator.user("cy@acme.com") is None
 
 
-def test_manage_relationships_add_remove_sync(kit: Kit) -> None:
-    c = kit.client
+def test_manage_relationships_add_remove_sync(either_client: EitherClient) -> None:
+    c = either_client
     for name in ("dept-eng", "dept-ops", "all-staff"):
-        kit.call(c.groups.create(name))
+        c.groups.create(name)
 
     def names() -> list[str]:
-        return sorted(g.name for g in kit.collect(c.users.groups("user1@example.com")))
+        return sorted(g.name for g in c.users.groups("user1@example.com"))
 
-    added = kit.call(c.actions.manage_relationships("user1@example.com", ["dept-eng", "all-staff"]))
+    added = c.actions.manage_relationships("user1@example.com", ["dept-eng", "all-staff"])
     assert added.is_success and [o["operation"] for o in added.outcomes] == ["add_member", "add_member"]
     assert names() == ["Everyone", "all-staff", "dept-eng"]
-    user = kit.call(c.users.get("user1@example.com"))
-    synced = kit.call(c.actions.manage_relationships(user, ["dept-ops"], mode="sync", exclusive_prefix="dept-"))
+    user = c.users.get("user1@example.com")
+    synced = c.actions.manage_relationships(user, ["dept-ops"], mode="sync", exclusive_prefix="dept-")
     assert sorted(o["operation"] for o in synced.outcomes) == ["add_member", "remove_member"]
     assert names() == ["Everyone", "all-staff", "dept-ops"], "only dept-* groups are synced"
-    again = kit.call(c.actions.manage_relationships(user.id, ["dept-ops"], mode="sync", exclusive_prefix="dept-"))
+    again = c.actions.manage_relationships(user.id, ["dept-ops"], mode="sync", exclusive_prefix="dept-")
     assert again.outcomes == []
-    kit.call(c.actions.manage_relationships(user, ["all-staff"], mode="remove"))
+    c.actions.manage_relationships(user, ["all-staff"], mode="remove")
     assert names() == ["Everyone", "dept-ops"]
     with pytest.raises(InvalidInputError, match="does not exist"):
-        kit.call(c.actions.manage_relationships(user, ["no-such-group"]))
+        c.actions.manage_relationships(user, ["no-such-group"])
     with pytest.raises(InvalidInputError, match="mode"):
-        kit.call(c.actions.manage_relationships(user, ["all-staff"], mode="bogus"))
+        c.actions.manage_relationships(user, ["all-staff"], mode="bogus")
 
 
-def test_deprovision_identity_history_and_snapshots(kit: Kit) -> None:
-    c = kit.client
-    user = kit.call(c.users.create(profile("ada@acme.com", department="Eng"), password=PASSWORD))
-    group = kit.call(c.groups.create("eng"))
-    kit.call(c.groups.add_member(group, user))
-    kit.sim.create_session(user.id)
+def test_deprovision_identity_history_and_snapshots(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    c = either_client
+    user = c.users.create(profile("ada@acme.com", department="Eng"), password=PASSWORD)
+    group = c.groups.create("eng")
+    c.groups.add_member(group, user)
+    okta_simulator.create_session(user.id)
 
-    report = kit.call(c.actions.deprovision_identity(user))
+    report = c.actions.deprovision_identity(user)
     assert report.is_success
     assert [o["operation"] for o in report.outcomes] == [
         "snapshot_user",
@@ -686,84 +592,84 @@ def test_deprovision_identity_history_and_snapshots(kit: Kit) -> None:
         "clear_sessions",
         "remove_member",
     ]
-    assert kit.status(user) == "DEPROVISIONED"
-    assert kit.sim.sessions(user.id) == 0 and kit.sim.group_members(group.id) == []
+    assert status(okta_simulator, user) == "DEPROVISIONED"
+    assert okta_simulator.sessions(user.id) == 0 and okta_simulator.group_members(group.id) == []
 
-    history = kit.call(c.history("ada@acme.com"))
+    history = c.history("ada@acme.com")
     assert [h["operation"] for h in history] == [o["operation"] for o in report.outcomes]
     assert all(h["run_id"] == report.run_id and h["user_id"] == user.id for h in history)
-    assert kit.call(c.history(user.id)) == history, "history by id or login"
-    snapshots = kit.call(c.snapshots("ada@acme.com"))
+    assert c.history(user.id) == history, "history by id or login"
+    snapshots = c.snapshots("ada@acme.com")
     assert len(snapshots) == 1
     assert snapshots[0]["status"] == "ACTIVE" and snapshots[0]["profile"]["department"] == "Eng"
     assert [tuple(g) for g in snapshots[0]["groups"] if g[1] == "eng"] == [(group.id, "eng")]
-    assert kit.call(c.history("nobody@acme.com")) == [] and kit.call(c.snapshots("nobody@acme.com")) == []
+    assert c.history("nobody@acme.com") == [] and c.snapshots("nobody@acme.com") == []
 
-    other = kit.call(c.users.get("user1@example.com"))
-    kit.call(c.groups.add_member(group, other))
-    kit.sim.create_session(other.id)
-    kit.call(c.actions.deprovision_identity(other.login, mode="suspend", remove_groups=False, logout=False))
-    assert kit.status(other) == "SUSPENDED"
-    assert kit.sim.group_members(group.id) == [other.id] and kit.sim.sessions(other.id) == 1
+    other = c.users.get("user1@example.com")
+    c.groups.add_member(group, other)
+    okta_simulator.create_session(other.id)
+    c.actions.deprovision_identity(other.login, mode="suspend", remove_groups=False, logout=False)
+    assert status(okta_simulator, other) == "SUSPENDED"
+    assert okta_simulator.group_members(group.id) == [other.id] and okta_simulator.sessions(other.id) == 1
     with pytest.raises(InvalidInputError, match="mode"):
-        kit.call(c.actions.deprovision_identity(other, mode="bogus"))
+        c.actions.deprovision_identity(other, mode="bogus")
     with pytest.raises(NotFoundError):
-        kit.call(c.actions.deprovision_identity("nobody@acme.com"))
+        c.actions.deprovision_identity("nobody@acme.com")
 
 
-def test_reactivate_identity_restores_groups(kit: Kit) -> None:
-    c = kit.client
-    user = kit.call(c.users.create(profile("ada@acme.com"), password=PASSWORD))
-    group = kit.call(c.groups.create("eng"))
-    kit.call(c.groups.add_member(group, user))
-    kit.call(c.actions.deprovision_identity(user))
-    assert kit.sim.group_members(group.id) == []
+def test_reactivate_identity_restores_groups(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    c = either_client
+    user = c.users.create(profile("ada@acme.com"), password=PASSWORD)
+    group = c.groups.create("eng")
+    c.groups.add_member(group, user)
+    c.actions.deprovision_identity(user)
+    assert okta_simulator.group_members(group.id) == []
 
-    report = kit.call(c.actions.reactivate_identity(user))
+    report = c.actions.reactivate_identity(user)
     assert report.is_success
     assert [o["operation"] for o in report.outcomes] == ["activate_user", "add_member"]
-    assert kit.status(user) == "ACTIVE"
-    assert kit.sim.group_members(group.id) == [user.id]
+    assert status(okta_simulator, user) == "ACTIVE"
+    assert okta_simulator.group_members(group.id) == [user.id]
 
-    kit.call(c.actions.deprovision_identity(user))
-    kit.call(c.actions.reactivate_identity(user.login, restore_groups=False))
-    assert kit.status(user) == "ACTIVE" and kit.sim.group_members(group.id) == []
+    c.actions.deprovision_identity(user)
+    c.actions.reactivate_identity(user.login, restore_groups=False)
+    assert status(okta_simulator, user) == "ACTIVE" and okta_simulator.group_members(group.id) == []
 
 
-def test_create_entitlement_is_idempotent(kit: Kit) -> None:
-    first = kit.call(kit.client.actions.create_entitlement("all-staff", "Everyone employed"))
+def test_create_entitlement_is_idempotent(either_client: EitherClient) -> None:
+    first = either_client.actions.create_entitlement("all-staff", "Everyone employed")
     assert [o["operation"] for o in first.outcomes] == ["create_group"] and first.is_success
-    second = kit.call(kit.client.actions.create_entitlement("all-staff", "Everyone employed"))
+    second = either_client.actions.create_entitlement("all-staff", "Everyone employed")
     assert second.outcomes == [] and second.is_success
-    group = kit.call(kit.client.groups.find("all-staff"))
+    group = either_client.groups.find("all-staff")
     assert group is not None and group.description == "Everyone employed"
-    assert [g.name for g in kit.collect(kit.client.groups.list(q="all-staff"))] == ["all-staff"]
+    assert [g.name for g in either_client.groups.list(q="all-staff")] == ["all-staff"]
 
 
-def test_reset_password_action_returns_secret_links(kit: Kit) -> None:
-    actions = kit.client.actions
-    report = kit.call(actions.reset_password("user1@example.com", send_email=False))
+def test_reset_password_action_returns_secret_links(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
+    actions = either_client.actions
+    report = actions.reset_password("user1@example.com", send_email=False)
     assert report.is_success and list(report.reset_links) == ["user1@example.com"]
     link = report.reset_links["user1@example.com"]
     assert isinstance(link, Secret)
     assert repr(link) == "Secret('********')" and str(link) == "********" and f"{link}" == "********"
     url = link.reveal()
-    assert url.startswith(kit.sim.url + "/reset_password/")
+    assert url.startswith(okta_simulator.url + "/reset_password/")
     for text in (repr(report), str(report), report.render(), report._repr_html_(), repr(report.reset_links)):
         assert url not in text
-    again = kit.call(actions.reset_password("user1@example.com", send_email=False, revoke_sessions=True))
+    again = actions.reset_password("user1@example.com", send_email=False, revoke_sessions=True)
     assert again.reset_links["user1@example.com"].reveal() != url, "a new reset event each call"
-    emailed = kit.call(actions.reset_password("user2@example.com"))
+    emailed = actions.reset_password("user2@example.com")
     assert emailed.is_success and emailed.reset_links == {}
-    assert sorted(kit.sim.counters()["reset_password"].values()) == [1, 2]
+    assert sorted(okta_simulator.counters()["reset_password"].values()) == [1, 2]
 
 
-def test_source_of_identity_full_and_incremental(kit: Kit) -> None:
-    c = kit.client
-    kit.call(c.users.update("user1@example.com", {"department": "Eng"}))
-    kit.call(c.actions.deprovision_identity("user3@example.com"))
+def test_source_of_identity_full_and_incremental(either_client: EitherClient) -> None:
+    c = either_client
+    c.users.update("user1@example.com", {"department": "Eng"})
+    c.actions.deprovision_identity("user3@example.com")
 
-    full = kit.collect(c.actions.source_of_identity(mover_attributes=["department"]))
+    full = c.actions.source_of_identity(mover_attributes=["department"])
     assert all(isinstance(e, IdentityEvent) for e in full)
     events = {e.user.login: e.event for e in full}
     assert events == {"user1@example.com": "joiner", "user2@example.com": "joiner", "user3@example.com": "leaver"}
@@ -774,15 +680,15 @@ def test_source_of_identity_full_and_incremental(kit: Kit) -> None:
 
     mark = datetime.datetime.now(datetime.timezone.utc)
     time.sleep(0.02)
-    kit.call(c.users.update("user1@example.com", {"department": "Sales"}))
-    kit.call(c.users.update("user2@example.com", {"title": "Boss"}))
-    changed = kit.collect(c.actions.source_of_identity(since=mark, mover_attributes=["department"]))
+    c.users.update("user1@example.com", {"department": "Sales"})
+    c.users.update("user2@example.com", {"title": "Boss"})
+    changed = c.actions.source_of_identity(since=mark, mover_attributes=["department"])
     assert {e.user.login: e.event for e in changed} == {"user1@example.com": "mover", "user2@example.com": "updated"}
     mover = next(e for e in changed if e.event == "mover")
     assert mover.moved == [{"attribute": "department", "before": "Eng", "after": "Sales"}]
-    assert kit.collect(c.actions.source_of_identity(since=datetime.datetime.now(datetime.timezone.utc))) == []
+    assert c.actions.source_of_identity(since=datetime.datetime.now(datetime.timezone.utc)) == []
     with pytest.raises(TypeError, match="tzinfo"):
-        kit.call(c.actions.source_of_identity(since=datetime.datetime(2020, 1, 1)))
+        c.actions.source_of_identity(since=datetime.datetime(2020, 1, 1))
 
 
 # --- policies and plans ---------------------------------------------------------------------------
@@ -811,12 +717,12 @@ def test_policy_constructors() -> None:
         Policy.from_file("/nonexistent/policy.toml")
 
 
-def test_plan_from_csv_path_and_from_dicts(kit: Kit) -> None:
+def test_plan_from_csv_path_and_from_dicts(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
     policy = Policy.from_file(POLICY_FILE)
-    kit.sim.clear_requests()
-    plan = kit.call(kit.client.plan(policy, str(DAY1)))
+    okta_simulator.clear_requests()
+    plan = either_client.plan(policy, str(DAY1))
     assert isinstance(plan, Plan)
-    assert writes(kit.sim) == [], "planning writes nothing"
+    assert writes(okta_simulator) == [], "planning writes nothing"
     assert plan.policy == "acme-workforce" and not plan.blocked and not plan.is_empty
     assert len(plan) == len(plan.changes) > 0
     assert plan.summary["joiners"] == 46 and plan.summary["records"] == 48
@@ -837,62 +743,62 @@ def test_plan_from_csv_path_and_from_dicts(kit: Kit) -> None:
 
     with DAY1.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    from_dicts = kit.call(kit.client.plan(policy, rows))
+    from_dicts = either_client.plan(policy, rows)
     assert from_dicts.summary == plan.summary and len(from_dicts) == len(plan)
-    assert len(kit.call(kit.client.plan(policy, DAY1))) == len(plan), "a pathlib.Path works too"
+    assert len(either_client.plan(policy, DAY1)) == len(plan), "a pathlib.Path works too"
     with pytest.raises(ValueError, match="csv"):
-        kit.call(kit.client.plan(policy, "records.txt"))
+        either_client.plan(policy, "records.txt")
     with pytest.raises(ValueError, match="not a dict"):
-        kit.call(kit.client.plan(policy, [1]))
+        either_client.plan(policy, [1])
 
 
-def test_apply_plan_and_blocked_plans(make: Callable[..., Kit]) -> None:
-    kit = make()
+@pytest.mark.okta_simulator()
+def test_apply_plan_and_blocked_plans(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
     policy = Policy.from_file(POLICY_FILE)
-    plan = kit.call(kit.client.plan(policy, DAY1))
-    report = kit.call(kit.client.apply(Plan.from_json(plan.to_json()), concurrency=4))
+    plan = either_client.plan(policy, DAY1)
+    report = either_client.apply(Plan.from_json(plan.to_json()), concurrency=4)
     assert isinstance(report, Report) and report.is_success
     assert report.run_id == plan.run_id and report.counts == {"succeeded": len(plan)}
     assert len(report.outcomes) == len(plan) and report.run_id in report.render()
-    assert kit.call(kit.client.run_progress(plan.run_id)) == {"succeeded": len(plan)}
-    assert kit.call(kit.client.run_progress("no-such-run")) == {}
-    assert kit.sim.user("ada.lovelace@acme.example")["profile"]["department"] == "Engineering"
-    assert kit.call(kit.client.plan(policy, DAY1)).is_empty, "applied: nothing left to do"
+    assert either_client.run_progress(plan.run_id) == {"succeeded": len(plan)}
+    assert either_client.run_progress("no-such-run") == {}
+    assert okta_simulator.user("ada.lovelace@acme.example")["profile"]["department"] == "Engineering"
+    assert either_client.plan(policy, DAY1).is_empty, "applied: nothing left to do"
 
     with DAY1.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows[:10]:
         row["status"] = "Terminated"
-    blocked = kit.call(kit.client.plan(policy, rows))
+    blocked = either_client.plan(policy, rows)
     assert blocked.blocked == ["10 deprovisions planned; the policy allows at most 5 per run"]
     assert "blocked" in blocked._repr_html_()
-    kit.sim.clear_requests()
+    okta_simulator.clear_requests()
     with pytest.raises(PlanBlockedError) as refused:
-        kit.call(kit.client.apply(blocked))
+        either_client.apply(blocked)
     assert refused.value.reasons == blocked.blocked
-    assert writes(kit.sim) == []
-    assert kit.sim.user("ada.lovelace@acme.example")["status"] == "PROVISIONED"
-    overridden = kit.call(kit.client.apply(blocked, override_safety=True))
+    assert writes(okta_simulator) == []
+    assert okta_simulator.user("ada.lovelace@acme.example")["status"] == "PROVISIONED"
+    overridden = either_client.apply(blocked, override_safety=True)
     assert overridden.is_success
-    assert kit.sim.user("ada.lovelace@acme.example")["status"] == "DEPROVISIONED"
+    assert okta_simulator.user("ada.lovelace@acme.example")["status"] == "DEPROVISIONED"
 
 
-def test_plan_and_apply_with_a_dict_policy(kit: Kit) -> None:
+def test_plan_and_apply_with_a_dict_policy(either_client: EitherClient) -> None:
     policy = Policy.from_dict(MINI_POLICY)
-    plan = kit.call(kit.client.plan(policy, [{"login": "m@acme.com", "first": "M", "last": "N"}]))
+    plan = either_client.plan(policy, [{"login": "m@acme.com", "first": "M", "last": "N"}])
     assert [c["operation"] for c in plan.changes] == ["create_user"]
-    assert kit.call(kit.client.apply(plan)).is_success
-    assert kit.call(kit.client.users.get("m@acme.com")).profile["firstName"] == "M"
+    assert either_client.apply(plan).is_success
+    assert either_client.users.get("m@acme.com").profile["firstName"] == "M"
 
 
 # --- models ---------------------------------------------------------------------------------------
 
 
-def test_user_attributes_equality_and_reprs(make: Callable[..., Kit]) -> None:
-    kit = make(custom_attributes=["costCenter"])
+@pytest.mark.okta_simulator(custom_attributes=["costCenter"])
+def test_user_attributes_equality_and_reprs(either_client: EitherClient) -> None:
     before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
-    user = kit.call(
-        kit.client.users.create(profile("ada@acme.com", costCenter="CC-42", department="<b>R&D</b>"), password=PASSWORD)
+    user = either_client.users.create(
+        profile("ada@acme.com", costCenter="CC-42", department="<b>R&D</b>"), password=PASSWORD
     )
     assert user.id.startswith("00u") and user.email == "ada@acme.com" and user.transitioning_to_status is None
     assert user.profile["costCenter"] == "CC-42"
@@ -906,10 +812,10 @@ def test_user_attributes_equality_and_reprs(make: Callable[..., Kit]) -> None:
     assert user.raw["id"] == user.id and user.raw["profile"] == user.profile
     assert user.raw["created"].endswith("Z")
 
-    same = kit.call(kit.client.users.get(user.id))
+    same = either_client.users.get(user.id)
     assert same == user and not (same != user)
-    assert user != kit.call(kit.client.users.create(profile("bob@acme.com")))
-    changed = kit.call(kit.client.users.update(user, {"title": "Dev"}))
+    assert user != either_client.users.create(profile("bob@acme.com"))
+    changed = either_client.users.update(user, {"title": "Dev"})
     assert changed != user and user != "ada@acme.com"
     with pytest.raises(TypeError):
         hash(user)
@@ -921,8 +827,8 @@ def test_user_attributes_equality_and_reprs(make: Callable[..., Kit]) -> None:
     assert "&lt;b&gt;R&amp;D&lt;/b&gt;" in html and "<b>" not in html and user.id in html
 
 
-def test_group_attributes_and_reprs(kit: Kit) -> None:
-    group = kit.call(kit.client.groups.create("Sales <EMEA>", 'Says "hi" & more'))
+def test_group_attributes_and_reprs(either_client: EitherClient) -> None:
+    group = either_client.groups.create("Sales <EMEA>", 'Says "hi" & more')
     assert hasattr(group, "type_") and not hasattr(group, "type")
     assert group.profile == {"name": "Sales <EMEA>", "description": 'Says "hi" & more'}
     assert group.raw["id"] == group.id and group.raw["type"] == "OKTA_GROUP"
@@ -931,13 +837,13 @@ def test_group_attributes_and_reprs(kit: Kit) -> None:
     assert repr(group) == f'Group(id="{group.id}", name="Sales <EMEA>", type="OKTA_GROUP")'
     html = group._repr_html_()
     assert "Sales &lt;EMEA&gt;" in html and "Says &quot;hi&quot; &amp; more" in html
-    assert group == kit.call(kit.client.groups.get(group)) and group != group.id
+    assert group == either_client.groups.get(group) and group != group.id
     with pytest.raises(TypeError):
         hash(group)
 
 
-def test_secret_is_never_printable(kit: Kit) -> None:
-    secret = kit.call(kit.client.users.expire_password_with_temp_password("user1@example.com"))
+def test_secret_is_never_printable(either_client: EitherClient) -> None:
+    secret = either_client.users.expire_password_with_temp_password("user1@example.com")
     text = secret.reveal()
     for shown in (
         repr(secret),
@@ -957,14 +863,14 @@ def test_secret_is_never_printable(kit: Kit) -> None:
         pickle.dumps(secret)
 
 
-def test_get_with_etag_guards_a_replace() -> None:
-    with OktaSimulator(seed_users=1) as sim:
-        client = sim.client()
-        user, etag = client.users.get_with_etag("user1@example.com")
-        assert etag is not None and etag.startswith('W/"')
-        profile = {**user.profile, "title": "Engineer"}
-        client.users.update(user, {"department": "Eng"})
-        with pytest.raises(ConflictError):
-            client.users.replace(user, profile, if_match=etag)
-        _, fresh = client.users.get_with_etag(user.id)
-        assert client.users.replace(user, profile, if_match=fresh).profile["title"] == "Engineer"
+@pytest.mark.okta_simulator(seed_users=1)
+def test_get_with_etag_guards_a_replace(okta_client: OktaClient) -> None:
+    client = okta_client
+    user, etag = client.users.get_with_etag("user1@example.com")
+    assert etag is not None and etag.startswith('W/"')
+    profile = {**user.profile, "title": "Engineer"}
+    client.users.update(user, {"department": "Eng"})
+    with pytest.raises(ConflictError):
+        client.users.replace(user, profile, if_match=etag)
+    _, fresh = client.users.get_with_etag(user.id)
+    assert client.users.replace(user, profile, if_match=fresh).profile["title"] == "Engineer"

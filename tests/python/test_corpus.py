@@ -179,7 +179,7 @@ def test_the_corpus_is_large_and_current() -> None:
     assert kinds >= {"policy_toml", "policy_dict", "records_csv", "records_jsonl", "client", "call", "server"}
 
 
-def test_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+def test_a_fifo_is_refused_at_once(tmp_path: Path, okta_client: OktaClient) -> None:
     import os
 
     fifo = tmp_path / "policy.toml"
@@ -187,8 +187,7 @@ def test_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
     expect_error("InvalidInputError", lambda: Policy.from_file(str(fifo)))
     source = tmp_path / "hr.csv"
     os.mkfifo(source)
-    with OktaSimulator() as simulator:
-        expect_error("InvalidInputError", lambda: simulator.client().plan(Policy.from_toml(GOOD_POLICY), str(source)))
+    expect_error("InvalidInputError", lambda: okta_client.plan(Policy.from_toml(GOOD_POLICY), str(source)))
 
 
 def test_absurd_simulator_knobs_are_refused() -> None:

@@ -1,13 +1,13 @@
 """Each Okta error (and each local failure) becomes the exception errors.rs maps it to.
 
-Every condition is produced against the simulator with both the blocking and the asyncio client.
+Every condition is produced against the simulator (the plugin's ``okta_simulator``, two seeded
+users unless a test's marker says otherwise) with both the blocking and the asyncio client, through
+conftest's ``either_client`` and ``client_kind``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime
-import inspect
 import json
 import re
 import socket
@@ -15,14 +15,13 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import okta_lifecycle
 from okta_lifecycle import (
     ApiError,
-    AsyncOktaClient,
     AuthenticationError,
     ConfigurationError,
     ConflictError,
@@ -44,39 +43,20 @@ from okta_lifecycle import (
 )
 from okta_lifecycle.testing import OktaSimulator
 
-Client = OktaClient | AsyncOktaClient
+if TYPE_CHECKING:
+    from conftest import ClientKind, EitherClient
+
+pytestmark = pytest.mark.okta_simulator(seed_users=2)
 
 
 def profile(login: str) -> dict[str, Any]:
     return {"login": login, "email": login, "firstName": "Test", "lastName": "User"}
 
 
-def invoke(client: Client, action: Callable[[Any], Any]) -> Any:
-    """Runs ``action(client)``: directly, or inside an event loop awaiting its result."""
-    if isinstance(client, OktaClient):
-        return action(client)
-
-    async def main() -> Any:
-        result = action(client)
-        return await result if inspect.isawaitable(result) else result
-
-    return asyncio.run(main())
-
-
-@pytest.fixture(params=[OktaClient, AsyncOktaClient], ids=["blocking", "async"])
-def client_class(request: pytest.FixtureRequest) -> type[Client]:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def sim() -> Any:
-    with OktaSimulator(seed_users=2) as simulator:
-        yield simulator
-
-
-def raises(client: Client, action: Callable[[Any], Any], cls: type[BaseException]) -> Any:
+def raises(action: Callable[[], Any], cls: type[BaseException]) -> Any:
+    """Runs ``action()``, which must raise exactly ``cls`` (an OktaError)."""
     with pytest.raises(cls) as caught:
-        invoke(client, action)
+        action()
     assert type(caught.value) is cls, f"{type(caught.value).__name__} is not exactly {cls.__name__}"
     assert isinstance(caught.value, OktaError)
     return caught.value
@@ -96,10 +76,9 @@ def check_api(
         assert code in str(error) and error.request_id in str(error)
 
 
-def test_e0000001_validation_error(sim: OktaSimulator, client_class: type[Client]) -> None:
-    client = client_class(sim.url, api_token=sim.api_token)
-    staged = invoke(client, lambda c: c.users.create(profile("bob@acme.com"), activate=False))
-    error = raises(client, lambda c: c.users.suspend(staged), ValidationError)
+def test_e0000001_validation_error(either_client: EitherClient) -> None:
+    staged = either_client.users.create(profile("bob@acme.com"), activate=False)
+    error = raises(lambda: either_client.users.suspend(staged), ValidationError)
     assert isinstance(error, ValueError)
     check_api(
         error,
@@ -108,7 +87,7 @@ def test_e0000001_validation_error(sim: OktaSimulator, client_class: type[Client
         "Api validation failed: status",
         ["status: Only users with an ACTIVE status can be suspended."],
     )
-    duplicate = raises(client, lambda c: c.users.create(profile("user1@example.com")), ValidationError)
+    duplicate = raises(lambda: either_client.users.create(profile("user1@example.com")), ValidationError)
     check_api(
         duplicate,
         400,
@@ -118,28 +97,27 @@ def test_e0000001_validation_error(sim: OktaSimulator, client_class: type[Client
     )
 
 
-def test_e0000007_not_found_error(sim: OktaSimulator, client_class: type[Client]) -> None:
-    client = client_class(sim.url, api_token=sim.api_token)
-    error = raises(client, lambda c: c.users.get("nobody@example.com"), NotFoundError)
+def test_e0000007_not_found_error(either_client: EitherClient) -> None:
+    error = raises(lambda: either_client.users.get("nobody@example.com"), NotFoundError)
     assert isinstance(error, LookupError)
     check_api(error, 404, "E0000007", "Not found: Resource not found: nobody@example.com (User)", [])
-    group = raises(client, lambda c: c.groups.get("00gmissing"), NotFoundError)
+    group = raises(lambda: either_client.groups.get("00gmissing"), NotFoundError)
     assert group.error_code == "E0000007" and group.status == 404
 
 
-def test_e0000011_authentication_error(sim: OktaSimulator, client_class: type[Client]) -> None:
-    client = client_class(sim.url, api_token="wrong-token-value")
-    error = raises(client, lambda c: c.users.get("user1@example.com"), AuthenticationError)
+def test_e0000011_authentication_error(okta_simulator: OktaSimulator, client_kind: ClientKind) -> None:
+    client = client_kind.connect(okta_simulator.url, api_token="wrong-token-value")
+    error = raises(lambda: client.users.get("user1@example.com"), AuthenticationError)
     check_api(error, 401, "E0000011", "Invalid token provided", [])
     assert "wrong-token-value" not in str(error) and "wrong-token-value" not in repr(error.__dict__)
-    assert sim.requests()[-1]["status"] == 401
+    assert okta_simulator.requests()[-1]["status"] == 401
 
 
-def test_e0000006_permission_denied_error(sim: OktaSimulator, client_class: type[Client]) -> None:
-    sim.add_api_token("read-only-token", scopes=["okta.users.read"])
-    client = client_class(sim.url, api_token="read-only-token")
-    assert invoke(client, lambda c: c.users.get("user1@example.com")).login == "user1@example.com"
-    error = raises(client, lambda c: c.users.create(profile("new@acme.com")), PermissionDeniedError)
+def test_e0000006_permission_denied_error(okta_simulator: OktaSimulator, client_kind: ClientKind) -> None:
+    okta_simulator.add_api_token("read-only-token", scopes=["okta.users.read"])
+    client = client_kind.connect(okta_simulator.url, api_token="read-only-token")
+    assert client.users.get("user1@example.com").login == "user1@example.com"
+    error = raises(lambda: client.users.create(profile("new@acme.com")), PermissionDeniedError)
     check_api(
         error,
         403,
@@ -147,7 +125,7 @@ def test_e0000006_permission_denied_error(sim: OktaSimulator, client_class: type
         "You do not have permission to perform the requested action",
         ["The access token provided does not contain the required scope: okta.users.manage"],
     )
-    assert sim.user("new@acme.com") is None
+    assert okta_simulator.user("new@acme.com") is None
 
 
 @pytest.mark.parametrize(
@@ -158,106 +136,102 @@ def test_e0000006_permission_denied_error(sim: OktaSimulator, client_class: type
         ("unlock", "E0000032", "Unlock is not allowed for this user."),
     ],
 )
-def test_status_transition_errors(
-    sim: OktaSimulator, client_class: type[Client], method: str, code: str, summary: str
-) -> None:
-    client = client_class(sim.url, api_token=sim.api_token)
-    error = raises(client, lambda c: getattr(c.users, method)("user1@example.com"), InvalidStatusTransitionError)
+def test_status_transition_errors(either_client: EitherClient, method: str, code: str, summary: str) -> None:
+    error = raises(lambda: getattr(either_client.users, method)("user1@example.com"), InvalidStatusTransitionError)
     assert error.status == 403 and error.error_code == code and error.summary == summary
     assert isinstance(error.causes, list) and error.request_id
     assert not isinstance(error, PermissionDeniedError), "the code wins over the 403 status"
 
 
-def test_412_conflict_error(sim: OktaSimulator, client_class: type[Client]) -> None:
-    client = client_class(sim.url, api_token=sim.api_token)
-    user = invoke(client, lambda c: c.users.get("user1@example.com"))
+def test_412_conflict_error(okta_simulator: OktaSimulator, either_client: EitherClient) -> None:
+    user = either_client.users.get("user1@example.com")
     request = urllib.request.Request(
-        f"{sim.url}/api/v1/users/{user.id}", headers={"Authorization": f"SSWS {sim.api_token}"}
+        f"{okta_simulator.url}/api/v1/users/{user.id}", headers={"Authorization": f"SSWS {okta_simulator.api_token}"}
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         etag = response.headers["ETag"]
-    invoke(client, lambda c: c.users.update(user, {"title": "changed since"}))
+    either_client.users.update(user, {"title": "changed since"})
     error = raises(
-        client, lambda c: c.users.replace(user, {**user.profile, "title": "mine"}, if_match=etag), ConflictError
+        lambda: either_client.users.replace(user, {**user.profile, "title": "mine"}, if_match=etag), ConflictError
     )
     check_api(error, 412, "E0000231", "ETag value doesn't match.", [])
-    assert sim.user(user.id)["profile"]["title"] == "changed since"
+    assert okta_simulator.user(user.id)["profile"]["title"] == "changed since"
 
 
-def test_429_rate_limited_error(client_class: type[Client]) -> None:
-    with OktaSimulator(seed_users=1, rate_limits={"/api/v1/users/{idOrLogin}": 2}) as sim:
-        other = OktaClient(sim.url, api_token=sim.api_token)
-        for _ in range(2):
-            other.users.get("user1@example.com")
-        client = client_class(sim.url, api_token=sim.api_token, max_retries=0)
-        before = datetime.datetime.now(datetime.timezone.utc)
-        error = raises(client, lambda c: c.users.get("user1@example.com"), RateLimitedError)
-        check_api(
-            error, 429, "E0000047", "API call exceeded rate limit due to too many requests.", [], in_message=False
-        )
-        assert "rate limited" in str(error) and error.bucket in str(error)
-        assert error.bucket == "/api/v1/users/{idOrLogin}"
-        assert error.concurrency is False
-        assert isinstance(error.reset_at, datetime.datetime) and error.reset_at.utcoffset() == datetime.timedelta(0)
-        assert before < error.reset_at <= before + datetime.timedelta(seconds=63)
-        assert sim.counters()["rate_limited"] == 1
+@pytest.mark.okta_simulator(seed_users=1, rate_limits={"/api/v1/users/{idOrLogin}": 2})
+def test_429_rate_limited_error(
+    client_kind: ClientKind, okta_simulator: OktaSimulator, okta_client: OktaClient
+) -> None:
+    for _ in range(2):
+        okta_client.users.get("user1@example.com")
+    client = client_kind.bind(okta_simulator, max_retries=0)
+    before = datetime.datetime.now(datetime.timezone.utc)
+    error = raises(lambda: client.users.get("user1@example.com"), RateLimitedError)
+    check_api(error, 429, "E0000047", "API call exceeded rate limit due to too many requests.", [], in_message=False)
+    assert "rate limited" in str(error) and error.bucket in str(error)
+    assert error.bucket == "/api/v1/users/{idOrLogin}"
+    assert error.concurrency is False
+    assert isinstance(error.reset_at, datetime.datetime) and error.reset_at.utcoffset() == datetime.timedelta(0)
+    assert before < error.reset_at <= before + datetime.timedelta(seconds=63)
+    assert okta_simulator.counters()["rate_limited"] == 1
 
 
-def test_429_concurrency_limited_error(client_class: type[Client]) -> None:
-    with OktaSimulator(seed_users=1, concurrency_limit=1, latency_ms=500) as sim:
-        slow = OktaClient(sim.url, api_token=sim.api_token)
-        thread = threading.Thread(target=lambda: slow.users.get("user1@example.com"))
-        thread.start()
-        deadline = time.monotonic() + 5
-        while sim.counters()["max_in_flight"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        client = client_class(sim.url, api_token=sim.api_token, max_retries=0)
-        error = raises(client, lambda c: c.users.get("user1@example.com"), RateLimitedError)
-        thread.join()
-        assert error.status == 429 and error.error_code == "E0000047"
-        assert error.concurrency is True
-        assert error.bucket == "/api/v1/users/{idOrLogin}"
-        assert sim.counters()["concurrency_limited"] == 1
+@pytest.mark.okta_simulator(seed_users=1, concurrency_limit=1, latency_ms=500)
+def test_429_concurrency_limited_error(
+    client_kind: ClientKind, okta_simulator: OktaSimulator, okta_client: OktaClient
+) -> None:
+    thread = threading.Thread(target=lambda: okta_client.users.get("user1@example.com"))
+    thread.start()
+    deadline = time.monotonic() + 5
+    while okta_simulator.counters()["max_in_flight"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    client = client_kind.bind(okta_simulator, max_retries=0)
+    error = raises(lambda: client.users.get("user1@example.com"), RateLimitedError)
+    thread.join()
+    assert error.status == 429 and error.error_code == "E0000047"
+    assert error.concurrency is True
+    assert error.bucket == "/api/v1/users/{idOrLogin}"
+    assert okta_simulator.counters()["concurrency_limited"] == 1
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-def test_5xx_server_error(sim: OktaSimulator, client_class: type[Client], status: int) -> None:
-    client = client_class(sim.url, api_token=sim.api_token, max_retries=0)
-    sim.script_fault("GET", "/api/v1/users", status)
-    error = raises(client, lambda c: c.users.get("user1@example.com"), ServerError)
+def test_5xx_server_error(okta_simulator: OktaSimulator, client_kind: ClientKind, status: int) -> None:
+    client = client_kind.bind(okta_simulator, max_retries=0)
+    okta_simulator.script_fault("GET", "/api/v1/users", status)
+    error = raises(lambda: client.users.get("user1@example.com"), ServerError)
     assert error.status == status and error.request_id
     assert isinstance(error.error_code, str) and error.summary
     # With retries the same fault is ridden out.
-    retrying = client_class(sim.url, api_token=sim.api_token)
-    sim.script_fault("GET", "/api/v1/users", status)
-    assert invoke(retrying, lambda c: c.users.get("user1@example.com")).login == "user1@example.com"
+    retrying = client_kind.bind(okta_simulator)
+    okta_simulator.script_fault("GET", "/api/v1/users", status)
+    assert retrying.users.get("user1@example.com").login == "user1@example.com"
 
 
-def test_outcome_unknown_error_is_never_repeated(sim: OktaSimulator, client_class: type[Client]) -> None:
-    client = client_class(sim.url, api_token=sim.api_token)  # retries allowed, yet a create is not repeated
-    sim.script_fault("POST", "/api/v1/users", "drop_after")
-    error = raises(client, lambda c: c.users.create(profile("new@acme.com")), OutcomeUnknownError)
+def test_outcome_unknown_error_is_never_repeated(okta_simulator: OktaSimulator, either_client: EitherClient) -> None:
+    # The client retries (its default), yet a create whose answer was lost is not repeated.
+    okta_simulator.script_fault("POST", "/api/v1/users", "drop_after")
+    error = raises(lambda: either_client.users.create(profile("new@acme.com")), OutcomeUnknownError)
     assert not isinstance(error, (ApiError, TransportError))
     assert "outcome unknown" in str(error)
-    assert sim.user("new@acme.com") is not None, "the create happened; only the answer was lost"
-    posts = [r for r in sim.requests() if r["method"] == "POST" and r["path"] == "/api/v1/users"]
+    assert okta_simulator.user("new@acme.com") is not None, "the create happened; only the answer was lost"
+    posts = [r for r in okta_simulator.requests() if r["method"] == "POST" and r["path"] == "/api/v1/users"]
     assert len(posts) == 1
 
 
-def test_transport_error_on_a_closed_port(client_class: type[Client]) -> None:
+def test_transport_error_on_a_closed_port(client_kind: ClientKind) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = client_class(f"http://127.0.0.1:{port}", api_token="token", max_retries=0)
-    error = raises(client, lambda c: c.users.get("user1@example.com"), TransportError)
+    client = client_kind.connect(f"http://127.0.0.1:{port}", api_token="token", max_retries=0)
+    error = raises(lambda: client.users.get("user1@example.com"), TransportError)
     assert not isinstance(error, (TimeoutError, ApiError))
 
 
-def test_timeout_error(sim: OktaSimulator, client_class: type[Client]) -> None:
-    client = client_class(sim.url, api_token=sim.api_token, timeout=0.3, max_retries=0)
-    sim.script_fault("GET", "/api/v1/users", "delay:2000")
+def test_timeout_error(okta_simulator: OktaSimulator, client_kind: ClientKind) -> None:
+    client = client_kind.bind(okta_simulator, timeout=0.3, max_retries=0)
+    okta_simulator.script_fault("GET", "/api/v1/users", "delay:2000")
     started = time.monotonic()
-    error = raises(client, lambda c: c.users.get("user1@example.com"), TimeoutError)
+    error = raises(lambda: client.users.get("user1@example.com"), TimeoutError)
     assert time.monotonic() - started < 1.5
     assert isinstance(error, TransportError)
     assert re.search(r"after 3\d\d ms", str(error)), str(error)
@@ -279,28 +253,30 @@ def test_timeout_error(sim: OktaSimulator, client_class: type[Client]) -> None:
         ("https://acme.okta.com", {"api_token": ""}, "empty"),
     ],
 )
-def test_configuration_error(client_class: type[Client], url: str, options: dict[str, Any], match: str) -> None:
+def test_configuration_error(client_kind: ClientKind, url: str, options: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigurationError, match=match) as caught:
-        client_class(url, **options)
+        client_kind.cls(url, **options)
     assert isinstance(caught.value, ValueError) and isinstance(caught.value, OktaError)
 
 
-def test_invalid_input_error_sends_nothing(sim: OktaSimulator, client_class: type[Client]) -> None:
-    client = client_class(sim.url, api_token=sim.api_token)
-    slash = raises(client, lambda c: c.users.get("a/b@acme.com"), InvalidInputError)
+def test_invalid_input_error_sends_nothing(okta_simulator: OktaSimulator, either_client: EitherClient) -> None:
+    slash = raises(lambda: either_client.users.get("a/b@acme.com"), InvalidInputError)
     assert "'/'" in str(slash) and isinstance(slash, ValueError)
-    limit = raises(client, lambda c: c.users.list(limit=500), InvalidInputError)
+    limit = raises(lambda: either_client.users.list(limit=500), InvalidInputError)
     assert "500" in str(limit)
-    raises(client, lambda c: c.groups.list(limit=500), InvalidInputError)
-    raises(client, lambda c: c.users.list(search='status eq "ACTIVE"', filter='status eq "ACTIVE"'), InvalidInputError)
+    raises(lambda: either_client.groups.list(limit=500), InvalidInputError)
     raises(
-        client, lambda c: c.actions.manage_relationships("user1@example.com", ["g"], mode="bogus"), InvalidInputError
+        lambda: either_client.users.list(search='status eq "ACTIVE"', filter='status eq "ACTIVE"'), InvalidInputError
     )
-    assert [r for r in sim.requests() if r["method"] != "GET"] == []
-    assert all("a/b" not in r["path"] for r in sim.requests())
+    raises(
+        lambda: either_client.actions.manage_relationships("user1@example.com", ["g"], mode="bogus"),
+        InvalidInputError,
+    )
+    assert [r for r in okta_simulator.requests() if r["method"] != "GET"] == []
+    assert all("a/b" not in r["path"] for r in okta_simulator.requests())
 
 
-def test_plan_blocked_error_reasons(sim: OktaSimulator, client_class: type[Client]) -> None:
+def test_plan_blocked_error_reasons(okta_simulator: OktaSimulator, either_client: EitherClient) -> None:
     policy = Policy.from_dict(
         {
             "name": "leavers",
@@ -310,19 +286,18 @@ def test_plan_blocked_error_reasons(sim: OktaSimulator, client_class: type[Clien
             "safety": {"max_deprovisions": 1},
         }
     )
-    client = client_class(sim.url, api_token=sim.api_token)
     records = [{"login": "user1@example.com"}, {"login": "user2@example.com"}]
-    plan = invoke(client, lambda c: c.plan(policy, records))
-    error = raises(client, lambda c: c.apply(plan), PlanBlockedError)
+    plan = either_client.plan(policy, records)
+    error = raises(lambda: either_client.apply(plan), PlanBlockedError)
     assert error.reasons == ["2 deprovisions planned; the policy allows at most 1 per run"]
     assert error.reasons == plan.blocked and error.reasons[0] in str(error)
     assert not isinstance(error, ApiError)
-    assert sim.user("user1@example.com")["status"] == "ACTIVE"
+    assert okta_simulator.user("user1@example.com")["status"] == "ACTIVE"
 
 
-def test_journal_error(sim: OktaSimulator, tmp_path: Any, client_class: type[Client]) -> None:
+def test_journal_error(okta_simulator: OktaSimulator, tmp_path: Any, client_kind: ClientKind) -> None:
     with pytest.raises(errors.JournalError) as caught:
-        client_class(sim.url, api_token=sim.api_token, journal=tmp_path)  # a directory
+        client_kind.cls(okta_simulator.url, api_token=okta_simulator.api_token, journal=tmp_path)  # a directory
     assert isinstance(caught.value, OktaError)
 
 

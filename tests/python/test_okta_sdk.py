@@ -207,6 +207,6 @@ async def lifecycle(sim: OktaSimulator) -> None:
         assert error.status == 404
 
 
-def test_sdk_drives_a_user_lifecycle(sdk_env: None) -> None:
-    with OktaSimulator(seed_users=SEEDED) as sim:
-        asyncio.run(lifecycle(sim))
+@pytest.mark.okta_simulator(seed_users=SEEDED)
+def test_sdk_drives_a_user_lifecycle(sdk_env: None, okta_simulator: OktaSimulator) -> None:
+    asyncio.run(lifecycle(okta_simulator))

@@ -13,32 +13,31 @@ import time
 
 import pytest
 
-from okta_lifecycle import OktaClient, _core
+from okta_lifecycle import AsyncOktaClient, OktaClient, _core
 from okta_lifecycle.testing import OktaSimulator
 
 
-def test_the_gil_is_released_during_a_call() -> None:
-    with OktaSimulator(seed_users=1, latency_ms=400) as sim:
-        client = OktaClient(sim.url, api_token=sim.api_token)
-        ticks = 0
-        stop = threading.Event()
+@pytest.mark.okta_simulator(seed_users=1, latency_ms=400)
+def test_the_gil_is_released_during_a_call(okta_client: OktaClient) -> None:
+    ticks = 0
+    stop = threading.Event()
 
-        def spin() -> None:
-            nonlocal ticks
-            while not stop.is_set():
-                ticks += 1
-                time.sleep(0.001)
+    def spin() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            time.sleep(0.001)
 
-        thread = threading.Thread(target=spin)
-        thread.start()
-        started = time.perf_counter()
-        client.users.get("user1@example.com")
-        elapsed = time.perf_counter() - started
-        stop.set()
-        thread.join()
-        assert elapsed >= 0.35
-        # With the GIL held for 0.4 s the thread could not have ticked more than a few times.
-        assert ticks > 100, ticks
+    thread = threading.Thread(target=spin)
+    thread.start()
+    started = time.perf_counter()
+    okta_client.users.get("user1@example.com")
+    elapsed = time.perf_counter() - started
+    stop.set()
+    thread.join()
+    assert elapsed >= 0.35
+    # With the GIL held for 0.4 s the thread could not have ticked more than a few times.
+    assert ticks > 100, ticks
 
 
 def test_ctrl_c_interrupts_a_blocking_call_promptly() -> None:
@@ -67,26 +66,28 @@ def test_ctrl_c_interrupts_a_blocking_call_promptly() -> None:
     assert delay < 0.5, delay
 
 
-def test_cancelling_a_task_cancels_the_request() -> None:
-    with OktaSimulator(seed_users=1) as sim:
-        client = sim.async_client()
-        sim.script_fault("GET", "/api/v1/users/", "delay:3000")
+@pytest.mark.okta_simulator(seed_users=1)
+def test_cancelling_a_task_cancels_the_request(
+    okta_simulator: OktaSimulator, async_okta_client: AsyncOktaClient
+) -> None:
+    sim = okta_simulator
+    sim.script_fault("GET", "/api/v1/users/", "delay:3000")
 
-        async def scenario() -> None:
-            task = asyncio.ensure_future(client.users.get("user1@example.com"))
-            await asyncio.sleep(0.3)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+    async def scenario() -> None:
+        task = asyncio.ensure_future(async_okta_client.users.get("user1@example.com"))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
 
-        started = time.perf_counter()
-        asyncio.run(scenario())
-        assert time.perf_counter() - started < 2.0
-        # The cancelled request's connection was dropped: the simulator never finished it.
-        time.sleep(3.2)
-        assert [r for r in sim.requests() if r["path"].startswith("/api/v1/users/")] == []
-        # The client still works afterwards.
-        assert sim.client().users.get("user1@example.com").login == "user1@example.com"
+    started = time.perf_counter()
+    asyncio.run(scenario())
+    assert time.perf_counter() - started < 2.0
+    # The cancelled request's connection was dropped: the simulator never finished it.
+    time.sleep(3.2)
+    assert [r for r in sim.requests() if r["path"].startswith("/api/v1/users/")] == []
+    # The client still works afterwards.
+    assert sim.client().users.get("user1@example.com").login == "user1@example.com"
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

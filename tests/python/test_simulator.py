@@ -43,34 +43,36 @@ def test_context_manager_seeds_users_and_closes() -> None:
         sim.requests()
 
 
-def test_request_log_counters_and_reset() -> None:
-    with OktaSimulator(seed_users=1) as sim:
-        call(sim, "GET", "/api/v1/users/user1@example.com")
-        log = sim.requests()
-        assert [(r["method"], r["path"], r["status"], r["bucket"]) for r in log] == [
-            ("GET", "/api/v1/users/user1@example.com", 200, "/api/v1/users/{idOrLogin}")
-        ]
-        assert sim.counters()["requests"] == 1
-        status, _ = call(sim, "POST", "/api/v1/users?activate=false", {"profile": {"login": "x@acme.com"}})
-        assert status == 400
-        sim.reset()
-        assert sim.requests() == []
-        assert sim.user("user1@example.com") is not None, "reset seeds the users again"
+@pytest.mark.okta_simulator(seed_users=1)
+def test_request_log_counters_and_reset(okta_simulator: OktaSimulator) -> None:
+    sim = okta_simulator
+    call(sim, "GET", "/api/v1/users/user1@example.com")
+    log = sim.requests()
+    assert [(r["method"], r["path"], r["status"], r["bucket"]) for r in log] == [
+        ("GET", "/api/v1/users/user1@example.com", 200, "/api/v1/users/{idOrLogin}")
+    ]
+    assert sim.counters()["requests"] == 1
+    status, _ = call(sim, "POST", "/api/v1/users?activate=false", {"profile": {"login": "x@acme.com"}})
+    assert status == 400
+    sim.reset()
+    assert sim.requests() == []
+    assert sim.user("user1@example.com") is not None, "reset seeds the users again"
 
 
-def test_bad_token_and_scripted_faults() -> None:
-    with OktaSimulator(seed_users=1) as sim:
-        request = urllib.request.Request(sim.url + "/api/v1/users", headers={"Authorization": "SSWS wrong"})
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=5)
-        assert refused.value.code == 401
-        assert json.loads(refused.value.read())["errorCode"] == "E0000011"
-        sim.script_fault("GET", "/api/v1/users", 503)
-        assert call(sim, "GET", "/api/v1/users")[0] == 503
-        assert call(sim, "GET", "/api/v1/users")[0] == 200
-        sim.script_fault("GET", "/api/v1/users", "drop_before")
-        with pytest.raises((urllib.error.URLError, ConnectionError)):
-            call(sim, "GET", "/api/v1/users")
+@pytest.mark.okta_simulator(seed_users=1)
+def test_bad_token_and_scripted_faults(okta_simulator: OktaSimulator) -> None:
+    sim = okta_simulator
+    request = urllib.request.Request(sim.url + "/api/v1/users", headers={"Authorization": "SSWS wrong"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 401
+    assert json.loads(refused.value.read())["errorCode"] == "E0000011"
+    sim.script_fault("GET", "/api/v1/users", 503)
+    assert call(sim, "GET", "/api/v1/users")[0] == 503
+    assert call(sim, "GET", "/api/v1/users")[0] == 200
+    sim.script_fault("GET", "/api/v1/users", "drop_before")
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        call(sim, "GET", "/api/v1/users")
 
 
 def test_rate_limits_and_bad_knobs() -> None:
@@ -86,12 +88,13 @@ def test_rate_limits_and_bad_knobs() -> None:
         OktaSimulator(faults={"503": 2})
 
 
-def test_sessions_are_observable() -> None:
-    with OktaSimulator(seed_users=1) as sim:
-        user_id = sim.user("user1@example.com")["id"]
-        assert sim.create_session(user_id) and sim.create_oauth_token(user_id)
-        assert call(sim, "DELETE", f"/api/v1/users/{user_id}/sessions?oauthTokens=true")[0] == 204
-        assert (sim.sessions(user_id), sim.oauth_tokens(user_id)) == (0, 0)
+@pytest.mark.okta_simulator(seed_users=1)
+def test_sessions_are_observable(okta_simulator: OktaSimulator) -> None:
+    sim = okta_simulator
+    user_id = sim.user("user1@example.com")["id"]
+    assert sim.create_session(user_id) and sim.create_oauth_token(user_id)
+    assert call(sim, "DELETE", f"/api/v1/users/{user_id}/sessions?oauthTokens=true")[0] == 204
+    assert (sim.sessions(user_id), sim.oauth_tokens(user_id)) == (0, 0)
 
 
 def serve(*arguments: str) -> subprocess.Popen[str]:

@@ -80,28 +80,28 @@ def writes(sim: OktaSimulator) -> list[str]:
     return [f"{r['method']} {r['path']}" for r in sim.requests() if r["method"] != "GET"]
 
 
-def test_an_edited_plan_is_refused_and_nothing_is_sent() -> None:
-    with OktaSimulator(seed_users=3) as sim:
-        client = sim.client()
-        policy = Policy.from_toml(POLICY)
-        leavers = [
-            {"id": f"u{n}", "email": f"user{n}@example.com", "first": "U", "last": "N", "status": "terminated"}
-            for n in range(1, 4)
-        ]
-        plan = client.plan(policy, leavers)
-        assert plan.blocked, "three deprovisions past a limit of one"
-        saved = json.loads(plan.to_json())
-        saved["blocked"] = []
-        edited = Plan.from_json(json.dumps(saved))
-        sim.clear_requests()
-        with pytest.raises(PlanRejectedError) as refused:
-            client.apply(edited)
-        assert refused.value.run_id == plan.run_id
-        assert "differs" in (refused.value.reason or "")
-        # A plan from another client's journal is not this journal's to apply.
-        with pytest.raises(PlanRejectedError, match="not made with this journal"):
-            sim.client().apply(plan, override_safety=True)
-        assert writes(sim) == []
+@pytest.mark.okta_simulator(seed_users=3)
+def test_an_edited_plan_is_refused_and_nothing_is_sent(okta_simulator: OktaSimulator, okta_client: OktaClient) -> None:
+    sim, client = okta_simulator, okta_client
+    policy = Policy.from_toml(POLICY)
+    leavers = [
+        {"id": f"u{n}", "email": f"user{n}@example.com", "first": "U", "last": "N", "status": "terminated"}
+        for n in range(1, 4)
+    ]
+    plan = client.plan(policy, leavers)
+    assert plan.blocked, "three deprovisions past a limit of one"
+    saved = json.loads(plan.to_json())
+    saved["blocked"] = []
+    edited = Plan.from_json(json.dumps(saved))
+    sim.clear_requests()
+    with pytest.raises(PlanRejectedError) as refused:
+        client.apply(edited)
+    assert refused.value.run_id == plan.run_id
+    assert "differs" in (refused.value.reason or "")
+    # A plan from another client's journal is not this journal's to apply.
+    with pytest.raises(PlanRejectedError, match="not made with this journal"):
+        sim.client().apply(plan, override_safety=True)
+    assert writes(sim) == []
 
 
 def test_two_threads_applying_one_plan_create_each_user_once(tmp_path: Path) -> None:
@@ -147,25 +147,28 @@ def test_two_threads_applying_one_plan_create_each_user_once(tmp_path: Path) -> 
         assert first.recorded_plan(again.run_id).to_json() == again.to_json()
 
 
-def test_reactivation_returns_the_activation_link_as_a_secret() -> None:
-    with OktaSimulator(seed_users=1) as sim:
-        client = sim.client()
-        client.actions.deprovision_identity("user1@example.com")
-        report = client.actions.reactivate_identity("user1@example.com", send_email=False)
-        assert report.is_success
-        link = report.activation_links["user1@example.com"]
-        assert link.reveal().startswith("http")
-        assert link.reveal() not in repr(report) + str(report) + json.dumps(report.outcomes)
-        assert sim.user("user1@example.com")["status"] != "DEPROVISIONED"  # type: ignore[index]
-        emailed = client.actions.reactivate_identity("user1@example.com")
-        assert emailed.activation_links == {}, "nothing to reactivate twice"
+@pytest.mark.okta_simulator(seed_users=1)
+def test_reactivation_returns_the_activation_link_as_a_secret(
+    okta_simulator: OktaSimulator, okta_client: OktaClient
+) -> None:
+    client = okta_client
+    client.actions.deprovision_identity("user1@example.com")
+    report = client.actions.reactivate_identity("user1@example.com", send_email=False)
+    assert report.is_success
+    link = report.activation_links["user1@example.com"]
+    assert link.reveal().startswith("http")
+    assert link.reveal() not in repr(report) + str(report) + json.dumps(report.outcomes)
+    assert okta_simulator.user("user1@example.com")["status"] != "DEPROVISIONED"  # type: ignore[index]
+    emailed = client.actions.reactivate_identity("user1@example.com")
+    assert emailed.activation_links == {}, "nothing to reactivate twice"
 
 
-def test_a_hand_built_loopback_client_keeps_its_journal_on_disk() -> None:
-    with OktaSimulator() as sim:
-        tunnelled = OktaClient(sim.url, api_token=sim.api_token)
-        assert tunnelled.journal_path is not None and tunnelled.journal_path.exists()
-        assert sim.client().journal_path is None, "only the built-in simulator's own client keeps it in memory"
+def test_a_hand_built_loopback_client_keeps_its_journal_on_disk(
+    okta_simulator: OktaSimulator, okta_client: OktaClient
+) -> None:
+    tunnelled = OktaClient(okta_simulator.url, api_token=okta_simulator.api_token)
+    assert tunnelled.journal_path is not None and tunnelled.journal_path.exists()
+    assert okta_client.journal_path is None, "only the built-in simulator's own client keeps it in memory"
 
 
 def _command(*arguments: str, sim: OktaSimulator, journal: Path) -> list[str]:
@@ -339,21 +342,24 @@ def test_sigkill_at_a_random_point_then_resume_repeats_nothing(tmp_path: Path, s
         assert runs[0]["changes"] == {"succeeded": joiners + resets}
 
 
-def test_a_read_only_client_plans_but_every_write_is_refused_with_the_missing_scope() -> None:
+@pytest.mark.okta_simulator(seed_users=2)
+def test_a_read_only_client_plans_but_every_write_is_refused_with_the_missing_scope(
+    okta_simulator: OktaSimulator,
+) -> None:
     from okta_lifecycle import PermissionDeniedError
 
-    with OktaSimulator(seed_users=2) as sim:
-        sim.add_api_token("00read-only-token", ["okta.users.read", "okta.groups.read"])
-        reader = OktaClient(sim.url, api_token="00read-only-token", journal=":memory:")
-        plan = reader.plan(Policy.from_toml(POLICY), records(2, resets=1))
-        assert len(plan) == 3, "reading the org works with the read scopes"
-        sim.clear_requests()
-        report = reader.apply(plan)
-        assert not report.is_success
-        assert {o["status"] for o in report.outcomes} == {"failed"}
-        assert {o["error_code"] for o in report.outcomes} == {"E0000006"}
-        assert all("okta.users.manage" in o["message"] for o in report.outcomes), report.outcomes
-        assert all(r["status"] == 403 for r in sim.requests() if r["method"] != "GET")
-        with pytest.raises(PermissionDeniedError, match="okta.users.manage") as denied:
-            reader.users.create({"login": "x@acme.com", "email": "x@acme.com", "firstName": "X", "lastName": "Y"})
-        assert denied.value.status == 403 and denied.value.error_code == "E0000006"
+    sim = okta_simulator
+    sim.add_api_token("00read-only-token", ["okta.users.read", "okta.groups.read"])
+    reader = OktaClient(sim.url, api_token="00read-only-token", journal=":memory:")
+    plan = reader.plan(Policy.from_toml(POLICY), records(2, resets=1))
+    assert len(plan) == 3, "reading the org works with the read scopes"
+    sim.clear_requests()
+    report = reader.apply(plan)
+    assert not report.is_success
+    assert {o["status"] for o in report.outcomes} == {"failed"}
+    assert {o["error_code"] for o in report.outcomes} == {"E0000006"}
+    assert all("okta.users.manage" in o["message"] for o in report.outcomes), report.outcomes
+    assert all(r["status"] == 403 for r in sim.requests() if r["method"] != "GET")
+    with pytest.raises(PermissionDeniedError, match="okta.users.manage") as denied:
+        reader.users.create({"login": "x@acme.com", "email": "x@acme.com", "firstName": "X", "lastName": "Y"})
+    assert denied.value.status == 403 and denied.value.error_code == "E0000006"
