@@ -109,11 +109,15 @@ impl CredentialOptions {
             (None, Some(client_id)) => {
                 let private_key = match (self.private_key, self.private_key_path) {
                     (Some(key), None) => key,
-                    (None, Some(path)) => SecretString::new(
-                        crate::input::read_text(&path, crate::input::MAX_KEY_BYTES).map_err(|e| {
-                            Error::Configuration(format!("cannot read {} {}: {e}", name("private_key_path"), path.display()))
-                        })?,
-                    ),
+                    (None, Some(path)) => {
+                        SecretString::new(crate::input::read_text(&path, crate::input::MAX_KEY_BYTES).map_err(|e| {
+                            Error::Configuration(format!(
+                                "cannot read {} {}: {e}",
+                                name("private_key_path"),
+                                path.display()
+                            ))
+                        })?)
+                    }
                     (Some(_), Some(_)) => {
                         return Err(Error::Configuration(format!(
                             "both {} and {} are set: give exactly one",
@@ -453,11 +457,8 @@ mod tests {
         });
         assert!(arguments.contains("scopes is empty"), "{arguments}");
         // Two kinds of credentials, or two keys, are ambiguous: refused, never chosen between.
-        let (arguments, environment) = refused(CredentialOptions {
-            api_token: key(),
-            client_id: Some("0oa1".into()),
-            ..Default::default()
-        });
+        let (arguments, environment) =
+            refused(CredentialOptions { api_token: key(), client_id: Some("0oa1".into()), ..Default::default() });
         assert!(arguments.contains("api_token and client_id"), "{arguments}");
         assert!(environment.contains("OKTA_API_TOKEN and OKTA_CLIENT_ID"), "{environment}");
         let (arguments, _) = refused(CredentialOptions {
@@ -468,7 +469,8 @@ mod tests {
             ..Default::default()
         });
         assert!(arguments.contains("private_key and private_key_path"), "{arguments}");
-        let (arguments, _) = refused(CredentialOptions { api_token: Some(SecretString::new(" ")), ..Default::default() });
+        let (arguments, _) =
+            refused(CredentialOptions { api_token: Some(SecretString::new(" ")), ..Default::default() });
         assert!(arguments.contains("empty"), "{arguments}");
         // Comma-separated scopes given as one argument are split like the variable.
         let built = CredentialOptions {

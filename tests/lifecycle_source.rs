@@ -27,11 +27,7 @@ async fn full_and_incremental_reads_with_joiner_mover_leaver_events() {
     let movers = vec!["department".to_owned()];
 
     let options = SourceOptions { since: None, mover_attributes: movers.clone() };
-    let full: Vec<_> = read(&client, std::sync::Arc::clone(&journal), options)
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let full: Vec<_> = read(&client, std::sync::Arc::clone(&journal), options).unwrap().try_collect().await.unwrap();
     assert_eq!(full.len(), 3, "a full read includes DEPROVISIONED users");
     let leaver = full.iter().find(|i| i.user.id() == ids[2]).unwrap();
     assert_eq!(leaver.event, SourceEvent::Leaver);
@@ -55,11 +51,7 @@ async fn full_and_incremental_reads_with_joiner_mover_leaver_events() {
     let late_id = users.create(&late).await.unwrap().id().to_owned();
 
     let since = SourceOptions { since: Some(watermark), mover_attributes: movers };
-    let changes: Vec<_> = read(&client, std::sync::Arc::clone(&journal), since)
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let changes: Vec<_> = read(&client, std::sync::Arc::clone(&journal), since).unwrap().try_collect().await.unwrap();
     let event = |id: &str| changes.iter().find(|i| i.user.id() == id).map(|i| i.event);
     assert_eq!(changes.len(), 3, "only users changed after the watermark");
     assert_eq!(event(&ids[0]), Some(SourceEvent::Mover));

@@ -734,7 +734,8 @@ macro_rules! source_method {
                 // Any aware datetime: compared on Okta's clock, in UTC.
                 let since = since.map(|since| since.with_timezone(&Utc));
                 let options = SourceOptions { since, mover_attributes };
-                let stream = to_py(source_of_identity::read(&self.core.client, Arc::clone(&self.core.journal), options))?;
+                let stream =
+                    to_py(source_of_identity::read(&self.core.client, Arc::clone(&self.core.journal), options))?;
                 let events = stream.map(|item| {
                     item.map(|identity| PyIdentityEvent {
                         event: identity.event.as_str(),

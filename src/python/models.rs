@@ -12,7 +12,8 @@ use crate::python::errors::to_py;
 use crate::secret::SecretString;
 
 pub(crate) fn to_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
-    pythonize(py, value).map_err(|e| crate::python::errors::raise(crate::python::errors::Class::Internal, e.to_string()))
+    pythonize(py, value)
+        .map_err(|e| crate::python::errors::raise(crate::python::errors::Class::Internal, e.to_string()))
 }
 
 pub(crate) fn from_python(value: &Bound<'_, PyAny>) -> PyResult<Value> {
@@ -358,7 +359,8 @@ impl PyPlan {
     }
     /// The plan as JSON (it can be applied later with `Plan.from_json`).
     fn to_json(&self) -> PyResult<String> {
-        serde_json::to_string_pretty(&self.inner).map_err(|e| crate::python::errors::raise(crate::python::errors::Class::Internal, e.to_string()))
+        serde_json::to_string_pretty(&self.inner)
+            .map_err(|e| crate::python::errors::raise(crate::python::errors::Class::Internal, e.to_string()))
     }
     /// Reads a plan saved with `to_json`.
     #[staticmethod]

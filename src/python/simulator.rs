@@ -10,9 +10,9 @@ use pythonize::pythonize;
 
 use crate::python::errors::{raise, Class};
 use crate::python::models::from_python;
-use crate::ErrorKind;
 use crate::python::runtime::{block_on, runtime};
 use crate::simulator::{Faults, OAuthApp, RateLimits, ScriptedFault, Simulator, SimulatorConfig};
+use crate::ErrorKind;
 
 /// A running simulated Okta org on a loopback port.
 #[pyclass(module = "okta_lifecycle._core", name = "OktaSimulator")]
@@ -29,13 +29,17 @@ fn rate_limits_from(value: &Bound<'_, PyAny>) -> PyResult<Option<RateLimits>> {
     if let Ok(text) = value.extract::<String>() {
         return match text.as_str() {
             "okta" => Ok(Some(RateLimits::okta_defaults())),
-            other => Err(raise(Class::Kind(ErrorKind::InvalidInput), format!(
-                "rate_limits must be None, \"okta\" or a dict of per-minute limits by bucket, not {other:?}"
-            ))),
+            other => Err(raise(
+                Class::Kind(ErrorKind::InvalidInput),
+                format!("rate_limits must be None, \"okta\" or a dict of per-minute limits by bucket, not {other:?}"),
+            )),
         };
     }
     let per_minute: BTreeMap<String, u32> = value.extract().map_err(|_| {
-        raise(Class::Kind(ErrorKind::InvalidInput), "rate_limits must be None, \"okta\" or a dict such as {\"/api/v1/users\": 600}")
+        raise(
+            Class::Kind(ErrorKind::InvalidInput),
+            "rate_limits must be None, \"okta\" or a dict such as {\"/api/v1/users\": 600}",
+        )
     })?;
     Ok(Some(RateLimits { per_minute }))
 }
@@ -48,7 +52,8 @@ fn faults_from(value: &Bound<'_, PyAny>) -> PyResult<Faults> {
     }
     let dict = value.cast::<PyDict>().map_err(|_| invalid("faults must be a dict".into()))?;
     for (key, item) in dict.iter() {
-        let key: String = key.extract().map_err(|_| invalid(format!("fault names are strings; known: {}", Faults::NAMES)))?;
+        let key: String =
+            key.extract().map_err(|_| invalid(format!("fault names are strings; known: {}", Faults::NAMES)))?;
         let number = match from_python(&item)? {
             serde_json::Value::Number(number) if !item.is_instance_of::<pyo3::types::PyBool>() => number,
             _ => return Err(invalid(format!("faults[{key:?}] must be a number"))),
@@ -62,7 +67,10 @@ fn scripted_fault_from(fault: &Bound<'_, PyAny>) -> PyResult<ScriptedFault> {
     let text = match fault.extract::<u16>() {
         Ok(status) => status.to_string(),
         Err(_) => fault.extract::<String>().map_err(|_| {
-            raise(Class::Kind(ErrorKind::InvalidInput), "a scripted fault is a status number or a string such as \"drop_after\"")
+            raise(
+                Class::Kind(ErrorKind::InvalidInput),
+                "a scripted fault is a status number or a string such as \"drop_after\"",
+            )
         })?,
     };
     text.parse().map_err(|message: String| raise(Class::Kind(ErrorKind::InvalidInput), message))
@@ -101,7 +109,10 @@ impl PySimulator {
             && rate_limit_window_seconds > 0.0
             && rate_limit_window_seconds <= 86_400.0)
         {
-            return Err(raise(Class::Kind(ErrorKind::InvalidInput), "rate_limit_window_seconds must be more than 0 and at most 86400"));
+            return Err(raise(
+                Class::Kind(ErrorKind::InvalidInput),
+                "rate_limit_window_seconds must be more than 0 and at most 86400",
+            ));
         }
         if concurrency_limit == Some(0) {
             return Err(raise(Class::Kind(ErrorKind::InvalidInput), "concurrency_limit must be at least 1 (or None)"));
@@ -260,7 +271,9 @@ impl PySimulator {
             .iter()
             .map(|key| pythonize::depythonize::<serde_json::Value>(key))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| raise(Class::Kind(ErrorKind::InvalidInput), format!("a public key must be a JWK dict: {e}")))?;
+            .map_err(|e| {
+                raise(Class::Kind(ErrorKind::InvalidInput), format!("a public key must be a JWK dict: {e}"))
+            })?;
         self.simulator()?.register_oauth_app(OAuthApp { client_id, public_keys, scopes, require_dpop });
         Ok(())
     }

@@ -197,7 +197,8 @@ impl Faults {
     /// Sets one fault by name: `seed` and `slow_ms` take a whole number, the others a
     /// probability between 0 and 1.
     pub fn set(&mut self, name: &str, value: &serde_json::Number) -> Result<(), String> {
-        let whole = || value.as_u64().ok_or_else(|| format!("faults[{name:?}] must be a whole number, 0 or more, not {value}"));
+        let whole =
+            || value.as_u64().ok_or_else(|| format!("faults[{name:?}] must be a whole number, 0 or more, not {value}"));
         let probability = || match value.as_f64() {
             Some(p) if (0.0..=1.0).contains(&p) => Ok(p),
             _ => Err(format!("faults[{name:?}] must be a probability between 0 and 1, not {value}")),
