@@ -20,6 +20,7 @@ from okta_lifecycle._core import (
     User,
     UserPages,
     __version__,
+    refresh_logging,
 )
 from okta_lifecycle.errors import (
     ApiError,
@@ -84,6 +85,7 @@ __all__ = [
     "UserPages",
     "ValidationError",
     "__version__",
+    "refresh_logging",
     "errors",
     "scim",
 ]

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from okta_lifecycle import AsyncOktaClient, OktaClient, _core
+import okta_lifecycle
+from okta_lifecycle import AsyncOktaClient, OktaClient
 from okta_lifecycle.testing import OktaSimulator
 
 
@@ -118,7 +119,7 @@ def test_a_client_used_after_fork_raises_instead_of_hanging() -> None:
 
 def test_requests_are_logged_without_secrets(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="okta_lifecycle")
-    _core.refresh_logging()
+    okta_lifecycle.refresh_logging()
     try:
         with OktaSimulator(seed_users=1) as sim:
             sim.client().users.get("user1@example.com")
@@ -128,5 +129,5 @@ def test_requests_are_logged_without_secrets(caplog: pytest.LogCaptureFixture) -
         assert all(token not in r.getMessage() for r in records)
     finally:
         caplog.set_level(logging.WARNING, logger="okta_lifecycle")
-        _core.refresh_logging()
+        okta_lifecycle.refresh_logging()
 

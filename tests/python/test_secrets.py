@@ -69,7 +69,7 @@ def test_planted_secrets_appear_nowhere(tmp_path: Path) -> None:
     logger.addHandler(handler)
     old_level = logger.level
     logger.setLevel(logging.DEBUG)
-    okta_lifecycle._core.refresh_logging()
+    okta_lifecycle.refresh_logging()
     seen: list[str] = []
     secrets = [API_TOKEN, PASSWORD, URL_PASSWORD, KEY.splitlines()[1], _private_scalar()]
     journal = tmp_path / "journal.sqlite"
@@ -134,7 +134,7 @@ def test_planted_secrets_appear_nowhere(tmp_path: Path) -> None:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
-        okta_lifecycle._core.refresh_logging()
+        okta_lifecycle.refresh_logging()
     seen.append(log.getvalue())
     assert "okta request" in log.getvalue(), "the debug log was captured"
     everything = "\n".join(seen)
