@@ -1,6 +1,12 @@
 //! The small part of JOSE the project needs: compact JWS with RS256 and ES256, private and
 //! public JWKs, and RFC 7638 thumbprints. The client uses it for `private_key_jwt` client
 //! assertions and DPoP proofs; the simulator uses it to verify both.
+//!
+//! It is hand-written rather than taken from a JOSE/JWT crate because Okta's `private_key_jwt`
+//! and DPoP need only two signatures, RS256 and ES256, over keys the caller supplies: no
+//! encryption, no other algorithms, no key discovery. The cryptography itself is the `rsa` and
+//! `p256` crates'; this module only frames it (about 300 lines), and its tests check the RFC 7638
+//! example thumbprint and sign-then-verify for every key form.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -1,5 +1,9 @@
 //! The HTTP client: one `send` loop that authenticates, asks the governor, sends, and applies
 //! the retry decision.
+//!
+//! The `Link` header parser ([`parse_next_link`]) is a dozen hand-written lines rather than an
+//! RFC 8288 crate: pagination needs only Okta's `rel="next"` target, which is then checked to
+//! stay inside the org. It is unit-tested here and fuzzed by `fuzz/fuzz_targets/headers.rs`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};

@@ -14,6 +14,12 @@
 //!
 //! The decisions ([`plan_send`], [`BucketState::observe`]) are pure functions of the state and
 //! the clock, unit-tested without a network.
+//!
+//! It is hand-written rather than built on a generic rate limiter (the `governor` or
+//! leaky-bucket crates) because those enforce a quota fixed in advance, while Okta's budget is
+//! learnt per bucket from its `X-Rate-Limit-*` headers, resets on Okta's clock, is shared with
+//! other integrations, and sits beside a separate concurrency limit; none of that is modelled
+//! there. The header arithmetic is also fuzzed by `fuzz/fuzz_targets/headers.rs`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

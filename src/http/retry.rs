@@ -13,6 +13,11 @@
 //!   with capped exponential backoff and jitter; non-idempotent ones (create, lifecycle
 //!   transitions, password resets) stop with "outcome unknown" and are never repeated blindly.
 //! * Anything else is final.
+//!
+//! It is hand-written rather than a retry/backoff crate because the decision depends on Okta's
+//! specifics (its 429 headers, the concurrency 429's limit of 0, which writes are idempotent, and
+//! the "outcome unknown" stop), which a generic policy of attempts and delays does not express;
+//! the backoff arithmetic itself is a few lines. It is fuzzed by `fuzz/fuzz_targets/headers.rs`.
 
 use std::time::{Duration, SystemTime};
 

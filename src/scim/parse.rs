@@ -1,5 +1,11 @@
 //! A hand-written recursive-descent parser for SCIM filter text.
 //!
+//! Hand-written rather than a general SCIM or parser-generator crate because the same small
+//! grammar serves the client, the simulator (which must parse what Okta's `search` and `filter`
+//! accept) and policy conditions, and because it has to be safe on hostile input: bounded nesting
+//! ([`MAX_NESTING_DEPTH`]) and size ([`MAX_COMPARISONS`]), errors that name the character
+//! position, no panics. It is unit-tested here and fuzzed by `fuzz/fuzz_targets/scim_filter.rs`.
+//!
 //! Grammar (keywords and operators case-insensitive, whitespace anywhere between tokens):
 //!
 //! ```text
