@@ -12,12 +12,16 @@
 //!
 //! Secrets (API tokens, private keys, access tokens, reset URLs) are held in
 //! [`secret::SecretString`], which never prints its content.
-#![forbid(unsafe_code)]
+//!
+//! The lint policy (`unsafe_code` forbidden, among others) is recorded in `Cargo.toml`'s
+//! `[lints]` table.
 
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod input;
+// Public only because the integration tests (tests/client_oauth.rs) load a key with
+// `okta_lifecycle::jose::SigningKey` to register its public JWK with the simulator.
 pub mod jose;
 pub mod lifecycle;
 pub mod okta;

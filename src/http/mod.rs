@@ -1,9 +1,11 @@
 //! The transport: one HTTP client with authentication, the rate-limit governor, the retry
 //! decision and `Link`-header pagination.
 
-pub mod auth;
-pub mod buckets;
+pub(crate) mod auth;
+pub(crate) mod buckets;
 mod client;
+// Public because `OktaClient::governor_stats` returns `governor::GovernorStats` and the
+// `headers` fuzz target drives `governor::plan_send` and `BucketState` directly.
 pub mod governor;
 pub mod pages;
 pub mod retry;
