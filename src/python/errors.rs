@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyType};
+use pyo3::types::{PyDict, PyModule, PyType};
 
 use crate::error::{Error, ErrorKind, OktaApiError};
 
@@ -25,74 +25,44 @@ pub(crate) enum Class {
     Internal,
 }
 
-/// Every class name, in the order [`Class::index`] gives.
-const NAMES: [&str; 22] = [
-    "ValidationError",
-    "AuthenticationError",
-    "PermissionDeniedError",
-    "NotFoundError",
-    "ConflictError",
-    "InvalidStatusTransitionError",
-    "RateLimitedError",
-    "ServerError",
-    "ApiError",
-    "TransportError",
-    "TimeoutError",
-    "OutcomeUnknownError",
-    "ConfigurationError",
-    "InvalidInputError",
-    "PlanBlockedError",
-    "PlanRejectedError",
-    "RunInProgressError",
-    "JournalError",
-    "FilterSyntaxError",
-    "ClosedError",
-    "SimulatorError",
-    "InternalError",
-];
-
 impl Class {
-    fn index(self) -> usize {
+    fn name(self) -> &'static str {
         match self {
             Class::Kind(kind) => match kind {
-                ErrorKind::Validation => 0,
-                ErrorKind::Authentication => 1,
-                ErrorKind::PermissionDenied => 2,
-                ErrorKind::NotFound => 3,
-                ErrorKind::Conflict => 4,
-                ErrorKind::InvalidStatusTransition => 5,
-                ErrorKind::RateLimited => 6,
-                ErrorKind::Server => 7,
-                ErrorKind::Api => 8,
-                ErrorKind::Transport => 9,
-                ErrorKind::Timeout => 10,
-                ErrorKind::OutcomeUnknown => 11,
-                ErrorKind::Configuration => 12,
-                ErrorKind::InvalidInput => 13,
-                ErrorKind::PlanBlocked => 14,
-                ErrorKind::PlanRejected => 15,
-                ErrorKind::RunInProgress => 16,
-                ErrorKind::Journal => 17,
-                // A kind added to the core before its class: the root of the API errors.
-                #[allow(unreachable_patterns)]
-                _ => 8,
+                ErrorKind::Validation => "ValidationError",
+                ErrorKind::Authentication => "AuthenticationError",
+                ErrorKind::PermissionDenied => "PermissionDeniedError",
+                ErrorKind::NotFound => "NotFoundError",
+                ErrorKind::Conflict => "ConflictError",
+                ErrorKind::InvalidStatusTransition => "InvalidStatusTransitionError",
+                ErrorKind::RateLimited => "RateLimitedError",
+                ErrorKind::Server => "ServerError",
+                ErrorKind::Transport => "TransportError",
+                ErrorKind::Timeout => "TimeoutError",
+                ErrorKind::OutcomeUnknown => "OutcomeUnknownError",
+                ErrorKind::Configuration => "ConfigurationError",
+                ErrorKind::InvalidInput => "InvalidInputError",
+                ErrorKind::PlanBlocked => "PlanBlockedError",
+                ErrorKind::PlanRejected => "PlanRejectedError",
+                ErrorKind::RunInProgress => "RunInProgressError",
+                ErrorKind::Journal => "JournalError",
+                // Any other answer from Okta, and a kind added to the core before its class.
+                _ => "ApiError",
             },
-            Class::FilterSyntax => 18,
-            Class::Closed => 19,
-            Class::Simulator => 20,
-            Class::Internal => 21,
+            Class::FilterSyntax => "FilterSyntaxError",
+            Class::Closed => "ClosedError",
+            Class::Simulator => "SimulatorError",
+            Class::Internal => "InternalError",
         }
     }
 }
 
-static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
+/// `okta_lifecycle.errors`, imported once per process.
+static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
 fn class(py: Python<'_>, class: Class) -> PyResult<Bound<'_, PyType>> {
-    let classes = CLASSES.get_or_try_init(py, || {
-        let module = py.import("okta_lifecycle.errors")?;
-        NAMES.iter().map(|name| Ok(module.getattr(*name)?.cast_into::<PyType>()?.unbind())).collect::<PyResult<_>>()
-    })?;
-    Ok(classes[class.index()].bind(py).clone())
+    let module = MODULE.get_or_try_init(py, || py.import("okta_lifecycle.errors").map(Bound::unbind))?;
+    Ok(module.bind(py).getattr(class.name())?.cast_into::<PyType>()?)
 }
 
 fn api_fields<'py>(py: Python<'py>, api: &OktaApiError) -> PyResult<Bound<'py, PyDict>> {

@@ -5,12 +5,17 @@ use pyo3::prelude::*;
 
 use crate::scim;
 
+mod actions;
 mod client;
+mod conversions;
 mod errors;
+mod groups;
 mod models;
 mod pages;
 mod runtime;
 mod simulator;
+mod twins;
+mod users;
 
 /// Quotes a value as a SCIM string literal: no value can change the expression around it.
 #[pyfunction]
@@ -80,13 +85,13 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<simulator::PySimulator>()?;
     module.add_class::<client::PyOktaClient>()?;
     module.add_class::<client::PyAsyncOktaClient>()?;
-    module.add_class::<client::Users>()?;
-    module.add_class::<client::AsyncUsers>()?;
-    module.add_class::<client::Groups>()?;
-    module.add_class::<client::AsyncGroups>()?;
-    module.add_class::<client::Actions>()?;
-    module.add_class::<client::AsyncActions>()?;
-    module.add_class::<client::PyIdentityEvent>()?;
+    module.add_class::<users::Users>()?;
+    module.add_class::<users::AsyncUsers>()?;
+    module.add_class::<groups::Groups>()?;
+    module.add_class::<groups::AsyncGroups>()?;
+    module.add_class::<actions::Actions>()?;
+    module.add_class::<actions::AsyncActions>()?;
+    module.add_class::<actions::PyIdentityEvent>()?;
     module.add_class::<models::PyUser>()?;
     module.add_class::<models::PyGroup>()?;
     module.add_class::<models::PySecret>()?;

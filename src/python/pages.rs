@@ -57,4 +57,4 @@ macro_rules! pages {
 
 pages!(UserPages, "UserPages", crate::python::models::PyUser);
 pages!(GroupPages, "GroupPages", crate::python::models::PyGroup);
-pages!(IdentityEvents, "IdentityEvents", crate::python::client::PyIdentityEvent);
+pages!(IdentityEvents, "IdentityEvents", crate::python::actions::PyIdentityEvent);

@@ -1,0 +1,132 @@
+//! `client.actions`: the lifecycle actions one at a time, blocking (`Actions`) and asyncio
+//! (`AsyncActions`), and the identity events that SOURCE_OF_IDENTITY streams.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use pyo3::prelude::*;
+use serde_json::Value;
+
+use crate::lifecycle::actions::source_of_identity::{self, SourceOptions};
+use crate::lifecycle::direct;
+use crate::python::conversions::{wrap_user, Json, Target};
+use crate::python::errors::{convert, to_py, Outcome};
+use crate::python::models::{to_python, PyReport, PyUser};
+use crate::python::pages::IdentityEvents;
+use crate::python::twins::{holders, twins};
+
+holders! {
+    Actions, "Actions", "The lifecycle actions (blocking).";
+    AsyncActions, "AsyncActions", "The lifecycle actions (asyncio).";
+}
+
+fn report(outcome: crate::Result<direct::Outcome>) -> Outcome<PyReport> {
+    convert(outcome).map(|outcome| PyReport { inner: outcome.report })
+}
+
+twins! { Actions, AsyncActions, core;
+    shared {
+        /// SOURCE_OF_IDENTITY: every user (since=None) or those changed after `since`, each with
+        /// its event. Movers are told apart by the attributes the journal saw last; reading
+        /// updates what it saw.
+        #[pyo3(signature = (*, since=None, mover_attributes=Vec::new()))]
+        fn source_of_identity(
+            &self,
+            since: Option<DateTime<chrono::FixedOffset>>,
+            mover_attributes: Vec<String>,
+        ) -> PyResult<IdentityEvents> {
+            self.core.check()?;
+            // Any aware datetime: compared on Okta's clock, in UTC.
+            let since = since.map(|since| since.with_timezone(&Utc));
+            let options = SourceOptions { since, mover_attributes };
+            let stream = to_py(source_of_identity::read(&self.core.client, Arc::clone(&self.core.journal), options))?;
+            let events = stream.map(|item| {
+                item.map(|identity| PyIdentityEvent {
+                    event: identity.event.as_str(),
+                    record: identity.record.as_value().clone(),
+                    moved: serde_json::to_value(&identity.moved).unwrap_or(Value::Null),
+                    user: wrap_user(identity.user),
+                })
+            });
+            Ok(IdentityEvents::new(events.boxed()))
+        }
+    }
+
+    /// SYNC_IDENTITIES: creates the user (matched by profile["login"]) or updates the given
+    /// attributes that differ.
+    #[pyo3(signature = (profile, *, create=true, activate=true))]
+    fn sync_identities(&self, profile: Json, create: bool, activate: bool) -> Outcome<PyReport> {
+        let profile = profile.into_profile()?;
+        report(direct::sync_identity(&core.client, &core.journal, &profile, create, activate).await)
+    }
+
+    /// MANAGE_RELATIONSHIPS: mode "add", "remove" or "sync" (with exclusive_prefix).
+    #[pyo3(signature = (user, groups, *, mode="add".to_owned(), exclusive_prefix=None))]
+    fn manage_relationships(&self, user: Target, groups: Vec<String>, mode: String, exclusive_prefix: Option<String>) -> Outcome<PyReport> {
+        report(direct::manage_relationships(&core.client, &core.journal, &user.0, &groups, &mode, exclusive_prefix.as_deref()).await)
+    }
+
+    /// DEPROVISION_IDENTITY: history recorded, account disabled, memberships removed, logged out.
+    #[pyo3(signature = (user, *, mode="deactivate".to_owned(), remove_groups=true, logout=true))]
+    fn deprovision_identity(&self, user: Target, mode: String, remove_groups: bool, logout: bool) -> Outcome<PyReport> {
+        report(direct::deprovision_identity(&core.client, &core.journal, &user.0, &mode, remove_groups, logout).await)
+    }
+
+    /// Brings a deprovisioned user back, restoring the memberships it had. A DEPROVISIONED
+    /// user gets Okta's activation email, or with send_email=False the link in
+    /// report.activation_links.
+    #[pyo3(signature = (user, *, restore_groups=true, send_email=true))]
+    fn reactivate_identity(&self, user: Target, restore_groups: bool, send_email: bool) -> Outcome<PyReport> {
+        report(direct::reactivate_identity(&core.client, &core.journal, &user.0, restore_groups, send_email).await)
+    }
+
+    /// CREATE_ENTITLEMENT: creates the group unless it exists.
+    #[pyo3(signature = (name, description=None))]
+    fn create_entitlement(&self, name: String, description: Option<String>) -> Outcome<PyReport> {
+        report(direct::create_entitlement(&core.client, &core.journal, &name, description.as_deref()).await)
+    }
+
+    /// RESET_PASSWORD: a new reset event each call; the link is in report.reset_links when
+    /// send_email is False.
+    #[pyo3(signature = (login, *, send_email=true, revoke_sessions=false))]
+    fn reset_password(&self, login: String, send_email: bool, revoke_sessions: bool) -> Outcome<PyReport> {
+        report(direct::reset_password(&core.client, &core.journal, &login, send_email, revoke_sessions).await)
+    }
+}
+
+/// One identity read from Okta with its joiner / mover / leaver event.
+#[pyclass(module = "okta_lifecycle._core", name = "IdentityEvent", frozen)]
+pub(crate) struct PyIdentityEvent {
+    event: &'static str,
+    user: PyUser,
+    record: Value,
+    moved: Value,
+}
+
+#[pymethods]
+impl PyIdentityEvent {
+    /// "joiner", "mover", "leaver" or "updated".
+    #[getter]
+    fn event(&self) -> &'static str {
+        self.event
+    }
+    /// The user as Okta returned it.
+    #[getter]
+    fn user(&self) -> PyUser {
+        self.user.clone()
+    }
+    /// The identity record: the profile plus id, status and timestamps.
+    #[getter]
+    fn record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.record)
+    }
+    /// Mover attributes that changed: [{"attribute", "before", "after"}].
+    #[getter]
+    fn moved<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.moved)
+    }
+    fn __repr__(&self) -> String {
+        format!("IdentityEvent(event={:?}, login={:?})", self.event, self.user.inner.login().unwrap_or_default())
+    }
+}

@@ -1,0 +1,94 @@
+//! Arguments as the Python API takes them, and the results it gives: JSON-like values, users or
+//! groups given as objects or ids, identity records, lazy pages.
+
+use std::path::PathBuf;
+
+use futures_util::StreamExt;
+use pyo3::prelude::*;
+use serde_json::{Map, Value};
+
+use crate::lifecycle::record::{read_records, IdentityRecord, SourceFormat};
+use crate::python::errors::{invalid_input, to_py};
+use crate::python::models::{from_python, records_from, PyGroup, PySecret, PyUser};
+use crate::python::pages::{GroupPages, UserPages};
+use crate::secret::SecretString;
+
+/// A JSON-like Python value (dict, list, str, number, bool, None).
+pub(crate) struct Json(pub Value);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Json {
+    type Error = PyErr;
+
+    fn extract(object: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        from_python(&object.to_owned()).map(Json)
+    }
+}
+
+impl Json {
+    /// The value as a profile: a dict of attribute names to values.
+    pub(crate) fn into_profile(self) -> PyResult<Map<String, Value>> {
+        match self.0 {
+            Value::Object(map) => Ok(map),
+            _ => Err(invalid_input("a profile must be a dict of attribute names to values").into()),
+        }
+    }
+}
+
+/// A user or group given as an object or as an id (or login, for users).
+pub(crate) struct Target(pub String);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Target {
+    type Error = PyErr;
+
+    fn extract(object: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(user) = object.cast::<PyUser>() {
+            return Ok(Target(user.get().inner.id().to_owned()));
+        }
+        if let Ok(group) = object.cast::<PyGroup>() {
+            return Ok(Target(group.get().inner.id().to_owned()));
+        }
+        object
+            .extract::<String>()
+            .map(Target)
+            .map_err(|_| PyErr::from(invalid_input("expected a User, a Group or an id string")))
+    }
+}
+
+/// Identity records: a list of dicts, or the path of a CSV or JSON-lines file.
+pub(crate) struct Records(pub Vec<IdentityRecord>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Records {
+    type Error = PyErr;
+
+    fn extract(object: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let object = object.to_owned();
+        if let Ok(path) = object.extract::<PathBuf>() {
+            if !object.is_instance_of::<pyo3::types::PyList>() {
+                let format = SourceFormat::from_path(&path)
+                    .ok_or_else(|| invalid_input(format!("{}: use a .csv or .jsonl file", path.display())))?;
+                return to_py(read_records(&path, format)).map(Records);
+            }
+        }
+        records_from(&object).map(Records)
+    }
+}
+
+pub(crate) fn wrap_user(user: crate::okta::User) -> PyUser {
+    PyUser { inner: user }
+}
+
+pub(crate) fn wrap_group(group: crate::okta::Group) -> PyGroup {
+    PyGroup { inner: group }
+}
+
+pub(crate) fn secret(value: Option<SecretString>) -> Option<PySecret> {
+    value.map(|inner| PySecret { inner })
+}
+
+pub(crate) fn user_pages(stream: crate::http::ItemStream<crate::okta::User>) -> UserPages {
+    UserPages::new(stream.map(|item| item.map(wrap_user)).boxed())
+}
+
+pub(crate) fn group_pages(stream: crate::http::ItemStream<crate::okta::Group>) -> GroupPages {
+    GroupPages::new(stream.map(|item| item.map(wrap_group)).boxed())
+}
