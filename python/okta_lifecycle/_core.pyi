@@ -14,6 +14,20 @@ from typing import Any, ClassVar, Literal, TypeAlias, final
 
 from typing_extensions import Self
 
+from okta_lifecycle.types import (
+    AttributeChange,
+    Change,
+    ChangeRecord,
+    GovernorStats,
+    Outcome,
+    PlanSummary,
+    RecordIssue,
+    RunInfo,
+    SimulatorCounters,
+    SimulatorRequest,
+    UserSnapshot,
+)
+
 __all__ = [
     "__version__",
     "scim_quote",
@@ -140,8 +154,8 @@ class Group:
     def description(self) -> str | None:
         """``profile.description``."""
     @property
-    def type_(self) -> str:
-        """The group type: OKTA_GROUP, APP_GROUP or BUILT_IN."""
+    def type(self) -> str:
+        """The group type (Okta's ``type``): OKTA_GROUP, APP_GROUP or BUILT_IN."""
     @property
     def profile(self) -> dict[str, Any]:
         """The group's profile."""
@@ -207,16 +221,16 @@ class Plan:
     def policy(self) -> str:
         """The name of the policy it was made from."""
     @property
-    def changes(self) -> list[dict[str, Any]]:
+    def changes(self) -> list[Change]:
         """The changes, in order."""
     @property
-    def issues(self) -> list[dict[str, Any]]:
+    def issues(self) -> list[RecordIssue]:
         """Records that could not be planned (row and message)."""
     @property
     def events(self) -> dict[str, str]:
         """The event of each identity, by its source key: "joiner", "mover", "leaver", ..."""
     @property
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> PlanSummary:
         """Counts of the changes by kind."""
     @property
     def blocked(self) -> list[str]:
@@ -243,10 +257,10 @@ class Report:
     def run_id(self) -> str:
         """The run's id."""
     @property
-    def outcomes(self) -> list[dict[str, Any]]:
+    def outcomes(self) -> list[Outcome]:
         """One outcome per change: seq, operation, login, status, message."""
     @property
-    def counts(self) -> dict[str, Any]:
+    def counts(self) -> dict[str, int]:
         """Counts of the outcomes by status."""
     @property
     def is_success(self) -> bool:
@@ -276,7 +290,7 @@ class IdentityEvent:
     def record(self) -> dict[str, Any]:
         """The identity record: the profile plus id, status and timestamps."""
     @property
-    def moved(self) -> list[dict[str, Any]]:
+    def moved(self) -> list[AttributeChange]:
         """Mover attributes that changed: ``[{"attribute", "before", "after"}]``."""
 
 # --- listings -----------------------------------------------------------------------------------
@@ -494,12 +508,12 @@ class OktaClient:
     @property
     def journal_path(self) -> pathlib.Path | None:
         """The journal file (None when the journal is in memory)."""
-    def governor_stats(self) -> dict[str, int]:
+    def governor_stats(self) -> GovernorStats:
         """Counters of the rate-limit governor: throttled_waits, throttled_ms, concurrency_limited,
         concurrency_cap."""
-    def history(self, user: str) -> list[dict[str, Any]]:
+    def history(self, user: str) -> list[ChangeRecord]:
         """The journal's record of a user (by login or id), oldest first."""
-    def snapshots(self, user: str) -> list[dict[str, Any]]:
+    def snapshots(self, user: str) -> list[UserSnapshot]:
         """The profile and memberships recorded before each deprovision of a user."""
     def plan(self, policy: Policy, records: _Records) -> Plan:
         """Read the org and plan ``policy`` for ``records`` (a list of dicts or a .csv/.jsonl path).
@@ -516,7 +530,7 @@ class OktaClient:
     def run_progress(self, run_id: str) -> dict[str, int]:
         """How far a run has got: the number of its changes in each status (planned, started,
         succeeded, failed, unknown, skipped), read from the journal (not awaitable)."""
-    def runs(self) -> list[dict[str, Any]]:
+    def runs(self) -> list[RunInfo]:
         """Every run in the journal, newest first: ``run_id``, ``policy``, ``org_url``,
         ``planned_at``, ``finished_at``, ``status`` (planned, applying, succeeded,
         finished_with_errors) and ``changes`` counted by status (not awaitable)."""
@@ -717,12 +731,12 @@ class AsyncOktaClient:
     @property
     def journal_path(self) -> pathlib.Path | None:
         """The journal file (None when the journal is in memory)."""
-    def governor_stats(self) -> dict[str, int]:
+    def governor_stats(self) -> GovernorStats:
         """Counters of the rate-limit governor: throttled_waits, throttled_ms, concurrency_limited,
         concurrency_cap."""
-    def history(self, user: str) -> list[dict[str, Any]]:
+    def history(self, user: str) -> list[ChangeRecord]:
         """The journal's record of a user (by login or id), oldest first (not awaitable)."""
-    def snapshots(self, user: str) -> list[dict[str, Any]]:
+    def snapshots(self, user: str) -> list[UserSnapshot]:
         """The profile and memberships recorded before each deprovision of a user (not awaitable)."""
     def plan(self, policy: Policy, records: _Records) -> Awaitable[Plan]:
         """Read the org and plan ``policy`` for ``records`` (a list of dicts or a .csv/.jsonl path).
@@ -739,7 +753,7 @@ class AsyncOktaClient:
     def run_progress(self, run_id: str) -> dict[str, int]:
         """How far a run has got: the number of its changes in each status (planned, started,
         succeeded, failed, unknown, skipped), read from the journal (not awaitable)."""
-    def runs(self) -> list[dict[str, Any]]:
+    def runs(self) -> list[RunInfo]:
         """Every run in the journal, newest first: ``run_id``, ``policy``, ``org_url``,
         ``planned_at``, ``finished_at``, ``status`` (planned, applying, succeeded,
         finished_with_errors) and ``changes`` counted by status (not awaitable)."""
@@ -790,11 +804,11 @@ class OktaSimulator:
     @property
     def running(self) -> bool:
         """Whether the server is still running."""
-    def requests(self) -> list[dict[str, Any]]:
+    def requests(self) -> list[SimulatorRequest]:
         """The request log: method, path, query, status, bucket, dropped, at (epoch seconds)."""
     def clear_requests(self) -> None:
         """Empty the request log."""
-    def counters(self) -> dict[str, Any]:
+    def counters(self) -> SimulatorCounters:
         """requests, rate_limited, concurrency_limited, by_status, reset_password, max_in_flight."""
     def reset(self) -> None:
         """Empty the org (seed users again), the log, the counters and the rate-limit windows."""

@@ -201,8 +201,10 @@ impl PyGroup {
     fn description(&self) -> Option<&str> {
         self.inner.description()
     }
+    /// Okta's `type`, under the name Okta and its SDK give it.
     #[getter]
-    fn type_(&self) -> String {
+    #[pyo3(name = "type")]
+    fn group_type(&self) -> String {
         self.inner.group_type().as_str().to_owned()
     }
     #[getter]

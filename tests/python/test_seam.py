@@ -1,14 +1,18 @@
-"""The boundary between the Rust core and Python: one exception tree, rooted at OktaError."""
+"""The boundary between the Rust core and Python: one exception tree rooted at OktaError, and
+dict-shaped results whose keys match the TypedDicts the stubs promise."""
 
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import pytest
 
 import okta_lifecycle
-from okta_lifecycle import errors, scim
+from okta_lifecycle import errors, scim, types
 from okta_lifecycle.testing import OktaSimulator
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_exception_class_of_the_package_is_an_okta_error() -> None:
@@ -57,3 +61,52 @@ def test_closed_clients_and_simulators_raise_closed_error() -> None:
             client.runs()
     with pytest.raises(errors.ClosedError, match="closed"):
         sim.counters()
+
+
+def _fits(value: dict[str, object], shape: type) -> None:
+    """``value`` has every required key of the TypedDict ``shape`` and no key it does not name."""
+    required = shape.__required_keys__  # type: ignore[attr-defined]
+    known = required | shape.__optional_keys__  # type: ignore[attr-defined]
+    assert required <= value.keys(), f"{shape.__name__} lacks {required - value.keys()}"
+    assert value.keys() <= known, f"{shape.__name__} does not name {value.keys() - known}"
+
+
+def test_the_dict_shaped_results_have_the_keys_their_typed_dicts_name() -> None:
+    policy = okta_lifecycle.Policy.from_file(REPO / "examples" / "policy.toml")
+    with OktaSimulator() as sim:
+        client = sim.client()
+        for day in ("day1", "day3"):
+            plan = client.plan(policy, REPO / "examples" / "hr" / f"{day}.csv")
+            assert plan.changes and plan.issues
+            for change in plan.changes:
+                _fits(change, types.Change)  # type: ignore[arg-type]
+                for key in ("user", "group"):
+                    if key in change:
+                        _fits(change[key], types.UserRef if key == "user" else types.GroupRef)  # type: ignore[literal-required]
+                for moved in change.get("changes", []):
+                    _fits(moved, types.AttributeChange)  # type: ignore[arg-type]
+            for issue in plan.issues:
+                _fits(issue, types.RecordIssue)  # type: ignore[arg-type]
+            _fits(plan.summary, types.PlanSummary)  # type: ignore[arg-type]
+            report = client.apply(plan, override_safety=True)
+            for outcome in report.outcomes:
+                _fits(outcome, types.Outcome)  # type: ignore[arg-type]
+        operations = {change["operation"] for change in plan.changes}
+        assert {"update_user", "deactivate_user", "remove_member", "snapshot_user"} <= operations
+        leaver = next(c["user"]["login"] for c in plan.changes if c["operation"] == "deactivate_user")
+        history = client.history(leaver)
+        assert history
+        for row in history:
+            _fits(row, types.ChangeRecord)  # type: ignore[arg-type]
+        snapshots = client.snapshots(leaver)
+        assert snapshots
+        for snapshot in snapshots:
+            _fits(snapshot, types.UserSnapshot)  # type: ignore[arg-type]
+        for run in client.runs():
+            _fits(run, types.RunInfo)  # type: ignore[arg-type]
+        _fits(client.governor_stats(), types.GovernorStats)  # type: ignore[arg-type]
+        for request in sim.requests()[:5]:
+            _fits(request, types.SimulatorRequest)  # type: ignore[arg-type]
+        _fits(sim.counters(), types.SimulatorCounters)  # type: ignore[arg-type]
+        events = list(client.actions.source_of_identity(mover_attributes=["department"]))
+        assert events

@@ -1,0 +1,202 @@
+"""The shapes of the dict-shaped results, as ``TypedDict`` s a type checker can see.
+
+Plans, reports, the journal and the simulator return plain dicts and lists (easy to print, dump
+as JSON or load into a DataFrame). These classes name their keys::
+
+    from okta_lifecycle.types import Change
+
+    def creates(changes: list[Change]) -> list[str]:
+        return [c["login"] for c in changes if c["operation"] == "create_user"]
+
+At run time they are ordinary dicts: nothing here is checked or converted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+__all__ = [
+    "AttributeChange",
+    "Change",
+    "ChangeRecord",
+    "ChangeStatus",
+    "GovernorStats",
+    "GroupRef",
+    "Outcome",
+    "PlanSummary",
+    "RecordIssue",
+    "RunInfo",
+    "RunStatus",
+    "SimulatorCounters",
+    "SimulatorRequest",
+    "UserRef",
+    "UserSnapshot",
+]
+
+ChangeStatus = Literal["planned", "started", "succeeded", "failed", "unknown", "skipped"]
+"""Where a change stands in the journal (the README's journal section says what each means)."""
+
+RunStatus = Literal["planned", "applying", "succeeded", "finished_with_errors"]
+"""Where a run stands."""
+
+
+class UserRef(TypedDict):
+    """A user a change applies to: its id when it existed at planning time, its login always."""
+
+    id: str | None
+    login: str
+
+
+class GroupRef(TypedDict):
+    """A group a change applies to: its id when it existed at planning time, its name always."""
+
+    id: str | None
+    name: str
+
+
+class AttributeChange(TypedDict):
+    """One attribute's old and new value (``None`` when absent)."""
+
+    attribute: str
+    before: Any
+    after: Any
+
+
+class _ChangeKeys(TypedDict):
+    seq: int
+    action: str
+    identity: str | None
+    workflow: str | None
+    operation: str
+
+
+class Change(_ChangeKeys, total=False):
+    """One planned change (``Plan.changes``). ``operation`` says which of the other keys it has:
+    ``create_group``: name, description; ``create_user``: login, profile, activate, groups;
+    ``update_user``: user, changes; ``add_member`` / ``remove_member``: user, group;
+    ``snapshot_user``, ``deactivate_user``, ``suspend_user``, ``unsuspend_user``: user;
+    ``activate_user``: user, send_email; ``clear_sessions``: user, oauth_tokens;
+    ``reset_password``: user, send_email, revoke_sessions."""
+
+    name: str
+    description: str | None
+    login: str
+    profile: dict[str, Any]
+    activate: bool
+    groups: list[GroupRef]
+    user: UserRef
+    changes: list[AttributeChange]
+    group: GroupRef
+    send_email: bool
+    oauth_tokens: bool
+    revoke_sessions: bool
+
+
+class RecordIssue(TypedDict):
+    """A record the plan could not act on (``Plan.issues``): its 1-based row and why."""
+
+    row: int
+    identity: str | None
+    message: str
+
+
+class PlanSummary(TypedDict):
+    """Counts for a plan (``Plan.summary``); ``operations`` counts the changes by operation."""
+
+    records: int
+    unmatched: int
+    issues: int
+    unchanged: int
+    joiners: int
+    movers: int
+    leavers: int
+    operations: dict[str, int]
+
+
+class Outcome(TypedDict):
+    """What became of one change (``Report.outcomes``)."""
+
+    seq: int
+    operation: str
+    identity: str | None
+    login: str | None
+    status: ChangeStatus
+    message: str | None
+    error_code: str | None
+    request_id: str | None
+    already_done: bool
+    journal_error: str | None
+
+
+class ChangeRecord(TypedDict):
+    """A change's row in the journal (``client.history(user)``)."""
+
+    run_id: str
+    seq: int
+    action: str
+    operation: str
+    identity: str | None
+    login: str | None
+    user_id: str | None
+    status: ChangeStatus
+    detail: dict[str, Any]
+    error: str | None
+    request_id: str | None
+    updated_at: str
+
+
+class UserSnapshot(TypedDict):
+    """A user's profile and memberships recorded before a deprovision (``client.snapshots``);
+    ``groups`` holds ``(group id, group name)`` pairs."""
+
+    run_id: str
+    user_id: str
+    login: str
+    taken_at: str
+    status: str
+    profile: dict[str, Any]
+    groups: list[tuple[str, str]]
+
+
+class RunInfo(TypedDict):
+    """One run in the journal (``client.runs()``); ``changes`` counts its changes by status."""
+
+    run_id: str
+    policy: str
+    org_url: str
+    planned_at: str
+    finished_at: str | None
+    status: RunStatus
+    changes: dict[str, int]
+
+
+class GovernorStats(TypedDict):
+    """The rate-limit governor's counters (``client.governor_stats()``)."""
+
+    throttled_waits: int
+    throttled_ms: int
+    concurrency_limited: int
+    concurrency_cap: int
+
+
+class SimulatorRequest(TypedDict):
+    """One request as the simulator saw it (``OktaSimulator.requests()``); ``at`` is epoch seconds."""
+
+    method: str
+    path: str
+    query: str | None
+    status: int
+    bucket: str
+    dropped: bool
+    at: float
+
+
+class SimulatorCounters(TypedDict):
+    """The simulator's counters (``OktaSimulator.counters()``)."""
+
+    requests: int
+    rate_limited: int
+    concurrency_limited: int
+    by_status: dict[int, int]
+    reset_password: dict[str, int]
+    max_in_flight: int
