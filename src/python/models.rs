@@ -273,7 +273,7 @@ impl PySecret {
         "********"
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<PySecret>().is_ok_and(|other| other.get().inner == self.inner)
+        other.cast::<PySecret>().is_ok_and(|other| other.get().inner.matches(&self.inner))
     }
 }
 
