@@ -44,7 +44,7 @@
 //! | `SUBSTRING(start, length)` | integers ≥ 0; `length` optional | `length` characters from character `start` (0-based); without `length`, to the end. Out of range gives a shorter or empty result, never an error: `SUBSTRING(1, 3)` of `Lovelace` → `ove` |
 //! | `SPLIT(separator, index)` | non-empty string, integer ≥ 0 | Part `index` (0-based) of the value split on `separator`; empty when there is no such part: `SPLIT('/', 1)` of `EMEA/Paris/R&D` → `Paris` |
 //! | `REPLACE(from, to)` | non-empty string, string | Every occurrence of `from` replaced by `to`: `REPLACE(' ', '-')` of `Research and Development` → `Research-and-Development` |
-//! | `ASCII` | — | Accents stripped and Latin letters spelled in ASCII (`é` → `e`, `ß` → `ss`, `æ` → `ae`, `ø` → `o`, `ł` → `l`, `đ` → `d`, `þ` → `th`, `Œ` → `OE`, typographic quotes, dashes and spaces to their ASCII forms, full-width forms to ASCII); characters with no ASCII spelling are dropped: `Zoë Ångström` → `Zoe Angstrom` |
+//! | `ASCII` | — | Every script spelled in ASCII by deunicode's transliteration tables: accents stripped (`é` → `e`), Latin letters spelled out (`ß` → `ss`, `æ` → `ae`, `ø` → `o`, `ł` → `l`, `Œ` → `OE`), other scripts transliterated (`Ада` → `Ada`, `李` → `Li`), typographic quotes, dashes and spaces and full-width forms to ASCII; a character with no spelling is dropped: `Zoë Ångström` → `Zoe Angstrom` |
 //! | `DATE_FORMAT(input, output)` | two [chrono strftime](https://docs.rs/chrono/latest/chrono/format/strftime/index.html) formats | The value parsed with `input` and written with `output`: `DATE_FORMAT('%Y-%m-%d', '%d/%m/%Y')` of `2026-03-01` → `01/03/2026`. A date without a time is taken at midnight; an input with an offset (`%z`) keeps it for the output. A value that does not match `input` is an error for that record |
 //! | `DEFAULT(value)` | string | `value` when the value reaching this step is missing or empty; otherwise the value unchanged: `DEFAULT('-')` |
 //!
@@ -344,11 +344,9 @@ impl Step {
                 if value.is_ascii() {
                     value
                 } else {
-                    let mut output = String::with_capacity(value.len());
-                    for character in value.chars() {
-                        push_ascii(&mut output, character);
-                    }
-                    Cow::Owned(output)
+                    // deunicode's tables (derived from Unidecode) spell every script it knows in
+                    // ASCII; a character it has no spelling for is dropped.
+                    Cow::Owned(deunicode::deunicode_with_tofu(&value, ""))
                 }
             }
             Step::DateFormat(format) => Cow::Owned(format.apply(&value)?),
@@ -792,129 +790,6 @@ impl ArgumentReader {
     }
 }
 
-/// Appends the ASCII spelling of `character` (nothing when it has none).
-fn push_ascii(output: &mut String, character: char) {
-    let code = u32::from(character);
-    match code {
-        0x00..=0x7F => output.push(character),
-        // Full-width forms (Ａ, ｂ, １, ＠ ...) are their ASCII counterpart shifted by 0xFEE0.
-        0xFF01..=0xFF5E => output.extend(char::from_u32(code - 0xFEE0)),
-        0xC0..=0xFF => output.push_str(LATIN_1_LETTERS[(code - 0xC0) as usize]),
-        0x100..=0x17F => output.push_str(LATIN_EXTENDED_A[(code - 0x100) as usize]),
-        // Vietnamese letters with two diacritics: pairs of upper case (even) and lower case (odd) code points.
-        0x1EA0..=0x1EF9 => {
-            let (upper, lower) = match code {
-                0x1EA0..=0x1EB7 => ("A", "a"),
-                0x1EB8..=0x1EC7 => ("E", "e"),
-                0x1EC8..=0x1ECB => ("I", "i"),
-                0x1ECC..=0x1EE3 => ("O", "o"),
-                0x1EE4..=0x1EF1 => ("U", "u"),
-                _ => ("Y", "y"),
-            };
-            output.push_str(if code % 2 == 0 { upper } else { lower });
-        }
-        _ => output.push_str(other_ascii(character)),
-    }
-}
-
-/// ASCII spellings of U+00C0 to U+00FF (Latin-1 Supplement letters; × and ÷ have none).
-#[rustfmt::skip]
-const LATIN_1_LETTERS: [&str; 64] = [
-    // À    Á    Â    Ã    Ä    Å    Æ     Ç
-    "A", "A", "A", "A", "A", "A", "AE", "C",
-    // È    É    Ê    Ë    Ì    Í    Î    Ï
-    "E", "E", "E", "E", "I", "I", "I", "I",
-    // Ð    Ñ    Ò    Ó    Ô    Õ    Ö    ×
-    "D", "N", "O", "O", "O", "O", "O", "",
-    // Ø    Ù    Ú    Û    Ü    Ý    Þ     ß
-    "O", "U", "U", "U", "U", "Y", "TH", "ss",
-    // à    á    â    ã    ä    å    æ     ç
-    "a", "a", "a", "a", "a", "a", "ae", "c",
-    // è    é    ê    ë    ì    í    î    ï
-    "e", "e", "e", "e", "i", "i", "i", "i",
-    // ð    ñ    ò    ó    ô    õ    ö    ÷
-    "d", "n", "o", "o", "o", "o", "o", "",
-    // ø    ù    ú    û    ü    ý    þ     ÿ
-    "o", "u", "u", "u", "u", "y", "th", "y",
-];
-
-/// ASCII spellings of U+0100 to U+017F (Latin Extended-A).
-#[rustfmt::skip]
-const LATIN_EXTENDED_A: [&str; 128] = [
-    // Ā    ā    Ă    ă    Ą    ą    Ć    ć
-    "A", "a", "A", "a", "A", "a", "C", "c",
-    // Ĉ    ĉ    Ċ    ċ    Č    č    Ď    ď
-    "C", "c", "C", "c", "C", "c", "D", "d",
-    // Đ    đ    Ē    ē    Ĕ    ĕ    Ė    ė
-    "D", "d", "E", "e", "E", "e", "E", "e",
-    // Ę    ę    Ě    ě    Ĝ    ĝ    Ğ    ğ
-    "E", "e", "E", "e", "G", "g", "G", "g",
-    // Ġ    ġ    Ģ    ģ    Ĥ    ĥ    Ħ    ħ
-    "G", "g", "G", "g", "H", "h", "H", "h",
-    // Ĩ    ĩ    Ī    ī    Ĭ    ĭ    Į    į
-    "I", "i", "I", "i", "I", "i", "I", "i",
-    // İ    ı    Ĳ     ĳ     Ĵ    ĵ    Ķ    ķ
-    "I", "i", "IJ", "ij", "J", "j", "K", "k",
-    // ĸ    Ĺ    ĺ    Ļ    ļ    Ľ    ľ    Ŀ
-    "k", "L", "l", "L", "l", "L", "l", "L",
-    // ŀ    Ł    ł    Ń    ń    Ņ    ņ    Ň
-    "l", "L", "l", "N", "n", "N", "n", "N",
-    // ň    ŉ    Ŋ     ŋ     Ō    ō    Ŏ    ŏ
-    "n", "n", "NG", "ng", "O", "o", "O", "o",
-    // Ő    ő    Œ     œ     Ŕ    ŕ    Ŗ    ŗ
-    "O", "o", "OE", "oe", "R", "r", "R", "r",
-    // Ř    ř    Ś    ś    Ŝ    ŝ    Ş    ş
-    "R", "r", "S", "s", "S", "s", "S", "s",
-    // Š    š    Ţ    ţ    Ť    ť    Ŧ    ŧ
-    "S", "s", "T", "t", "T", "t", "T", "t",
-    // Ũ    ũ    Ū    ū    Ŭ    ŭ    Ů    ů
-    "U", "u", "U", "u", "U", "u", "U", "u",
-    // Ű    ű    Ų    ų    Ŵ    ŵ    Ŷ    ŷ
-    "U", "u", "U", "u", "W", "w", "Y", "y",
-    // Ÿ    Ź    ź    Ż    ż    Ž    ž    ſ
-    "Y", "Z", "z", "Z", "z", "Z", "z", "s",
-];
-
-/// ASCII spellings outside the tables: Latin-1 symbols, common Latin Extended-B letters and typographic punctuation.
-fn other_ascii(character: char) -> &'static str {
-    match character {
-        '\u{A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' => " ",
-        'ª' => "a",
-        'º' => "o",
-        '¹' => "1",
-        '²' => "2",
-        '³' => "3",
-        'µ' => "u",
-        'ƒ' => "f",
-        'Ə' => "E",
-        'ə' => "e",
-        'Ơ' => "O",
-        'ơ' => "o",
-        'Ư' => "U",
-        'ư' => "u",
-        'Ǎ' | 'Ǻ' => "A",
-        'ǎ' | 'ǻ' => "a",
-        'Ǽ' => "AE",
-        'ǽ' => "ae",
-        'Ǐ' => "I",
-        'ǐ' => "i",
-        'Ǒ' | 'Ǿ' => "O",
-        'ǒ' | 'ǿ' => "o",
-        'Ǔ' | 'Ǖ' | 'Ǘ' | 'Ǚ' | 'Ǜ' => "U",
-        'ǔ' | 'ǖ' | 'ǘ' | 'ǚ' | 'ǜ' => "u",
-        'Ș' => "S",
-        'ș' => "s",
-        'Ț' => "T",
-        'ț' => "t",
-        'ẞ' => "SS",
-        '\u{2010}'..='\u{2015}' | '\u{2212}' => "-",
-        '\u{2018}'..='\u{201B}' | '\u{2032}' => "'",
-        '\u{201C}'..='\u{201F}' | '\u{2033}' => "\"",
-        '\u{2026}' => "...",
-        _ => "",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1044,9 +919,9 @@ mod tests {
     }
 
     #[test]
-    fn ascii_folds_latin_letters() {
+    fn ascii_spells_every_script_in_ascii() {
         assert_eq!(apply("{value | ASCII}", "Zoë Ångström-Łukasz Øre Straße"), "Zoe Angstrom-Lukasz Ore Strasse");
-        assert_eq!(apply("{value | ASCII}", "Œuvre Þóra Æsa Đorđe ŒÆ"), "OEuvre THora AEsa Dorde OEAE");
+        assert_eq!(apply("{value | ASCII}", "Œuvre Þóra Æsa Đorđe ŒÆ"), "OEuvre Thora AEsa Dorde OEAE");
         assert_eq!(
             apply("{value | ASCII}", "François Müller Dvořák Çelik Şahin"),
             "Francois Muller Dvorak Celik Sahin"
@@ -1057,34 +932,15 @@ mod tests {
         );
         assert_eq!(apply("{value | ASCII}", "O’Neil – “Ada”\u{A0}King…"), "O'Neil - \"Ada\" King...");
         assert_eq!(apply("{value | ASCII}", "Ａｄａ１２３"), "Ada123");
-        // Combining marks (decomposed input) and scripts with no ASCII spelling are dropped.
-        assert_eq!(apply("{value | ASCII}", "Zoe\u{308} 李 🎉 Ада"), "Zoe   ");
+        // Combining marks (decomposed input) go; other scripts are transliterated, not dropped.
+        assert_eq!(apply("{value | ASCII}", "Zoe\u{308}"), "Zoe");
+        assert_eq!(apply("{value | ASCII}", "Ада Лавлейс"), "Ada Lavleis");
+        assert_eq!(apply("{value | ASCII}", "李小龍"), "Li Xiao Long");
+        assert_eq!(apply("{value | ASCII}", "Ἀθῆναι"), "Athenai");
         assert_eq!(apply("{value | ASCII | LOWER}", "ÉLODIE"), "elodie");
-    }
-
-    #[test]
-    fn ascii_table_covers_latin_1_and_extended_a_consistently() {
-        for code in 0xC0..=0x17F_u32 {
-            let character = char::from_u32(code).unwrap();
-            let mut folded = String::new();
-            push_ascii(&mut folded, character);
-            if character == '×' || character == '÷' {
-                assert_eq!(folded, "", "{character}");
-                continue;
-            }
-            assert!(!folded.is_empty() && folded.chars().all(|c| c.is_ascii_alphabetic()), "{character} → {folded:?}");
-            if character.is_uppercase() {
-                assert!(folded.starts_with(|c: char| c.is_ascii_uppercase()), "{character} → {folded:?}");
-                // The lower-case letter must fold to the lower-case spelling of the upper-case one.
-                let mut lowers = character.to_lowercase();
-                if let (Some(lower), None) = (lowers.next(), lowers.next()) {
-                    let mut folded_lower = String::new();
-                    push_ascii(&mut folded_lower, lower);
-                    assert_eq!(folded_lower, folded.to_ascii_lowercase(), "{character} / {lower}");
-                }
-            } else {
-                assert!(folded.chars().all(|c| c.is_ascii_lowercase()), "{character} → {folded:?}");
-            }
+        // Whatever the input, the output is ASCII.
+        for text in ["\u{10FFFF}", "\u{E000}", "🎉", "\u{FFFD}", "𝔸𝕓"] {
+            assert!(apply("{value | ASCII}", text).is_ascii(), "{text:?}");
         }
     }
 
