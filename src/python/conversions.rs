@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::lifecycle::record::{read_records, IdentityRecord, SourceFormat};
-use crate::python::errors::{invalid_input, to_py};
+use crate::python::errors::{invalid_input, to_py, Outcome};
 use crate::python::models::{from_python, records_from, PyGroup, PySecret, PyUser};
 use crate::python::pages::{GroupPages, UserPages};
 use crate::secret::SecretString;
@@ -25,11 +25,12 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Json {
 }
 
 impl Json {
-    /// The value as a profile: a dict of attribute names to values.
-    pub(crate) fn into_profile(self) -> PyResult<Map<String, Value>> {
+    /// The value as a profile: a dict of attribute names to values. Called inside the calls'
+    /// futures, so its refusal is an [`Outcome`] (built into an exception later, with the GIL).
+    pub(crate) fn into_profile(self) -> Outcome<Map<String, Value>> {
         match self.0 {
             Value::Object(map) => Ok(map),
-            _ => Err(invalid_input("a profile must be a dict of attribute names to values").into()),
+            _ => Err(invalid_input("a profile must be a dict of attribute names to values")),
         }
     }
 }

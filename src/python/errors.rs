@@ -86,10 +86,35 @@ fn build(py: Python<'_>, which: Class, message: &str, fields: Option<Bound<'_, P
     }
 }
 
+thread_local! {
+    /// Set while a blocking-pool thread hands a result to the asyncio loop: the one place off the
+    /// Python threads where an exception is built (behind the exit guard of `runtime::deliver`).
+    static DELIVERING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `deliver` as the asyncio delivery, where building an exception is allowed.
+pub(crate) fn delivering<R>(deliver: impl FnOnce() -> R) -> R {
+    DELIVERING.set(true);
+    let result = deliver();
+    DELIVERING.set(false);
+    result
+}
+
+/// Takes the GIL to build an exception. Never on the runtime's threads: a body that ran there and
+/// took the GIL while Python finalizes would abort the process. Debug builds (the test suite)
+/// check it on every call.
+fn attach<R>(build: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+    debug_assert!(
+        tokio::runtime::Handle::try_current().is_err() || DELIVERING.get(),
+        "okta_lifecycle built an exception on a runtime thread"
+    );
+    Python::attach(build)
+}
+
 /// An exception of `okta_lifecycle.errors` with a message and no fields (for code that holds
 /// the GIL: argument checks, a closed client, the simulator).
 pub(crate) fn raise(which: Class, message: impl AsRef<str>) -> PyErr {
-    Python::attach(|py| build(py, which, message.as_ref(), None))
+    attach(|py| build(py, which, message.as_ref(), None))
 }
 
 /// The fields an error's class takes besides its message.
@@ -187,7 +212,7 @@ impl From<Failure> for PyErr {
     /// Call only where the GIL is held (or may safely be taken).
     fn from(failure: Failure) -> Self {
         match failure {
-            Failure::Core(error) => Python::attach(|py| to_py_err(py, error)),
+            Failure::Core(error) => attach(|py| to_py_err(py, error)),
             Failure::Python(error) => error,
             Failure::Internal(message) => raise(Class::Internal, message),
         }
@@ -205,7 +230,7 @@ pub(crate) fn convert<T>(result: crate::Result<T>) -> Outcome<T> {
 
 /// The crate's result as a Python result, for code that holds the GIL.
 pub(crate) fn to_py<T>(result: crate::Result<T>) -> PyResult<T> {
-    result.map_err(|error| Python::attach(|py| to_py_err(py, error)))
+    result.map_err(|error| attach(|py| to_py_err(py, error)))
 }
 
 /// An `InvalidInputError` for an argument refused before anything was sent.

@@ -153,24 +153,26 @@ fn deliver<T>(event_loop: Py<PyAny>, future: Py<PyAny>, result: Outcome<T>)
 where
     T: for<'a> IntoPyObject<'a>,
 {
-    into_python(|| {
-        let _ = Python::try_attach(|py| {
-            // The exit may have begun while this thread waited for the GIL.
-            if !python_is_available() {
-                return;
-            }
-            let outcome = match result {
-                Ok(value) => value.into_py_any(py).map(|value| (value, false)),
-                Err(failure) => Ok((PyErr::from(failure).into_value(py).into_any(), true)),
-            };
-            let (value, is_error) = match outcome {
-                Ok(pair) => pair,
-                Err(error) => (error.into_value(py).into_any(), true),
-            };
-            let settle = SettleFuture { future, value, is_error };
-            // A closed loop (the program moved on) refuses the call; nothing is waiting then.
-            let _ = event_loop.bind(py).call_method1("call_soon_threadsafe", (settle,));
-        });
+    crate::python::errors::delivering(|| {
+        into_python(|| {
+            let _ = Python::try_attach(|py| {
+                // The exit may have begun while this thread waited for the GIL.
+                if !python_is_available() {
+                    return;
+                }
+                let outcome = match result {
+                    Ok(value) => value.into_py_any(py).map(|value| (value, false)),
+                    Err(failure) => Ok((PyErr::from(failure).into_value(py).into_any(), true)),
+                };
+                let (value, is_error) = match outcome {
+                    Ok(pair) => pair,
+                    Err(error) => (error.into_value(py).into_any(), true),
+                };
+                let settle = SettleFuture { future, value, is_error };
+                // A closed loop (the program moved on) refuses the call; nothing is waiting then.
+                let _ = event_loop.bind(py).call_method1("call_soon_threadsafe", (settle,));
+            });
+        })
     });
 }
 

@@ -3,6 +3,7 @@ dict-shaped results whose keys match the TypedDicts the stubs promise."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from pathlib import Path
 
@@ -110,3 +111,20 @@ def test_the_dict_shaped_results_have_the_keys_their_typed_dicts_name() -> None:
         _fits(sim.counters(), types.SimulatorCounters)  # type: ignore[arg-type]
         events = list(client.actions.source_of_identity(mover_attributes=["department"]))
         assert events
+
+
+def test_an_argument_refused_inside_an_async_call_is_an_invalid_input_error() -> None:
+    # The profile check runs inside the call's Rust future, on a runtime thread: the refusal must
+    # travel back as data and become an exception only where the GIL is held (debug builds assert
+    # that no exception is built on a runtime thread, which would turn this into InternalError).
+    async def main() -> None:
+        with OktaSimulator() as sim:
+            client = sim.async_client()
+            with pytest.raises(errors.InvalidInputError, match="profile must be a dict"):
+                await client.users.create(["not", "a", "dict"])  # type: ignore[arg-type]
+            with pytest.raises(errors.InvalidInputError, match="profile must be a dict"):
+                await client.actions.sync_identities("login=ada")  # type: ignore[arg-type]
+            with pytest.raises(errors.InvalidInputError, match="next_login"):
+                await client.users.create({"login": "a@x.com", "email": "a@x.com"}, next_login="later")
+
+    asyncio.run(main())
