@@ -67,29 +67,6 @@ impl Namespaces for PyAsyncOktaClient {
     type Actions = AsyncActions;
 }
 
-#[allow(clippy::too_many_arguments)]
-fn build_core(
-    org_url: &str,
-    credentials: CredentialOptions,
-    timeout: f64,
-    max_retries: u32,
-    rate_limit_share: f64,
-    max_concurrency: usize,
-    page_size: u32,
-    proxy: Option<String>,
-    journal: Option<PathBuf>,
-) -> PyResult<Arc<Core>> {
-    let credentials = to_py(credentials.build(OptionSource::Arguments))?;
-    let mut config = to_py(ClientConfig::new(org_url, credentials))?;
-    config.request_timeout = to_py(crate::config::seconds("timeout", timeout, crate::config::MAX_TIMEOUT))?;
-    config.max_retries = max_retries;
-    config.rate_limit_share = rate_limit_share;
-    config.max_concurrency = max_concurrency;
-    config.page_size = page_size;
-    config.proxy = proxy;
-    core_from(config, journal)
-}
-
 /// The journal path that means "in memory" (SQLite's own name for it).
 pub(crate) const IN_MEMORY: &str = ":memory:";
 
@@ -140,11 +117,14 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
                 scopes,
                 dpop: Some(dpop),
             };
-            let core = build_core(
-                org_url, credentials, timeout, max_retries, rate_limit_share, max_concurrency, page_size, proxy,
-                journal,
-            )?;
-            Ok(Self::from(core))
+            let mut config = to_py(ClientConfig::new(org_url, to_py(credentials.build(OptionSource::Arguments))?))?;
+            config.request_timeout = to_py(crate::config::seconds("timeout", timeout, crate::config::MAX_TIMEOUT))?;
+            config.max_retries = max_retries;
+            config.rate_limit_share = rate_limit_share;
+            config.max_concurrency = max_concurrency;
+            config.page_size = page_size;
+            config.proxy = proxy;
+            Ok(Self::from(core_from(config, journal)?))
         }
 
         /// A client configured from OKTA_ORG_URL, OKTA_API_TOKEN or OKTA_CLIENT_ID with
