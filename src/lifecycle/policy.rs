@@ -1,11 +1,18 @@
 //! Lifecycle policies: how identity records become Okta users, groups and memberships.
 //!
 //! One schema, loaded from TOML ([`Policy::from_toml`]) or from a JSON-like value such as a
-//! Python dict ([`Policy::from_value`]). Both go through the same validation, whose errors name
-//! the field (`workflow[1].actions[0].groups[2]`) and, for TOML, the line.
+//! Python dict ([`Policy::from_value`]). Both go through the same code: serde decodes the value
+//! into the types below and the private `Raw*` mirrors (`deny_unknown_fields` everywhere, so a
+//! misspelt key is an error listing the keys allowed there), `serde_path_to_error` says which
+//! field failed, and the few rules serde cannot express (one field depending on another) are
+//! checked on the decoded structs. Errors name the field (`workflow[1].actions[0].groups[2]`)
+//! and, for TOML, the line, which the TOML parser's spans give (`line_of`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -49,21 +56,27 @@ impl ActionKind {
 }
 
 /// Where records come from and how they match Okta users.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SourceSpec {
     /// The source's format.
+    #[serde(deserialize_with = "source_format")]
     pub format: SourceFormat,
     /// The record field that identifies an identity in the source.
+    #[serde(deserialize_with = "text")]
     pub key: String,
     /// The Okta profile attribute that holds the key (`login` by default).
+    #[serde(default = "login", deserialize_with = "text")]
     pub match_on: String,
     /// What to do when a record's match value finds more than one Okta user.
+    #[serde(default)]
     pub tie_break: TieBreak,
 }
 
 /// What to do when a match value resolves to more than one Okta user (a rehire with an old
 /// DEPROVISIONED account and a new one sharing an employee number, for example).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TieBreak {
     /// Never guess: the record is an issue naming every candidate (the default).
     #[default]
@@ -86,7 +99,8 @@ pub struct AttributeRule {
 }
 
 /// What `manage_relationships` does with the listed groups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RelationshipMode {
     /// Ensure membership in the listed groups.
     Add,
@@ -97,7 +111,8 @@ pub enum RelationshipMode {
 }
 
 /// How a deprovision disables the account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DisableMode {
     /// Deactivate (DEPROVISIONED; Okta also removes app assignments).
     Deactivate,
@@ -216,58 +231,17 @@ pub struct Policy {
 /// The profile attributes Okta requires on every user.
 pub const REQUIRED_ATTRIBUTES: [&str; 4] = ["login", "email", "firstName", "lastName"];
 
-struct Context<'a> {
-    /// The TOML text, to point at lines; `None` for dicts.
-    source: Option<&'a str>,
-}
-
-impl Context<'_> {
-    fn error(&self, field: &str, message: impl std::fmt::Display, near: Option<&str>) -> Error {
-        let line = match (self.source, near) {
-            (Some(text), Some(needle)) if !needle.is_empty() => line_of(text, field, needle),
-            _ => None,
-        };
-        match line {
-            Some(line) => Error::InvalidInput(format!("policy: {field} (line {line}): {message}")),
-            None => Error::InvalidInput(format!("policy: {field}: {message}")),
-        }
-    }
-}
-
-/// The line of `needle` in `text`, preferring a line that also names the field's last key.
-fn line_of(text: &str, field: &str, needle: &str) -> Option<usize> {
-    let key = field.rsplit(['.', '[']).next().unwrap_or(field).trim_end_matches(']');
-    let lines: Vec<&str> = text.lines().collect();
-    lines
-        .iter()
-        .position(|line| line.contains(needle) && line.contains(key))
-        .or_else(|| lines.iter().position(|line| line.contains(needle)))
-        .map(|index| index + 1)
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a table",
-    }
-}
-
 impl Policy {
     /// Loads a policy from TOML text.
     pub fn from_toml(text: &str) -> Result<Self> {
         let value: Value = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
-            let message = e.message().to_owned();
-            match line {
-                Some(line) => Error::InvalidInput(format!("policy: line {line}: {message}")),
+            let message = e.message();
+            match e.span() {
+                Some(span) => Error::InvalidInput(format!("policy: line {}: {message}", line_at(text, span.start))),
                 None => Error::InvalidInput(format!("policy: {message}")),
             }
         })?;
-        Self::validate(&value, &Context { source: Some(text) })
+        Self::decode(&value).map_err(|invalid| invalid.into_error(Some(text)))
     }
 
     /// Loads a policy file (TOML).
@@ -282,79 +256,40 @@ impl Policy {
 
     /// Loads a policy from a JSON-like value with the TOML schema (e.g. a Python dict).
     pub fn from_value(value: &Value) -> Result<Self> {
-        Self::validate(value, &Context { source: None })
+        Self::decode(value).map_err(|invalid| invalid.into_error(None))
     }
 
-    fn validate(value: &Value, context: &Context<'_>) -> Result<Self> {
-        let root = value.as_object().ok_or_else(|| context.error("policy", "must be a table", None))?;
-        check_keys(
-            root,
-            "policy",
-            &["name", "description", "source", "attributes", "movers", "workflow", "safety"],
-            context,
-        )?;
-        let name = required_string(root, "name", "name", context)?;
-        let source = validate_source(root.get("source"), context)?;
-        let attributes = validate_attributes(root.get("attributes"), context)?;
-        let movers = match root.get("movers") {
-            None => Vec::new(),
-            Some(Value::Object(movers)) => {
-                check_keys(movers, "movers", &["attributes"], context)?;
-                string_list(movers.get("attributes"), "movers.attributes", context)?
-            }
-            Some(other) => {
-                return Err(context.error("movers", format!("must be a table, not {}", kind_of(other)), None))
-            }
-        };
-        let known: BTreeSet<&str> = attributes.iter().map(|a| a.name.as_str()).collect();
-        for mover in &movers {
-            if !known.contains(mover.as_str()) {
-                return Err(context.error(
-                    "movers.attributes",
-                    format!("{mover:?} is not one of the policy's attributes"),
-                    Some(mover),
-                ));
-            }
+    /// Decodes and checks a policy; both loaders end here.
+    fn decode(value: &Value) -> Result<Self, Invalid> {
+        let root = FieldPath::default();
+        let raw: RawPolicy = root.decode_table(value)?;
+        let attributes = attribute_rules(&raw.attributes, &root.key("attributes"))?;
+        let known: BTreeSet<&str> = attributes.iter().map(|rule| rule.name.as_str()).collect();
+        let movers = raw.movers.0.attributes;
+        if let Some(index) = movers.iter().position(|mover| !known.contains(mover.as_str())) {
+            let message = format!("{:?} is not one of the policy's attributes", movers[index]);
+            return Err(root.key("movers").key("attributes").index(index).invalid(message));
         }
-        let workflows = match root.get("workflow") {
-            None => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(index, item)| validate_workflow(item, index, &known, context))
-                .collect::<Result<Vec<_>>>()?,
-            Some(other) => {
-                return Err(context.error(
-                    "workflow",
-                    format!("must be a list of tables ([[workflow]]), not {}", kind_of(other)),
-                    None,
-                ))
+        let workflows = (raw.workflow.into_iter().enumerate())
+            .map(|(index, workflow)| workflow.0.check(&root.key("workflow").index(index), &known))
+            .collect::<Result<Vec<_>, _>>()?;
+        let source = raw.source.0;
+        if workflows.iter().flat_map(|w| &w.actions).any(|a| a.kind() == ActionKind::SyncIdentities) {
+            if let Some(missing) = REQUIRED_ATTRIBUTES.iter().find(|name| !known.contains(*name)) {
+                return Err(root.key("attributes").invalid(format!("sync_identities needs a rule for {missing}")));
             }
-        };
-        let uses_sync = workflows.iter().flat_map(|w| &w.actions).any(|a| a.kind() == ActionKind::SyncIdentities);
-        if uses_sync {
-            for required in REQUIRED_ATTRIBUTES {
-                if !known.contains(required) {
-                    return Err(context.error(
-                        "attributes",
-                        format!("sync_identities needs a rule for {required}"),
-                        None,
-                    ));
-                }
-            }
-        }
-        if source.match_on != "login" && !known.contains(source.match_on.as_str()) && uses_sync {
-            return Err(context.error(
-                "source.match_on",
-                format!(
+            if source.match_on != "login" && !known.contains(source.match_on.as_str()) {
+                return Err(root.key("source").key("match_on").invalid(format!(
                     "{:?} must also be one of the policy's attributes so that created users carry it",
                     source.match_on
-                ),
-                Some(&source.match_on),
-            ));
+                )));
+            }
         }
-        let safety = validate_safety(root.get("safety"), context)?;
-        Ok(Policy { name, source, attributes, movers, workflows, safety })
+        let safety = Safety {
+            max_deprovisions: raw.safety.0.max_deprovisions,
+            max_changed_percent: raw.safety.0.max_changed_percent,
+        };
+        Ok(Policy { name: raw.name, source, attributes, movers, workflows, safety })
     }
 
     /// The first workflow whose condition the record matches.
@@ -371,341 +306,466 @@ impl Policy {
     }
 }
 
-fn check_keys(map: &Map<String, Value>, field: &str, allowed: &[&str], context: &Context<'_>) -> Result<()> {
-    for key in map.keys() {
-        if !allowed.contains(&key.as_str()) {
-            let path = if field == "policy" { key.clone() } else { format!("{field}.{key}") };
-            return Err(context.error(&path, format!("unknown key (allowed here: {})", allowed.join(", ")), Some(key)));
+/// The policy as written; [`Policy::decode`] checks what serde cannot and builds the [`Policy`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(deserialize_with = "text")]
+    name: String,
+    /// For the reader only.
+    #[serde(default, rename = "description", deserialize_with = "some")]
+    _description: Option<String>,
+    source: Table<SourceSpec>,
+    /// Attribute name = formatter, in file order, plus `fallbacks` (see [`attribute_rules`]).
+    #[serde(default)]
+    attributes: Map<String, Value>,
+    #[serde(default)]
+    movers: Table<RawMovers>,
+    #[serde(default)]
+    workflow: Vec<Table<RawWorkflow>>,
+    #[serde(default)]
+    safety: Table<RawSafety>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMovers {
+    #[serde(default)]
+    attributes: Vec<String>,
+}
+
+/// [`Safety`] as written (whose own serde form is the journal's, with `null` for no limit).
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSafety {
+    #[serde(default, deserialize_with = "whole_number")]
+    max_deprovisions: Option<usize>,
+    #[serde(default, deserialize_with = "percentage")]
+    max_changed_percent: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkflow {
+    #[serde(deserialize_with = "text")]
+    name: String,
+    #[serde(default, deserialize_with = "condition")]
+    when: Option<Filter>,
+    /// Decoded one by one by [`action`], once its `action` names the variant.
+    #[serde(default)]
+    actions: Vec<Value>,
+}
+
+impl RawWorkflow {
+    fn check(self, at: &FieldPath, attributes: &BTreeSet<&str>) -> Result<Workflow, Invalid> {
+        if self.actions.is_empty() {
+            return Err(at.key("actions").invalid("needs at least one action"));
         }
-    }
-    Ok(())
-}
-
-fn required_string(map: &Map<String, Value>, key: &str, field: &str, context: &Context<'_>) -> Result<String> {
-    match map.get(key) {
-        Some(Value::String(text)) if !text.trim().is_empty() => Ok(text.clone()),
-        Some(Value::String(_)) => Err(context.error(field, "must not be empty", Some(key))),
-        Some(other) => Err(context.error(field, format!("must be a string, not {}", kind_of(other)), Some(key))),
-        None => Err(context.error(field, "is required", None)),
+        let actions = (self.actions.iter().enumerate())
+            .map(|(index, value)| action(value, &at.key("actions").index(index), attributes))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Workflow { name: self.name, when: self.when, actions })
     }
 }
 
-fn optional_bool(
-    map: &Map<String, Value>,
-    key: &str,
-    default: bool,
-    field: &str,
-    context: &Context<'_>,
-) -> Result<bool> {
-    match map.get(key) {
-        None => Ok(default),
-        Some(Value::Bool(flag)) => Ok(*flag),
-        Some(other) => Err(context.error(
-            &format!("{field}.{key}"),
-            format!("must be true or false, not {}", kind_of(other)),
-            Some(key),
-        )),
-    }
-}
-
-fn string_list(value: Option<&Value>, field: &str, context: &Context<'_>) -> Result<Vec<String>> {
-    match value {
-        None => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| match item {
-                Value::String(text) => Ok(text.clone()),
-                other => Err(context.error(
-                    &format!("{field}[{index}]"),
-                    format!("must be a string, not {}", kind_of(other)),
-                    None,
-                )),
-            })
-            .collect(),
-        Some(other) => Err(context.error(field, format!("must be a list of strings, not {}", kind_of(other)), None)),
-    }
-}
-
-fn formatter(text: &str, field: &str, context: &Context<'_>) -> Result<Formatter> {
-    Formatter::parse(text).map_err(|e| context.error(field, e, Some(text)))
-}
-
-fn validate_source(value: Option<&Value>, context: &Context<'_>) -> Result<SourceSpec> {
-    let Some(value) = value else {
-        return Err(context.error("source", "is required ([source] with format and key)", None));
-    };
-    let map = value
-        .as_object()
-        .ok_or_else(|| context.error("source", format!("must be a table, not {}", kind_of(value)), None))?;
-    check_keys(map, "source", &["format", "key", "match_on", "tie_break"], context)?;
-    let format_text = required_string(map, "format", "source.format", context)?;
-    let format = SourceFormat::parse(&format_text).ok_or_else(|| {
-        context.error("source.format", format!("{format_text:?} is not csv, jsonl or okta"), Some(&format_text))
-    })?;
-    let key = required_string(map, "key", "source.key", context)?;
-    let match_on = match map.get("match_on") {
-        None => "login".to_owned(),
-        Some(_) => required_string(map, "match_on", "source.match_on", context)?,
-    };
-    let tie_break = match map.get("tie_break") {
-        None => TieBreak::Issue,
-        Some(_) => {
-            let text = required_string(map, "tie_break", "source.tie_break", context)?;
-            match text.as_str() {
-                "issue" => TieBreak::Issue,
-                "prefer_not_deprovisioned" => TieBreak::PreferNotDeprovisioned,
-                _ => {
-                    return Err(context.error(
-                        "source.tie_break",
-                        format!("{text:?} is not \"issue\" or \"prefer_not_deprovisioned\""),
-                        Some(&text),
-                    ))
-                }
-            }
-        }
-    };
-    Ok(SourceSpec { format, key, match_on, tie_break })
-}
-
-fn validate_attributes(value: Option<&Value>, context: &Context<'_>) -> Result<Vec<AttributeRule>> {
-    let Some(value) = value else {
-        return Ok(Vec::new());
-    };
-    let map = value
-        .as_object()
-        .ok_or_else(|| context.error("attributes", format!("must be a table, not {}", kind_of(value)), None))?;
-    let mut rules = Vec::new();
-    for (name, rule) in map {
-        if name == "fallbacks" {
-            continue;
-        }
-        let field = format!("attributes.{name}");
-        match rule {
-            Value::String(text) => rules.push(AttributeRule {
-                name: name.clone(),
-                formatter: formatter(text, &field, context)?,
-                fallbacks: Vec::new(),
-            }),
-            other => {
-                return Err(context.error(
-                    &field,
-                    format!("must be a formatter string, not {}", kind_of(other)),
-                    Some(name),
-                ))
-            }
-        }
-    }
-    if let Some(fallbacks) = map.get("fallbacks") {
-        let fallbacks = fallbacks.as_object().ok_or_else(|| {
-            context.error("attributes.fallbacks", "must be a table of attribute = [formatters]", None)
-        })?;
-        for (name, list) in fallbacks {
-            let field = format!("attributes.fallbacks.{name}");
-            let Some(rule) = rules.iter_mut().find(|rule| &rule.name == name) else {
-                return Err(context.error(&field, "has no attribute rule to fall back from", Some(name)));
+/// Attribute rules from `[attributes]`: `name = "formatter"` in file order, and
+/// `[attributes.fallbacks]` with `name = ["formatter", ...]` for rules above.
+fn attribute_rules(table: &Map<String, Value>, at: &FieldPath) -> Result<Vec<AttributeRule>, Invalid> {
+    let mut rules = (table.iter().filter(|(name, _)| *name != "fallbacks"))
+        .map(|(name, value)| {
+            Ok(AttributeRule { name: name.clone(), formatter: at.key(name).decode(value)?, fallbacks: Vec::new() })
+        })
+        .collect::<Result<Vec<_>, Invalid>>()?;
+    if let Some(value) = table.get("fallbacks") {
+        let at = at.key("fallbacks");
+        let fallbacks: BTreeMap<String, Vec<Formatter>> = at.decode(value)?;
+        for (name, formatters) in fallbacks {
+            let Some(rule) = rules.iter_mut().find(|rule| rule.name == name) else {
+                return Err(at.key(&name).invalid("has no attribute rule to fall back from"));
             };
-            for (index, text) in string_list(Some(list), &field, context)?.iter().enumerate() {
-                rule.fallbacks.push(formatter(text, &format!("{field}[{index}]"), context)?);
-            }
+            rule.fallbacks = formatters;
         }
     }
     Ok(rules)
 }
 
-fn validate_workflow(
-    value: &Value,
-    index: usize,
-    attributes: &BTreeSet<&str>,
-    context: &Context<'_>,
-) -> Result<Workflow> {
-    let field = format!("workflow[{index}]");
-    let map = value
-        .as_object()
-        .ok_or_else(|| context.error(&field, format!("must be a table, not {}", kind_of(value)), None))?;
-    check_keys(map, &field, &["name", "when", "actions"], context)?;
-    let name = required_string(map, "name", &format!("{field}.name"), context)?;
-    let when = match map.get("when") {
-        None => None,
-        Some(Value::String(text)) => {
-            Some(scim::parse(text).map_err(|e| context.error(&format!("{field}.when"), e, Some(text)))?)
-        }
-        Some(other) => {
-            return Err(context.error(
-                &format!("{field}.when"),
-                format!("must be a SCIM filter string, not {}", kind_of(other)),
-                None,
-            ))
-        }
-    };
-    let actions = match map.get("actions") {
-        Some(Value::Array(items)) if !items.is_empty() => items
-            .iter()
-            .enumerate()
-            .map(|(position, item)| validate_action(item, &format!("{field}.actions[{position}]"), attributes, context))
-            .collect::<Result<Vec<_>>>()?,
-        Some(Value::Array(_)) | None => {
-            return Err(context.error(&format!("{field}.actions"), "needs at least one action", Some(&name)))
-        }
-        Some(other) => {
-            return Err(context.error(
-                &format!("{field}.actions"),
-                format!("must be a list, not {}", kind_of(other)),
-                None,
-            ))
-        }
-    };
-    Ok(Workflow { name, when, actions })
+/// Which action a table of `actions` is; its other keys depend on it.
+#[derive(Deserialize)]
+struct Tag {
+    action: String,
 }
 
-fn validate_action(
-    value: &Value,
-    field: &str,
-    attributes: &BTreeSet<&str>,
-    context: &Context<'_>,
-) -> Result<ActionSpec> {
-    let map = value
-        .as_object()
-        .ok_or_else(|| context.error(field, format!("must be a table, not {}", kind_of(value)), None))?;
-    let action = required_string(map, "action", &format!("{field}.action"), context)?;
-    let spec = match action.as_str() {
+/// The actions as written, one struct each so that unknown keys are named against the action's
+/// own keys; each has `action` (read by [`Tag`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncIdentities {
+    #[serde(rename = "action")]
+    _action: IgnoredAny,
+    #[serde(default = "yes")]
+    create: bool,
+    #[serde(default = "yes")]
+    activate: bool,
+    #[serde(default, deserialize_with = "some")]
+    attributes: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateEntitlement {
+    #[serde(rename = "action")]
+    _action: IgnoredAny,
+    #[serde(deserialize_with = "named")]
+    name: Formatter,
+    #[serde(default, deserialize_with = "some")]
+    description: Option<Formatter>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManageRelationships {
+    #[serde(rename = "action")]
+    _action: IgnoredAny,
+    #[serde(default, deserialize_with = "some")]
+    mode: Option<RelationshipMode>,
+    #[serde(default)]
+    groups: Vec<Formatter>,
+    #[serde(default, deserialize_with = "some_text")]
+    exclusive_prefix: Option<String>,
+    #[serde(default)]
+    scope: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeprovisionIdentity {
+    #[serde(rename = "action")]
+    _action: IgnoredAny,
+    #[serde(default = "deactivate")]
+    mode: DisableMode,
+    #[serde(default = "yes")]
+    remove_groups: bool,
+    #[serde(default = "yes")]
+    logout: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetPassword {
+    #[serde(rename = "action")]
+    _action: IgnoredAny,
+    #[serde(default = "yes")]
+    send_email: bool,
+    #[serde(default)]
+    revoke_sessions: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReactivateIdentity {
+    #[serde(rename = "action")]
+    _action: IgnoredAny,
+    #[serde(default = "yes")]
+    restore_groups: bool,
+    #[serde(default = "yes")]
+    send_email: bool,
+}
+
+/// Decodes one action (at `at`); `attributes` are the policy's attribute rules.
+fn action(value: &Value, at: &FieldPath, attributes: &BTreeSet<&str>) -> Result<ActionSpec, Invalid> {
+    let Tag { action } = at.decode_table(value)?;
+    Ok(match action.as_str() {
         "sync_identities" => {
-            check_keys(map, field, &["action", "create", "activate", "attributes"], context)?;
-            let synced = match map.get("attributes") {
-                None => None,
-                Some(list) => {
-                    let names = string_list(Some(list), &format!("{field}.attributes"), context)?;
-                    for name in &names {
-                        if !attributes.contains(name.as_str()) {
-                            return Err(context.error(&format!("{field}.attributes"), format!("{name:?} has no attribute rule"), Some(name)));
-                        }
-                    }
-                    Some(names)
-                }
-            };
-            ActionSpec::SyncIdentities {
-                create: optional_bool(map, "create", true, field, context)?,
-                activate: optional_bool(map, "activate", true, field, context)?,
-                attributes: synced,
+            let SyncIdentities { create, activate, attributes: synced, .. } = at.decode_table(value)?;
+            let unknown = synced.iter().flatten().position(|name| !attributes.contains(name.as_str()));
+            if let (Some(index), Some(names)) = (unknown, &synced) {
+                let message = format!("{:?} has no attribute rule", names[index]);
+                return Err(at.key("attributes").index(index).invalid(message));
             }
+            ActionSpec::SyncIdentities { create, activate, attributes: synced }
         }
         "create_entitlement" => {
-            check_keys(map, field, &["action", "name", "description"], context)?;
-            let name = required_string(map, "name", &format!("{field}.name"), context)?;
-            let description = match map.get("description") {
-                None => None,
-                Some(Value::String(text)) => Some(formatter(text, &format!("{field}.description"), context)?),
-                Some(other) => return Err(context.error(&format!("{field}.description"), format!("must be a string, not {}", kind_of(other)), None)),
-            };
-            ActionSpec::CreateEntitlement { name: formatter(&name, &format!("{field}.name"), context)?, description }
+            let CreateEntitlement { name, description, .. } = at.decode_table(value)?;
+            ActionSpec::CreateEntitlement { name, description }
         }
         "manage_relationships" => {
-            check_keys(map, field, &["action", "mode", "groups", "exclusive_prefix", "scope"], context)?;
-            let groups = string_list(map.get("groups"), &format!("{field}.groups"), context)?;
-            if groups.is_empty() && !matches!(map.get("mode").and_then(Value::as_str), Some("sync")) {
-                return Err(context.error(&format!("{field}.groups"), "needs at least one group", Some(&action)));
+            let ManageRelationships { mode, groups, exclusive_prefix, scope, .. } = at.decode_table(value)?;
+            let scoped = exclusive_prefix.is_some() || !scope.is_empty();
+            let mode = mode.unwrap_or(if scoped { RelationshipMode::Sync } else { RelationshipMode::Add });
+            if groups.is_empty() && mode != RelationshipMode::Sync {
+                return Err(at.key("groups").invalid("needs at least one group"));
             }
-            let groups = groups
-                .iter()
-                .enumerate()
-                .map(|(index, text)| formatter(text, &format!("{field}.groups[{index}]"), context))
-                .collect::<Result<Vec<_>>>()?;
-            let exclusive_prefix = match map.get("exclusive_prefix") {
-                None => None,
-                Some(_) => Some(required_string(map, "exclusive_prefix", &format!("{field}.exclusive_prefix"), context)?),
-            };
-            let scope = string_list(map.get("scope"), &format!("{field}.scope"), context)?;
-            let default_mode = if exclusive_prefix.is_some() || !scope.is_empty() { "sync" } else { "add" };
-            let mode_text = map.get("mode").and_then(Value::as_str).unwrap_or(default_mode);
-            let mode = match mode_text {
-                "add" => RelationshipMode::Add,
-                "remove" => RelationshipMode::Remove,
-                "sync" => RelationshipMode::Sync,
-                other => return Err(context.error(&format!("{field}.mode"), format!("{other:?} is not add, remove or sync"), Some(other))),
-            };
-            if mode == RelationshipMode::Sync && exclusive_prefix.is_none() && scope.is_empty() {
-                return Err(context.error(
-                    &format!("{field}.mode"),
+            if mode == RelationshipMode::Sync && !scoped {
+                return Err(at.key("mode").invalid(
                     "sync needs a managed scope (exclusive_prefix or scope) so that unmanaged groups are never touched",
-                    Some("sync"),
                 ));
             }
             ActionSpec::ManageRelationships { mode, groups, exclusive_prefix, scope }
         }
         "deprovision_identity" => {
-            check_keys(map, field, &["action", "mode", "remove_groups", "logout"], context)?;
-            let mode = match map.get("mode").and_then(Value::as_str).unwrap_or("deactivate") {
-                "deactivate" => DisableMode::Deactivate,
-                "suspend" => DisableMode::Suspend,
-                other => return Err(context.error(&format!("{field}.mode"), format!("{other:?} is not deactivate or suspend"), Some(other))),
-            };
-            ActionSpec::DeprovisionIdentity {
-                mode,
-                remove_groups: optional_bool(map, "remove_groups", true, field, context)?,
-                logout: optional_bool(map, "logout", true, field, context)?,
-            }
+            let DeprovisionIdentity { mode, remove_groups, logout, .. } = at.decode_table(value)?;
+            ActionSpec::DeprovisionIdentity { mode, remove_groups, logout }
         }
         "reset_password" => {
-            check_keys(map, field, &["action", "send_email", "revoke_sessions"], context)?;
-            ActionSpec::ResetPassword {
-                send_email: optional_bool(map, "send_email", true, field, context)?,
-                revoke_sessions: optional_bool(map, "revoke_sessions", false, field, context)?,
-            }
+            let ResetPassword { send_email, revoke_sessions, .. } = at.decode_table(value)?;
+            ActionSpec::ResetPassword { send_email, revoke_sessions }
         }
         "reactivate_identity" => {
-            check_keys(map, field, &["action", "restore_groups", "send_email"], context)?;
-            ActionSpec::ReactivateIdentity {
-                restore_groups: optional_bool(map, "restore_groups", true, field, context)?,
-                send_email: optional_bool(map, "send_email", true, field, context)?,
-            }
+            let ReactivateIdentity { restore_groups, send_email, .. } = at.decode_table(value)?;
+            ActionSpec::ReactivateIdentity { restore_groups, send_email }
         }
         "source_of_identity" => {
-            return Err(context.error(
-                &format!("{field}.action"),
+            return Err(at.key("action").invalid(
                 "source_of_identity reads Okta; use it as a source (format = \"okta\"), not as a workflow action",
-                Some(&action),
             ))
         }
         other => {
-            return Err(context.error(
-                &format!("{field}.action"),
-                format!(
-                    "unknown action {other:?} (known: sync_identities, manage_relationships, deprovision_identity, create_entitlement, reset_password, reactivate_identity)"
-                ),
-                Some(other),
-            ))
+            return Err(at.key("action").invalid(format!(
+                "unknown action {other:?} (known: sync_identities, manage_relationships, deprovision_identity, \
+                 create_entitlement, reset_password, reactivate_identity)"
+            )))
         }
-    };
-    Ok(spec)
+    })
 }
 
-fn validate_safety(value: Option<&Value>, context: &Context<'_>) -> Result<Safety> {
-    let Some(value) = value else {
-        return Ok(Safety::default());
-    };
-    let map = value.as_object().ok_or_else(|| context.error("safety", "must be a table", None))?;
-    check_keys(map, "safety", &["max_deprovisions", "max_changed_percent"], context)?;
-    let max_deprovisions = match map.get("max_deprovisions") {
-        None => None,
-        Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64().map(|n| n as usize),
-        Some(other) => {
-            return Err(context.error(
-                "safety.max_deprovisions",
-                format!("must be a whole number ≥ 0, not {other}"),
-                Some("max_deprovisions"),
-            ))
+// Field decoders: each turns what serde reads into the field's type, or fails with the message
+// that `serde_path_to_error` then puts at the field's path.
+
+fn yes() -> bool {
+    true
+}
+
+fn login() -> String {
+    "login".to_owned()
+}
+
+fn deactivate() -> DisableMode {
+    DisableMode::Deactivate
+}
+
+/// An optional field that, when present, must hold a value: `null` (a Python `None`, a TOML
+/// `nan`) is refused rather than taken for "not set".
+fn some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A string that is not blank.
+fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    match text.trim().is_empty() {
+        true => Err(de::Error::custom("must not be empty")),
+        false => Ok(text),
+    }
+}
+
+fn some_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    text(deserializer).map(Some)
+}
+
+/// A formatter that is not blank (a group's name).
+fn named<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Formatter, D::Error> {
+    Formatter::parse(&text(deserializer)?).map_err(de::Error::custom)
+}
+
+fn source_format<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SourceFormat, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    SourceFormat::parse(&text).ok_or_else(|| de::Error::custom(format!("{text:?} is not csv, jsonl or okta")))
+}
+
+/// A SCIM filter over the record.
+fn condition<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Filter>, D::Error> {
+    scim::parse(&String::deserialize(deserializer)?).map(Some).map_err(de::Error::custom)
+}
+
+fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<usize>, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    match value.as_u64().and_then(|n| usize::try_from(n).ok()) {
+        Some(number) => Ok(Some(number)),
+        None => Err(de::Error::custom(format!("must be a whole number ≥ 0, not {value}"))),
+    }
+}
+
+fn percentage<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    match value.as_f64().filter(|percent| (0.0..=100.0).contains(percent)) {
+        Some(percent) => Ok(Some(percent)),
+        None => Err(de::Error::custom(format!("must be a number from 0 to 100, not {value}"))),
+    }
+}
+
+/// A struct that must be written as a table (serde would also take a list of its fields' values).
+#[derive(Default)]
+struct Table<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TableVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for TableVisitor<T> {
+            type Value = T;
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a table")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, entries: A) -> Result<T, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(entries))
+            }
         }
-    };
-    let max_changed_percent = match map.get("max_changed_percent") {
-        None => None,
-        Some(Value::Number(n)) if n.as_f64().is_some_and(|p| (0.0..=100.0).contains(&p)) => n.as_f64(),
-        Some(other) => {
-            return Err(context.error(
-                "safety.max_changed_percent",
-                format!("must be a number from 0 to 100, not {other}"),
-                Some("max_changed_percent"),
-            ))
+        deserializer.deserialize_map(TableVisitor(std::marker::PhantomData)).map(Table)
+    }
+}
+
+/// A field's place in the policy, printed as `workflow[1].actions[0].groups[2]`.
+#[derive(Debug, Clone, Default)]
+struct FieldPath(Vec<Step>);
+
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// A policy that does not decode or check: where, and what is wrong.
+#[derive(Debug)]
+struct Invalid {
+    at: FieldPath,
+    message: String,
+}
+
+impl FieldPath {
+    fn key(&self, key: &str) -> FieldPath {
+        let mut path = self.clone();
+        path.0.push(Step::Key(key.to_owned()));
+        path
+    }
+
+    fn index(&self, index: usize) -> FieldPath {
+        let mut path = self.clone();
+        path.0.push(Step::Index(index));
+        path
+    }
+
+    fn invalid(&self, message: impl fmt::Display) -> Invalid {
+        Invalid { at: self.clone(), message: message.to_string() }
+    }
+
+    /// Decodes the value found at this path; an error carries the path down to the failing field.
+    fn decode<'de, T: Deserialize<'de>>(&self, value: &'de Value) -> Result<T, Invalid> {
+        serde_path_to_error::deserialize(value).map_err(|error| {
+            let mut at = self.clone();
+            for segment in error.path() {
+                at.0.push(match segment {
+                    serde_path_to_error::Segment::Seq { index } => Step::Index(*index),
+                    serde_path_to_error::Segment::Map { key } => Step::Key(key.clone()),
+                    serde_path_to_error::Segment::Enum { variant } => Step::Key(variant.clone()),
+                    serde_path_to_error::Segment::Unknown => break,
+                });
+            }
+            Invalid { at, message: error.into_inner().to_string() }
+        })
+    }
+
+    /// [`decode`](FieldPath::decode)s a struct written as a table.
+    fn decode_table<'de, T: Deserialize<'de>>(&self, value: &'de Value) -> Result<T, Invalid> {
+        self.decode::<Table<T>>(value).map(|table| table.0)
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (position, step) in self.0.iter().enumerate() {
+            match step {
+                Step::Key(key) if position == 0 => formatter.write_str(key)?,
+                Step::Key(key) => write!(formatter, ".{key}")?,
+                Step::Index(index) => write!(formatter, "[{index}]")?,
+            }
         }
-    };
-    Ok(Safety { max_deprovisions, max_changed_percent })
+        Ok(())
+    }
+}
+
+impl Invalid {
+    /// The error, with the line of the field when the policy was TOML `text`.
+    fn into_error(self, text: Option<&str>) -> Error {
+        let Invalid { at, message } = self;
+        if at.0.is_empty() {
+            return Error::InvalidInput(format!("policy: {message}"));
+        }
+        Error::InvalidInput(match text.and_then(|text| line_of(text, &at)) {
+            Some(line) => format!("policy: {at} (line {line}): {message}"),
+            None => format!("policy: {at}: {message}"),
+        })
+    }
+}
+
+/// The line of the value at `path` in the TOML `text`, or of its closest ancestor that is
+/// written there (a missing key's table); `None` when that is the whole document.
+///
+/// The TOML parser attaches the span of the value being read to an error raised while reading
+/// it, so [`Seek`] reads `text` down `path` and fails at the value it is after.
+fn line_of(text: &str, path: &FieldPath) -> Option<usize> {
+    let error = Seek { path: &path.0, depth: 0 }.deserialize(toml::Deserializer::new(text)).err()?;
+    let span = error.span().filter(|_| error.message() != NOT_IN_DOCUMENT)?;
+    Some(line_at(text, span.start))
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    before.iter().filter(|&&byte| byte == b'\n').count() + 1
+}
+
+const HERE: &str = "here";
+const NOT_IN_DOCUMENT: &str = "not in the document";
+
+/// Reads a TOML value down `path`, skipping everything else, and fails where the path ends (or
+/// at the deepest table or list on it that the text has).
+struct Seek<'p> {
+    path: &'p [Step],
+    depth: usize,
+}
+
+impl Seek<'_> {
+    fn here<E: de::Error>(&self) -> Result<IgnoredAny, E> {
+        Err(E::custom(if self.depth == 0 { NOT_IN_DOCUMENT } else { HERE }))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Seek<'_> {
+    type Value = IgnoredAny;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<IgnoredAny, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seek<'_> {
+    type Value = IgnoredAny;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("the value at the path") // a scalar fails with serde's own invalid-type error
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<IgnoredAny, A::Error> {
+        if let Some((Step::Index(index), rest)) = self.path.split_first() {
+            for _ in 0..*index {
+                if items.next_element::<IgnoredAny>()?.is_none() {
+                    return self.here();
+                }
+            }
+            items.next_element_seed(Seek { path: rest, depth: self.depth + 1 })?;
+        }
+        self.here()
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<IgnoredAny, A::Error> {
+        if let Some((Step::Key(wanted), rest)) = self.path.split_first() {
+            while let Some(key) = entries.next_key::<String>()? {
+                if key == *wanted {
+                    entries.next_value_seed(Seek { path: rest, depth: self.depth + 1 })?;
+                } else {
+                    entries.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        self.here()
+    }
 }
