@@ -20,7 +20,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod input;
-// Public only because the integration tests (tests/client_oauth.rs) load a key with
+// Public only because the integration tests (tests/integration/client_oauth.rs) load a key with
 // `okta_lifecycle::jose::SigningKey` to register its public JWK with the simulator.
 pub mod jose;
 pub mod lifecycle;

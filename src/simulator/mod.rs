@@ -34,7 +34,7 @@
 //! * Faults (scripted or random) apply to every request, before authentication; a request whose
 //!   connection is dropped before processing is logged with status 0.
 //!
-//! Fidelity to real Okta is checked by `tests/simulator_replay.rs`, which replays the HTTP
+//! Fidelity to real Okta is checked by `tests/integration/simulator_replay.rs`, which replays the HTTP
 //! interactions Okta's Python SDK recorded against real orgs (doubled slashes in paths, as in
 //! `//api/v1/users`, are served like single ones because Okta does).
 

@@ -3,7 +3,7 @@
 //! servers, a journal that cannot write, partial deprovisions, and an old journal.
 #![cfg(feature = "simulator")]
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! the simulator: after each day the org is what the policy describes and a second plan is empty.
 #![cfg(feature = "simulator")]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

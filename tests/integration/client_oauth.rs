@@ -3,7 +3,7 @@
 //! the `use_dpop_nonce` exchange.
 #![cfg(feature = "simulator")]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -13,8 +13,8 @@ use okta_lifecycle::okta::CreateUser;
 use okta_lifecycle::simulator::{OAuthApp, Simulator, SimulatorConfig};
 use okta_lifecycle::{ClientConfig, Credentials, Error, OktaClient};
 
-const RSA_KEY: &str = include_str!("fixtures/keys/rsa-pkcs8.pem");
-const EC_KEY: &str = include_str!("fixtures/keys/ec-sec1.pem");
+const RSA_KEY: &str = include_str!("../fixtures/keys/rsa-pkcs8.pem");
+const EC_KEY: &str = include_str!("../fixtures/keys/ec-sec1.pem");
 
 fn register(sim: &Simulator, client_id: &str, pem: &str, kid: &str, scopes: &[&str], require_dpop: bool) {
     let mut jwk = SigningKey::from_pem(pem).unwrap().public_jwk();

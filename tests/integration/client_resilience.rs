@@ -2,7 +2,7 @@
 //! against the simulator's faults.
 #![cfg(feature = "simulator")]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

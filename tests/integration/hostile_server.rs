@@ -3,7 +3,7 @@
 //! wait; none panics, hangs or loops.
 #![cfg(feature = "simulator")]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Every users and groups endpoint of the client, over real HTTP against the simulator.
 #![cfg(feature = "simulator")]
 
-mod common;
+use crate::common;
 
 use common::{org, profile};
 use futures_util::StreamExt;

@@ -6,10 +6,10 @@
 //!
 //! `SOAK_IDENTITIES` sets the size (default 300, for CI); `SOAK_SEEDS` the fault seeds (default
 //! `1`), e.g. `SOAK_IDENTITIES=1000 SOAK_SEEDS=1,2,3 cargo test --release --features simulator
-//! --test lifecycle_soak -- --nocapture`.
+//! --test integration lifecycle_soak -- --nocapture`.
 #![cfg(feature = "simulator")]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

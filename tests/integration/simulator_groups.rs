@@ -5,7 +5,7 @@ use okta_lifecycle::simulator::SimulatorConfig;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-mod common;
+use crate::common;
 
 use common::raw::{Answer, Org};
 

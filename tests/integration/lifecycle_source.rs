@@ -2,7 +2,7 @@
 //! watermark, and joiner / mover / leaver events with movers told apart by the journal.
 #![cfg(feature = "simulator")]
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;

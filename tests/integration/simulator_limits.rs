@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 
 use common::raw::{profile, Answer, Org};
 
@@ -238,7 +238,7 @@ async fn state_file_round_trip() {
     let _ = std::fs::remove_dir_all(&directory);
 }
 
-/// Throughput: `cargo test --release --test simulator_limits -- --ignored --nocapture`.
+/// Throughput: `cargo test --release --test integration simulator_limits -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn throughput_of_user_reads() {

@@ -2,7 +2,7 @@
 //! second run changes nothing.
 #![cfg(feature = "simulator")]
 
-mod common;
+use crate::common;
 
 use okta_lifecycle::lifecycle::journal::ChangeStatus;
 use okta_lifecycle::lifecycle::plan::Operation;

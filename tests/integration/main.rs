@@ -1,0 +1,22 @@
+//! The integration tests, in one test binary (one link instead of one per file): the client
+//! against the simulator over loopback, the simulator against Okta's recorded traffic and its
+//! OpenAPI description, the lifecycle engine end to end, and hostile servers and inputs.
+
+mod common;
+
+mod client_endpoints;
+mod client_oauth;
+mod client_resilience;
+mod client_wire;
+mod hostile_server;
+mod lifecycle_actions;
+mod lifecycle_policy;
+mod lifecycle_scenario;
+mod lifecycle_soak;
+mod lifecycle_source;
+mod lifecycle_trust;
+mod recordings;
+mod simulator_groups;
+mod simulator_limits;
+mod simulator_replay;
+mod simulator_users;
