@@ -22,6 +22,7 @@ from okta_lifecycle.types import (
     Outcome,
     PlanSummary,
     RecordIssue,
+    RoleAssignment,
     RunInfo,
     SimulatorCounters,
     SimulatorRequest,
@@ -44,6 +45,10 @@ __all__ = [
     "AsyncGroups",
     "Actions",
     "AsyncActions",
+    "Schema",
+    "AsyncSchema",
+    "Roles",
+    "AsyncRoles",
     "IdentityEvent",
     "User",
     "Group",
@@ -459,6 +464,64 @@ class Actions:
         what it saw."""
 
 @final
+class Schema:
+    """The user profile schema and user types (blocking)."""
+
+    def get(self) -> dict[str, Any]:
+        """The default user type's schema (Okta's JSON: ``definitions.base`` and ``definitions.custom``)."""
+    def update_custom(self, properties: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """Add or change custom attributes, e.g. ``{"costCenter": {"title": "Cost center", "type": "integer"}}``."""
+    def remove_custom(self, name: str) -> dict[str, Any]:
+        """Remove a custom attribute (and every user's value of it)."""
+    def user_types(self) -> list[dict[str, Any]]:
+        """Every user type."""
+    def create_user_type(self, name: str, display_name: str, description: str | None = None) -> dict[str, Any]:
+        """Create a user type."""
+    def get_user_type(self, type_id: str) -> dict[str, Any]:
+        """A user type by id."""
+    def delete_user_type(self, type_id: str) -> None:
+        """Delete a user type that is not the default and that no user has."""
+
+@final
+class Roles:
+    """Admin role assignments of users and groups (blocking); give exactly one of ``user=`` and ``group=``."""
+
+    def assign(
+        self, role_type: str, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> RoleAssignment:
+        """Assign a standard role (USER_ADMIN, HELP_DESK_ADMIN, ...)."""
+    def unassign(
+        self, assignment_id: str, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> None:
+        """Remove a role assignment."""
+    def group_targets(
+        self, assignment_id: str, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> list[dict[str, Any]]:
+        """The groups a scoped role is limited to (empty: every group)."""
+    def add_group_target(
+        self, assignment_id: str, target: _GroupRef, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> None:
+        """Limit a scoped role (USER_ADMIN, GROUP_MEMBERSHIP_ADMIN, HELP_DESK_ADMIN) to ``target`` too."""
+    def remove_group_target(
+        self, assignment_id: str, target: _GroupRef, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> None:
+        """Remove a group from a scoped role's targets."""
+    def app_targets(
+        self, assignment_id: str, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> list[dict[str, Any]]:
+        """The catalog apps an APP_ADMIN role is limited to."""
+    def add_app_target(
+        self, assignment_id: str, app_name: str, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> None:
+        """Limit an APP_ADMIN role to a catalog app (by name, e.g. "salesforce")."""
+    def remove_app_target(
+        self, assignment_id: str, app_name: str, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> None:
+        """Remove a catalog app from an APP_ADMIN role's targets."""
+    def list(self, *, user: _UserRef | None = None, group: _GroupRef | None = None) -> list[RoleAssignment]:
+        """The role assignments of a user (including those held through groups) or of a group."""
+
+@final
 class OktaClient:
     """The blocking Okta client: ``users``, ``groups``, ``actions``, ``plan`` and ``apply``.
 
@@ -502,6 +565,12 @@ class OktaClient:
     @property
     def groups(self) -> Groups:
         """The Groups API."""
+    @property
+    def schema(self) -> Schema:
+        """The user profile schema and user types."""
+    @property
+    def roles(self) -> Roles:
+        """Admin role assignments of users and groups."""
     @property
     def actions(self) -> Actions:
         """The lifecycle actions."""
@@ -685,6 +754,66 @@ class AsyncActions:
         its event; ``async for`` over the result."""
 
 @final
+class AsyncSchema:
+    """The user profile schema and user types (asyncio)."""
+
+    def get(self) -> Awaitable[dict[str, Any]]:
+        """The default user type's schema (Okta's JSON: ``definitions.base`` and ``definitions.custom``)."""
+    def update_custom(self, properties: Mapping[str, Mapping[str, Any]]) -> Awaitable[dict[str, Any]]:
+        """Add or change custom attributes, e.g. ``{"costCenter": {"title": "Cost center", "type": "integer"}}``."""
+    def remove_custom(self, name: str) -> Awaitable[dict[str, Any]]:
+        """Remove a custom attribute (and every user's value of it)."""
+    def user_types(self) -> Awaitable[list[dict[str, Any]]]:
+        """Every user type."""
+    def create_user_type(
+        self, name: str, display_name: str, description: str | None = None
+    ) -> Awaitable[dict[str, Any]]:
+        """Create a user type."""
+    def get_user_type(self, type_id: str) -> Awaitable[dict[str, Any]]:
+        """A user type by id."""
+    def delete_user_type(self, type_id: str) -> Awaitable[None]:
+        """Delete a user type that is not the default and that no user has."""
+
+@final
+class AsyncRoles:
+    """Admin role assignments of users and groups (asyncio); give exactly one of ``user=`` and ``group=``."""
+
+    def assign(
+        self, role_type: str, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> Awaitable[RoleAssignment]:
+        """Assign a standard role (USER_ADMIN, HELP_DESK_ADMIN, ...)."""
+    def unassign(
+        self, assignment_id: str, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> Awaitable[None]:
+        """Remove a role assignment."""
+    def group_targets(
+        self, assignment_id: str, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> Awaitable[list[dict[str, Any]]]:
+        """The groups a scoped role is limited to (empty: every group)."""
+    def add_group_target(
+        self, assignment_id: str, target: _GroupRef, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> Awaitable[None]:
+        """Limit a scoped role (USER_ADMIN, GROUP_MEMBERSHIP_ADMIN, HELP_DESK_ADMIN) to ``target`` too."""
+    def remove_group_target(
+        self, assignment_id: str, target: _GroupRef, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> Awaitable[None]:
+        """Remove a group from a scoped role's targets."""
+    def app_targets(
+        self, assignment_id: str, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> Awaitable[list[dict[str, Any]]]:
+        """The catalog apps an APP_ADMIN role is limited to."""
+    def add_app_target(
+        self, assignment_id: str, app_name: str, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> Awaitable[None]:
+        """Limit an APP_ADMIN role to a catalog app (by name, e.g. "salesforce")."""
+    def remove_app_target(
+        self, assignment_id: str, app_name: str, *, user: _UserRef | None = None, group: _GroupRef | None = None
+    ) -> Awaitable[None]:
+        """Remove a catalog app from an APP_ADMIN role's targets."""
+    def list(self, *, user: _UserRef | None = None, group: _GroupRef | None = None) -> Awaitable[list[RoleAssignment]]:
+        """The role assignments of a user (including those held through groups) or of a group."""
+
+@final
 class AsyncOktaClient:
     """The asyncio Okta client: the same constructor and methods as ``OktaClient``, with awaitables.
 
@@ -725,6 +854,12 @@ class AsyncOktaClient:
     @property
     def groups(self) -> AsyncGroups:
         """The Groups API."""
+    @property
+    def schema(self) -> AsyncSchema:
+        """The user profile schema and user types."""
+    @property
+    def roles(self) -> AsyncRoles:
+        """Admin role assignments of users and groups."""
     @property
     def actions(self) -> AsyncActions:
         """The lifecycle actions."""

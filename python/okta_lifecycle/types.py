@@ -25,6 +25,7 @@ __all__ = [
     "Outcome",
     "PlanSummary",
     "RecordIssue",
+    "RoleAssignment",
     "RunInfo",
     "RunStatus",
     "SimulatorCounters",
@@ -168,6 +169,20 @@ class RunInfo(TypedDict):
     finished_at: str | None
     status: RunStatus
     changes: dict[str, int]
+
+
+class RoleAssignment(TypedDict, total=False):
+    """An admin role assignment as Okta returns it (``client.roles.list``): ``type`` is the role
+    type (USER_ADMIN, ...), ``assignmentType`` is USER (held directly) or GROUP (through a group)."""
+
+    id: str
+    label: str
+    type: str
+    status: str
+    created: str
+    lastUpdated: str
+    assignmentType: str
+    _links: dict[str, Any]
 
 
 class GovernorStats(TypedDict):

@@ -4,7 +4,10 @@
 //! mapping that matters for lifecycle work (from Okta's published per-endpoint tables and the
 //! Terraform provider's bucket lines, see `okta-api-facts.md` §4):
 //! lifecycle operations, a user's groups and a user's sessions count against `/api/v1/users`;
-//! group membership reads and writes count against `/api/v1/groups`.
+//! group membership reads and writes count against `/api/v1/groups`. Role assignments share
+//! those buckets too: recorded Okta traffic shows `X-Rate-Limit-Remaining` of
+//! `/api/v1/users/{id}/roles` counting down with `POST /api/v1/users` (limit 600), and
+//! `/api/v1/groups/{id}/roles` (and its targets) with `POST /api/v1/groups` (limit 500).
 
 /// The bucket name for a request, in Okta's notation.
 pub fn bucket_for(method: &str, path: &str) -> &'static str {
@@ -17,10 +20,11 @@ pub fn bucket_for(method: &str, path: &str) -> &'static str {
         ["api", "v1", "users", _] => "/api/v1/users/{id}",
         ["api", "v1", "users", _, "lifecycle", ..]
         | ["api", "v1", "users", _, "groups"]
-        | ["api", "v1", "users", _, "sessions"] => "/api/v1/users",
+        | ["api", "v1", "users", _, "sessions"]
+        | ["api", "v1", "users", _, "roles", ..] => "/api/v1/users",
         ["api", "v1", "users", ..] => "/api/v1/users/{id}",
         ["api", "v1", "groups"] => "/api/v1/groups",
-        ["api", "v1", "groups", _, "users", ..] => "/api/v1/groups",
+        ["api", "v1", "groups", _, "users", ..] | ["api", "v1", "groups", _, "roles", ..] => "/api/v1/groups",
         ["api", "v1", "groups", _] => "/api/v1/groups/{id}",
         ["api", "v1", "groups", ..] => "/api/v1/groups/{id}",
         _ => "/api/v1",
@@ -47,5 +51,9 @@ mod tests {
         assert_eq!(bucket_for("GET", "/api/v1/groups/00g1"), "/api/v1/groups/{id}");
         assert_eq!(bucket_for("POST", "/oauth2/v1/token"), "/oauth2/v1/token");
         assert_eq!(bucket_for("GET", "/api/v1/apps"), "/api/v1");
+        assert_eq!(bucket_for("POST", "/api/v1/users/00u1/roles"), "/api/v1/users");
+        assert_eq!(bucket_for("DELETE", "/api/v1/users/00u1/roles/KVJUKUS7IFCE2SKO"), "/api/v1/users");
+        assert_eq!(bucket_for("PUT", "/api/v1/groups/00g1/roles/KVJ/targets/groups/00g2"), "/api/v1/groups");
+        assert_eq!(bucket_for("GET", "/api/v1/meta/schemas/user/default"), "/api/v1");
     }
 }

@@ -1,11 +1,16 @@
-//! Typed Okta endpoints and models: users, groups, sessions.
+//! Typed Okta endpoints and models: users, groups, sessions, the profile schema, user types and
+//! admin roles.
 
 mod groups;
 mod models;
+pub mod roles;
+pub mod schema;
 mod users;
 
 pub use groups::{GroupsApi, ListGroups};
 pub use models::{Group, GroupType, User, UserStatus};
+pub use roles::{Assignee, RoleAssignment, RolesApi};
+pub use schema::{SchemaApi, SchemaProperty, UserSchema, UserType};
 pub use users::{ActivationToken, CreateUser, ListUsers, NextLogin, UsersApi, MAX_GROUP_IDS_AT_CREATE};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};

@@ -16,6 +16,7 @@ use crate::http::OktaClient;
 use crate::lifecycle::journal::Journal;
 use crate::lifecycle::{self, ApplyOptions};
 use crate::python::actions::{Actions, AsyncActions};
+use crate::python::admin::{AsyncRoles, AsyncSchema, Roles, Schema};
 use crate::python::conversions::Records;
 use crate::python::errors::{convert, invalid_input, raise, to_py, Class};
 use crate::python::groups::{AsyncGroups, Groups};
@@ -48,6 +49,8 @@ pub(crate) trait Namespaces {
     type Users: From<Arc<Core>>;
     type Groups: From<Arc<Core>>;
     type Actions: From<Arc<Core>>;
+    type Schema: From<Arc<Core>>;
+    type Roles: From<Arc<Core>>;
 }
 
 holders! {
@@ -59,12 +62,16 @@ impl Namespaces for PyOktaClient {
     type Users = Users;
     type Groups = Groups;
     type Actions = Actions;
+    type Schema = Schema;
+    type Roles = Roles;
 }
 
 impl Namespaces for PyAsyncOktaClient {
     type Users = AsyncUsers;
     type Groups = AsyncGroups;
     type Actions = AsyncActions;
+    type Schema = AsyncSchema;
+    type Roles = AsyncRoles;
 }
 
 /// The journal path that means "in memory" (SQLite's own name for it).
@@ -159,6 +166,18 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
 
         #[getter]
         fn actions(&self) -> <Self as Namespaces>::Actions {
+            Arc::clone(&self.core).into()
+        }
+
+        /// The user profile schema and user types.
+        #[getter]
+        fn schema(&self) -> <Self as Namespaces>::Schema {
+            Arc::clone(&self.core).into()
+        }
+
+        /// Admin role assignments of users and groups.
+        #[getter]
+        fn roles(&self) -> <Self as Namespaces>::Roles {
             Arc::clone(&self.core).into()
         }
 

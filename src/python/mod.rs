@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use crate::scim;
 
 mod actions;
+mod admin;
 mod client;
 mod conversions;
 mod errors;
@@ -92,6 +93,10 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<actions::Actions>()?;
     module.add_class::<actions::AsyncActions>()?;
     module.add_class::<actions::PyIdentityEvent>()?;
+    module.add_class::<admin::Schema>()?;
+    module.add_class::<admin::AsyncSchema>()?;
+    module.add_class::<admin::Roles>()?;
+    module.add_class::<admin::AsyncRoles>()?;
     module.add_class::<models::PyUser>()?;
     module.add_class::<models::PyGroup>()?;
     module.add_class::<models::PySecret>()?;

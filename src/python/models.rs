@@ -16,6 +16,26 @@ pub(crate) fn to_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> 
         .map_err(|e| crate::python::errors::raise(crate::python::errors::Class::Internal, e.to_string()))
 }
 
+/// A JSON value handed to Python as dicts, lists and scalars (Okta's JSON, as sent).
+pub(crate) struct PyJson(pub Value);
+
+impl PyJson {
+    /// A list of JSON values.
+    pub(crate) fn list(items: Vec<Value>) -> Self {
+        PyJson(Value::Array(items))
+    }
+}
+
+impl<'py> IntoPyObject<'py> for PyJson {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.0)
+    }
+}
+
 pub(crate) fn from_python(value: &Bound<'_, PyAny>) -> PyResult<Value> {
     json_from_python(value, 0)
 }
