@@ -907,7 +907,8 @@ class AsyncOktaClient:
 
 @final
 class OktaSimulator:
-    """A simulated Okta org served on a loopback port: users, groups, lifecycle, sessions, OAuth.
+    """A simulated Okta org served on a loopback port: users, groups, lifecycle, sessions, OAuth,
+    the profile schema, user types and admin role assignments.
 
     Use it as a context manager; ``close()`` stops it. Knobs: rate limits per bucket (None,
     "okta" for Okta's Workforce defaults, or ``{"/api/v1/users": 600, ...}``), a concurrency
@@ -964,6 +965,10 @@ class OktaSimulator:
         """The ids of a group's members."""
     def seed_app_group(self, name: str) -> str:
         """Create an APP_GROUP (memberships not writable through the API); return its id."""
+    def role_assignments(self, user_or_group_id: str) -> list[str]:
+        """The admin role types (``"USER_ADMIN"``, ...) that ``GET /api/v1/users/{id}/roles`` (or
+        ``/api/v1/groups/{id}/roles``) lists for a user (by id or login) or a group, in Okta's
+        order; a user's list includes the roles its groups hold. Empty for an unknown id."""
     def add_api_token(self, token: str, scopes: Sequence[str] | None = None) -> None:
         """Accept another SSWS token, optionally restricted to some scopes."""
     def register_oauth_app(

@@ -250,6 +250,11 @@ impl PySimulator {
         Ok(self.simulator()?.seed_app_group(name))
     }
 
+    /// The admin role types listed for a user (by id or login) or a group, in Okta's order.
+    fn role_assignments(&self, user_or_group_id: &str) -> PyResult<Vec<String>> {
+        Ok(self.simulator()?.role_assignments(user_or_group_id))
+    }
+
     /// Accepts another SSWS token, optionally restricted to some scopes.
     #[pyo3(signature = (token, scopes=None))]
     fn add_api_token(&self, token: &str, scopes: Option<Vec<String>>) -> PyResult<()> {

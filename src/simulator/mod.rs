@@ -1,10 +1,12 @@
 //! An offline Okta org served over loopback: the simulator.
 //!
 //! [`Simulator::start`] binds `127.0.0.1` on a free port and serves Okta's Users, Groups,
-//! user-lifecycle and session endpoints with Okta's status codes, error codes, JSON shapes,
-//! `Link` pagination, `ETag`s and rate-limit headers, plus knobs for what a real org does to a
-//! client on a bad day: rate limits per bucket, a concurrency limit, latency, 5xx answers and
-//! dropped connections (random with a seed, or scripted per request).
+//! user-lifecycle and session endpoints, the user profile schema and user types
+//! (`/api/v1/meta/schemas/user/…`, `/api/v1/meta/types/user…`) and admin role assignments with
+//! their targets (`/api/v1/{users|groups}/{id}/roles…`) with Okta's status codes, error codes,
+//! JSON shapes, `Link` pagination, `ETag`s and rate-limit headers, plus knobs for what a real org
+//! does to a client on a bad day: rate limits per bucket, a concurrency limit, latency, 5xx
+//! answers and dropped connections (random with a seed, or scripted per request).
 //!
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {
@@ -21,7 +23,12 @@
 //! Behaviour chosen where Okta's is not documented:
 //! * Deactivating a `DEPROVISIONED` user answers `404 E0000007`, as reported against Okta in
 //!   okta/okta-sdk-java#721.
-//! * Deactivation also ends the user's sessions and OAuth tokens; group memberships are kept.
+//! * Deactivation also ends the user's sessions and OAuth tokens; group memberships and admin
+//!   role assignments are kept (deleting the user removes its role assignments; deleting a group
+//!   removes the group's assignments and the group from every role's targets).
+//! * Profiles are validated against the org's schema on create and update (types, lengths,
+//!   formats, enumerations, required and unique properties); every user type shares the
+//!   default type's definitions (see `routes_meta`). Users carry the org's `realmId`.
 //! * Membership changes, replacing or deleting a group that Okta does not let the API modify
 //!   (`APP_GROUP` memberships and profile, anything on `BUILT_IN`) answer `403 E0000006`.
 //! * `filter` accepts `eq` on its attributes and `gt/ge/lt/le` only on `lastUpdated`
@@ -44,12 +51,15 @@ mod faults;
 mod ids;
 mod oauth;
 mod ratelimit;
+mod roles;
 mod router;
 mod routes_groups;
+mod routes_meta;
 mod routes_users;
+mod schema;
 mod state;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -87,7 +97,9 @@ pub struct SimulatorConfig {
     pub latency_jitter_ms: u64,
     /// Random faults.
     pub faults: Faults,
-    /// Profile attributes allowed beyond Okta's base user schema.
+    /// Profile attributes allowed beyond Okta's base user schema: each name that is not a base
+    /// property becomes a custom string property of the profile schema (more can be defined
+    /// through `POST /api/v1/meta/schemas/user/default`).
     pub custom_attributes: Vec<String>,
     /// The SSWS API token; `None` generates a random one.
     pub api_token: Option<String>,
@@ -333,7 +345,8 @@ impl CounterCells {
 pub(crate) struct Shared {
     base_url: String,
     org: RwLock<Org>,
-    defined_attributes: HashSet<String>,
+    /// The `custom_attributes` convenience names, for fresh orgs after a reset.
+    custom_attributes: Vec<String>,
     seed_users: usize,
     credentials: RwLock<Credentials>,
     limiter: RateLimiter,
@@ -413,7 +426,8 @@ fn seed_org(org: &mut Org, seed_users: usize) {
         profile.insert("secondEmail".into(), Value::Null);
         profile.insert("login".into(), Value::String(login.clone()));
         profile.insert("email".into(), Value::String(login));
-        routes_users::insert_user(org, profile, state::UserStatus::Active, true, "OKTA", &now);
+        let type_id = org.user_type_id.clone();
+        routes_users::insert_user(org, profile, state::UserStatus::Active, true, "OKTA", &type_id, &now);
     }
 }
 
@@ -448,11 +462,11 @@ impl Simulator {
         let org = match &config.state_file {
             Some(path) if path.exists() => {
                 let bytes = std::fs::read(path)?;
-                Org::from_json(&bytes, seed)
+                Org::from_json(&bytes, seed, &config.custom_attributes)
                     .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))?
             }
             _ => {
-                let mut org = Org::new(seed);
+                let mut org = Org::new(seed, &config.custom_attributes);
                 seed_org(&mut org, config.seed_users);
                 org
             }
@@ -460,15 +474,10 @@ impl Simulator {
         let api_token = config.api_token.clone().unwrap_or_else(|| format!("00{}", ids::random_token(40)));
         let mut credentials = Credentials::default();
         credentials.api_tokens.insert(api_token.clone(), None);
-        let defined_attributes = routes_users::BASE_ATTRIBUTES
-            .iter()
-            .map(|name| (*name).to_owned())
-            .chain(config.custom_attributes.iter().cloned())
-            .collect();
         let shared = Arc::new(Shared {
             base_url,
             org: RwLock::new(org),
-            defined_attributes,
+            custom_attributes: config.custom_attributes.clone(),
             seed_users: config.seed_users,
             credentials: RwLock::new(credentials),
             limiter: RateLimiter::new(
@@ -574,7 +583,7 @@ impl Simulator {
     /// the rate-limit windows and the scripted faults. Tokens stay valid.
     pub fn reset(&self) {
         let seed = fastrand::u64(..);
-        let mut fresh = Org::new(seed);
+        let mut fresh = Org::new(seed, &self.shared.custom_attributes);
         seed_org(&mut fresh, self.shared.seed_users);
         *self.shared.write_org() = fresh;
         self.clear_requests();
@@ -591,11 +600,10 @@ impl Simulator {
 
     fn with_user_mut(&self, user_id: &str, change: impl FnOnce(&mut state::User)) -> bool {
         let mut org = self.shared.write_org();
-        let type_id = org.user_type_id.clone();
         match org.users.get_mut(user_id) {
             Some(user) => {
                 change(user);
-                user.refresh(&type_id);
+                user.refresh();
                 true
             }
             None => false,
@@ -627,7 +635,14 @@ impl Simulator {
         let org = self.shared.read_org();
         let id = org.resolve_user(id_or_login)?;
         let user = org.users.get(&id)?;
-        serde_json::to_value(state::user_view(&org, user, &self.shared.base_url, UserLinks::Full)).ok()
+        serde_json::to_value(state::user_view(user, &self.shared.base_url, UserLinks::Full)).ok()
+    }
+
+    /// The role types `GET /api/v1/users/{id}/roles` (or `/api/v1/groups/{id}/roles`) lists for a
+    /// user (by id or login) or a group, in Okta's order; empty for an unknown id. A user's list
+    /// includes the roles of its groups.
+    pub fn role_assignments(&self, user_or_group_id: &str) -> Vec<String> {
+        roles::role_types(&self.shared.read_org(), user_or_group_id)
     }
 
     /// Ids of the group's members in id order (every user for `Everyone`); empty for an

@@ -12,7 +12,8 @@ pub const USERS_BUCKET: &str = "/api/v1/users";
 pub const GET_USER_BUCKET: &str = "/api/v1/users/{idOrLogin}";
 /// Bucket of `POST|PUT|DELETE /api/v1/users/{id}`.
 pub const WRITE_USER_BUCKET: &str = "/api/v1/users/{id}";
-/// Bucket of `/api/v1/groups` (create, list) and of group memberships.
+/// Bucket of `/api/v1/groups` (create, list), of group memberships and of a group's admin
+/// roles.
 pub const GROUPS_BUCKET: &str = "/api/v1/groups";
 /// Bucket of `/api/v1/groups/{id}`.
 pub const GROUP_BUCKET: &str = "/api/v1/groups/{id}";
@@ -20,8 +21,13 @@ pub const GROUP_BUCKET: &str = "/api/v1/groups/{id}";
 pub const OTHER_API_BUCKET: &str = "/api/v1";
 
 /// The rate-limit bucket a request counts against, following Okta's published mapping
-/// (`/users/{id}/lifecycle/*`, `/users/{id}/groups` and `/users/{id}/sessions` count against
-/// `/api/v1/users`; `/groups/{id}/users[/{userId}]` against `/api/v1/groups`).
+/// (`/users/{id}/lifecycle/*`, `/users/{id}/groups`, `/users/{id}/sessions` and
+/// `/users/{id}/roles…` count against `/api/v1/users`; `/groups/{id}/users[/{userId}]` and
+/// `/groups/{id}/roles…` against `/api/v1/groups`; `/meta/schemas…` and `/meta/types…` against
+/// `/api/v1`). Admin roles have no bucket of their own: recorded role calls share the
+/// `X-Rate-Limit-Remaining` count of `POST /api/v1/users` (limit 600) and `POST /api/v1/groups`
+/// (limit 500) (Okta's Python SDK cassettes, 2020), as in the Terraform provider's mapping
+/// generated from Okta's (`okta/internal/apimutex/rate_limit_lines.go`).
 pub fn bucket_for(method: &Method, path: &str) -> String {
     let path = collapse_slashes(path);
     let Some(rest) = path.strip_prefix("/api/v1/") else {
@@ -34,7 +40,7 @@ pub fn bucket_for(method: &Method, path: &str) -> String {
         ["users", _] => WRITE_USER_BUCKET,
         ["users", _, ..] => USERS_BUCKET,
         ["groups"] => GROUPS_BUCKET,
-        ["groups", _, "users", ..] => GROUPS_BUCKET,
+        ["groups", _, "users" | "roles", ..] => GROUPS_BUCKET,
         ["groups", _] => GROUP_BUCKET,
         _ => OTHER_API_BUCKET,
     };
@@ -142,6 +148,15 @@ mod tests {
         assert_eq!(bucket_for(&get, "/api/v1/groups/00g1/users"), GROUPS_BUCKET);
         assert_eq!(bucket_for(&get, "/api/v1/groups/00g1"), GROUP_BUCKET);
         assert_eq!(bucket_for(&get, "/api/v1/apps"), OTHER_API_BUCKET);
+        assert_eq!(bucket_for(&post, "/api/v1/users/00u1/roles"), USERS_BUCKET);
+        assert_eq!(bucket_for(&get, "/api/v1/users/00u1/roles/KVJUKUS7IFCE2SKO/targets/groups"), USERS_BUCKET);
+        assert_eq!(bucket_for(&post, "/api/v1/groups/00g1/roles"), GROUPS_BUCKET);
+        assert_eq!(
+            bucket_for(&Method::PUT, "/api/v1/groups/00g1/roles/KVJUKUS7IFCE2SKO/targets/groups/00g2"),
+            GROUPS_BUCKET
+        );
+        assert_eq!(bucket_for(&get, "/api/v1/meta/schemas/user/default"), OTHER_API_BUCKET);
+        assert_eq!(bucket_for(&post, "/api/v1/meta/types/user"), OTHER_API_BUCKET);
         assert_eq!(bucket_for(&post, "//api/v1/users"), USERS_BUCKET);
         assert_eq!(bucket_for(&get, "/api//v1/groups//00g1"), GROUP_BUCKET);
     }

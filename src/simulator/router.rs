@@ -17,7 +17,8 @@ use super::errors::ApiError;
 use super::faults::{ConnectionHandle, FaultAction};
 use super::ids::random_token;
 use super::ratelimit::{bucket_for, collapse_slashes, epoch_seconds_now};
-use super::{lock, routes_groups, routes_users, RequestRecord, Shared};
+use super::roles::{Assignee, RoleOp};
+use super::{lock, roles, routes_groups, routes_meta, routes_users, RequestRecord, Shared};
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -274,6 +275,15 @@ enum Route {
     GroupMembers(String),
     AddMember(String, String),
     RemoveMember(String, String),
+    GetSchema(String),
+    UpdateSchema(String),
+    ListTypes,
+    CreateType,
+    GetType(String),
+    UpdateType(String),
+    ReplaceType(String),
+    DeleteType(String),
+    Roles(Assignee, RoleOp),
 }
 
 fn decode_segment(segment: &str) -> String {
@@ -314,6 +324,56 @@ impl Route {
             (["groups", _, "users", _], "PUT") => Route::AddMember(id(1), id(3)),
             (["groups", _, "users", _], "DELETE") => Route::RemoveMember(id(1), id(3)),
             (["groups", _, "users", _], _) => return Err(ApiError::method_not_allowed()),
+            (["meta", "schemas", "user", _], "GET") => Route::GetSchema(id(3)),
+            (["meta", "schemas", "user", _], "POST") => Route::UpdateSchema(id(3)),
+            (["meta", "schemas", "user", _], _) => return Err(ApiError::method_not_allowed()),
+            (["meta", "types", "user"], "GET") => Route::ListTypes,
+            (["meta", "types", "user"], "POST") => Route::CreateType,
+            (["meta", "types", "user"], _) => return Err(ApiError::method_not_allowed()),
+            (["meta", "types", "user", _], "GET") => Route::GetType(id(3)),
+            (["meta", "types", "user", _], "POST") => Route::UpdateType(id(3)),
+            (["meta", "types", "user", _], "PUT") => Route::ReplaceType(id(3)),
+            (["meta", "types", "user", _], "DELETE") => Route::DeleteType(id(3)),
+            (["meta", "types", "user", _], _) => return Err(ApiError::method_not_allowed()),
+            ([collection @ ("users" | "groups"), _, "roles", rest @ ..], method) => {
+                let assignee = if *collection == "users" { Assignee::User(id(1)) } else { Assignee::Group(id(1)) };
+                let rest: Vec<String> = rest.iter().map(|segment| decode_segment(segment)).collect();
+                let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+                let op = match (rest.as_slice(), method) {
+                    ([], "GET") => RoleOp::List,
+                    ([], "POST") => RoleOp::Assign,
+                    ([role], "GET") => RoleOp::Get((*role).to_owned()),
+                    ([role], "DELETE") => RoleOp::Unassign((*role).to_owned()),
+                    ([role, "targets", "groups"], "GET") => RoleOp::ListGroupTargets((*role).to_owned()),
+                    ([role, "targets", "groups", group], "PUT") => {
+                        RoleOp::AddGroupTarget((*role).to_owned(), (*group).to_owned())
+                    }
+                    ([role, "targets", "groups", group], "DELETE") => {
+                        RoleOp::RemoveGroupTarget((*role).to_owned(), (*group).to_owned())
+                    }
+                    ([role, "targets", "catalog", "apps"], "GET") => RoleOp::ListAppTargets((*role).to_owned()),
+                    ([role, "targets", "catalog", "apps"], "PUT") if *collection == "users" => {
+                        RoleOp::AllApps((*role).to_owned())
+                    }
+                    ([role, "targets", "catalog", "apps", app], "PUT") => {
+                        RoleOp::AddAppTarget((*role).to_owned(), (*app).to_owned())
+                    }
+                    ([role, "targets", "catalog", "apps", app], "DELETE") => {
+                        RoleOp::RemoveAppTarget((*role).to_owned(), (*app).to_owned())
+                    }
+                    (
+                        []
+                        | [_]
+                        | [_, "targets", "groups"]
+                        | [_, "targets", "groups", _]
+                        | [_, "targets", "catalog", "apps"]
+                        | [_, "targets", "catalog", "apps", _],
+                        _,
+                    ) => return Err(ApiError::method_not_allowed()),
+                    _ => return Err(not_found()),
+                };
+                Route::Roles(assignee, op)
+            }
             _ => return Err(not_found()),
         };
         Ok(route)
@@ -335,6 +395,14 @@ impl Route {
             | Route::DeleteGroup(_)
             | Route::AddMember(..)
             | Route::RemoveMember(..) => "okta.groups.manage",
+            Route::GetSchema(_) => "okta.schemas.read",
+            Route::UpdateSchema(_) => "okta.schemas.manage",
+            Route::ListTypes | Route::GetType(_) => "okta.userTypes.read",
+            Route::CreateType | Route::UpdateType(_) | Route::ReplaceType(_) | Route::DeleteType(_) => {
+                "okta.userTypes.manage"
+            }
+            Route::Roles(_, op) if op.reads() => "okta.roles.read",
+            Route::Roles(..) => "okta.roles.manage",
         }
     }
 
@@ -346,6 +414,11 @@ impl Route {
                 | Route::ReplaceUser(_)
                 | Route::CreateGroup
                 | Route::ReplaceGroup(_)
+                | Route::UpdateSchema(_)
+                | Route::CreateType
+                | Route::UpdateType(_)
+                | Route::ReplaceType(_)
+                | Route::Roles(_, RoleOp::Assign)
         )
     }
 }
@@ -407,6 +480,15 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         Route::GroupMembers(id) => routes_groups::list_members(&call, id),
         Route::AddMember(group, user) => routes_groups::add_member(&call, group, user),
         Route::RemoveMember(group, user) => routes_groups::remove_member(&call, group, user),
+        Route::GetSchema(id) => routes_meta::get_schema(&call, id),
+        Route::UpdateSchema(id) => routes_meta::update_schema(&call, id),
+        Route::ListTypes => routes_meta::list_types(&call),
+        Route::CreateType => routes_meta::create_type(&call),
+        Route::GetType(id) => routes_meta::get_type(&call, id),
+        Route::UpdateType(id) => routes_meta::update_type(&call, id, false),
+        Route::ReplaceType(id) => routes_meta::update_type(&call, id, true),
+        Route::DeleteType(id) => routes_meta::delete_type(&call, id),
+        Route::Roles(assignee, op) => roles::handle(&call, assignee, op),
     };
     let mut response = result.unwrap_or_else(IntoResponse::into_response);
     if let Some(decision) = decision {

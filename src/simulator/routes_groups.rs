@@ -181,7 +181,7 @@ pub(crate) fn list_members(call: &Call, group_id: &str) -> Result<Response, ApiE
             group.members.range::<String, _>((lower, Bound::Unbounded)).filter_map(|id| org.users.get_key_value(id));
         select_page(members, None, limit, |_| true)
     };
-    let views: Vec<_> = page.into_iter().map(|user| user_view(&org, user, call.base(), UserLinks::SelfOnly)).collect();
+    let views: Vec<_> = page.into_iter().map(|user| user_view(user, call.base(), UserLinks::SelfOnly)).collect();
     let response = json_response(StatusCode::OK, &views);
     let path = format!("/api/v1/groups/{group_id}/users");
     Ok(with_links(response, &page_links(call, &path, next, limit)))

@@ -1,5 +1,6 @@
-//! The org: users, groups and memberships, with the indexes that keep lookups O(log n), the
-//! JSON shapes Okta answers with, and the state-file format.
+//! The org: users, groups and memberships, user types, the profile schema and admin role
+//! assignments, with the indexes that keep lookups O(log n), the JSON shapes Okta answers with,
+//! and the state-file format.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -8,6 +9,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 use super::ids::{fold_login, object_id};
+use super::roles::RoleAssignment;
+use super::schema::UserSchema;
 
 /// The current time as Okta writes it: `2025-09-29T03:49:50.123Z`.
 pub(crate) fn now_timestamp() -> String {
@@ -64,6 +67,13 @@ pub(crate) struct User {
     pub oauth_tokens: usize,
     /// Bumped on every write; the ETag is derived from it.
     pub version: u64,
+    /// The user type (`oty…`); empty in state files written before user types existed, which
+    /// then means the default type.
+    #[serde(default)]
+    pub type_id: String,
+    /// The realm the user resides in (`guo…`).
+    #[serde(default)]
+    pub realm_id: String,
     /// The user's JSON without `_links`, rebuilt on every write: filters and searches are
     /// evaluated against it and responses are serialized from it without copying.
     #[serde(skip)]
@@ -72,7 +82,7 @@ pub(crate) struct User {
 
 impl User {
     /// Rebuilds [`User::document`]; call after every change.
-    pub(crate) fn refresh(&mut self, user_type_id: &str) {
+    pub(crate) fn refresh(&mut self) {
         let mut credentials = Map::new();
         if self.has_password {
             credentials.insert("password".into(), json!({}));
@@ -91,7 +101,10 @@ impl User {
             "lastLogin": self.last_login,
             "lastUpdated": self.last_updated,
             "passwordChanged": self.password_changed,
-            "type": { "id": user_type_id },
+            // Current orgs name the user's realm (spec `User.realmId`; recorded by Okta's Python SDK
+            // and the Terraform provider in 2025 orgs, between `passwordChanged` and `type`).
+            "realmId": self.realm_id,
+            "type": { "id": self.type_id },
             "profile": self.profile,
             "credentials": credentials,
         });
@@ -186,50 +199,168 @@ pub(crate) struct Org {
     /// Lower-cased group name → group id (names are unique across all group types).
     pub group_names: HashMap<String, String>,
     pub everyone_id: String,
+    /// The default user type (`oty…`).
     pub user_type_id: String,
-    pub schema_id: String,
+    /// User types by id, the default included.
+    pub user_types: BTreeMap<String, UserType>,
+    /// The user profile schema (shared by every user type).
+    pub schema: UserSchema,
+    /// Admin role assignments by assignee (a user or group id).
+    pub roles: BTreeMap<String, Vec<RoleAssignment>>,
+    /// The org's realm (`guo…`), which every user resides in.
+    pub realm_id: String,
+    /// The admin the API token belongs to (`createdBy` of user types).
+    pub admin_id: String,
+    /// Okta's system principal (`createdBy` of the default user type).
+    pub system_id: String,
     /// Feeds the ordered part of new ids, so ids sort in creation order.
     pub sequence: u64,
     pub rng: fastrand::Rng,
 }
 
-/// What the state file holds.
+/// A user type (`/api/v1/meta/types/user`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct UserType {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    pub description: Option<String>,
+    pub created_by: String,
+    pub last_updated_by: String,
+    pub created: String,
+    pub last_updated: String,
+    pub default: bool,
+}
+
+/// The schema id of a user type: Okta gives both the same 17-character suffix (`oty…` and
+/// `osc…`, recorded).
+pub(crate) fn schema_id_of(type_id: &str) -> String {
+    format!("osc{}", type_id.get(3..).unwrap_or_default())
+}
+
+impl UserType {
+    /// The user type as Okta answers with it (recorded shape: `rel`, `href`, `method` links).
+    pub(crate) fn to_json(&self, base: &str) -> Value {
+        let mut map = Map::new();
+        map.insert("id".into(), json!(self.id));
+        map.insert("displayName".into(), json!(self.display_name));
+        map.insert("name".into(), json!(self.name));
+        if let Some(description) = &self.description {
+            map.insert("description".into(), json!(description));
+        }
+        map.insert("createdBy".into(), json!(self.created_by));
+        map.insert("lastUpdatedBy".into(), json!(self.last_updated_by));
+        map.insert("created".into(), json!(self.created));
+        map.insert("lastUpdated".into(), json!(self.last_updated));
+        map.insert("default".into(), json!(self.default));
+        map.insert(
+            "_links".into(),
+            json!({
+                "schema": {
+                    "rel": "schema",
+                    "href": format!("{base}/api/v1/meta/schemas/user/{}", schema_id_of(&self.id)),
+                    "method": "GET",
+                },
+                "self": { "rel": "self", "href": format!("{base}/api/v1/meta/types/user/{}", self.id), "method": "GET" },
+            }),
+        );
+        Value::Object(map)
+    }
+}
+
+/// What the state file holds (format 2; format 1 files, without types, schema and roles, load
+/// with a fresh schema and no role assignments).
 #[derive(Serialize, Deserialize)]
 struct PersistedOrg {
     format: u32,
     sequence: u64,
     everyone_id: String,
     user_type_id: String,
+    #[serde(default)]
     schema_id: String,
     users: Vec<User>,
     groups: Vec<Group>,
+    #[serde(default)]
+    user_types: Vec<UserType>,
+    #[serde(default)]
+    schema: Option<UserSchema>,
+    #[serde(default)]
+    roles: BTreeMap<String, Vec<RoleAssignment>>,
+    #[serde(default)]
+    realm_id: String,
+    #[serde(default)]
+    admin_id: String,
+    #[serde(default)]
+    system_id: String,
 }
 
 impl Org {
-    /// An org holding only the `Everyone` group.
-    pub(crate) fn new(seed: u64) -> Org {
+    /// An org holding only the `Everyone` group, the default user type and a schema with a
+    /// custom string property for each of `custom_attributes` that is not a base property.
+    pub(crate) fn new(seed: u64, custom_attributes: &[String]) -> Org {
         let mut rng = fastrand::Rng::with_seed(seed);
         let sequence = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|duration| duration.as_micros() as u64)
             .unwrap_or(1);
         let user_type_id = object_id("oty", sequence, &mut rng);
-        let schema_id = object_id("osc", sequence, &mut rng);
+        let now = now_timestamp();
         let mut org = Org {
             users: BTreeMap::new(),
             logins: HashMap::new(),
             groups: BTreeMap::new(),
             group_names: HashMap::new(),
             everyone_id: String::new(),
-            user_type_id,
-            schema_id,
+            user_type_id: user_type_id.clone(),
+            user_types: BTreeMap::new(),
+            schema: UserSchema::new(&now, custom_attributes),
+            roles: BTreeMap::new(),
+            realm_id: object_id("guo", sequence, &mut rng),
+            admin_id: object_id("00u", sequence, &mut rng),
+            system_id: object_id("spr", sequence, &mut rng),
             sequence,
             rng,
         };
+        org.insert_default_type(&user_type_id, &now);
         let everyone =
             org.insert_group(GroupType::BuiltIn, "Everyone", Value::String("All users in your organization".into()));
         org.everyone_id = everyone;
         org
+    }
+
+    /// Adds Okta's default user type (recorded: name `user`, display name `User`, created by the
+    /// system principal).
+    fn insert_default_type(&mut self, id: &str, now: &str) {
+        self.user_types.insert(
+            id.to_owned(),
+            UserType {
+                id: id.to_owned(),
+                name: "user".into(),
+                display_name: "User".into(),
+                description: Some("Okta user profile template with default permission settings".into()),
+                created_by: self.system_id.clone(),
+                last_updated_by: self.system_id.clone(),
+                created: now.to_owned(),
+                last_updated: now.to_owned(),
+                default: true,
+            },
+        );
+    }
+
+    /// The user type a path names: its id, or `default`.
+    pub(crate) fn resolve_type(&self, id: &str) -> Option<&UserType> {
+        if id == "default" {
+            return self.user_types.get(&self.user_type_id);
+        }
+        self.user_types.get(id)
+    }
+
+    /// The user type whose schema a path names: the schema id, or `default`.
+    pub(crate) fn type_of_schema(&self, schema_id: &str) -> Option<&UserType> {
+        if schema_id == "default" {
+            return self.user_types.get(&self.user_type_id);
+        }
+        self.user_types.values().find(|user_type| schema_id_of(&user_type.id) == schema_id)
     }
 
     pub(crate) fn next_id(&mut self, prefix: &str) -> String {
@@ -291,8 +422,9 @@ impl Org {
         }
     }
 
-    /// Removes a user and its memberships.
+    /// Removes a user, its memberships and its role assignments.
     pub(crate) fn remove_user(&mut self, user_id: &str) {
+        self.roles.remove(user_id);
         if let Some(user) = self.users.remove(user_id) {
             self.logins.remove(&fold_login(user.login()));
             let now = now_timestamp();
@@ -306,8 +438,15 @@ impl Org {
         }
     }
 
-    /// Removes a group and its memberships.
+    /// Removes a group, its memberships, its role assignments, and the group from the targets
+    /// of every role assignment (recorded: a deleted target group disappears from the targets).
     pub(crate) fn remove_group(&mut self, group_id: &str) {
+        self.roles.remove(group_id);
+        for assignments in self.roles.values_mut() {
+            for assignment in assignments.iter_mut() {
+                assignment.group_targets.remove(group_id);
+            }
+        }
         if let Some(group) = self.groups.remove(group_id) {
             self.group_names.remove(&group.name().to_lowercase());
             for user_id in &group.members {
@@ -321,20 +460,41 @@ impl Org {
     /// The state file's JSON.
     pub(crate) fn to_json(&self) -> serde_json::Result<Vec<u8>> {
         let persisted = PersistedOrg {
-            format: 1,
+            format: 2,
             sequence: self.sequence,
             everyone_id: self.everyone_id.clone(),
             user_type_id: self.user_type_id.clone(),
-            schema_id: self.schema_id.clone(),
+            schema_id: schema_id_of(&self.user_type_id),
             users: self.users.values().cloned().collect(),
             groups: self.groups.values().cloned().collect(),
+            user_types: self.user_types.values().cloned().collect(),
+            schema: Some(self.schema.clone()),
+            roles: self.roles.clone(),
+            realm_id: self.realm_id.clone(),
+            admin_id: self.admin_id.clone(),
+            system_id: self.system_id.clone(),
         };
         serde_json::to_vec(&persisted)
     }
 
-    /// Reads a state file written by [`Org::to_json`].
-    pub(crate) fn from_json(bytes: &[u8], seed: u64) -> serde_json::Result<Org> {
+    /// Reads a state file written by [`Org::to_json`]; `custom_attributes` are added to the
+    /// schema where missing (as for a fresh org).
+    pub(crate) fn from_json(bytes: &[u8], seed: u64, custom_attributes: &[String]) -> serde_json::Result<Org> {
         let persisted: PersistedOrg = serde_json::from_slice(bytes)?;
+        let now = now_timestamp();
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut fresh_id = |prefix: &str, current: String| {
+            if current.is_empty() {
+                object_id(prefix, persisted.sequence, &mut rng)
+            } else {
+                current
+            }
+        };
+        let realm_id = fresh_id("guo", persisted.realm_id);
+        let admin_id = fresh_id("00u", persisted.admin_id);
+        let system_id = fresh_id("spr", persisted.system_id);
+        let mut schema = persisted.schema.unwrap_or_else(|| UserSchema::new(&now, &[]));
+        schema.add_convenience_properties(custom_attributes);
         let mut org = Org {
             users: BTreeMap::new(),
             logins: HashMap::new(),
@@ -342,19 +502,36 @@ impl Org {
             group_names: HashMap::new(),
             everyone_id: persisted.everyone_id,
             user_type_id: persisted.user_type_id,
-            schema_id: persisted.schema_id,
+            user_types: persisted.user_types.into_iter().map(|user_type| (user_type.id.clone(), user_type)).collect(),
+            schema,
+            roles: persisted.roles,
+            realm_id,
+            admin_id,
+            system_id,
             sequence: persisted.sequence,
-            rng: fastrand::Rng::with_seed(seed),
+            rng,
         };
+        if !org.user_types.contains_key(&org.user_type_id) {
+            let id = org.user_type_id.clone();
+            org.insert_default_type(&id, &now);
+        }
         for group in persisted.groups {
             org.group_names.insert(group.name().to_lowercase(), group.id.clone());
             org.groups.insert(group.id.clone(), group);
         }
         for mut user in persisted.users {
-            user.refresh(&org.user_type_id);
+            if user.type_id.is_empty() || !org.user_types.contains_key(&user.type_id) {
+                user.type_id = org.user_type_id.clone();
+            }
+            if user.realm_id.is_empty() {
+                user.realm_id = org.realm_id.clone();
+            }
+            user.refresh();
             org.logins.insert(fold_login(user.login()), user.id.clone());
             org.users.insert(user.id.clone(), user);
         }
+        let (users, groups) = (&org.users, &org.groups);
+        org.roles.retain(|assignee, _| users.contains_key(assignee) || groups.contains_key(assignee));
         if !org.groups.contains_key(&org.everyone_id) {
             let everyone = org.insert_group(
                 GroupType::BuiltIn,
@@ -376,8 +553,11 @@ pub(crate) enum UserLinks {
     Full,
 }
 
-/// `_links` of a user, following the recorded responses.
-pub(crate) fn user_links(user: &User, base: &str, schema_id: &str, type_id: &str, links: UserLinks) -> Value {
+/// `_links` of a user, following the recorded responses; `schema` and `type` name the user's
+/// own type.
+pub(crate) fn user_links(user: &User, base: &str, links: UserLinks) -> Value {
+    let type_id = user.type_id.as_str();
+    let schema_id = schema_id_of(type_id);
     let user_url = format!("{base}/api/v1/users/{}", user.id);
     let mut map = Map::new();
     if links == UserLinks::SelfOnly {
@@ -463,11 +643,8 @@ impl Serialize for DocumentWith<'_> {
 }
 
 /// A user as Okta returns it.
-pub(crate) fn user_view<'a>(org: &Org, user: &'a User, base: &str, links: UserLinks) -> DocumentWith<'a> {
-    DocumentWith {
-        document: &user.document,
-        extra: vec![("_links", user_links(user, base, &org.schema_id, &org.user_type_id, links))],
-    }
+pub(crate) fn user_view<'a>(user: &'a User, base: &str, links: UserLinks) -> DocumentWith<'a> {
+    DocumentWith { document: &user.document, extra: vec![("_links", user_links(user, base, links))] }
 }
 
 /// A group as Okta returns it, with `_embedded.stats` when asked for.

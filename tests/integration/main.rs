@@ -19,4 +19,5 @@ mod recordings;
 mod simulator_groups;
 mod simulator_limits;
 mod simulator_replay;
+mod simulator_schema_roles;
 mod simulator_users;

@@ -58,8 +58,15 @@
 //!   * orgs recorded before 2022 ran Okta's Classic Engine: users there lack `_links.resetFactors`
 //!     (no factor enrolled) and `_links.forgotPassword` (no recovery question), which current
 //!     (Identity Engine) orgs, and the simulator, always give active users;
-//!   * an org with Realms gives users a `realmId` and omits `credentials.emails`; the simulator
-//!     models an org without Realms.
+//!   * current orgs give users a `realmId` (spec `User.realmId`), as the simulator does; orgs
+//!     recorded without Realms lack it. An org with Realms also omits `credentials.emails`,
+//!     which the simulator keeps.
+//! * Target groups of an admin role are listed in group-id order (recorded); the ids of the
+//!   replay are the simulator's, so recorded target listings are compared in the order of the
+//!   simulator ids their groups map to.
+//! * The 2020 recordings have no request bodies for role assignments and user types either: the
+//!   body of `POST …/roles` is rebuilt from the recorded answer (`{"type": …}`), that of a user
+//!   type's create, update or replace from the answer's `name`, `displayName`, `description`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -76,10 +83,6 @@ const OUT_OF_SCOPE: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/groups/*/apps", "a group's application assignments are not simulated"),
     ("*", "/api/v1/groups/rules", "group rules are not simulated"),
     ("*", "/api/v1/groups/rules/**", "group rules are not simulated"),
-    ("*", "/api/v1/groups/*/roles", "admin role assignments are not simulated"),
-    ("*", "/api/v1/groups/*/roles/**", "admin role assignments and role targets are not simulated"),
-    ("*", "/api/v1/users/*/roles", "admin role assignments are not simulated"),
-    ("*", "/api/v1/users/*/roles/**", "admin role assignments and role targets are not simulated"),
     ("*", "/api/v1/users/*/grants", "OAuth 2.0 consent grants are not simulated"),
     ("GET", "/api/v1/users/*/clients", "a user's OAuth 2.0 clients are not simulated"),
     ("GET", "/api/v1/users/*/appLinks", "app links (Applications API) are not simulated"),
@@ -140,6 +143,12 @@ struct OrgFacts {
 fn allowed_extra(path: &str, key: &str, facts: OrgFacts) -> bool {
     (facts.classic_engine && path.ends_with("._links") && matches!(key, "forgotPassword" | "resetFactors"))
         || (facts.realms && path.ends_with(".credentials") && key == "emails")
+        || (!facts.realms && key == "realmId" && is_user_level(path))
+}
+
+/// Whether `path` is a user object: the answer itself or an element of a listing.
+fn is_user_level(path: &str) -> bool {
+    path == "$" || (path.starts_with("$[") && path.ends_with(']') && !path[1..].contains('.'))
 }
 
 /// A key the recorded object has and the simulator's lacks, accepted for this org.
@@ -529,6 +538,16 @@ fn request_body(recorded: &Recorded, path: &str) -> Option<Value> {
         return Some(serde_json::from_str(text).unwrap_or(Value::String(text.clone())));
     }
     let answer = recorded.json().ok()?;
+    if recorded.method == "POST" && pattern_matches("/api/v1/*/*/roles", path) {
+        return answer.get("type").map(|kind| json!({ "type": kind }));
+    }
+    let user_type = path == "/api/v1/meta/types/user" || pattern_matches("/api/v1/meta/types/user/*", path);
+    if user_type && matches!(recorded.method.as_str(), "POST" | "PUT") {
+        let fields = ["name", "displayName", "description"];
+        return Some(Value::Object(
+            fields.iter().filter_map(|field| Some(((*field).to_owned(), answer.get(*field)?.clone()))).collect(),
+        ));
+    }
     let profile: Map<String, Value> = answer
         .get("profile")?
         .as_object()?
@@ -778,6 +797,11 @@ fn compare_interaction(
             errors.push(format!("error summaries: recorded {wanted:?}, simulated {:?}", summaries(&answer.body)));
         }
     }
+    let expected = if recorded.method == "GET" && pattern_matches("/api/v1/*/*/roles/*/targets/groups", path) {
+        in_simulated_id_order(expected, ids)
+    } else {
+        expected
+    };
     match (&expected, &answer.body) {
         (Value::Array(listed), Value::Array(simulated)) if org_wide => {
             compare_org_listing(listed, simulated, recorded_next.is_some(), ids, facts, errors)
@@ -790,6 +814,22 @@ fn compare_interaction(
                 learn_ids(&expected, &answer.body, ids);
             }
         }
+    }
+}
+
+/// A recorded listing ordered by the simulator ids its elements map to (unmapped ones last, in
+/// recorded order): Okta orders role target groups by id, and the replay's ids are the
+/// simulator's.
+fn in_simulated_id_order(listing: Value, ids: &IdMap) -> Value {
+    match listing {
+        Value::Array(mut items) => {
+            items.sort_by_key(|item| {
+                let mapped = id_of(item).and_then(|id| ids.get(id)).map(str::to_owned);
+                (mapped.is_none(), mapped)
+            });
+            Value::Array(items)
+        }
+        other => other,
     }
 }
 
@@ -933,6 +973,26 @@ fn org_wide_listings_need_the_replayed_objects() {
     compare_org_listing(&[ours("00urecorded000000001")], &[], false, &mut ids, facts, &mut errors);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(out_of_scope("POST", "//api/v1/users/00u1/credentials/forgot_password").is_some());
+    assert!(out_of_scope("POST", "/api/v1/users/00u1/roles").is_none());
+    // Target groups are compared in the order of the simulator ids they map to.
+    let mut target_ids = IdMap::default();
+    target_ids.learn("00grecorded000000002", "00gsimulated00000001");
+    target_ids.learn("00grecorded000000001", "00gsimulated00000002");
+    let ordered = in_simulated_id_order(
+        json!([{"id": "00grecorded000000001"}, {"id": "00gunknown0000000001"}, {"id": "00grecorded000000002"}]),
+        &target_ids,
+    );
+    assert_eq!(
+        ordered,
+        json!([{"id": "00grecorded000000002"}, {"id": "00grecorded000000001"}, {"id": "00gunknown0000000001"}])
+    );
+    // A `realmId` the recorded org did not send is accepted on users only.
+    let mut errors = Vec::new();
+    compare(&json!({"id": "00u1"}), &json!({"id": "00u1", "realmId": "guo1"}), "$", facts, &mut errors);
+    compare(&json!([{"id": "00u1"}]), &json!([{"id": "00u1", "realmId": "guo1"}]), "$", facts, &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+    compare(&json!({"a": {}}), &json!({"a": {"realmId": "guo1"}}), "$", facts, &mut errors);
+    assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(out_of_scope("GET", "/api/v1/users/00u1/groups").is_none());
     assert_eq!(recorded_ids("/api/v1/groups/00gsfck5wNqOPYMfS4x6/users", &[]), ["00gsfck5wNqOPYMfS4x6"]);
 }

@@ -142,3 +142,38 @@ def test_process_mode_rejects_bad_arguments() -> None:
     _, error = process.communicate(timeout=20)
     assert process.returncode == 2
     assert "rate-limits" in error
+
+
+@pytest.mark.okta_simulator(seed_users=1)
+def test_role_assignments_are_observable(okta_simulator: OktaSimulator) -> None:
+    sim = okta_simulator
+    user_id = sim.user("user1@example.com")["id"]
+    assert sim.role_assignments(user_id) == []
+    assert call(sim, "POST", f"/api/v1/users/{user_id}/roles", {"type": "USER_ADMIN"})[0] == 201
+    status, group = call(sim, "POST", "/api/v1/groups", {"profile": {"name": "Admins"}})
+    assert status == 200
+    assert call(sim, "POST", f"/api/v1/groups/{group['id']}/roles", {"type": "APP_ADMIN"})[0] == 201
+    assert call(sim, "PUT", f"/api/v1/groups/{group['id']}/users/{user_id}")[0] == 204
+    # A user's list includes its groups' roles, in Okta's order (by label).
+    assert sim.role_assignments("user1@example.com") == ["APP_ADMIN", "USER_ADMIN"]
+    assert sim.role_assignments(group["id"]) == ["APP_ADMIN"]
+    # Deactivation keeps role assignments; deletion removes them.
+    assert call(sim, "POST", f"/api/v1/users/{user_id}/lifecycle/deactivate")[0] == 200
+    assert sim.role_assignments(user_id) == ["APP_ADMIN", "USER_ADMIN"]
+    assert call(sim, "DELETE", f"/api/v1/users/{user_id}")[0] == 204
+    assert sim.role_assignments(user_id) == []
+    assert sim.role_assignments("nobody") == []
+
+
+def test_custom_attributes_become_schema_properties() -> None:
+    with OktaSimulator(custom_attributes=["badgeNumber"]) as sim:
+        status, schema = call(sim, "GET", "/api/v1/meta/schemas/user/default")
+        assert status == 200
+        custom = schema["definitions"]["custom"]["properties"]
+        assert custom["badgeNumber"]["type"] == "string"
+        assert "department" not in custom, "base properties stay in #base"
+        body = {"profile": {"login": "b@acme.com", "email": "b@acme.com", "firstName": "B", "lastName": "C"}}
+        body["profile"]["badgeNumber"] = 17
+        status, error = call(sim, "POST", "/api/v1/users", body)
+        assert status == 400
+        assert error["errorCauses"] == [{"errorSummary": "badgeNumber: The field must be of type string"}]
