@@ -441,14 +441,20 @@ class Actions:
     ) -> Report:
         """MANAGE_RELATIONSHIPS: mode "add" (the default), "remove" or "sync" (with ``exclusive_prefix``)."""
     def deprovision_identity(
-        self, user: _UserRef, *, mode: _DeprovisionMode = ..., remove_groups: bool = True, logout: bool = True
+        self,
+        user: _UserRef,
+        *,
+        mode: _DeprovisionMode = ...,
+        remove_groups: bool = True,
+        logout: bool = True,
+        remove_roles: bool = True,
     ) -> Report:
         """DEPROVISION_IDENTITY: history recorded, account disabled (mode "deactivate", the default, or
-        "suspend"), memberships removed, logged out."""
+        "suspend"), memberships and the admin roles the user holds itself removed, logged out."""
     def reactivate_identity(
-        self, user: _UserRef, *, restore_groups: bool = True, send_email: bool = True
+        self, user: _UserRef, *, restore_groups: bool = True, send_email: bool = True, restore_roles: bool = True
     ) -> Report:
-        """Bring a deprovisioned user back, restoring the memberships it had when deprovisioned.
+        """Bring a deprovisioned user back, restoring the memberships and admin roles it had when deprovisioned.
         A DEPROVISIONED user gets Okta's activation email, or with ``send_email=False`` the link
         in ``report.activation_links``."""
     def create_entitlement(self, name: str, description: str | None = None) -> Report:
@@ -730,14 +736,20 @@ class AsyncActions:
     ) -> Awaitable[Report]:
         """MANAGE_RELATIONSHIPS: mode "add" (the default), "remove" or "sync" (with ``exclusive_prefix``)."""
     def deprovision_identity(
-        self, user: _UserRef, *, mode: _DeprovisionMode = ..., remove_groups: bool = True, logout: bool = True
+        self,
+        user: _UserRef,
+        *,
+        mode: _DeprovisionMode = ...,
+        remove_groups: bool = True,
+        logout: bool = True,
+        remove_roles: bool = True,
     ) -> Awaitable[Report]:
         """DEPROVISION_IDENTITY: history recorded, account disabled (mode "deactivate", the default, or
-        "suspend"), memberships removed, logged out."""
+        "suspend"), memberships and the admin roles the user holds itself removed, logged out."""
     def reactivate_identity(
-        self, user: _UserRef, *, restore_groups: bool = True, send_email: bool = True
+        self, user: _UserRef, *, restore_groups: bool = True, send_email: bool = True, restore_roles: bool = True
     ) -> Awaitable[Report]:
-        """Bring a deprovisioned user back, restoring the memberships it had when deprovisioned.
+        """Bring a deprovisioned user back, restoring the memberships and admin roles it had when deprovisioned.
         A DEPROVISIONED user gets Okta's activation email, or with ``send_email=False`` the link
         in ``report.activation_links``."""
     def create_entitlement(self, name: str, description: str | None = None) -> Awaitable[Report]:

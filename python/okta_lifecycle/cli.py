@@ -374,13 +374,20 @@ def command_history(arguments: argparse.Namespace) -> int:
         )
         group_ref = detail.get("group")
         group = group_ref.get("name") if isinstance(group_ref, dict) else None
-        what = changes or (f"group {group}" if group else "")
+        role_ref = detail.get("role")
+        role = role_ref.get("role_type") if isinstance(role_ref, dict) else detail.get("role_type")
+        what = changes or (f"group {group}" if group else "") or (f"admin role {role}" if role else "")
         sys.stdout.write(
             f"{entry['updated_at']}  {entry['action']:<22} {entry['operation']:<16} {entry['status']:<10} {what}\n"
         )
     for snapshot in snapshots:
         groups = ", ".join(name for _, name in snapshot["groups"])
-        sys.stdout.write(f"snapshot {snapshot['taken_at']} ({snapshot['status']}): groups {groups}\n")
+        roles = ", ".join(
+            role["role_type"] + (" (limited)" if role["group_targets"] or role["app_targets"] else "")
+            for role in snapshot.get("roles", [])
+        )
+        taken = f"snapshot {snapshot['taken_at']} ({snapshot['status']})"
+        sys.stdout.write(f"{taken}: groups {groups or '-'}; admin roles {roles or '-'}\n")
     return EXIT_OK
 
 

@@ -26,7 +26,9 @@ __all__ = [
     "PlanSummary",
     "RecordIssue",
     "RoleAssignment",
+    "RoleRef",
     "RunInfo",
+    "SnapshotRole",
     "RunStatus",
     "SimulatorCounters",
     "SimulatorRequest",
@@ -55,6 +57,14 @@ class GroupRef(TypedDict):
     name: str
 
 
+class RoleRef(TypedDict):
+    """An admin role assignment a change removes."""
+
+    id: str
+    role_type: str
+    label: str
+
+
 class AttributeChange(TypedDict):
     """One attribute's old and new value (``None`` when absent)."""
 
@@ -77,6 +87,7 @@ class Change(_ChangeKeys, total=False):
     ``update_user``: user, changes; ``add_member`` / ``remove_member``: user, group;
     ``snapshot_user``, ``deactivate_user``, ``suspend_user``, ``unsuspend_user``: user;
     ``activate_user``: user, send_email; ``clear_sessions``: user, oauth_tokens;
+    ``unassign_role``: user, role; ``assign_role``: user, role_type;
     ``reset_password``: user, send_email, revoke_sessions."""
 
     name: str
@@ -88,6 +99,8 @@ class Change(_ChangeKeys, total=False):
     user: UserRef
     changes: list[AttributeChange]
     group: GroupRef
+    role: RoleRef
+    role_type: str
     send_email: bool
     oauth_tokens: bool
     revoke_sessions: bool
@@ -146,9 +159,19 @@ class ChangeRecord(TypedDict):
     updated_at: str
 
 
+class SnapshotRole(TypedDict):
+    """An admin role a user held itself when a snapshot was taken, with the groups (ids) or
+    catalog apps it was limited to (empty: not limited)."""
+
+    role_type: str
+    label: str
+    group_targets: list[str]
+    app_targets: list[str]
+
+
 class UserSnapshot(TypedDict):
-    """A user's profile and memberships recorded before a deprovision (``client.snapshots``);
-    ``groups`` holds ``(group id, group name)`` pairs."""
+    """A user's profile, memberships and admin roles recorded before a deprovision
+    (``client.snapshots``); ``groups`` holds ``(group id, group name)`` pairs."""
 
     run_id: str
     user_id: str
@@ -157,6 +180,7 @@ class UserSnapshot(TypedDict):
     status: str
     profile: dict[str, Any]
     groups: list[tuple[str, str]]
+    roles: list[SnapshotRole]
 
 
 class RunInfo(TypedDict):

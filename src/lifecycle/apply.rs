@@ -25,9 +25,12 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::http::OktaClient;
-use crate::lifecycle::journal::{new_lease_owner, plan_digest, ChangeStatus, Journal, LeaseOutcome, UserSnapshot};
+use crate::lifecycle::journal::{
+    new_lease_owner, plan_digest, ChangeStatus, Journal, LeaseOutcome, SnapshotRole, UserSnapshot,
+};
 use crate::lifecycle::plan::{safety_verdict, Change, GroupRef, Operation, Plan, UserRef};
-use crate::okta::{CreateUser, UserStatus};
+use crate::okta::roles::GROUP_SCOPED_ROLE_TYPES;
+use crate::okta::{Assignee, CreateUser, UserStatus};
 use crate::secret::SecretString;
 
 /// How to apply.
@@ -706,6 +709,7 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
                 let group = group?;
                 groups.push((group.id().to_owned(), group.name().unwrap_or_default().to_owned()));
             }
+            let roles = held_roles(client, &id).await?;
             journal.record_snapshot(&UserSnapshot {
                 run_id: plan.run_id.clone(),
                 user_id: id.clone(),
@@ -714,8 +718,35 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
                 status: current.status().as_str().to_owned(),
                 profile: current.profile().clone(),
                 groups,
+                roles,
             })?;
             Done::answered(json!({ "user_id": id }))
+        }
+        Operation::UnassignRole { user, role } => {
+            let id = or_skip!(user_id(user));
+            match client.roles().unassign(&Assignee::User(id.clone()), &role.id).await {
+                // Already gone: the goal holds.
+                Err(error) if error.is_not_found() => {}
+                other => other?,
+            }
+            Done::answered(json!({ "user_id": id, "role_type": role.role_type }))
+        }
+        Operation::AssignRole { user, role_type } => {
+            let id = or_skip!(user_id(user));
+            let assignee = Assignee::User(id.clone());
+            match client.roles().assign(&assignee, role_type).await {
+                Ok(assignment) => {
+                    Done::answered(json!({ "user_id": id, "role_type": role_type, "assignment_id": assignment.id() }))
+                }
+                // Okta refuses a role the user already holds: the goal holds then.
+                Err(error @ Error::Api(_)) => match held_directly(client, &id, role_type).await {
+                    Some(assignment_id) => Done::answered(
+                        json!({ "user_id": id, "role_type": role_type, "assignment_id": assignment_id, "already_held": true }),
+                    ),
+                    None => Err(error),
+                },
+                Err(error) => Err(error),
+            }
         }
         Operation::ActivateUser { user, send_email } => {
             let id = or_skip!(user_id(user));
@@ -761,6 +792,43 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
             Done::answered(json!({ "user_id": id }))
         }
     }
+}
+
+/// The admin roles a user holds itself, with the groups or apps each is limited to.
+async fn held_roles(client: &OktaClient, user_id: &str) -> Result<Vec<SnapshotRole>> {
+    let assignee = Assignee::User(user_id.to_owned());
+    let mut held = Vec::new();
+    for role in client.roles().list(&assignee).await? {
+        if role.assignment_type() != "USER" {
+            continue;
+        }
+        let mut snapshot = SnapshotRole {
+            role_type: role.role_type().to_owned(),
+            label: role.label().to_owned(),
+            group_targets: Vec::new(),
+            app_targets: Vec::new(),
+        };
+        if GROUP_SCOPED_ROLE_TYPES.contains(&role.role_type()) {
+            let groups = client.roles().group_targets(&assignee, role.id()).await?;
+            snapshot.group_targets = groups.iter().map(|g| g.id().to_owned()).collect();
+        } else if role.role_type() == "APP_ADMIN" {
+            let apps = client.roles().app_targets(&assignee, role.id()).await?;
+            snapshot.app_targets =
+                apps.iter().filter_map(|app| app.get("name").and_then(Value::as_str)).map(str::to_owned).collect();
+        }
+        held.push(snapshot);
+    }
+    Ok(held)
+}
+
+/// The id of the assignment through which the user holds `role_type` itself (not through a
+/// group), if it does (`None` too when the roles cannot be read).
+async fn held_directly(client: &OktaClient, user_id: &str, role_type: &str) -> Option<String> {
+    let roles = client.roles().list(&Assignee::User(user_id.to_owned())).await.ok()?;
+    roles
+        .iter()
+        .find(|role| role.role_type() == role_type && role.assignment_type() == "USER")
+        .map(|role| role.id().to_owned())
 }
 
 /// Finds out whether a change that was in flight took effect. `Ok(Some(result))`: it did;
@@ -824,9 +892,17 @@ async fn verify(context: &Context<'_>, change: &Change) -> std::result::Result<O
                 _ => Err(unknown()),
             }
         }
-        // Setting attributes, memberships, logging out and recording history are safe to do
-        // again.
-        Operation::UpdateUser { .. }
+        Operation::AssignRole { user, role_type } => {
+            let Ok(id) = resolve_user(resolved, user) else { return Ok(None) };
+            let held = held_directly(client, &id, role_type).await;
+            Ok(held.map(|assignment_id| {
+                Some(json!({ "user_id": id, "role_type": role_type, "assignment_id": assignment_id }))
+            }))
+        }
+        // Setting attributes, memberships, logging out, removing a role and recording history
+        // are safe to do again.
+        Operation::UnassignRole { .. }
+        | Operation::UpdateUser { .. }
         | Operation::AddMember { .. }
         | Operation::RemoveMember { .. }
         | Operation::ClearSessions { .. }

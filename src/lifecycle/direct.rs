@@ -118,16 +118,20 @@ pub async fn deprovision_identity(
     mode: &str,
     remove_groups: bool,
     logout: bool,
+    remove_roles: bool,
 ) -> Result<Outcome> {
     let login = login_of(client, user).await?;
-    let action =
-        json!({"action": "deprovision_identity", "mode": mode, "remove_groups": remove_groups, "logout": logout});
+    let action = json!({
+        "action": "deprovision_identity", "mode": mode, "remove_groups": remove_groups, "logout": logout,
+        "remove_roles": remove_roles,
+    });
     let mut record = Map::new();
     record.insert("login".into(), Value::String(login));
     run(client, journal, single_action(json!({"login": "{login}"}), action), record).await
 }
 
-/// Reactivation of one user, restoring the memberships it had when deprovisioned when asked. A
+/// Reactivation of one user, restoring the memberships and admin roles it had when
+/// deprovisioned when asked. A
 /// DEPROVISIONED user gets Okta's activation email (`send_email`), or the link comes back in
 /// the report's activation links.
 pub async fn reactivate_identity(
@@ -135,10 +139,14 @@ pub async fn reactivate_identity(
     journal: &Journal,
     user: &str,
     restore_groups: bool,
+    restore_roles: bool,
     send_email: bool,
 ) -> Result<Outcome> {
     let login = login_of(client, user).await?;
-    let action = json!({"action": "reactivate_identity", "restore_groups": restore_groups, "send_email": send_email});
+    let action = json!({
+        "action": "reactivate_identity", "restore_groups": restore_groups, "restore_roles": restore_roles,
+        "send_email": send_email,
+    });
     let mut record = Map::new();
     record.insert("login".into(), Value::String(login));
     run(client, journal, single_action(json!({"login": "{login}"}), action), record).await

@@ -121,6 +121,42 @@ pub struct UserSnapshot {
     pub profile: Map<String, Value>,
     /// `(group id, group name)` of every membership.
     pub groups: Vec<(String, String)>,
+    /// The admin roles the user held itself (not through a group). Empty in snapshots taken
+    /// before release 0.2, which did not record roles.
+    #[serde(default)]
+    pub roles: Vec<SnapshotRole>,
+}
+
+/// An admin role a user held when a snapshot was taken, with the targets it was limited to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRole {
+    /// The role type (`USER_ADMIN`, ...).
+    pub role_type: String,
+    /// Okta's label.
+    pub label: String,
+    /// The ids of the groups a scoped role was limited to (empty: not limited to groups).
+    #[serde(default)]
+    pub group_targets: Vec<String>,
+    /// The catalog apps an APP_ADMIN role was limited to (empty: not limited to apps).
+    #[serde(default)]
+    pub app_targets: Vec<String>,
+}
+
+impl SnapshotRole {
+    /// Whether the role was limited to some groups or apps.
+    pub fn is_scoped(&self) -> bool {
+        !self.group_targets.is_empty() || !self.app_targets.is_empty()
+    }
+}
+
+/// What a reactivation restores: the union of the snapshots taken since the user was last
+/// active.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Restorable {
+    /// `(group id, group name)` of the memberships.
+    pub groups: Vec<(String, String)>,
+    /// The admin roles the user held itself.
+    pub roles: Vec<SnapshotRole>,
 }
 
 /// The journal database.
@@ -140,7 +176,7 @@ fn now() -> String {
 
 /// The journal's schema version (`PRAGMA user_version`). Version 0 is the schema of release
 /// 0.1; each later version adds to it through [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The schema of release 0.1 (version 0), created as it was so that old and new journals go
 /// through the same migrations.
@@ -195,7 +231,8 @@ CREATE TABLE IF NOT EXISTS watermarks (
 ";
 
 /// Migration `i` takes a journal from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 ALTER TABLE runs ADD COLUMN plan TEXT;
 ALTER TABLE runs ADD COLUMN digest TEXT;
 ALTER TABLE runs ADD COLUMN safety TEXT;
@@ -204,7 +241,11 @@ ALTER TABLE runs ADD COLUMN source_digest TEXT;
 ALTER TABLE runs ADD COLUMN lease_owner TEXT;
 ALTER TABLE runs ADD COLUMN lease_expires_ms INTEGER;
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);
-"];
+",
+    "
+ALTER TABLE snapshots ADD COLUMN roles TEXT;
+",
+];
 
 /// Brings a journal to [`SCHEMA_VERSION`], in one transaction per step.
 fn migrate(connection: &Connection) -> Result<()> {
@@ -640,7 +681,7 @@ impl Journal {
     pub fn record_snapshot(&self, snapshot: &UserSnapshot) -> Result<()> {
         self.connection()
             .execute(
-                "INSERT INTO snapshots (run_id, user_id, login, taken_at, status, profile, groups) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO snapshots (run_id, user_id, login, taken_at, status, profile, groups, roles) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     snapshot.run_id,
                     snapshot.user_id,
@@ -648,7 +689,8 @@ impl Journal {
                     snapshot.taken_at,
                     snapshot.status,
                     Value::Object(snapshot.profile.clone()).to_string(),
-                    serde_json::to_string(&snapshot.groups).unwrap_or_default()
+                    serde_json::to_string(&snapshot.groups).unwrap_or_default(),
+                    serde_json::to_string(&snapshot.roles).unwrap_or_default()
                 ],
             )
             .map_err(journal_error)?;
@@ -659,7 +701,7 @@ impl Journal {
     pub fn latest_snapshot(&self, user_id: &str) -> Result<Option<UserSnapshot>> {
         self.connection()
             .query_row(
-                "SELECT run_id, user_id, login, taken_at, status, profile, groups FROM snapshots WHERE user_id = ?1 ORDER BY id DESC LIMIT 1",
+                "SELECT run_id, user_id, login, taken_at, status, profile, groups, roles FROM snapshots WHERE user_id = ?1 ORDER BY id DESC LIMIT 1",
                 params![user_id],
                 snapshot_from_row,
             )
@@ -667,24 +709,29 @@ impl Journal {
             .map_err(journal_error)
     }
 
-    /// The memberships to restore when a user comes back: the union of the snapshots taken since
-    /// the user was last active. The first deprovision's snapshot holds every membership; a
-    /// later one (taken when an earlier deprovision was only partly done) holds only what was
-    /// left, so restoring from it alone would lose the rest.
-    pub fn restorable_groups(&self, user_id: &str) -> Result<Option<Vec<(String, String)>>> {
+    /// The memberships and admin roles to restore when a user comes back: the union of the
+    /// snapshots taken since the user was last active. The first deprovision's snapshot holds
+    /// every membership and role; a later one (taken when an earlier deprovision was only partly
+    /// done) holds only what was left, so restoring from it alone would lose the rest.
+    pub fn restorable(&self, user_id: &str) -> Result<Option<Restorable>> {
         let connection = self.connection();
         let mut statement = connection
-            .prepare("SELECT run_id, user_id, login, taken_at, status, profile, groups FROM snapshots WHERE user_id = ?1 ORDER BY id DESC")
+            .prepare("SELECT run_id, user_id, login, taken_at, status, profile, groups, roles FROM snapshots WHERE user_id = ?1 ORDER BY id DESC")
             .map_err(journal_error)?;
         let rows = statement.query_map(params![user_id], snapshot_from_row).map_err(journal_error)?;
-        let mut groups: Vec<(String, String)> = Vec::new();
+        let mut restorable = Restorable::default();
         let mut any = false;
         for snapshot in rows {
             let snapshot = snapshot.map_err(journal_error)?;
             any = true;
             for (id, name) in snapshot.groups {
-                if !groups.iter().any(|(known, _)| *known == id) {
-                    groups.push((id, name));
+                if !restorable.groups.iter().any(|(known, _)| *known == id) {
+                    restorable.groups.push((id, name));
+                }
+            }
+            for role in snapshot.roles {
+                if !restorable.roles.iter().any(|known| known.role_type == role.role_type) {
+                    restorable.roles.push(role);
                 }
             }
             if !matches!(snapshot.status.as_str(), "DEPROVISIONED" | "SUSPENDED") {
@@ -692,14 +739,14 @@ impl Journal {
                 break;
             }
         }
-        Ok(any.then_some(groups))
+        Ok(any.then_some(restorable))
     }
 
     /// Every snapshot of a user, by id or login (oldest first).
     pub fn snapshots(&self, user_id_or_login: &str) -> Result<Vec<UserSnapshot>> {
         let connection = self.connection();
         let mut statement = connection
-            .prepare("SELECT run_id, user_id, login, taken_at, status, profile, groups FROM snapshots WHERE user_id = ?1 OR login = ?1 COLLATE NOCASE ORDER BY id")
+            .prepare("SELECT run_id, user_id, login, taken_at, status, profile, groups, roles FROM snapshots WHERE user_id = ?1 OR login = ?1 COLLATE NOCASE ORDER BY id")
             .map_err(journal_error)?;
         let rows = statement.query_map(params![user_id_or_login], snapshot_from_row).map_err(journal_error)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(journal_error)
@@ -885,5 +932,6 @@ fn snapshot_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserSnapshot> 
         status: row.get(4)?,
         profile: serde_json::from_str(&profile).unwrap_or_default(),
         groups: serde_json::from_str(&groups).unwrap_or_default(),
+        roles: row.get::<_, Option<String>>(7)?.and_then(|roles| serde_json::from_str(&roles).ok()).unwrap_or_default(),
     })
 }

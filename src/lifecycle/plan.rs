@@ -28,6 +28,17 @@ pub struct GroupRef {
     pub name: String,
 }
 
+/// An admin role assignment a change applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleRef {
+    /// The assignment's id.
+    pub id: String,
+    /// The role type (`USER_ADMIN`, ...).
+    pub role_type: String,
+    /// Okta's label (`User Administrator`, ...).
+    pub label: String,
+}
+
 /// One attribute's old and new value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttributeChange {
@@ -120,6 +131,20 @@ pub enum Operation {
         /// Revoke OAuth tokens too.
         oauth_tokens: bool,
     },
+    /// `DELETE /api/v1/users/{id}/roles/{assignmentId}`: an admin role the user holds directly.
+    UnassignRole {
+        /// The user.
+        user: UserRef,
+        /// The assignment.
+        role: RoleRef,
+    },
+    /// `POST /api/v1/users/{id}/roles`: an admin role given back on reactivation.
+    AssignRole {
+        /// The user.
+        user: UserRef,
+        /// The role type (`USER_ADMIN`, ...).
+        role_type: String,
+    },
     /// `POST .../lifecycle/reset_password`: never repeated, never retried after an ambiguous
     /// failure.
     ResetPassword {
@@ -147,6 +172,8 @@ impl Operation {
             Operation::ActivateUser { .. } => "activate_user",
             Operation::UnsuspendUser { .. } => "unsuspend_user",
             Operation::ClearSessions { .. } => "clear_sessions",
+            Operation::UnassignRole { .. } => "unassign_role",
+            Operation::AssignRole { .. } => "assign_role",
             Operation::ResetPassword { .. } => "reset_password",
         }
     }
@@ -162,7 +189,9 @@ impl Operation {
             | Operation::SuspendUser { .. }
             | Operation::ActivateUser { .. }
             | Operation::UnsuspendUser { .. }
-            | Operation::ClearSessions { .. } => 3,
+            | Operation::ClearSessions { .. }
+            | Operation::UnassignRole { .. }
+            | Operation::AssignRole { .. } => 3,
             Operation::ResetPassword { .. } => 4,
         }
     }
@@ -185,6 +214,8 @@ impl Operation {
             | Operation::ActivateUser { user, .. }
             | Operation::UnsuspendUser { user }
             | Operation::ClearSessions { user, .. }
+            | Operation::UnassignRole { user, .. }
+            | Operation::AssignRole { user, .. }
             | Operation::ResetPassword { user, .. } => Some(user),
         }
     }
@@ -220,7 +251,11 @@ impl Operation {
             }
             Operation::AddMember { user, group } => format!("add {} to {:?}", user.login, group.name),
             Operation::RemoveMember { user, group } => format!("remove {} from {:?}", user.login, group.name),
-            Operation::SnapshotUser { user } => format!("record {}'s profile and groups", user.login),
+            Operation::SnapshotUser { user } => format!("record {}'s profile, groups and admin roles", user.login),
+            Operation::UnassignRole { user, role } => {
+                format!("remove the admin role {} ({}) from {}", role.role_type, role.label, user.login)
+            }
+            Operation::AssignRole { user, role_type } => format!("give {} the admin role {role_type}", user.login),
             Operation::DeactivateUser { user } => format!("deactivate {}", user.login),
             Operation::SuspendUser { user } => format!("suspend {}", user.login),
             Operation::ActivateUser { user, send_email } => {

@@ -4,25 +4,56 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::{Map, Value};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::http::OktaClient;
-use crate::lifecycle::actions::{self, Identity, PlanContext, RecordedGroups};
+use crate::lifecycle::actions::{self, Identity, PlanContext, Restorable};
 use crate::lifecycle::journal::Journal;
 use crate::lifecycle::plan::{safety_verdict, IdentityEvent, Operation, Plan, RecordIssue, Summary};
 use crate::lifecycle::policy::{ActionSpec, Policy, TieBreak};
 use crate::lifecycle::record::{records_digest, IdentityRecord};
 use crate::lifecycle::state::{self, OrgSnapshot, ReadRequest, UserState};
-use crate::okta::UserStatus;
+use crate::okta::{UserSchema, UserStatus};
 
-/// Renders the policy's primary attribute values for a record.
-fn render_attributes(policy: &Policy, record: &IdentityRecord) -> std::result::Result<Map<String, Value>, String> {
+/// Renders the policy's primary attribute values for a record. With the org's schema, each
+/// value takes its attribute's type (a number, a boolean, an array) and is checked as Okta would
+/// check it, so that a value Okta would refuse is an issue for the record, not a failed write.
+fn render_attributes(
+    policy: &Policy,
+    record: &IdentityRecord,
+    schema: Option<&UserSchema>,
+) -> std::result::Result<Map<String, Value>, String> {
     let lookup = |field: &str| record.text(field);
     let mut attributes = Map::new();
     for rule in &policy.attributes {
-        let value = rule.formatter.render(&lookup).map_err(|e| format!("attribute {}: {e}", rule.name))?;
-        attributes.insert(rule.name.clone(), Value::String(value));
+        let text = rule.formatter.render(&lookup).map_err(|e| format!("attribute {}: {e}", rule.name))?;
+        let value = match schema.and_then(|schema| schema.property(&rule.name)) {
+            Some(property) => property.from_text(&text).map_err(|e| format!("attribute {e}"))?,
+            None => Value::String(text),
+        };
+        attributes.insert(rule.name.clone(), value);
     }
     Ok(attributes)
+}
+
+/// Refuses a policy that writes an attribute the org's schema does not define (Okta would
+/// refuse every write of it), before any user is read.
+pub fn check_against_schema(policy: &Policy, schema: &UserSchema) -> Result<()> {
+    let undefined: Vec<&str> = policy
+        .attributes
+        .iter()
+        .map(|rule| rule.name.as_str())
+        .filter(|name| schema.property(name).is_none())
+        .collect();
+    if let Some(first) = undefined.first() {
+        return Err(Error::InvalidInput(format!(
+            "policy: attributes.{first}: the org's user schema does not define {}; add {} to the schema first \
+             (client.schema.update_custom) or remove {} from the policy",
+            undefined.join(", "),
+            if undefined.len() == 1 { "it" } else { "them" },
+            if undefined.len() == 1 { "it" } else { "them" },
+        )));
+    }
+    Ok(())
 }
 
 /// The value a record is matched on: the rendered login, or the source key.
@@ -47,10 +78,17 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord]) -> ReadRequest 
         let lookup = |field: &str| record.text(field);
         for action in &workflow.actions {
             match action {
-                ActionSpec::ManageRelationships { groups, exclusive_prefix, scope, .. } => {
+                ActionSpec::ManageRelationships { groups, exclusive_prefix, scope, roles, role_scope, .. } => {
                     for group in groups {
                         if let Ok(name) = group.render(&lookup) {
                             request.groups.insert(name);
+                        }
+                    }
+                    if !roles.is_empty() || !role_scope.is_empty() {
+                        if let Ok(attributes) = render_attributes(policy, record, None) {
+                            if let Some(value) = match_value(policy, record, &attributes) {
+                                request.role_users.push(value);
+                            }
                         }
                     }
                     request.groups.extend(scope.iter().cloned());
@@ -58,10 +96,17 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord]) -> ReadRequest 
                         request.group_prefixes.insert(prefix.clone());
                     }
                 }
-                ActionSpec::DeprovisionIdentity { remove_groups: true, .. } => {
-                    if let Ok(attributes) = render_attributes(policy, record) {
+                ActionSpec::DeprovisionIdentity { remove_groups, remove_roles, .. }
+                    if *remove_groups || *remove_roles =>
+                {
+                    if let Ok(attributes) = render_attributes(policy, record, None) {
                         if let Some(value) = match_value(policy, record, &attributes) {
-                            request.full_membership_users.push(value);
+                            if *remove_groups {
+                                request.full_membership_users.push(value.clone());
+                            }
+                            if *remove_roles {
+                                request.role_users.push(value);
+                            }
                         }
                     }
                 }
@@ -76,8 +121,11 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord]) -> ReadRequest 
 /// applied). The journal also gives the memberships to restore for reactivations. Nothing is
 /// written to Okta.
 pub async fn plan(client: &OktaClient, policy: &Policy, records: &[IdentityRecord], journal: &Journal) -> Result<Plan> {
-    let snapshot = state::read(client, &read_request(policy, records)).await?;
-    let recorded = |user_id: &str| journal.restorable_groups(user_id).ok().flatten();
+    let schema = client.schema().user_schema().await?;
+    check_against_schema(policy, &schema)?;
+    let mut snapshot = state::read(client, &read_request(policy, records)).await?;
+    snapshot.set_schema(schema);
+    let recorded = |user_id: &str| journal.restorable(user_id).map_err(|e| e.to_string());
     let plan = plan_with_snapshot(policy, records, &snapshot, client.config().org_url.as_str(), &recorded);
     journal.record_plan(&plan, &policy.safety, records.len())?;
     Ok(plan)
@@ -144,9 +192,9 @@ pub fn plan_with_snapshot(
     records: &[IdentityRecord],
     snapshot: &OrgSnapshot,
     org_url: &str,
-    recorded_groups: &dyn Fn(&str) -> Option<RecordedGroups>,
+    restorable: &dyn Fn(&str) -> std::result::Result<Option<Restorable>, String>,
 ) -> Plan {
-    let mut context = PlanContext::new(policy, snapshot, recorded_groups);
+    let mut context = PlanContext::new(policy, snapshot, restorable);
     let mut issues = Vec::new();
     let mut summary = Summary { records: records.len(), ..Default::default() };
     let mut seen_keys = HashSet::new();
@@ -169,7 +217,7 @@ pub fn plan_with_snapshot(
             summary.unmatched += 1;
             continue;
         };
-        let attributes = match render_attributes(policy, record) {
+        let attributes = match render_attributes(policy, record, snapshot.schema()) {
             Ok(attributes) => attributes,
             Err(message) => {
                 issues.push(issue(message));
@@ -254,7 +302,7 @@ pub fn plan_with_snapshot(
                     }
                     Err(e) => Err(format!("create_entitlement name: {e}")),
                 },
-                ActionSpec::ManageRelationships { mode, groups, exclusive_prefix, scope } => {
+                ActionSpec::ManageRelationships { mode, groups, exclusive_prefix, scope, roles, role_scope } => {
                     let names: std::result::Result<Vec<String>, String> = groups
                         .iter()
                         .map(|g| g.render(&lookup).map_err(|e| format!("manage_relationships group: {e}")))
@@ -264,20 +312,33 @@ pub fn plan_with_snapshot(
                             let scope = actions::manage_relationships::Scope {
                                 prefix: exclusive_prefix.as_deref(),
                                 names: scope,
+                                roles: role_scope,
                             };
-                            actions::manage_relationships::decide(&mut context, &identity, *mode, &names, &scope)
+                            actions::manage_relationships::decide(&mut context, &identity, *mode, &names, roles, &scope)
                         }
                         Err(e) => Err(e),
                     }
                 }
-                ActionSpec::DeprovisionIdentity { mode, remove_groups, logout } => {
-                    actions::deprovision_identity::decide(&mut context, &mut identity, *mode, *remove_groups, *logout)
+                ActionSpec::DeprovisionIdentity { mode, remove_groups, logout, remove_roles } => {
+                    let options = actions::deprovision_identity::DeprovisionOptions {
+                        mode: *mode,
+                        remove_groups: *remove_groups,
+                        logout: *logout,
+                        remove_roles: *remove_roles,
+                    };
+                    actions::deprovision_identity::decide(&mut context, &mut identity, &options)
                 }
                 ActionSpec::ResetPassword { send_email, revoke_sessions } => {
                     actions::reset_password::decide(&mut context, &identity, *send_email, *revoke_sessions)
                 }
-                ActionSpec::ReactivateIdentity { restore_groups, send_email } => {
-                    actions::reactivate_identity::decide(&mut context, &mut identity, *restore_groups, *send_email)
+                ActionSpec::ReactivateIdentity { restore_groups, restore_roles, send_email } => {
+                    actions::reactivate_identity::decide(
+                        &mut context,
+                        &mut identity,
+                        *restore_groups,
+                        *restore_roles,
+                        *send_email,
+                    )
                 }
             };
             if let Err(message) = outcome {

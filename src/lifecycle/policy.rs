@@ -149,6 +149,10 @@ pub enum ActionSpec {
         exclusive_prefix: Option<String>,
         /// With `sync`: these groups (names) are managed too.
         scope: Vec<String>,
+        /// Admin role types the user holds itself (`HELP_DESK_ADMIN`, ...).
+        roles: Vec<String>,
+        /// With `sync`: these role types are managed (removed when not listed in `roles`).
+        role_scope: Vec<String>,
     },
     /// `deprovision_identity`.
     DeprovisionIdentity {
@@ -158,6 +162,8 @@ pub enum ActionSpec {
         remove_groups: bool,
         /// End sessions and revoke OAuth tokens.
         logout: bool,
+        /// Remove the admin roles the user holds itself (Okta keeps them on a deactivated user).
+        remove_roles: bool,
     },
     /// `reset_password`.
     ResetPassword {
@@ -170,6 +176,8 @@ pub enum ActionSpec {
     ReactivateIdentity {
         /// Put back the memberships recorded when the user was deprovisioned.
         restore_groups: bool,
+        /// Give back the admin roles recorded when the user was deprovisioned.
+        restore_roles: bool,
         /// Let Okta email the activation link to a reactivated DEPROVISIONED user (otherwise the
         /// link is returned in the report, as a secret).
         send_email: bool,
@@ -434,6 +442,10 @@ struct ManageRelationships {
     exclusive_prefix: Option<String>,
     #[serde(default)]
     scope: Vec<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    role_scope: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -447,6 +459,8 @@ struct DeprovisionIdentity {
     remove_groups: bool,
     #[serde(default = "yes")]
     logout: bool,
+    #[serde(default = "yes")]
+    remove_roles: bool,
 }
 
 #[derive(Deserialize)]
@@ -467,6 +481,8 @@ struct ReactivateIdentity {
     _action: IgnoredAny,
     #[serde(default = "yes")]
     restore_groups: bool,
+    #[serde(default = "yes")]
+    restore_roles: bool,
     #[serde(default = "yes")]
     send_email: bool,
 }
@@ -489,30 +505,41 @@ fn action(value: &Value, at: &FieldPath, attributes: &BTreeSet<&str>) -> Result<
             ActionSpec::CreateEntitlement { name, description }
         }
         "manage_relationships" => {
-            let ManageRelationships { mode, groups, exclusive_prefix, scope, .. } = at.decode_table(value)?;
-            let scoped = exclusive_prefix.is_some() || !scope.is_empty();
+            let ManageRelationships { mode, groups, exclusive_prefix, scope, roles, role_scope, .. } =
+                at.decode_table(value)?;
+            for (key, list) in [("roles", &roles), ("role_scope", &role_scope)] {
+                if let Some(index) = list.iter().position(|role| crate::okta::roles::check_role_type(role).is_err()) {
+                    let message = format!(
+                        "{:?} is not a standard Okta role type (known: {})",
+                        list[index],
+                        crate::okta::roles::STANDARD_ROLE_TYPES.join(", ")
+                    );
+                    return Err(at.key(key).index(index).invalid(message));
+                }
+            }
+            let scoped = exclusive_prefix.is_some() || !scope.is_empty() || !role_scope.is_empty();
             let mode = mode.unwrap_or(if scoped { RelationshipMode::Sync } else { RelationshipMode::Add });
-            if groups.is_empty() && mode != RelationshipMode::Sync {
-                return Err(at.key("groups").invalid("needs at least one group"));
+            if groups.is_empty() && roles.is_empty() && mode != RelationshipMode::Sync {
+                return Err(at.key("groups").invalid("needs at least one group or role"));
             }
             if mode == RelationshipMode::Sync && !scoped {
                 return Err(at.key("mode").invalid(
-                    "sync needs a managed scope (exclusive_prefix or scope) so that unmanaged groups are never touched",
+                    "sync needs a managed scope (exclusive_prefix, scope or role_scope) so that unmanaged groups and roles are never touched",
                 ));
             }
-            ActionSpec::ManageRelationships { mode, groups, exclusive_prefix, scope }
+            ActionSpec::ManageRelationships { mode, groups, exclusive_prefix, scope, roles, role_scope }
         }
         "deprovision_identity" => {
-            let DeprovisionIdentity { mode, remove_groups, logout, .. } = at.decode_table(value)?;
-            ActionSpec::DeprovisionIdentity { mode, remove_groups, logout }
+            let DeprovisionIdentity { mode, remove_groups, logout, remove_roles, .. } = at.decode_table(value)?;
+            ActionSpec::DeprovisionIdentity { mode, remove_groups, logout, remove_roles }
         }
         "reset_password" => {
             let ResetPassword { send_email, revoke_sessions, .. } = at.decode_table(value)?;
             ActionSpec::ResetPassword { send_email, revoke_sessions }
         }
         "reactivate_identity" => {
-            let ReactivateIdentity { restore_groups, send_email, .. } = at.decode_table(value)?;
-            ActionSpec::ReactivateIdentity { restore_groups, send_email }
+            let ReactivateIdentity { restore_groups, restore_roles, send_email, .. } = at.decode_table(value)?;
+            ActionSpec::ReactivateIdentity { restore_groups, restore_roles, send_email }
         }
         "source_of_identity" => {
             return Err(at.key("action").invalid(

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::http::OktaClient;
-use crate::okta::{Group, GroupType, ListGroups, ListUsers, User, UserStatus};
+use crate::okta::{Group, GroupType, ListGroups, ListUsers, User, UserSchema, UserStatus};
 use crate::scim::Filter;
 
 /// A user as far as planning needs it.
@@ -68,6 +68,21 @@ pub struct OrgSnapshot {
     groups_by_id: HashMap<String, usize>,
     memberships: HashMap<String, BTreeSet<String>>,
     complete_memberships: BTreeSet<String>,
+    schema: Option<UserSchema>,
+    roles: HashMap<String, Vec<RoleState>>,
+}
+
+/// An admin role assignment of a user, as read for a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleState {
+    /// The assignment's id.
+    pub id: String,
+    /// The role type.
+    pub role_type: String,
+    /// Okta's label.
+    pub label: String,
+    /// `USER` (held directly) or `GROUP` (through a group).
+    pub assignment_type: String,
 }
 
 fn fold(text: &str) -> String {
@@ -187,6 +202,31 @@ impl OrgSnapshot {
         self.memberships.get(user_id).is_some_and(|groups| groups.contains(group_id))
     }
 
+    /// Records the admin roles of a user, read in full.
+    pub fn set_roles(&mut self, user_id: &str, roles: Vec<RoleState>) {
+        self.roles.insert(user_id.to_owned(), roles);
+    }
+
+    /// Whether the user's admin roles were read.
+    pub fn has_roles(&self, user_id: &str) -> bool {
+        self.roles.contains_key(user_id)
+    }
+
+    /// The user's admin roles, as read (empty when they were not read).
+    pub fn roles(&self, user_id: &str) -> &[RoleState] {
+        self.roles.get(user_id).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Sets the org's user schema (values are then typed and checked against it).
+    pub fn set_schema(&mut self, schema: UserSchema) {
+        self.schema = Some(schema);
+    }
+
+    /// The org's user schema, when it was read.
+    pub fn schema(&self) -> Option<&UserSchema> {
+        self.schema.as_ref()
+    }
+
     /// Whether the user's memberships were read in full.
     pub fn has_complete_memberships(&self, user_id: &str) -> bool {
         self.complete_memberships.contains(user_id)
@@ -214,7 +254,10 @@ pub struct ReadRequest {
     /// Logins or match values of users whose every membership matters (leavers); resolved
     /// after the users are read.
     pub full_membership_users: Vec<String>,
-    /// The attribute `full_membership_users` are matched on.
+    /// Logins or match values of users whose admin roles matter (leavers whose roles are
+    /// removed); resolved after the users are read.
+    pub role_users: Vec<String>,
+    /// The attribute `full_membership_users` and `role_users` are matched on.
     pub match_on: String,
 }
 
@@ -273,7 +316,30 @@ pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnaps
         }
         snapshot.mark_memberships_complete(&user_id);
     }
+    let role_users = ids_of(&snapshot, &request.role_users, &request.match_on);
+    let roles: Vec<(String, Vec<RoleState>)> = stream::iter(role_users)
+        .map(|user_id| roles_of(client.roles(), user_id))
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    for (user_id, roles) in roles {
+        snapshot.set_roles(&user_id, roles);
+    }
     Ok(snapshot)
+}
+
+async fn roles_of(roles: crate::okta::RolesApi, user_id: String) -> Result<(String, Vec<RoleState>)> {
+    let assignments = roles.list(&crate::okta::Assignee::User(user_id.clone())).await?;
+    let states = assignments
+        .iter()
+        .map(|role| RoleState {
+            id: role.id().to_owned(),
+            role_type: role.role_type().to_owned(),
+            label: role.label().to_owned(),
+            assignment_type: role.assignment_type().to_owned(),
+        })
+        .collect();
+    Ok((user_id, states))
 }
 
 async fn compact_users(mut users: crate::http::ItemStream<User>, keep: &BTreeSet<String>) -> Result<Vec<UserState>> {
@@ -319,10 +385,15 @@ fn managed_group_ids(snapshot: &OrgSnapshot, request: &ReadRequest) -> Vec<Strin
 /// The ids of the users whose every membership the plan needs (leavers; every candidate when a
 /// value matches several users, so that a tie-break can pick any of them).
 fn leaver_ids(snapshot: &OrgSnapshot, request: &ReadRequest) -> Vec<String> {
-    request
-        .full_membership_users
+    ids_of(snapshot, &request.full_membership_users, &request.match_on)
+}
+
+/// The ids of the users some match values designate (every candidate of an ambiguous value:
+/// the planner decides what to do with those).
+fn ids_of(snapshot: &OrgSnapshot, values: &[String], match_on: &str) -> Vec<String> {
+    values
         .iter()
-        .flat_map(|value| snapshot.users_by_attribute(&request.match_on, value).into_iter().map(|u| u.id.clone()))
+        .flat_map(|value| snapshot.users_by_attribute(match_on, value).into_iter().map(|u| u.id.clone()))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()

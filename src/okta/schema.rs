@@ -128,9 +128,14 @@ impl SchemaProperty {
 
     /// The value of this attribute written as `text` (a rendered policy attribute, a CSV
     /// cell): numbers and booleans parsed, arrays split on [`ARRAY_SEPARATOR`]. An empty text is
-    /// no value (`null`) for every type but string. The value is then [`check`](Self::check)ed.
+    /// no value: `null` for every type but string, and the empty string (unchecked: whether an
+    /// attribute may be empty is the caller's rule) for strings. The value is then
+    /// [`check`](Self::check)ed.
     pub fn from_text(&self, text: &str) -> std::result::Result<Value, String> {
         let trimmed = text.trim();
+        if text.is_empty() && self.kind == PropertyType::String {
+            return Ok(Value::String(String::new()));
+        }
         let value = match self.kind {
             PropertyType::String => Value::String(text.to_owned()),
             _ if trimmed.is_empty() => Value::Null,

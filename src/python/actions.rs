@@ -67,18 +67,19 @@ twins! { Actions, AsyncActions, core;
         report(direct::manage_relationships(&core.client, &core.journal, &user.0, &groups, &mode, exclusive_prefix.as_deref()).await)
     }
 
-    /// DEPROVISION_IDENTITY: history recorded, account disabled, memberships removed, logged out.
-    #[pyo3(signature = (user, *, mode="deactivate".to_owned(), remove_groups=true, logout=true))]
-    fn deprovision_identity(&self, user: Target, mode: String, remove_groups: bool, logout: bool) -> Outcome<PyReport> {
-        report(direct::deprovision_identity(&core.client, &core.journal, &user.0, &mode, remove_groups, logout).await)
+    /// DEPROVISION_IDENTITY: history recorded, account disabled, memberships and admin roles
+    /// removed, logged out.
+    #[pyo3(signature = (user, *, mode="deactivate".to_owned(), remove_groups=true, logout=true, remove_roles=true))]
+    fn deprovision_identity(&self, user: Target, mode: String, remove_groups: bool, logout: bool, remove_roles: bool) -> Outcome<PyReport> {
+        report(direct::deprovision_identity(&core.client, &core.journal, &user.0, &mode, remove_groups, logout, remove_roles).await)
     }
 
-    /// Brings a deprovisioned user back, restoring the memberships it had. A DEPROVISIONED
-    /// user gets Okta's activation email, or with send_email=False the link in
+    /// Brings a deprovisioned user back, restoring the memberships and admin roles it had. A
+    /// DEPROVISIONED user gets Okta's activation email, or with send_email=False the link in
     /// report.activation_links.
-    #[pyo3(signature = (user, *, restore_groups=true, send_email=true))]
-    fn reactivate_identity(&self, user: Target, restore_groups: bool, send_email: bool) -> Outcome<PyReport> {
-        report(direct::reactivate_identity(&core.client, &core.journal, &user.0, restore_groups, send_email).await)
+    #[pyo3(signature = (user, *, restore_groups=true, send_email=true, restore_roles=true))]
+    fn reactivate_identity(&self, user: Target, restore_groups: bool, send_email: bool, restore_roles: bool) -> Outcome<PyReport> {
+        report(direct::reactivate_identity(&core.client, &core.journal, &user.0, restore_groups, restore_roles, send_email).await)
     }
 
     /// CREATE_ENTITLEMENT: creates the group unless it exists.

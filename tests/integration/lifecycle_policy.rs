@@ -51,7 +51,12 @@ fn a_good_policy_loads_from_toml_and_from_a_dict_alike() {
     ));
     assert!(matches!(
         policy.workflows[1].actions[0],
-        ActionSpec::DeprovisionIdentity { mode: DisableMode::Suspend, remove_groups: true, logout: false }
+        ActionSpec::DeprovisionIdentity {
+            mode: DisableMode::Suspend,
+            remove_groups: true,
+            logout: false,
+            remove_roles: true
+        }
     ));
     assert_eq!(policy.safety.max_deprovisions, Some(2));
 

@@ -296,7 +296,7 @@ async fn a_redirect_is_a_failure_and_leaves_the_leaver_recorded_as_not_done() {
     ] {
         sim.script_fault(method, &path, ScriptedFault::Status(307));
     }
-    let outcome = direct::deprovision_identity(&client, &journal, &id, "deactivate", true, true).await.unwrap();
+    let outcome = direct::deprovision_identity(&client, &journal, &id, "deactivate", true, true, true).await.unwrap();
     let report = outcome.report;
     assert!(!report.is_success());
     let failed: Vec<&str> =
@@ -513,7 +513,9 @@ async fn a_journal_written_by_release_0_1_opens_migrated_and_a_newer_one_is_refu
     let history = journal.history("ada@acme.com").unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].status, ChangeStatus::Started);
-    assert_eq!(journal.restorable_groups("00u1").unwrap(), Some(vec![("00g1".to_owned(), "staff".to_owned())]));
+    let restorable = journal.restorable("00u1").unwrap().unwrap();
+    assert_eq!(restorable.groups, vec![("00g1".to_owned(), "staff".to_owned())]);
+    assert!(restorable.roles.is_empty(), "a 0.1 snapshot recorded no roles");
     let runs = journal.unfinished_runs().unwrap();
     assert_eq!(runs[0].run_id, "20260101T000000Z-old");
     let recorded = journal.recorded_run("20260101T000000Z-old").unwrap().unwrap();

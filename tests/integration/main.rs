@@ -12,6 +12,7 @@ mod hostile_server;
 mod lifecycle_actions;
 mod lifecycle_policy;
 mod lifecycle_scenario;
+mod lifecycle_schema_roles;
 mod lifecycle_soak;
 mod lifecycle_source;
 mod lifecycle_trust;

@@ -210,3 +210,59 @@ async def lifecycle(sim: OktaSimulator) -> None:
 @pytest.mark.okta_simulator(seed_users=SEEDED)
 def test_sdk_drives_a_user_lifecycle(sdk_env: None, okta_simulator: OktaSimulator) -> None:
     asyncio.run(lifecycle(okta_simulator))
+
+
+async def schema_and_roles(sim: OktaSimulator) -> None:
+    from okta.models import AssignRoleToUserRequest, UserSchema
+
+    async with Client({"orgUrl": sim.url, "token": sim.api_token}) as client:
+        # --- a custom typed attribute, through the SDK's own schema model.
+        update = UserSchema.from_dict(
+            {
+                "definitions": {
+                    "custom": {
+                        "id": "#custom",
+                        "type": "object",
+                        "properties": {
+                            "badgeNumber": {"title": "Badge number", "type": "integer", "permissions": []},
+                        },
+                    }
+                }
+            }
+        )
+        schema, _, error = await client.update_user_profile("default", update)
+        assert error is None, error
+        assert schema.definitions.custom.properties["badgeNumber"].type.value == "integer"
+        fetched, _, error = await client.get_user_schema("default")
+        assert error is None, error
+        assert "badgeNumber" in fetched.definitions.custom.properties
+        assert fetched.definitions.base.properties.login is not None
+
+        # --- a user that carries it: the simulator keeps the integer as an integer.
+        profile = {**person("dan"), "badgeNumber": 4217}
+        user, _, error = await client.create_user(CreateUserRequest.from_dict({"profile": profile}), activate=False)
+        assert error is None, error
+        assert sim.user(user.id)["profile"]["badgeNumber"] == 4217
+        wrong = {**person("eve"), "badgeNumber": "not a number"}
+        _, _, error = await client.create_user(CreateUserRequest.from_dict({"profile": wrong}), activate=False)
+        assert isinstance(error, OktaAPIError) and error.error_code == "E0000001", error
+
+        # --- an admin role: assigned, listed, unassigned.
+        request = AssignRoleToUserRequest.from_dict({"type": "HELP_DESK_ADMIN"})
+        assigned, response, error = await client.assign_role_to_user(user.id, request)
+        assert error is None, error
+        assert response.status_code == 201
+        role_id = assigned.actual_instance.id
+        listed, _, error = await client.list_assigned_roles_for_user(user.id)
+        assert error is None, error
+        assert [role.actual_instance.type.value for role in listed] == ["HELP_DESK_ADMIN"]
+        _, _, error = await client.unassign_role_from_user(user.id, role_id)
+        assert error is None, error
+        listed, _, error = await client.list_assigned_roles_for_user(user.id)
+        assert error is None and listed == [], (listed, error)
+
+
+@pytest.mark.usefixtures("sdk_env")
+def test_the_sdk_defines_a_custom_attribute_creates_a_user_with_it_and_assigns_a_role() -> None:
+    with OktaSimulator() as sim:
+        asyncio.run(schema_and_roles(sim))

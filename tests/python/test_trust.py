@@ -349,7 +349,8 @@ def test_a_read_only_client_plans_but_every_write_is_refused_with_the_missing_sc
     from okta_lifecycle import PermissionDeniedError
 
     sim = okta_simulator
-    sim.add_api_token("00read-only-token", ["okta.users.read", "okta.groups.read"])
+    read_scopes = ["okta.users.read", "okta.groups.read", "okta.schemas.read", "okta.roles.read"]
+    sim.add_api_token("00read-only-token", read_scopes)
     reader = OktaClient(sim.url, api_token="00read-only-token", journal=":memory:")
     plan = reader.plan(Policy.from_toml(POLICY), records(2, resets=1))
     assert len(plan) == 3, "reading the org works with the read scopes"

@@ -1,24 +1,37 @@
-//! DEPROVISION_IDENTITY: keep the history, disable the account, remove group memberships (Okta
-//! does not remove them on deactivation) and log the user out.
+//! DEPROVISION_IDENTITY: keep the history, disable the account, remove group memberships and
+//! admin roles (Okta removes neither on deactivation) and log the user out.
 //!
-//! The order is fixed: the profile and memberships are recorded in the journal first, then the
-//! account is disabled (deactivated, or suspended when the policy wants it reversible), then the
-//! sessions and OAuth tokens are revoked, then the OKTA_GROUP memberships are removed. A user
-//! already disabled with no memberships left is nothing to do.
+//! The order is fixed: the profile, memberships and roles are recorded in the journal first,
+//! then the account is disabled (deactivated, or suspended when the policy wants it
+//! reversible), then the sessions and OAuth tokens are revoked, then the OKTA_GROUP memberships
+//! and the roles the user holds itself are removed (a role held through a group goes with the
+//! membership). A user already disabled with no memberships and no roles left is nothing to do.
 
 use crate::lifecycle::actions::{Identity, PlanContext};
-use crate::lifecycle::plan::{GroupRef, Operation, UserRef};
+use crate::lifecycle::plan::{GroupRef, Operation, RoleRef, UserRef};
 use crate::lifecycle::policy::{ActionKind, DisableMode};
 use crate::okta::{GroupType, UserStatus};
+
+/// The options of one `deprovision_identity` action.
+#[derive(Debug, Clone, Copy)]
+pub struct DeprovisionOptions {
+    /// Deactivate or suspend.
+    pub mode: DisableMode,
+    /// Remove every OKTA_GROUP membership.
+    pub remove_groups: bool,
+    /// End sessions and revoke OAuth tokens.
+    pub logout: bool,
+    /// Remove the admin roles the user holds itself.
+    pub remove_roles: bool,
+}
 
 /// Decides the deprovision of one identity.
 pub fn decide(
     context: &mut PlanContext<'_>,
     identity: &mut Identity<'_>,
-    mode: DisableMode,
-    remove_groups: bool,
-    logout: bool,
+    options: &DeprovisionOptions,
 ) -> Result<(), String> {
+    let DeprovisionOptions { mode, remove_groups, logout, remove_roles } = *options;
     let Some(user) = identity.user.clone() else {
         // Never created in Okta: nothing to take away.
         return Ok(());
@@ -48,7 +61,21 @@ pub fn decide(
     } else {
         Vec::new()
     };
-    if disabled && groups.is_empty() {
+    if remove_roles && !context.snapshot.has_roles(&user.id) {
+        return Err(format!("the admin roles of {} were not read, so they cannot be removed", user.login));
+    }
+    let roles: Vec<RoleRef> = if remove_roles {
+        context
+            .snapshot
+            .roles(&user.id)
+            .iter()
+            .filter(|role| role.assignment_type == "USER")
+            .map(|role| RoleRef { id: role.id.clone(), role_type: role.role_type.clone(), label: role.label.clone() })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if disabled && groups.is_empty() && roles.is_empty() {
         return Ok(());
     }
     let target = UserRef { id: Some(user.id.clone()), login: user.login.clone() };
@@ -72,6 +99,13 @@ pub fn decide(
             ActionKind::DeprovisionIdentity,
             Some(identity),
             Operation::RemoveMember { user: target.clone(), group },
+        );
+    }
+    for role in roles {
+        context.push(
+            ActionKind::DeprovisionIdentity,
+            Some(identity),
+            Operation::UnassignRole { user: target.clone(), role },
         );
     }
     identity.planned_status = Some(match mode {

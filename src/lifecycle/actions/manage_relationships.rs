@@ -1,14 +1,18 @@
-//! MANAGE_RELATIONSHIPS: add, remove or synchronise a user's memberships in Okta groups.
+//! MANAGE_RELATIONSHIPS: add, remove or synchronise a user's memberships in Okta groups and the
+//! admin roles it holds itself.
 //!
-//! Synchronising is exclusive only within a managed scope (a name prefix or a list of groups):
-//! groups outside it are never touched. Only OKTA_GROUP memberships are written; APP_GROUP and
-//! BUILT_IN groups are refused. Adding a member that is already there is nothing to do.
+//! Synchronising is exclusive only within a managed scope (a name prefix or a list of groups;
+//! a list of role types): groups and roles outside it are never touched. Only OKTA_GROUP
+//! memberships are written; APP_GROUP and BUILT_IN groups are refused. Adding a member or a role
+//! that is already there is nothing to do; a role held only through a group is not the user's
+//! own, so it is neither counted as held nor removed.
 
 use std::collections::BTreeSet;
 
 use crate::lifecycle::actions::{Identity, PlanContext};
-use crate::lifecycle::plan::{GroupRef, Operation};
+use crate::lifecycle::plan::{GroupRef, Operation, RoleRef, UserRef};
 use crate::lifecycle::policy::{ActionKind, RelationshipMode};
+use crate::lifecycle::state::RoleState;
 use crate::okta::GroupType;
 
 /// The managed scope of a synchronisation.
@@ -18,6 +22,8 @@ pub struct Scope<'a> {
     pub prefix: Option<&'a str>,
     /// Groups with these names (ignoring case).
     pub names: &'a [String],
+    /// Admin role types.
+    pub roles: &'a [String],
 }
 
 impl Scope<'_> {
@@ -34,6 +40,7 @@ pub fn decide(
     identity: &Identity<'_>,
     mode: RelationshipMode,
     groups: &[String],
+    roles: &[String],
     scope: &Scope<'_>,
 ) -> Result<(), String> {
     let Some(user) = identity.target.clone() else {
@@ -86,8 +93,55 @@ pub fn decide(
             }
         }
     }
+    if !roles.is_empty() || (mode == RelationshipMode::Sync && !scope.roles.is_empty()) {
+        operations.extend(role_operations(context, &user, mode, roles, scope)?);
+    }
     for operation in operations {
         context.push(ActionKind::ManageRelationships, Some(identity), operation);
     }
     Ok(())
+}
+
+/// The role assignments and removals for one user.
+fn role_operations(
+    context: &PlanContext<'_>,
+    user: &UserRef,
+    mode: RelationshipMode,
+    roles: &[String],
+    scope: &Scope<'_>,
+) -> Result<Vec<Operation>, String> {
+    let own: Vec<&RoleState> = match &user.id {
+        Some(id) if !context.snapshot.has_roles(id) => {
+            return Err(format!("the admin roles of {} were not read, so they cannot be managed", user.login))
+        }
+        Some(id) => context.snapshot.roles(id).iter().filter(|role| role.assignment_type == "USER").collect(),
+        // Created by this plan: it holds no role yet.
+        None => Vec::new(),
+    };
+    let holds = |role_type: &str| own.iter().any(|role| role.role_type == role_type);
+    let removal = |role: &RoleState| Operation::UnassignRole {
+        user: user.clone(),
+        role: RoleRef { id: role.id.clone(), role_type: role.role_type.clone(), label: role.label.clone() },
+    };
+    let mut operations = Vec::new();
+    match mode {
+        RelationshipMode::Add | RelationshipMode::Sync => {
+            for role_type in roles.iter().collect::<BTreeSet<_>>() {
+                if !holds(role_type) {
+                    operations.push(Operation::AssignRole { user: user.clone(), role_type: role_type.clone() });
+                }
+            }
+        }
+        RelationshipMode::Remove => {
+            operations.extend(own.iter().filter(|role| roles.contains(&role.role_type)).map(|role| removal(role)));
+        }
+    }
+    if mode == RelationshipMode::Sync {
+        operations.extend(
+            own.iter()
+                .filter(|role| scope.roles.contains(&role.role_type) && !roles.contains(&role.role_type))
+                .map(|role| removal(role)),
+        );
+    }
+    Ok(operations)
 }

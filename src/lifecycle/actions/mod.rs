@@ -42,8 +42,7 @@ pub struct Identity<'a> {
     pub planned_status: Option<UserStatus>,
 }
 
-/// A user's memberships as recorded before a deprovision: `(group id, group name)`.
-pub type RecordedGroups = Vec<(String, String)>;
+pub use crate::lifecycle::journal::Restorable;
 
 /// Everything the actions share while a plan is made.
 pub struct PlanContext<'a> {
@@ -59,8 +58,10 @@ pub struct PlanContext<'a> {
     pub claimed_emails: HashMap<String, String>,
     /// Group names (folded) this plan creates.
     pub planned_groups: HashSet<String>,
-    /// The memberships recorded before a user's last deprovision (for reactivation).
-    pub recorded_groups: &'a dyn Fn(&str) -> Option<RecordedGroups>,
+    /// The memberships and admin roles recorded before a user's deprovisions (for reactivation).
+    /// An error when the journal cannot be read: the identity is then an issue, never a
+    /// reactivation that silently restores nothing.
+    pub restorable: &'a dyn Fn(&str) -> std::result::Result<Option<Restorable>, String>,
 }
 
 impl<'a> PlanContext<'a> {
@@ -68,7 +69,7 @@ impl<'a> PlanContext<'a> {
     pub fn new(
         policy: &'a Policy,
         snapshot: &'a OrgSnapshot,
-        recorded_groups: &'a dyn Fn(&str) -> Option<RecordedGroups>,
+        restorable: &'a dyn Fn(&str) -> std::result::Result<Option<Restorable>, String>,
     ) -> Self {
         PlanContext {
             policy,
@@ -77,7 +78,7 @@ impl<'a> PlanContext<'a> {
             claimed_logins: HashMap::new(),
             claimed_emails: HashMap::new(),
             planned_groups: HashSet::new(),
-            recorded_groups,
+            restorable,
         }
     }
 

@@ -1,6 +1,10 @@
 //! Reactivation: bring a deprovisioned (or suspended) account back and, optionally, restore the
-//! memberships the user had when it was deprovisioned (the union of the journal's snapshots
-//! since the user was last active).
+//! memberships and admin roles the user had when it was deprovisioned (the union of the
+//! journal's snapshots since the user was last active).
+//!
+//! A role that was limited to some groups or apps is not given back: Okta assigns a role first
+//! and limits it in later calls, so restoring it would grant it org-wide in between. The plan
+//! says so, and the snapshot keeps its targets for whoever restores it by hand.
 
 use crate::lifecycle::actions::{Identity, PlanContext};
 use crate::lifecycle::plan::{GroupRef, Operation, UserRef};
@@ -14,11 +18,29 @@ pub fn decide(
     context: &mut PlanContext<'_>,
     identity: &mut Identity<'_>,
     restore_groups: bool,
+    restore_roles: bool,
     send_email: bool,
 ) -> Result<(), String> {
     let Some(user) = identity.user.clone() else {
         return Ok(());
     };
+    let recorded = if restore_groups || restore_roles {
+        (context.restorable)(&user.id)
+            .map_err(|e| format!("the journal's record of {} cannot be read: {e}", user.login))?
+            .unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    if restore_roles {
+        if let Some(scoped) = recorded.roles.iter().find(|role| role.is_scoped()) {
+            return Err(format!(
+                "{} held the admin role {} limited to some groups or apps; restoring it would grant it org-wide \
+                 until the limits are set again: give it back by hand (the snapshot keeps its targets), or set \
+                 restore_roles = false",
+                user.login, scoped.role_type
+            ));
+        }
+    }
     let target = UserRef { id: Some(user.id.clone()), login: user.login.clone() };
     let operation = match user.status {
         UserStatus::Deprovisioned => Operation::ActivateUser { user: target.clone(), send_email },
@@ -29,7 +51,7 @@ pub fn decide(
     identity.planned_status = Some(UserStatus::Active);
     identity.target = Some(target.clone());
     if restore_groups {
-        for (group_id, name) in (context.recorded_groups)(&user.id).unwrap_or_default() {
+        for (group_id, name) in recorded.groups {
             let Some(group) = context.snapshot.group(&group_id) else { continue };
             if group.group_type != GroupType::OktaGroup || context.snapshot.is_member(&user.id, &group_id) {
                 continue;
@@ -40,6 +62,15 @@ pub fn decide(
                 ActionKind::ReactivateIdentity,
                 Some(identity),
                 Operation::AddMember { user: target.clone(), group },
+            );
+        }
+    }
+    if restore_roles {
+        for role in recorded.roles {
+            context.push(
+                ActionKind::ReactivateIdentity,
+                Some(identity),
+                Operation::AssignRole { user: target.clone(), role_type: role.role_type },
             );
         }
     }

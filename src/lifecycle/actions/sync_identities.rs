@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::lifecycle::actions::{as_text, character_problem, email_key, Identity, PlanContext};
 use crate::lifecycle::plan::{AttributeChange, Operation, UserRef};
 use crate::lifecycle::policy::{ActionKind, REQUIRED_ATTRIBUTES};
+use crate::okta::schema::same_value;
 use crate::okta::UserStatus;
 
 /// The options of one `sync_identities` action.
@@ -21,6 +22,19 @@ pub struct SyncOptions<'a> {
     pub activate: bool,
     /// Attributes kept in sync on existing users (`None`: all but login).
     pub attributes: Option<&'a [String]>,
+}
+
+/// Whether an attribute already holds the value: typed values (numbers, booleans, arrays)
+/// compared by value, and an empty string the same as no value.
+fn unchanged(before: &Value, after: &Value) -> bool {
+    match (before, after) {
+        (Value::Array(_), _) | (_, Value::Array(_)) => {
+            same_value(before, after)
+                || [before, after].iter().all(|v| v.is_null() || v.as_array().is_some_and(Vec::is_empty))
+        }
+        (Value::Number(_), Value::Number(_)) => same_value(before, after),
+        _ => as_text(before) == as_text(after),
+    }
 }
 
 fn looks_like_email(text: &str) -> bool {
@@ -71,7 +85,7 @@ pub fn decide(
             for name in synced {
                 let Some(after) = identity.attributes.get(name) else { continue };
                 let before = user.profile.get(name).cloned().unwrap_or(Value::Null);
-                if as_text(&before) == as_text(after) {
+                if unchanged(&before, after) {
                     continue;
                 }
                 if REQUIRED_ATTRIBUTES.contains(&name) && as_text(after).is_none_or(|text| text.trim().is_empty()) {

@@ -1,0 +1,270 @@
+//! The engine against the org's schema and admin roles, checked over raw HTTP: typed custom
+//! attributes from text, schema errors before any write, a leaver's admin roles removed and
+//! recorded, and given back on reactivation unless they were limited to groups.
+#![cfg(feature = "simulator")]
+
+use crate::common;
+use crate::common::raw::Org;
+
+use okta_lifecycle::lifecycle::plan::Operation;
+use okta_lifecycle::lifecycle::record::IdentityRecord;
+use okta_lifecycle::lifecycle::{apply, direct, plan, ApplyOptions, Journal, Policy};
+use okta_lifecycle::okta::Assignee;
+use okta_lifecycle::simulator::SimulatorConfig;
+use okta_lifecycle::{Error, OktaClient};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Map, Value};
+
+fn policy(extra_attributes: Value, workflows: Value) -> Policy {
+    let mut attributes = json!({
+        "login": "{email | LOWER}", "email": "{email | LOWER}", "firstName": "{first}", "lastName": "{last}",
+    });
+    for (name, formatter) in extra_attributes.as_object().unwrap() {
+        attributes[name] = formatter.clone();
+    }
+    Policy::from_value(&json!({
+        "name": "schema-roles",
+        "source": {"format": "jsonl", "key": "id"},
+        "attributes": attributes,
+        "workflow": workflows,
+    }))
+    .unwrap()
+}
+
+fn record(fields: Value) -> IdentityRecord {
+    IdentityRecord::from_map(fields.as_object().unwrap().clone())
+}
+
+fn joiners() -> Value {
+    json!([{"name": "joiner", "when": "status eq \"active\"", "actions": [{"action": "sync_identities"}]}])
+}
+
+fn leavers() -> Value {
+    json!([
+        {"name": "joiner", "when": "status eq \"active\"", "actions": [{"action": "sync_identities"}]},
+        {"name": "leaver", "when": "status eq \"terminated\"", "actions": [{"action": "deprovision_identity"}]},
+        {"name": "returner", "when": "status eq \"rehired\"", "actions": [{"action": "reactivate_identity"}]},
+    ])
+}
+
+async fn define_custom(client: &OktaClient) {
+    let mut properties = Map::new();
+    properties.insert("hrCostCenter".into(), json!({"title": "Cost center", "type": "integer"}));
+    properties.insert("isContractor".into(), json!({"title": "Contractor", "type": "boolean"}));
+    properties
+        .insert("costCodes".into(), json!({"title": "Cost codes", "type": "array", "items": {"type": "integer"}}));
+    properties.insert(
+        "tier".into(),
+        json!({"title": "Tier", "type": "string", "enum": ["gold", "silver"],
+               "oneOf": [{"const": "gold", "title": "Gold"}, {"const": "silver", "title": "Silver"}]}),
+    );
+    client.schema().update_custom(&properties).await.expect("the schema takes the custom attributes");
+}
+
+fn writes(org: &Org) -> usize {
+    org.simulator.requests().iter().filter(|r| r.method != "GET").count()
+}
+
+#[tokio::test]
+async fn an_attribute_the_schema_does_not_define_is_a_policy_error_before_any_user_is_read() {
+    let org = Org::new().await;
+    let client = common::client_for(&org.simulator, |_| {});
+    let journal = Journal::in_memory().unwrap();
+    let policy = policy(json!({"hrCostCenter": "{cost_center}"}), joiners());
+    let records = [record(json!({"id": "1", "email": "a@acme.com", "first": "A", "last": "B", "status": "active"}))];
+    let error = plan(&client, &policy, &records, &journal).await.unwrap_err();
+    let Error::InvalidInput(message) = &error else { panic!("expected a policy error, got {error:?}") };
+    assert!(message.contains("attributes.hrCostCenter") && message.contains("does not define"), "{message}");
+    let paths: Vec<String> = org.simulator.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/api/v1/meta/schemas/user/default"], "nothing but the schema was read");
+}
+
+#[tokio::test]
+async fn csv_text_becomes_typed_custom_attributes_and_values_okta_would_refuse_are_issues() {
+    let org = Org::new().await;
+    let client = common::client_for(&org.simulator, |_| {});
+    define_custom(&client).await;
+    let journal = Journal::in_memory().unwrap();
+    let policy = policy(
+        json!({"hrCostCenter": "{cost_center}", "isContractor": "{contractor}", "costCodes": "{codes}", "tier": "{tier}"}),
+        joiners(),
+    );
+    let row = |id: &str, cost_center: &str, tier: &str| {
+        record(json!({
+            "id": id, "email": format!("u{id}@acme.com"), "first": "U", "last": id, "status": "active",
+            "cost_center": cost_center, "contractor": "yes", "codes": "4100; 4200", "tier": tier,
+        }))
+    };
+    let records = [row("1", "1200", "gold"), row("2", "twelve", "gold"), row("3", "1300", "bronze")];
+    let made = plan(&client, &policy, &records, &journal).await.unwrap();
+    let issues: Vec<(usize, &str)> = made.issues.iter().map(|i| (i.row, i.message.as_str())).collect();
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    assert!(issues[0].1.contains("hrCostCenter") && issues[0].1.contains("whole number"), "{issues:?}");
+    assert!(issues[1].1.contains("tier") && issues[1].1.contains("not one of"), "{issues:?}");
+    let Operation::CreateUser { profile, .. } = &made.changes[0].operation else { panic!("{:?}", made.changes) };
+    assert_eq!(profile["hrCostCenter"], json!(1200));
+    assert_eq!((profile["isContractor"].clone(), profile["costCodes"].clone()), (json!(true), json!([4100, 4200])));
+
+    let report = apply(&client, &made, &journal, &ApplyOptions::default()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let user = org.call(Method::GET, "/api/v1/users/u1@acme.com", None).await;
+    assert_eq!(user.status, StatusCode::OK);
+    assert_eq!(user.body["profile"]["hrCostCenter"], json!(1200), "{}", user.body);
+    assert_eq!(user.body["profile"]["costCodes"], json!([4100, 4200]));
+    assert_eq!(user.body["profile"]["isContractor"], json!(true));
+
+    // Typed values are compared by value: the same rows plan nothing the second time.
+    let again = plan(&client, &policy, &records[..1], &journal).await.unwrap();
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+    // A changed cost center is one update, with the typed value.
+    let moved = plan(&client, &policy, &[row("1", "1250", "silver")], &journal).await.unwrap();
+    let Operation::UpdateUser { changes, .. } = &moved.changes[0].operation else { panic!("{:?}", moved.changes) };
+    let after: Vec<(&str, &Value)> = changes.iter().map(|c| (c.attribute.as_str(), &c.after)).collect();
+    assert_eq!(after, [("hrCostCenter", &json!(1250)), ("tier", &json!("silver"))]);
+}
+
+#[tokio::test]
+async fn a_leavers_admin_roles_are_removed_recorded_and_given_back_unless_they_were_scoped() {
+    let org = Org::start(SimulatorConfig::default()).await;
+    let client = common::client_for(&org.simulator, |_| {});
+    let journal = Journal::in_memory().unwrap();
+    let policy = policy(json!({}), leavers());
+    let active = |id: &str, status: &str| {
+        record(
+            json!({"id": id, "email": format!("admin{id}@acme.com"), "first": "Ad", "last": "Min", "status": status}),
+        )
+    };
+    let joined = plan(&client, &policy, &[active("1", "active"), active("2", "active")], &journal).await.unwrap();
+    assert!(apply(&client, &joined, &journal, &ApplyOptions::default()).await.unwrap().is_success());
+    let id = |login: &str| {
+        let org = &org;
+        let login = login.to_owned();
+        async move {
+            org.call(Method::GET, &format!("/api/v1/users/{login}"), None).await.body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let (one, two) = (id("admin1@acme.com").await, id("admin2@acme.com").await);
+    let roles = client.roles();
+    roles.assign(&Assignee::User(one.clone()), "USER_ADMIN").await.unwrap();
+    roles.assign(&Assignee::User(one.clone()), "REPORT_ADMIN").await.unwrap();
+    let scoped = roles.assign(&Assignee::User(two.clone()), "HELP_DESK_ADMIN").await.unwrap();
+    let desk = client.groups().create("helpdesk-scope", None).await.unwrap();
+    roles.add_group_target(&Assignee::User(two.clone()), scoped.id(), desk.id()).await.unwrap();
+
+    let leaving =
+        plan(&client, &policy, &[active("1", "terminated"), active("2", "terminated")], &journal).await.unwrap();
+    let mut removed: Vec<String> = leaving
+        .changes
+        .iter()
+        .filter_map(|c| match &c.operation {
+            Operation::UnassignRole { user, role } => Some(format!("{} {}", user.login, role.role_type)),
+            _ => None,
+        })
+        .collect();
+    removed.sort();
+    assert_eq!(
+        removed,
+        ["admin1@acme.com REPORT_ADMIN", "admin1@acme.com USER_ADMIN", "admin2@acme.com HELP_DESK_ADMIN"]
+    );
+    assert!(leaving.render().contains("remove the admin role USER_ADMIN"), "{}", leaving.render());
+    let report = apply(&client, &leaving, &journal, &ApplyOptions::default()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    for user in [&one, &two] {
+        let held = org.call(Method::GET, &format!("/api/v1/users/{user}/roles"), None).await;
+        assert_eq!(held.body, json!([]), "the deactivated user keeps no admin role");
+    }
+    let snapshot = journal.latest_snapshot(&two).unwrap().unwrap();
+    assert_eq!(snapshot.roles.len(), 1);
+    assert_eq!(
+        (snapshot.roles[0].role_type.as_str(), snapshot.roles[0].group_targets.clone()),
+        ("HELP_DESK_ADMIN", vec![desk.id().to_owned()])
+    );
+
+    // Coming back: the unscoped roles are given back; the scoped one is an issue, never widened.
+    let returning = plan(&client, &policy, &[active("1", "rehired"), active("2", "rehired")], &journal).await.unwrap();
+    assert_eq!(returning.issues.len(), 1, "{:?}", returning.issues);
+    assert!(returning.issues[0].message.contains("HELP_DESK_ADMIN"), "{:?}", returning.issues);
+    let before = writes(&org);
+    let report = apply(&client, &returning, &journal, &ApplyOptions::default()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(writes(&org) > before);
+    let held = org.call(Method::GET, &format!("/api/v1/users/{one}/roles"), None).await;
+    let mut types: Vec<&str> = held.body.as_array().unwrap().iter().filter_map(|r| r["type"].as_str()).collect();
+    types.sort();
+    assert_eq!(types, ["REPORT_ADMIN", "USER_ADMIN"]);
+    let still = org.call(Method::GET, &format!("/api/v1/users/{two}"), None).await;
+    assert_eq!(still.body["status"], json!("DEPROVISIONED"), "the scoped admin was not brought back");
+
+    // The direct action restores without roles when asked to.
+    let outcome = direct::reactivate_identity(&client, &journal, &two, true, false, true).await.unwrap();
+    assert!(outcome.report.is_success(), "{:?}", outcome.report);
+    let held = org.call(Method::GET, &format!("/api/v1/users/{two}/roles"), None).await;
+    assert_eq!(held.body, json!([]));
+}
+
+#[tokio::test]
+async fn manage_relationships_grants_and_takes_admin_roles_within_its_scope() {
+    let org = Org::new().await;
+    let client = common::client_for(&org.simulator, |_| {});
+    let journal = Journal::in_memory().unwrap();
+    let policy = Policy::from_value(&json!({
+        "name": "roles",
+        "source": {"format": "jsonl", "key": "id"},
+        "attributes": {"login": "{email}", "email": "{email}", "firstName": "{first}", "lastName": "{last}",
+                        "title": "{title}"},
+        "workflow": [
+            {"name": "it", "when": "title eq \"IT Support\"", "actions": [
+                {"action": "sync_identities"},
+                {"action": "manage_relationships", "roles": ["HELP_DESK_ADMIN"], "role_scope": ["HELP_DESK_ADMIN", "USER_ADMIN"]},
+            ]},
+            {"name": "staff", "actions": [
+                {"action": "sync_identities"},
+                {"action": "manage_relationships", "mode": "sync", "role_scope": ["HELP_DESK_ADMIN", "USER_ADMIN"]},
+            ]},
+        ],
+    }))
+    .unwrap();
+    let person =
+        |title: &str| record(json!({"id": "7", "email": "it@acme.com", "first": "I", "last": "T", "title": title}));
+
+    let hired = plan(&client, &policy, &[person("IT Support")], &journal).await.unwrap();
+    let operations: Vec<&str> = hired.changes.iter().map(|c| c.operation.name()).collect();
+    assert_eq!(operations, ["create_user", "assign_role"]);
+    assert!(apply(&client, &hired, &journal, &ApplyOptions::default()).await.unwrap().is_success());
+    let id = org.call(Method::GET, "/api/v1/users/it@acme.com", None).await.body["id"].as_str().unwrap().to_owned();
+    let types = |body: &Value| -> Vec<String> {
+        body.as_array().unwrap().iter().filter_map(|r| r["type"].as_str().map(str::to_owned)).collect()
+    };
+    assert_eq!(
+        types(&org.call(Method::GET, &format!("/api/v1/users/{id}/roles"), None).await.body),
+        ["HELP_DESK_ADMIN"]
+    );
+    assert!(
+        plan(&client, &policy, &[person("IT Support")], &journal).await.unwrap().changes.is_empty(),
+        "held: nothing to do"
+    );
+
+    // A role outside the managed scope is never touched; one inside it goes when not listed.
+    client.roles().assign(&Assignee::User(id.clone()), "REPORT_ADMIN").await.unwrap();
+    let moved = plan(&client, &policy, &[person("Accountant")], &journal).await.unwrap();
+    let removed: Vec<String> = moved
+        .changes
+        .iter()
+        .filter_map(|c| match &c.operation {
+            Operation::UnassignRole { role, .. } => Some(role.role_type.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, ["HELP_DESK_ADMIN"]);
+    assert!(apply(&client, &moved, &journal, &ApplyOptions::default()).await.unwrap().is_success());
+    assert_eq!(types(&org.call(Method::GET, &format!("/api/v1/users/{id}/roles"), None).await.body), ["REPORT_ADMIN"]);
+
+    let unknown = Policy::from_value(&json!({
+        "name": "bad", "source": {"format": "jsonl", "key": "id"},
+        "attributes": {"login": "{email}", "email": "{email}", "firstName": "{first}", "lastName": "{last}"},
+        "workflow": [{"name": "w", "actions": [{"action": "manage_relationships", "roles": ["SUPER_USER"]}]}],
+    }))
+    .unwrap_err()
+    .to_string();
+    assert!(unknown.contains("workflow[0].actions[0].roles[0]") && unknown.contains("SUPER_USER"), "{unknown}");
+}
