@@ -318,10 +318,15 @@ def test_sigkill_at_a_random_point_then_resume_repeats_nothing(tmp_path: Path, s
             "--timeout", "2", sim=sim, journal=journal,
         )  # fmt: skip
         process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment)
+        # The kill lands after a random number of the run's writes, and always before its last
+        # ones: a run that finished before the kill is not a resume (applying the same source
+        # again then plans its resets anew, by design).
+        kill_after = random.Random(seed).randint(1, joiners + resets - 5)
         deadline = time.monotonic() + 60
-        while creates(sim) < 1 and time.monotonic() < deadline:
-            time.sleep(0.005)
-        time.sleep(random.Random(seed).uniform(0.0, 0.5))
+        while time.monotonic() < deadline:
+            if creates(sim) + sum(sim.counters()["reset_password"].values()) >= kill_after:
+                break
+            time.sleep(0.002)
         process.kill()
         process.wait(timeout=30)
         assert process.returncode == -signal.SIGKILL
