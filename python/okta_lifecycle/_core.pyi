@@ -463,11 +463,16 @@ class Actions:
         """RESET_PASSWORD: a new reset event each call; the link is in ``report.reset_links`` when
         ``send_email`` is False."""
     def source_of_identity(
-        self, *, since: datetime.datetime | None = None, mover_attributes: Sequence[str] = ...
+        self,
+        *,
+        since: datetime.datetime | None = None,
+        mover_attributes: Sequence[str] = ...,
+        entitlements: bool = False,
     ) -> IdentityEvents:
         """SOURCE_OF_IDENTITY: every user (``since=None``) or those changed after ``since``, each with
         its event. Movers are told apart by the attributes the journal saw last; reading updates
-        what it saw."""
+        what it saw. With ``entitlements=True`` each record also holds ``groups`` (names) and
+        ``roles`` (admin role types), at two more requests per user."""
 
 @final
 class Schema:
@@ -760,10 +765,15 @@ class AsyncActions:
         """RESET_PASSWORD: a new reset event each call; the link is in ``report.reset_links`` when
         ``send_email`` is False."""
     def source_of_identity(
-        self, *, since: datetime.datetime | None = None, mover_attributes: Sequence[str] = ...
+        self,
+        *,
+        since: datetime.datetime | None = None,
+        mover_attributes: Sequence[str] = ...,
+        entitlements: bool = False,
     ) -> IdentityEvents:
         """SOURCE_OF_IDENTITY: every user (``since=None``) or those changed after ``since``, each with
-        its event; ``async for`` over the result."""
+        its event (with ``entitlements=True``, also its ``groups`` and ``roles``); ``async for`` over
+        the result."""
 
 @final
 class AsyncSchema:

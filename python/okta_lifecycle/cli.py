@@ -110,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     command.add_argument("--output", help="the file to write (default: standard output)")
     command.add_argument("--since", help="only users changed after this RFC 3339 time (incremental)")
     command.add_argument("--movers", default="department,title", help="attributes that make a mover (comma-separated)")
+    command.add_argument(
+        "--entitlements",
+        action="store_true",
+        help="add each user's groups and admin roles to its record (two more requests per user)",
+    )
     target(command)
 
     command = commands.add_parser("deprovision", help="deprovision one user (history kept)")
@@ -411,7 +416,10 @@ def command_export(arguments: argparse.Namespace) -> int:
     try:
         with _client(arguments) as client:
             rows: list[dict[str, Any]] = []
-            for identity in client.actions.source_of_identity(since=since, mover_attributes=movers):
+            identities = client.actions.source_of_identity(
+                since=since, mover_attributes=movers, entitlements=arguments.entitlements
+            )
+            for identity in identities:
                 row = dict(identity.record)
                 row["event"] = identity.event
                 updated = identity.user.last_updated
@@ -421,7 +429,9 @@ def command_export(arguments: argparse.Namespace) -> int:
                 if arguments.format == "jsonl":
                     output.write(json.dumps(row, default=str) + "\n")
                 else:
-                    rows.append(row)
+                    # Lists (groups, roles, array attributes) as one cell, items joined with ";"
+                    # (the separator planning splits array attributes on).
+                    rows.append({k: ";".join(map(str, v)) if isinstance(v, list) else v for k, v in row.items()})
             if arguments.format == "csv" and rows:
                 columns = sorted({key for row in rows for key in row}, key=lambda k: (k != "id", k != "event", k))
                 writer = csv.DictWriter(output, fieldnames=columns)

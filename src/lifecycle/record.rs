@@ -40,6 +40,13 @@ impl IdentityRecord {
         }
     }
 
+    /// Sets a field.
+    pub fn insert(&mut self, field: &str, value: Value) {
+        if let Value::Object(map) = &mut self.fields {
+            map.insert(field.to_owned(), value);
+        }
+    }
+
     /// The record's fields.
     pub fn as_json(&self) -> &Map<String, Value> {
         match &self.fields {

@@ -29,17 +29,19 @@ twins! { Actions, AsyncActions, core;
     shared {
         /// SOURCE_OF_IDENTITY: every user (since=None) or those changed after `since`, each with
         /// its event. Movers are told apart by the attributes the journal saw last; reading
-        /// updates what it saw.
-        #[pyo3(signature = (*, since=None, mover_attributes=Vec::new()))]
+        /// updates what it saw. With entitlements=True each record also has `groups` (names)
+        /// and `roles` (admin role types), at two more requests per user.
+        #[pyo3(signature = (*, since=None, mover_attributes=Vec::new(), entitlements=false))]
         fn source_of_identity(
             &self,
             since: Option<DateTime<chrono::FixedOffset>>,
             mover_attributes: Vec<String>,
+            entitlements: bool,
         ) -> PyResult<IdentityEvents> {
             self.core.check()?;
             // Any aware datetime: compared on Okta's clock, in UTC.
             let since = since.map(|since| since.with_timezone(&Utc));
-            let options = SourceOptions { since, mover_attributes };
+            let options = SourceOptions { since, mover_attributes, entitlements };
             let stream = to_py(source_of_identity::read(&self.core.client, Arc::clone(&self.core.journal), options))?;
             let events = stream.map(|item| {
                 item.map(|identity| PyIdentityEvent {

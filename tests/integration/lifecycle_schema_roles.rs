@@ -268,3 +268,30 @@ async fn manage_relationships_grants_and_takes_admin_roles_within_its_scope() {
     .to_string();
     assert!(unknown.contains("workflow[0].actions[0].roles[0]") && unknown.contains("SUPER_USER"), "{unknown}");
 }
+
+#[tokio::test]
+async fn source_of_identity_can_carry_each_users_groups_and_roles() {
+    use futures_util::TryStreamExt;
+    use okta_lifecycle::lifecycle::actions::source_of_identity::{read, SourceOptions};
+    use std::sync::Arc;
+
+    let org = Org::new().await;
+    let client = common::client_for(&org.simulator, |_| {});
+    let id = org.create_id("?activate=false", "ent@acme.com", false).await;
+    let group = client.groups().create("finance", None).await.unwrap();
+    client.groups().add_member(group.id(), &id).await.unwrap();
+    client.roles().assign(&Assignee::User(id.clone()), "REPORT_ADMIN").await.unwrap();
+    let journal = Arc::new(Journal::in_memory().unwrap());
+
+    let plain = SourceOptions { since: None, mover_attributes: Vec::new(), entitlements: false };
+    let without: Vec<_> = read(&client, Arc::clone(&journal), plain).unwrap().try_collect().await.unwrap();
+    assert!(without[0].record.as_json().get("roles").is_none(), "entitlements cost requests: only when asked");
+    org.simulator.clear_requests();
+    let asked = SourceOptions { since: None, mover_attributes: Vec::new(), entitlements: true };
+    let with: Vec<_> = read(&client, journal, asked).unwrap().try_collect().await.unwrap();
+    let record = with[0].record.as_json();
+    assert_eq!(record["groups"], json!(["Everyone", "finance"]));
+    assert_eq!(record["roles"], json!(["REPORT_ADMIN"]));
+    let paths: Vec<String> = org.simulator.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(paths.contains(&format!("/api/v1/users/{id}/roles")), "{paths:?}");
+}

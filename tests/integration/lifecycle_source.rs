@@ -26,7 +26,7 @@ async fn full_and_incremental_reads_with_joiner_mover_leaver_events() {
     users.deactivate(&ids[2], false).await.unwrap();
     let movers = vec!["department".to_owned()];
 
-    let options = SourceOptions { since: None, mover_attributes: movers.clone() };
+    let options = SourceOptions { since: None, mover_attributes: movers.clone(), entitlements: false };
     let full: Vec<_> = read(&client, std::sync::Arc::clone(&journal), options).unwrap().try_collect().await.unwrap();
     assert_eq!(full.len(), 3, "a full read includes DEPROVISIONED users");
     let leaver = full.iter().find(|i| i.user.id() == ids[2]).unwrap();
@@ -50,7 +50,7 @@ async fn full_and_incremental_reads_with_joiner_mover_leaver_events() {
     late.profile.insert("department".into(), json!("Eng"));
     let late_id = users.create(&late).await.unwrap().id().to_owned();
 
-    let since = SourceOptions { since: Some(watermark), mover_attributes: movers };
+    let since = SourceOptions { since: Some(watermark), mover_attributes: movers, entitlements: false };
     let changes: Vec<_> = read(&client, std::sync::Arc::clone(&journal), since).unwrap().try_collect().await.unwrap();
     let event = |id: &str| changes.iter().find(|i| i.user.id() == id).map(|i| i.event);
     assert_eq!(changes.len(), 3, "only users changed after the watermark");

@@ -192,3 +192,19 @@ def test_export_since_accepts_any_offset(tmp_path: Path) -> None:
     offset = run("export", "--since", "2000-01-01T02:00:00+02:00", state=tmp_path)
     assert utc.returncode == offset.returncode == 0, offset.stderr
     assert utc.stdout.count("\n") == offset.stdout.count("\n") == 46
+
+
+def test_export_with_entitlements_adds_groups_and_roles(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    run("apply", "--policy", str(POLICY), "--source", day(1), "--yes", state=tmp_path)
+    plain = run("export", "--format", "csv", state=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert "groups" not in plain.stdout.splitlines()[0].split(","), "entitlements cost requests: only when asked"
+    exported = run("export", "--format", "csv", "--entitlements", state=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    rows = {row["login"]: row for row in csv.DictReader(io.StringIO(exported.stdout))}
+    ada = rows["ada.lovelace@acme.example"]
+    assert ada["groups"].split(";") == ["Everyone", "all-staff", "dept-engineering"], ada["groups"]
+    assert ada["roles"] == ""

@@ -57,7 +57,13 @@ pub struct SourceOptions {
     pub since: Option<DateTime<Utc>>,
     /// Attributes whose change makes a mover.
     pub mover_attributes: Vec<String>,
+    /// Add each user's entitlements to its record: `groups` (names) and `roles` (the admin role
+    /// types it holds, itself or through a group). Two requests per user.
+    pub entitlements: bool,
 }
+
+/// Requests in flight while entitlements are read.
+const ENTITLEMENT_CONCURRENCY: usize = 8;
 
 /// The identity record of a user: its profile plus `id`, `status` and the timestamps.
 pub fn record_of(user: &User) -> IdentityRecord {
@@ -151,7 +157,9 @@ pub fn read(
     };
     let since = options.since;
     let movers = options.mover_attributes;
-    Ok(futures_util::stream::iter(listings).flatten().map(move |user| {
+    let client = client.clone();
+    let entitlements = options.entitlements;
+    let identities = futures_util::stream::iter(listings).flatten().map(move |user| {
         let user = user?;
         let previous = journal.identity_attributes(user.id())?;
         let (event, moved) = classify(&user, since, &movers, previous.as_ref());
@@ -159,7 +167,40 @@ pub fn read(
             movers.iter().filter_map(|m| user.profile().get(m).map(|v| (m.clone(), v.clone()))).collect();
         journal.remember_identity(user.id(), &seen)?;
         Ok(SourcedIdentity { record: record_of(&user), user, event, moved })
-    }))
+    });
+    // Entitlements are read a few users at a time, in the listing's order.
+    Ok(identities
+        .map(move |identity: Result<SourcedIdentity>| {
+            let client = client.clone();
+            async move {
+                let mut identity = identity?;
+                if entitlements {
+                    let (groups, roles) = entitlements_of(&client, identity.user.id()).await?;
+                    identity.record.insert("groups", Value::Array(groups));
+                    identity.record.insert("roles", Value::Array(roles));
+                }
+                Ok(identity)
+            }
+        })
+        .buffered(ENTITLEMENT_CONCURRENCY))
+}
+
+/// A user's group names and admin role types.
+async fn entitlements_of(client: &OktaClient, user_id: &str) -> Result<(Vec<Value>, Vec<Value>)> {
+    let mut groups = Vec::new();
+    let mut listing = client.users().groups(user_id)?;
+    while let Some(group) = listing.next().await {
+        groups.push(Value::String(group?.name().unwrap_or_default().to_owned()));
+    }
+    let assignee = crate::okta::Assignee::User(user_id.to_owned());
+    let mut roles: Vec<Value> = Vec::new();
+    for role in client.roles().list(&assignee).await? {
+        let role_type = Value::String(role.role_type().to_owned());
+        if !roles.contains(&role_type) {
+            roles.push(role_type);
+        }
+    }
+    Ok((groups, roles))
 }
 
 #[cfg(test)]
