@@ -1,8 +1,10 @@
 """Writes the example HR exports: three consecutive days of a 50-person company.
 
-Day 1: everyone active (one record without an email, two people sharing an email).
+Day 1: everyone active (one record without an email, two people sharing an email); Elena García
+works in IT support, which makes her a help-desk administrator.
 Day 2: two joiners; movers change department and title.
-Day 3: three leavers are terminated; one more mover.
+Day 3: three leavers are terminated (Elena among them: her admin role goes too); one more mover.
+Every record carries a numeric cost code, for the typed custom attribute of three_days.py/.rs.
 Run: python examples/hr/generate.py (the CSVs are committed; this documents how they were made).
 """
 
@@ -35,6 +37,7 @@ def person(index: int) -> dict[str, str]:
         "job_title": TITLES[index % len(TITLES)],
         "status": "Active",
         "start_date": f"2024-{1 + index % 12:02d}-{1 + index % 28:02d}",
+        "cost_code": str(4100 + (index % 4) * 100),
     }
 
 
@@ -42,6 +45,7 @@ def day1() -> list[dict[str, str]]:
     people = [person(i) for i in range(48)]
     people[12]["work_email"] = ""                              # a record with a missing email
     people[31]["work_email"] = people[30]["work_email"]        # two people sharing one email
+    people[44]["job_title"] = "IT support"                     # a help-desk administrator
     return people
 
 

@@ -703,7 +703,7 @@ MINI_POLICY: dict[str, Any] = {
 
 def test_policy_constructors() -> None:
     from_file = Policy.from_file(POLICY_FILE)
-    assert (from_file.name, from_file.workflows) == ("acme-workforce", ["joiner-mover", "leaver"])
+    assert (from_file.name, from_file.workflows) == ("acme-workforce", ["it-support", "joiner-mover", "leaver"])
     assert Policy.from_file(str(POLICY_FILE)).workflows == from_file.workflows
     assert Policy.from_toml(POLICY_FILE.read_text()).name == "acme-workforce"
     mini = Policy.from_dict(MINI_POLICY)
