@@ -304,7 +304,7 @@ pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnaps
             snapshot.add_membership(&user_id, &group_id);
         }
     }
-    let leavers = leaver_ids(&snapshot, request);
+    let leavers = ids_of(&snapshot, &request.full_membership_users, &request.match_on);
     let full: Vec<(String, Vec<String>)> = stream::iter(leavers)
         .map(|user_id| group_ids_of(client.users(), user_id))
         .buffer_unordered(READ_CONCURRENCY)
@@ -384,10 +384,6 @@ fn managed_group_ids(snapshot: &OrgSnapshot, request: &ReadRequest) -> Vec<Strin
 
 /// The ids of the users whose every membership the plan needs (leavers; every candidate when a
 /// value matches several users, so that a tie-break can pick any of them).
-fn leaver_ids(snapshot: &OrgSnapshot, request: &ReadRequest) -> Vec<String> {
-    ids_of(snapshot, &request.full_membership_users, &request.match_on)
-}
-
 /// The ids of the users some match values designate (every candidate of an ambiguous value:
 /// the planner decides what to do with those).
 fn ids_of(snapshot: &OrgSnapshot, values: &[String], match_on: &str) -> Vec<String> {

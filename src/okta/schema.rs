@@ -81,7 +81,8 @@ pub struct SchemaProperty {
     pub allowed: Option<Vec<Value>>,
 }
 
-fn number_text(value: &Value) -> String {
+/// A value as an error message shows it: strings quoted, the rest as JSON.
+fn shown(value: &Value) -> String {
     match value {
         Value::String(text) => format!("{text:?}"),
         other => other.to_string(),
@@ -195,7 +196,7 @@ impl SchemaProperty {
             PropertyType::Array(_) => value.is_array(),
         };
         if !fits(value, self.kind) {
-            return Err(format!("{name}: {} is not a {}", number_text(value), self.kind.describe()));
+            return Err(format!("{name}: {} is not a {}", shown(value), self.kind.describe()));
         }
         let items: Vec<&Value> = match (self.kind, value) {
             (PropertyType::Array(item), Value::Array(items)) => {
@@ -205,7 +206,7 @@ impl SchemaProperty {
                     ItemType::Number => PropertyType::Number,
                 };
                 if let Some(bad) = items.iter().find(|v| !fits(v, item_kind)) {
-                    return Err(format!("{name}: the item {} is not a {}", number_text(bad), item_kind.describe()));
+                    return Err(format!("{name}: the item {} is not a {}", shown(bad), item_kind.describe()));
                 }
                 items.iter().collect()
             }
@@ -223,8 +224,8 @@ impl SchemaProperty {
         }
         if let Some(allowed) = &self.allowed {
             if let Some(bad) = items.into_iter().find(|v| !allowed.iter().any(|a| same_value(a, v))) {
-                let choices: Vec<String> = allowed.iter().map(number_text).collect();
-                return Err(format!("{name}: {} is not one of {}", number_text(bad), choices.join(", ")));
+                let choices: Vec<String> = allowed.iter().map(shown).collect();
+                return Err(format!("{name}: {} is not one of {}", shown(bad), choices.join(", ")));
             }
         }
         Ok(())

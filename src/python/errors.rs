@@ -94,10 +94,17 @@ thread_local! {
 
 /// Runs `deliver` as the asyncio delivery, where building an exception is allowed.
 pub(crate) fn delivering<R>(deliver: impl FnOnce() -> R) -> R {
+    /// Clears the mark however `deliver` ends, a panic included: the blocking-pool thread is
+    /// reused, and a mark left set would hide a later wrong-thread exception from the check.
+    struct Unmark;
+    impl Drop for Unmark {
+        fn drop(&mut self) {
+            DELIVERING.set(false);
+        }
+    }
     DELIVERING.set(true);
-    let result = deliver();
-    DELIVERING.set(false);
-    result
+    let _unmark = Unmark;
+    deliver()
 }
 
 /// Takes the GIL to build an exception. Never on the runtime's threads: a body that ran there and
