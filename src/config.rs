@@ -181,6 +181,41 @@ pub struct ClientConfig {
     pub page_size: u32,
     /// The pauses between retries.
     pub backoff: Backoff,
+    /// Whether the rate budget is shared with the other processes on this machine that talk to
+    /// the same org (see [`crate::http::shared`]). Off unless set: the Python package and the
+    /// command turn it on for every org but the built-in simulator's own clients.
+    pub budget_sharing: BudgetSharing,
+}
+
+/// The variable that turns the shared rate budget off or points it at a directory.
+pub const SHARED_BUDGET_VARIABLE: &str = "OKTA_LIFECYCLE_SHARED_BUDGET";
+
+/// Whether and where a client shares what its governor learns with other processes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum BudgetSharing {
+    /// This process's own budget only.
+    #[default]
+    Off,
+    /// The org's default store, beside its default journal
+    /// ([`crate::http::shared::SharedBudget::default_dir`]). If that cannot be used, a warning is
+    /// logged and the client keeps its own budget.
+    OrgDefault,
+    /// The store in this directory; a directory that cannot be used is a configuration error.
+    At(PathBuf),
+}
+
+impl BudgetSharing {
+    /// Reads the setting's text (`OKTA_LIFECYCLE_SHARED_BUDGET`): `off`/`false`/`no`/`0`,
+    /// `on`/`true`/`yes`/`1`, or a directory.
+    pub fn from_text(text: &str) -> Result<Self> {
+        let text = text.trim();
+        match text.to_ascii_lowercase().as_str() {
+            "" => Err(Error::Configuration(format!("{SHARED_BUDGET_VARIABLE} is empty: give off, on or a directory"))),
+            "0" | "false" | "no" | "off" => Ok(BudgetSharing::Off),
+            "1" | "true" | "yes" | "on" => Ok(BudgetSharing::OrgDefault),
+            _ => Ok(BudgetSharing::At(PathBuf::from(text))),
+        }
+    }
 }
 
 /// The crate's default `User-Agent`.
@@ -202,6 +237,7 @@ impl ClientConfig {
             max_concurrency: 75,
             page_size: 200,
             backoff: Backoff::default(),
+            budget_sharing: BudgetSharing::Off,
         })
     }
 
@@ -217,8 +253,9 @@ impl ClientConfig {
     /// Reads the configuration from the environment: `OKTA_ORG_URL` and either
     /// `OKTA_API_TOKEN`, or `OKTA_CLIENT_ID` with `OKTA_PRIVATE_KEY` (or
     /// `OKTA_PRIVATE_KEY_PATH`), `OKTA_SCOPES` (space- or comma-separated), optional
-    /// `OKTA_KEY_ID` and `OKTA_DPOP` (`false` to turn DPoP off). `HTTPS_PROXY` is honoured by
-    /// the transport.
+    /// `OKTA_KEY_ID` and `OKTA_DPOP` (`false` to turn DPoP off), and
+    /// `OKTA_LIFECYCLE_SHARED_BUDGET` (see [`BudgetSharing::from_text`]). `HTTPS_PROXY` is
+    /// honoured by the transport.
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -242,7 +279,11 @@ impl ClientConfig {
             scopes: get("OKTA_SCOPES").map(|text| parse_scopes(&text)),
             dpop,
         };
-        Self::new(&org_url, options.build(OptionSource::Environment)?)
+        let mut config = Self::new(&org_url, options.build(OptionSource::Environment)?)?;
+        if let Some(text) = lookup(SHARED_BUDGET_VARIABLE) {
+            config.budget_sharing = BudgetSharing::from_text(&text)?;
+        }
+        Ok(config)
     }
 
     /// True when the org is on a loopback address (the simulator).

@@ -32,7 +32,7 @@ pub mod secret;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 
-pub use config::{ClientConfig, Credentials};
+pub use config::{BudgetSharing, ClientConfig, Credentials};
 pub use error::{Error, ErrorKind, OktaApiError, Result};
 pub use http::OktaClient;
 pub use okta::{Group, GroupType, User, UserStatus};

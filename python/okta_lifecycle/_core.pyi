@@ -540,6 +540,12 @@ class OktaClient:
     private-key JWT, with ``scopes``). The journal is ``journal`` if given (``":memory:"`` keeps it
     in memory, as the simulator's own ``sim.client()`` does), otherwise the org's default file under
     ``$XDG_STATE_HOME/okta-lifecycle/``. Blocking calls release the GIL and stay interruptible.
+
+    ``shared_budget`` shares the rate budget and concurrency slots with every other process on this
+    machine that talks to the same org (Ansible forks, two scripts at once): True (the org's store
+    beside its default journal), False, or the store's directory. Unset, it follows
+    ``OKTA_LIFECYCLE_SHARED_BUDGET`` (``on``, ``off`` or a directory) and is otherwise on, except
+    for a client whose journal is ``":memory:"``.
     """
 
     def __new__(
@@ -560,10 +566,15 @@ class OktaClient:
         page_size: int = 200,
         proxy: str | None = None,
         journal: _StrPath | None = None,
+        shared_budget: bool | _StrPath | None = None,
     ) -> Self: ...
     @staticmethod
     def from_env(
-        *, org_url: str | None = None, journal: _StrPath | None = None, timeout: float | None = None
+        *,
+        org_url: str | None = None,
+        journal: _StrPath | None = None,
+        timeout: float | None = None,
+        shared_budget: bool | _StrPath | None = None,
     ) -> OktaClient:
         """A client configured from OKTA_ORG_URL (or ``org_url``), OKTA_API_TOKEN or OKTA_CLIENT_ID
         with OKTA_PRIVATE_KEY / OKTA_PRIVATE_KEY_PATH, OKTA_SCOPES, OKTA_KEY_ID, OKTA_DPOP."""
@@ -860,10 +871,15 @@ class AsyncOktaClient:
         page_size: int = 200,
         proxy: str | None = None,
         journal: _StrPath | None = None,
+        shared_budget: bool | _StrPath | None = None,
     ) -> Self: ...
     @staticmethod
     def from_env(
-        *, org_url: str | None = None, journal: _StrPath | None = None, timeout: float | None = None
+        *,
+        org_url: str | None = None,
+        journal: _StrPath | None = None,
+        timeout: float | None = None,
+        shared_budget: bool | _StrPath | None = None,
     ) -> AsyncOktaClient:
         """A client configured from OKTA_ORG_URL (or ``org_url``), OKTA_API_TOKEN or OKTA_CLIENT_ID
         with OKTA_PRIVATE_KEY / OKTA_PRIVATE_KEY_PATH, OKTA_SCOPES, OKTA_KEY_ID, OKTA_DPOP."""

@@ -39,6 +39,18 @@ _seconds = _arguments.bounded(float, 0.0, 86_400.0)
 _timeout = _arguments.bounded(float, 0.0, 3_600.0, above_low=True)
 
 
+def _shared_budget(text: str) -> bool | str:
+    """``--shared-budget``: on, off, or the store's directory."""
+    lowered = text.strip().lower()
+    if lowered in ("on", "true", "yes", "1"):
+        return True
+    if lowered in ("off", "false", "no", "0"):
+        return False
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give on, off or a directory")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _arguments.Parser(
         prog="okta-lifecycle",
@@ -58,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
         group.add_argument("--journal", help="the journal file (default: per org under XDG_STATE_HOME)")
         group.add_argument(
             "--timeout", type=_timeout, default=None, metavar="SECONDS", help="per-request timeout (default 30)"
+        )
+        group.add_argument(
+            "--shared-budget",
+            type=_shared_budget,
+            default=None,
+            metavar="on|off|DIR",
+            help="share the org's rate budget with the other processes on this machine (default: on, in the "
+            "org's store beside its default journal, or OKTA_LIFECYCLE_SHARED_BUDGET; with --simulator, "
+            "in the state dir)",
         )
         command.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -155,16 +176,24 @@ def _client(arguments: argparse.Namespace) -> Iterator[OktaClient]:
         with simulator:
             journal = arguments.journal or state / "journal.sqlite"
             timeout = 30.0 if arguments.timeout is None else arguments.timeout
-            with OktaClient(simulator.url, api_token=simulator.api_token, journal=journal, timeout=timeout) as client:
+            shared = state / "budget" if arguments.shared_budget is None else arguments.shared_budget
+            with OktaClient(
+                simulator.url, api_token=simulator.api_token, journal=journal, timeout=timeout, shared_budget=shared
+            ) as client:
                 yield client
         return
-    with OktaClient.from_env(org_url=arguments.org_url, journal=arguments.journal, timeout=arguments.timeout) as client:
+    with OktaClient.from_env(
+        org_url=arguments.org_url,
+        journal=arguments.journal,
+        timeout=arguments.timeout,
+        shared_budget=arguments.shared_budget,
+    ) as client:
         yield client
 
 
 #: The run being applied, for the message that says how to resume it after Ctrl-C.
 _current_run: str | None = None
-_TARGET_FLAGS = ("--simulator", "--state-dir", "--org-url", "--journal", "--timeout")
+_TARGET_FLAGS = ("--simulator", "--state-dir", "--org-url", "--journal", "--timeout", "--shared-budget")
 
 
 def _resume_command(run_id: str, argv: list[str]) -> str:

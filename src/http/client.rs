@@ -14,12 +14,13 @@ use reqwest::Method;
 use serde_json::Value;
 use url::Url;
 
-use crate::config::ClientConfig;
+use crate::config::{BudgetSharing, ClientConfig};
 use crate::error::{Error, OktaApiError, Result};
 use crate::http::auth::Authenticator;
 use crate::http::buckets::bucket_for;
 use crate::http::governor::{Governor, GovernorStats};
 use crate::http::retry::{decide, Attempt, Decision, GiveUp, Idempotency, RateLimitHeaders};
+use crate::http::shared::SharedBudget;
 
 /// One request to the Okta API.
 #[derive(Debug, Clone)]
@@ -119,6 +120,35 @@ async fn read_capped(mut response: reqwest::Response, cap: usize) -> std::result
     }
 }
 
+/// The governor the configuration asks for: this process's own, or one sharing its budget
+/// through a file store.
+fn governor_for(config: &ClientConfig) -> Result<Arc<Governor>> {
+    let (share, max) = (config.rate_limit_share, config.max_concurrency);
+    match &config.budget_sharing {
+        BudgetSharing::Off => Ok(Governor::new(share, max)),
+        BudgetSharing::At(dir) => match SharedBudget::open(dir, max) {
+            Ok(store) => Ok(Governor::shared(share, max, store)),
+            Err(error) => Err(Error::Configuration(format!(
+                "the shared rate budget directory {} cannot be used: {error}",
+                dir.display()
+            ))),
+        },
+        BudgetSharing::OrgDefault => {
+            let dir = SharedBudget::default_dir(config.org_url.as_str());
+            match SharedBudget::open(&dir, max) {
+                Ok(store) => Ok(Governor::shared(share, max, store)),
+                Err(error) => {
+                    tracing::warn!(
+                        store = %dir.display(),
+                        "the shared rate budget cannot be used ({error}); this process governs its requests alone"
+                    );
+                    Ok(Governor::new(share, max))
+                }
+            }
+        }
+    }
+}
+
 const X_OKTA_REQUEST_ID: &str = "x-okta-request-id";
 const X_OKTA_RETRY_FOR: &str = "x-okta-retry-for";
 const X_OKTA_RETRY_COUNT: &str = "x-okta-retry-count";
@@ -143,7 +173,7 @@ impl OktaClient {
         }
         let http = builder.build().map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
         let auth = Authenticator::new(&config.credentials, &config.org_url)?;
-        let governor = Governor::new(config.rate_limit_share, config.max_concurrency);
+        let governor = governor_for(&config)?;
         Ok(OktaClient { inner: Arc::new(Inner { config, http, auth, governor }) })
     }
 

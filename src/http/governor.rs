@@ -22,13 +22,14 @@
 //! there. The header arithmetic is also fuzzed by `fuzz/fuzz_targets/headers.rs`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::http::retry::RateLimitHeaders;
+use crate::http::shared::{SharedBudget, SharedVerdict, SlotLease};
 
 /// Below this share of the limit, the remaining budget is paced until the reset.
 const PACING_THRESHOLD: f64 = 0.1;
@@ -197,6 +198,10 @@ pub struct Governor {
     throttled_waits: AtomicU64,
     throttled_ms: AtomicU64,
     concurrency_limited: AtomicU64,
+    /// The store shared with the other processes on this machine that talk to the same org.
+    shared: Option<SharedBudget>,
+    /// Set once the shared store has failed and this has been logged.
+    shared_failed: AtomicBool,
 }
 
 /// Permission to send one request; hand the answer to [`Permit::finish`].
@@ -205,6 +210,8 @@ pub struct Permit {
     governor: Arc<Governor>,
     bucket: &'static str,
     slot: Option<OwnedSemaphorePermit>,
+    /// The slot held in the shared store, when the request was counted there.
+    lease: Option<SlotLease>,
     finished: bool,
 }
 
@@ -212,6 +219,16 @@ impl Governor {
     /// A governor that uses `share` of each bucket and at most `max_concurrency` requests in
     /// flight.
     pub fn new(share: f64, max_concurrency: usize) -> Arc<Self> {
+        Self::build(share, max_concurrency, None)
+    }
+
+    /// A governor that shares its budget and concurrency slots with every process using the
+    /// same store (see [`crate::http::shared`]).
+    pub fn shared(share: f64, max_concurrency: usize, store: SharedBudget) -> Arc<Self> {
+        Self::build(share, max_concurrency, Some(store))
+    }
+
+    fn build(share: f64, max_concurrency: usize, shared: Option<SharedBudget>) -> Arc<Self> {
         let max_concurrency = max_concurrency.max(1);
         Arc::new(Governor {
             share: share.clamp(f64::MIN_POSITIVE, 1.0),
@@ -225,7 +242,51 @@ impl Governor {
             throttled_waits: AtomicU64::new(0),
             throttled_ms: AtomicU64::new(0),
             concurrency_limited: AtomicU64::new(0),
+            shared,
+            shared_failed: AtomicBool::new(false),
         })
+    }
+
+    /// The shared store, if this governor uses one.
+    pub fn shared_store(&self) -> Option<&SharedBudget> {
+        self.shared.as_ref()
+    }
+
+    /// Logs (once) that the shared store could not be used; requests are then governed by this
+    /// process's own state.
+    fn shared_failed(&self, store: &SharedBudget, error: &dyn std::fmt::Display) {
+        if !self.shared_failed.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                store = %store.dir().display(),
+                "the shared rate budget cannot be used ({error}); this process governs its requests alone"
+            );
+        }
+    }
+
+    /// Waits for a slot and the budget in the shared store. `None` when the store fails.
+    async fn acquire_shared(&self, store: &SharedBudget, bucket: &'static str, waited: &mut bool) -> Option<SlotLease> {
+        loop {
+            match store.try_send(bucket, self.share) {
+                Ok(SharedVerdict::Go(lease)) => return Some(lease),
+                Ok(SharedVerdict::WaitUntil(moment)) => {
+                    if !*waited {
+                        tracing::debug!(
+                            bucket,
+                            wait_ms = moment.saturating_duration_since(Instant::now()).as_millis() as u64,
+                            "throttling before the rate limit (shared budget)"
+                        );
+                    }
+                    *waited = true;
+                    tokio::time::sleep_until(moment.into()).await;
+                }
+                // Every shared slot is in use, or the lock is busy this instant.
+                Ok(SharedVerdict::Busy) => tokio::time::sleep(Duration::from_millis(fastrand::u64(2..=12))).await,
+                Err(error) => {
+                    self.shared_failed(store, &error);
+                    return None;
+                }
+            }
+        }
     }
 
     /// Waits for a concurrency slot and for the bucket's budget, then counts the request as sent.
@@ -233,6 +294,24 @@ impl Governor {
         let slot = Arc::clone(&self.slots).acquire_owned().await.expect("the governor's semaphore is never closed");
         let mut waited = false;
         let started = Instant::now();
+        let mut lease = None;
+        if let Some(store) = &self.shared {
+            if !self.shared_failed.load(Ordering::Relaxed) {
+                lease = self.acquire_shared(store, bucket, &mut waited).await;
+            }
+        }
+        if lease.is_none() {
+            self.acquire_local(bucket, &mut waited).await;
+        }
+        if waited {
+            self.throttled_waits.fetch_add(1, Ordering::Relaxed);
+            self.throttled_ms.fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
+        Permit { governor: Arc::clone(self), bucket, slot: Some(slot), lease, finished: false }
+    }
+
+    /// Waits for the bucket's budget as this process alone knows it, then counts the request.
+    async fn acquire_local(&self, bucket: &'static str, waited: &mut bool) {
         loop {
             let plan = {
                 let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
@@ -245,29 +324,29 @@ impl Governor {
                 plan
             };
             match plan {
-                SendPlan::Go => break,
+                SendPlan::Go => return,
                 SendPlan::WaitUntil(moment) => {
-                    if !waited {
+                    if !*waited {
                         tracing::debug!(
                             bucket,
                             wait_ms = moment.saturating_duration_since(Instant::now()).as_millis() as u64,
                             "throttling before the rate limit"
                         );
                     }
-                    waited = true;
+                    *waited = true;
                     tokio::time::sleep_until(moment.into()).await;
                 }
             }
         }
-        if waited {
-            self.throttled_waits.fetch_add(1, Ordering::Relaxed);
-            self.throttled_ms.fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-        }
-        Permit { governor: Arc::clone(self), bucket, slot: Some(slot), finished: false }
     }
 
     /// A snapshot of one bucket's state (for tests and diagnostics).
     pub fn bucket(&self, bucket: &str) -> Option<BucketState> {
+        if let Some(store) = &self.shared {
+            if !self.shared_failed.load(Ordering::Relaxed) {
+                return store.bucket(bucket);
+            }
+        }
         self.buckets.lock().unwrap_or_else(|e| e.into_inner()).get(bucket).cloned()
     }
 
@@ -277,12 +356,14 @@ impl Governor {
             throttled_waits: self.throttled_waits.load(Ordering::Relaxed),
             throttled_ms: self.throttled_ms.load(Ordering::Relaxed),
             concurrency_limited: self.concurrency_limited.load(Ordering::Relaxed),
-            concurrency_cap: self.cap.load(Ordering::Relaxed),
+            concurrency_cap: match &self.shared {
+                Some(store) if !self.shared_failed.load(Ordering::Relaxed) => store.concurrency_cap(),
+                _ => self.cap.load(Ordering::Relaxed),
+            },
         }
     }
 
-    fn on_concurrency_limited(&self) {
-        self.concurrency_limited.fetch_add(1, Ordering::Relaxed);
+    fn lower_cap(&self) {
         // One slot less per refusal: each concurrency 429 says one more request is in flight at
         // Okta than the org allows, so the cap settles at what is left for this client. The
         // slots are busy now; the next ones released are kept instead of returned.
@@ -324,25 +405,39 @@ impl Permit {
     /// without an answer is reported with `None` headers.
     pub fn finish(mut self, status: Option<u16>, headers: Option<RateLimitHeaders>, date: Option<SystemTime>) {
         self.finished = true;
-        let now = Instant::now();
-        {
-            let mut buckets = self.governor.buckets.lock().unwrap_or_else(|e| e.into_inner());
-            let state = buckets.entry(self.bucket).or_default();
-            if let Some(headers) = headers {
-                state.observe(headers, date, now);
-            }
-            if status.is_some() {
-                state.answered = true;
-            }
-            state.on_done();
+        let governor = Arc::clone(&self.governor);
+        let concurrency_limited = matches!((status, headers), (Some(429), Some(h)) if h.limit == 0);
+        if concurrency_limited {
+            governor.concurrency_limited.fetch_add(1, Ordering::Relaxed);
         }
-        match (status, headers) {
-            (Some(429), Some(h)) if h.limit == 0 => self.governor.on_concurrency_limited(),
-            (Some(status), _) if status < 400 => self.governor.on_success(),
-            _ => {}
+        if let Some(lease) = self.lease.take() {
+            // Counted in the shared store: the answer and the cap go there.
+            if let Some(store) = &governor.shared {
+                if let Err(error) = store.finish(lease, self.bucket, status, headers, date) {
+                    governor.shared_failed(store, &error);
+                }
+            }
+        } else {
+            let now = Instant::now();
+            {
+                let mut buckets = governor.buckets.lock().unwrap_or_else(|e| e.into_inner());
+                let state = buckets.entry(self.bucket).or_default();
+                if let Some(headers) = headers {
+                    state.observe(headers, date, now);
+                }
+                if status.is_some() {
+                    state.answered = true;
+                }
+                state.on_done();
+            }
+            match status {
+                _ if concurrency_limited => governor.lower_cap(),
+                Some(status) if status < 400 => governor.on_success(),
+                _ => {}
+            }
         }
         if let Some(slot) = self.slot.take() {
-            self.governor.settle(slot);
+            governor.settle(slot);
         }
     }
 }
@@ -351,11 +446,18 @@ impl Drop for Permit {
     fn drop(&mut self) {
         if !self.finished {
             // Cancelled before an answer: the request no longer counts as in flight.
-            let mut buckets = self.governor.buckets.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(state) = buckets.get_mut(self.bucket) {
-                state.on_done();
+            if let Some(lease) = self.lease.take() {
+                if let Some(store) = &self.governor.shared {
+                    if let Err(error) = store.finish(lease, self.bucket, None, None, None) {
+                        self.governor.shared_failed(store, &error);
+                    }
+                }
+            } else {
+                let mut buckets = self.governor.buckets.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(state) = buckets.get_mut(self.bucket) {
+                    state.on_done();
+                }
             }
-            drop(buckets);
             if let Some(slot) = self.slot.take() {
                 self.governor.settle(slot);
             }

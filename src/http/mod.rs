@@ -9,6 +9,9 @@ mod client;
 pub mod governor;
 pub mod pages;
 pub mod retry;
+// Public for `SharedBudget`, which a Rust caller opens to share one org's budget. Unix (the
+// package's platform): the store locks files with `flock` and reads `/proc` for live pids.
+pub mod shared;
 
 pub use client::{parse_next_link, ApiRequest, ApiResponse, OktaClient, MAX_BODY_BYTES};
 pub use pages::ItemStream;

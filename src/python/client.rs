@@ -11,7 +11,9 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::config::{parse_scopes, ClientConfig, CredentialOptions, OptionSource};
+use crate::config::{
+    parse_scopes, BudgetSharing, ClientConfig, CredentialOptions, OptionSource, SHARED_BUDGET_VARIABLE,
+};
 use crate::http::OktaClient;
 use crate::lifecycle::journal::Journal;
 use crate::lifecycle::{self, ApplyOptions};
@@ -77,6 +79,37 @@ impl Namespaces for PyAsyncOktaClient {
 /// The journal path that means "in memory" (SQLite's own name for it).
 pub(crate) const IN_MEMORY: &str = ":memory:";
 
+/// The budget sharing of a Python client: `shared_budget` if given (True, False or a
+/// directory), else `OKTA_LIFECYCLE_SHARED_BUDGET` if set, else the org's default store, except
+/// for a client whose journal is in memory (the built-in simulator's own clients).
+fn budget_sharing(
+    argument: Option<&Bound<'_, PyAny>>,
+    from_env: Option<BudgetSharing>,
+    journal: Option<&std::path::Path>,
+) -> PyResult<BudgetSharing> {
+    match argument {
+        Some(value) if value.is_none() => {}
+        Some(value) => {
+            if let Ok(flag) = value.cast::<pyo3::types::PyBool>() {
+                return Ok(if flag.is_true() { BudgetSharing::OrgDefault } else { BudgetSharing::Off });
+            }
+            return match value.extract::<PathBuf>() {
+                Ok(dir) => Ok(BudgetSharing::At(dir)),
+                Err(_) => Err(invalid_input("shared_budget must be True, False or a directory").into()),
+            };
+        }
+        None => {}
+    }
+    if let Some(setting) = from_env {
+        return Ok(setting);
+    }
+    Ok(if journal.is_some_and(|path| path.as_os_str() == IN_MEMORY) {
+        BudgetSharing::Off
+    } else {
+        BudgetSharing::OrgDefault
+    })
+}
+
 fn core_from(config: ClientConfig, journal: Option<PathBuf>) -> PyResult<Arc<Core>> {
     // Every org gets a journal on disk unless told otherwise: a loopback URL may be a real org
     // behind a tunnel. Only the built-in simulator's clients ask for ":memory:".
@@ -95,7 +128,7 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
         #[pyo3(signature = (
             org_url, *, api_token=None, client_id=None, private_key=None, private_key_path=None, scopes=None,
             key_id=None, dpop=true, timeout=30.0, max_retries=5, rate_limit_share=1.0, max_concurrency=75,
-            page_size=200, proxy=None, journal=None
+            page_size=200, proxy=None, journal=None, shared_budget=None
         ))]
         #[allow(clippy::too_many_arguments)]
         fn new(
@@ -114,6 +147,7 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
             page_size: u32,
             proxy: Option<String>,
             journal: Option<PathBuf>,
+            shared_budget: Option<Bound<'_, PyAny>>,
         ) -> PyResult<Self> {
             let credentials = CredentialOptions {
                 api_token: api_token.map(SecretString::new),
@@ -131,14 +165,24 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
             config.max_concurrency = max_concurrency;
             config.page_size = page_size;
             config.proxy = proxy;
+            let from_env = match std::env::var(SHARED_BUDGET_VARIABLE) {
+                Ok(text) => Some(to_py(BudgetSharing::from_text(&text))?),
+                Err(_) => None,
+            };
+            config.budget_sharing = budget_sharing(shared_budget.as_ref(), from_env, journal.as_deref())?;
             Ok(Self::from(core_from(config, journal)?))
         }
 
         /// A client configured from OKTA_ORG_URL, OKTA_API_TOKEN or OKTA_CLIENT_ID with
         /// OKTA_PRIVATE_KEY / OKTA_PRIVATE_KEY_PATH, OKTA_SCOPES, OKTA_KEY_ID, OKTA_DPOP.
         #[staticmethod]
-        #[pyo3(signature = (*, org_url=None, journal=None, timeout=None))]
-        fn from_env(org_url: Option<String>, journal: Option<PathBuf>, timeout: Option<f64>) -> PyResult<Self> {
+        #[pyo3(signature = (*, org_url=None, journal=None, timeout=None, shared_budget=None))]
+        fn from_env(
+            org_url: Option<String>,
+            journal: Option<PathBuf>,
+            timeout: Option<f64>,
+            shared_budget: Option<Bound<'_, PyAny>>,
+        ) -> PyResult<Self> {
             let mut config = to_py(ClientConfig::from_lookup(|name| match (name, &org_url) {
                 ("OKTA_ORG_URL", Some(url)) => Some(url.clone()),
                 _ => std::env::var(name).ok(),
@@ -146,6 +190,8 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
             if let Some(timeout) = timeout {
                 config.request_timeout = to_py(crate::config::seconds("timeout", timeout, crate::config::MAX_TIMEOUT))?;
             }
+            let from_env = std::env::var_os(SHARED_BUDGET_VARIABLE).map(|_| config.budget_sharing.clone());
+            config.budget_sharing = budget_sharing(shared_budget.as_ref(), from_env, journal.as_deref())?;
             Ok(Self::from(core_from(config, journal)?))
         }
 

@@ -7,6 +7,7 @@ mod common;
 mod client_endpoints;
 mod client_oauth;
 mod client_resilience;
+mod client_shared_budget;
 mod client_wire;
 mod hostile_server;
 mod lifecycle_actions;

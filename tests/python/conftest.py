@@ -3,6 +3,10 @@
 * **A private state directory.** A client of an org without an explicit journal writes to the
   per-org default under ``$XDG_STATE_HOME``; here that is a folder of the test session's own,
   set when this file is imported (before any test runs) and removed when pytest finishes.
+* **No shared rate budget unless a test asks.** Clients of an org share its rate budget through
+  a store under ``$XDG_STATE_HOME`` by default, keyed by host and port; simulators come and go on
+  reused ports here, so ``OKTA_LIFECYCLE_SHARED_BUDGET`` is ``off`` for the session and the tests
+  of the shared budget give each client its store.
 * **The package's own pytest plugin.** ``okta_simulator`` (configured by the
   ``@pytest.mark.okta_simulator(...)`` marker; a module sets its default with ``pytestmark``),
   ``okta_client`` and ``async_okta_client`` come from :mod:`okta_lifecycle.pytest_plugin`, loaded
@@ -40,6 +44,7 @@ from okta_lifecycle.testing import OktaSimulator
 
 _STATE_HOME = tempfile.mkdtemp(prefix="okta-lifecycle-tests-state-")
 os.environ["XDG_STATE_HOME"] = _STATE_HOME
+os.environ["OKTA_LIFECYCLE_SHARED_BUDGET"] = "off"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

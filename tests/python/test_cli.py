@@ -39,6 +39,7 @@ def test_plan_apply_three_days_with_json_output(tmp_path: Path) -> None:
     planned = json.loads(plan.stdout)
     assert planned["summary"]["joiners"] == 46
     assert {issue["identity"] for issue in planned["issues"]} == {"E1012", "E1031"}
+    assert (tmp_path / "budget" / "state.json").exists(), "the simulator's org shares its budget in the state dir"
 
     applied = run("apply", "--policy", str(POLICY), "--source", day(1), "--json", "--yes", state=tmp_path)
     assert applied.returncode == 1, "two records could not be acted on"
@@ -170,6 +171,12 @@ def test_command_mistakes_are_one_line_with_exit_2(tmp_path: Path) -> None:
         "faults that are not JSON": [*module, "--faults", "{bad"],
         "a negative latency": [*module, "--latency-ms", "-5"],
         "a timeout of zero": [COMMAND, "runs", "--simulator", "--state-dir", str(tmp_path / "ok"), "--timeout", "0"],
+        "a shared budget that is a file": [
+            COMMAND, "runs", "--simulator", "--state-dir", str(tmp_path / "ok"), "--shared-budget", str(not_a_folder),
+        ],
+        "an empty shared budget": [
+            COMMAND, "runs", "--simulator", "--state-dir", str(tmp_path / "ok"), "--shared-budget", " ",
+        ],
     }  # fmt: skip
     for name, arguments in cases.items():
         result = subprocess.run(arguments, capture_output=True, text=True, timeout=60)

@@ -1,0 +1,547 @@
+//! The shared budget: what the governor learns of an org's rate limits, kept in a small file
+//! store so that every process on the machine talking to the same org shares it.
+//!
+//! Ansible runs each task of each host in a fresh process, twenty at once with `forks = 20`;
+//! two scripts may run against one org side by side. Each of them alone believes it owns the
+//! whole bucket and the org's concurrency limit, and together they run into Okta's 429s. With a
+//! shared store they decide as one client would:
+//!
+//! - `state.json` holds each bucket's learnt limit, remaining estimate, reset and pacing slot
+//!   (wall-clock milliseconds, which every process on the machine shares), the requests each
+//!   process has in flight in it, and the concurrency cap lowered by concurrency 429s. It is
+//!   read and rewritten (through a temporary file and a rename, so it is never seen half
+//!   written) under an exclusive `flock` on `state.lock`.
+//! - `slot-N.lock` are the concurrency slots: a request holds one with `flock` while it is in
+//!   flight, so the processes together never have more requests in flight than the cap.
+//!
+//! A killed process cannot leave the store locked: the kernel drops its `flock`s with its file
+//! descriptors. The requests it had in flight are dropped from the estimate as soon as another
+//! process sees in `/proc` that its pid is gone (or, should the pid be reused or `/proc` be
+//! missing, after [`IN_FLIGHT_EXPIRY`]). Nothing here can hang or fail the embedding program: a store that
+//! cannot be locked within [`LOCK_PATIENCE`] or read is logged and the request is governed by
+//! the process's own state instead; a damaged `state.json` is started afresh (it is an
+//! estimate, relearnt from the next answer), and the values read from it are held to what an
+//! answer could have said (a reset at most one window away).
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::http::governor::{plan_send, BucketState, SendPlan, MAX_WINDOW};
+use crate::http::retry::RateLimitHeaders;
+
+/// How long one process waits for the store's lock before governing a request alone. The lock
+/// is held for microseconds; only a stopped or wedged process holds it longer.
+pub const LOCK_PATIENCE: Duration = Duration::from_secs(2);
+/// A process's in-flight count older than this is dropped even if its pid looks alive (the pid
+/// may have been reused). Longer than any request: Okta's windows are a minute and requests
+/// time out well within this.
+pub const IN_FLIGHT_EXPIRY: Duration = Duration::from_secs(300);
+/// The most that is read of `state.json`; a larger file is not the store's and is replaced.
+const MAX_STATE_BYTES: u64 = 1 << 20;
+/// Successes needed to give back one shared concurrency slot after a concurrency 429.
+const SUCCESSES_PER_SLOT: u64 = 20;
+/// The store's format.
+const VERSION: u32 = 1;
+
+/// Milliseconds since the Unix epoch on this machine's clock.
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// A wall-clock moment as a local instant, given the same moment on both clocks.
+fn to_instant(ms: u64, now: Instant, now_ms: u64) -> Instant {
+    if ms >= now_ms {
+        now + Duration::from_millis(ms - now_ms)
+    } else {
+        now.checked_sub(Duration::from_millis(now_ms - ms)).unwrap_or(now)
+    }
+}
+
+/// A local instant as a wall-clock moment.
+fn to_ms(instant: Instant, now: Instant, now_ms: u64) -> u64 {
+    if instant >= now {
+        now_ms.saturating_add(instant.duration_since(now).as_millis() as u64)
+    } else {
+        now_ms.saturating_sub(now.duration_since(instant).as_millis() as u64)
+    }
+}
+
+/// Whether a process with this pid exists, as far as this machine's `/proc` tells. Where there
+/// is no `/proc`, every pid counts as alive and only [`IN_FLIGHT_EXPIRY`] drops a count.
+fn alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
+/// Requests one process has in flight in one bucket.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+struct InFlight {
+    count: u64,
+    /// When the count last went up (wall-clock ms).
+    since_ms: u64,
+}
+
+/// One bucket as the store keeps it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+struct StoredBucket {
+    #[serde(default)]
+    limit: Option<u64>,
+    #[serde(default)]
+    remaining: f64,
+    #[serde(default)]
+    reset_at_ms: Option<u64>,
+    #[serde(default)]
+    next_slot_ms: Option<u64>,
+    #[serde(default)]
+    answered: bool,
+    #[serde(default)]
+    in_flight: BTreeMap<u32, InFlight>,
+}
+
+/// The whole store.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+struct Stored {
+    #[serde(default)]
+    version: u32,
+    #[serde(default)]
+    buckets: BTreeMap<String, StoredBucket>,
+    /// The shared cap on requests in flight, once a concurrency 429 has lowered it.
+    #[serde(default)]
+    cap: Option<usize>,
+    #[serde(default)]
+    successes: u64,
+}
+
+impl Stored {
+    /// Reads the store's text; anything that is not a store of this version is an empty store.
+    fn parse(text: &[u8]) -> Stored {
+        match serde_json::from_slice::<Stored>(text) {
+            Ok(stored) if stored.version == VERSION => stored,
+            Ok(_) | Err(_) => {
+                if !text.is_empty() {
+                    tracing::debug!("the shared budget's state is not readable; it is started afresh");
+                }
+                Stored { version: VERSION, ..Stored::default() }
+            }
+        }
+    }
+
+    /// Drops what cannot be believed: in-flight counts of processes that are gone or too old,
+    /// values no answer could have given.
+    fn sanitise(&mut self, now_ms: u64, own_pid: u32) {
+        let horizon = now_ms + (MAX_WINDOW + Duration::from_secs(1)).as_millis() as u64;
+        for bucket in self.buckets.values_mut() {
+            if !bucket.remaining.is_finite() {
+                *bucket = StoredBucket { in_flight: std::mem::take(&mut bucket.in_flight), ..StoredBucket::default() };
+            }
+            bucket.reset_at_ms = bucket.reset_at_ms.map(|ms| ms.min(horizon));
+            bucket.next_slot_ms = bucket.next_slot_ms.map(|ms| ms.min(horizon));
+            bucket.in_flight.retain(|&pid, entry| {
+                entry.count > 0
+                    && now_ms.saturating_sub(entry.since_ms) < IN_FLIGHT_EXPIRY.as_millis() as u64
+                    && (pid == own_pid || alive(pid))
+            });
+        }
+    }
+
+    /// The bucket as the governor's pure functions see it.
+    fn bucket_state(&self, name: &str, now: Instant, now_ms: u64) -> BucketState {
+        let Some(stored) = self.buckets.get(name) else { return BucketState::default() };
+        BucketState {
+            limit: stored.limit,
+            remaining: stored.remaining,
+            reset_at: stored.reset_at_ms.map(|ms| to_instant(ms, now, now_ms)),
+            in_flight: stored.in_flight.values().map(|entry| entry.count).sum(),
+            next_slot: stored.next_slot_ms.map(|ms| to_instant(ms, now, now_ms)),
+            answered: stored.answered,
+        }
+    }
+
+    /// Writes a bucket back, charging the change in requests in flight to this process.
+    fn put_bucket(&mut self, name: &str, before: &BucketState, after: &BucketState, now: Instant, now_ms: u64) {
+        let pid = std::process::id();
+        let stored = self.buckets.entry(name.to_owned()).or_default();
+        stored.limit = after.limit;
+        stored.remaining = after.remaining;
+        stored.reset_at_ms = after.reset_at.map(|at| to_ms(at, now, now_ms));
+        stored.next_slot_ms = after.next_slot.map(|at| to_ms(at, now, now_ms));
+        stored.answered = after.answered;
+        let own = stored.in_flight.entry(pid).or_default();
+        if after.in_flight > before.in_flight {
+            own.count += after.in_flight - before.in_flight;
+            own.since_ms = now_ms;
+        } else {
+            own.count = own.count.saturating_sub(before.in_flight - after.in_flight);
+        }
+        if own.count == 0 {
+            stored.in_flight.remove(&pid);
+        }
+    }
+}
+
+/// Why the store could not be used for a request; the governor then decides alone.
+#[derive(Debug)]
+pub(crate) enum StoreError {
+    /// Another process held the lock for longer than [`LOCK_PATIENCE`].
+    Busy,
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Busy => write!(f, "its lock was held for more than {} s", LOCK_PATIENCE.as_secs()),
+            StoreError::Io(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(error: std::io::Error) -> Self {
+        StoreError::Io(error)
+    }
+}
+
+/// A file held with an exclusive `flock`; dropping it (or the process dying) unlocks it.
+#[derive(Debug)]
+pub(crate) struct Locked(File);
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        // Closing the file unlocks it too; unlocking first makes the release explicit.
+        let _ = self.0.unlock();
+    }
+}
+
+/// Tries to lock a file without waiting: `Ok(None)` when another holder has it.
+fn try_flock(file: File) -> std::io::Result<Option<Locked>> {
+    match file.try_lock() {
+        Ok(()) => Ok(Some(Locked(file))),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(error)) => Err(error),
+    }
+}
+
+fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)
+}
+
+/// A concurrency slot held across processes while a request is in flight.
+#[derive(Debug)]
+pub(crate) struct SlotLease {
+    _slot: Locked,
+}
+
+/// What one attempt to send under the shared store decided.
+#[derive(Debug)]
+pub(crate) enum SharedVerdict {
+    /// Send now; the request is counted in the store and holds a slot.
+    Go(SlotLease),
+    /// The bucket's budget says wait until then.
+    WaitUntil(Instant),
+    /// Every slot under the cap is in use (or the lock is busy this instant): try again shortly.
+    Busy,
+}
+
+/// The file store of one org's budget, shared by every process that opens the same directory.
+#[derive(Debug)]
+pub struct SharedBudget {
+    dir: PathBuf,
+    max_concurrency: usize,
+}
+
+impl SharedBudget {
+    /// Opens (creating it if needed, private to the user) the store in `dir` for a client with
+    /// at most `max_concurrency` requests in flight.
+    pub fn open(dir: &Path, max_concurrency: usize) -> std::io::Result<SharedBudget> {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        // Fail now, at construction, if the store cannot be used at all.
+        open_lock_file(&dir.join("state.lock"))?;
+        Ok(SharedBudget { dir: dir.to_owned(), max_concurrency: max_concurrency.max(1) })
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The default store of an org: beside the org's default journal,
+    /// `$XDG_STATE_HOME/okta-lifecycle/<host>.budget/`.
+    pub fn default_dir(org_url: &str) -> PathBuf {
+        crate::lifecycle::journal::Journal::default_path(org_url).with_extension("budget")
+    }
+
+    /// Runs `change` on the stored state under the lock and writes the result back. Waits for
+    /// the lock at most `patience`, sleeping a millisecond between tries (the lock is only ever
+    /// held for a read and a write).
+    fn locked<R>(&self, patience: Duration, change: impl FnOnce(&mut Stored) -> R) -> Result<R, StoreError> {
+        let started = Instant::now();
+        let lock = loop {
+            if let Some(lock) = try_flock(open_lock_file(&self.dir.join("state.lock"))?)? {
+                break lock;
+            }
+            if started.elapsed() >= patience {
+                return Err(StoreError::Busy);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let path = self.dir.join("state.json");
+        let mut text = Vec::new();
+        match File::open(&path) {
+            Ok(file) => {
+                file.take(MAX_STATE_BYTES + 1).read_to_end(&mut text)?;
+                if text.len() as u64 > MAX_STATE_BYTES {
+                    text.clear();
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error.into()),
+        }
+        let mut stored = Stored::parse(&text);
+        let now = now_ms();
+        stored.sanitise(now, std::process::id());
+        let before = stored.clone();
+        let result = change(&mut stored);
+        if stored != before || text.is_empty() {
+            let temporary = self.dir.join(format!("state.json.{}", std::process::id()));
+            let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary)?;
+            file.write_all(&serde_json::to_vec(&stored).map_err(std::io::Error::other)?)?;
+            drop(file);
+            std::fs::rename(&temporary, &path)?;
+        }
+        drop(lock);
+        Ok(result)
+    }
+
+    /// The slots a process may take now: the shared cap, never more than this client's own.
+    fn cap(&self, stored: &Stored) -> usize {
+        stored.cap.unwrap_or(self.max_concurrency).clamp(1, self.max_concurrency)
+    }
+
+    /// One attempt to send a request to `bucket`: a free slot under the shared cap and the
+    /// bucket's budget. Does not wait for the lock beyond a few milliseconds (`Busy` then).
+    pub(crate) fn try_send(&self, bucket: &str, share: f64) -> Result<SharedVerdict, StoreError> {
+        let outcome = self.locked(Duration::from_millis(5), |stored| -> std::io::Result<SharedVerdict> {
+            let now = Instant::now();
+            let now_ms = now_ms();
+            let state = stored.bucket_state(bucket, now, now_ms);
+            match plan_send(&state, share, now) {
+                SendPlan::WaitUntil(moment) => return Ok(SharedVerdict::WaitUntil(moment)),
+                SendPlan::Go => {}
+            }
+            let mut lease = None;
+            for index in 0..self.cap(stored) {
+                if let Some(slot) = try_flock(open_lock_file(&self.dir.join(format!("slot-{index}.lock")))?)? {
+                    lease = Some(SlotLease { _slot: slot });
+                    break;
+                }
+            }
+            let Some(lease) = lease else { return Ok(SharedVerdict::Busy) };
+            let mut after = state.clone();
+            after.on_send(share, now);
+            stored.put_bucket(bucket, &state, &after, now, now_ms);
+            Ok(SharedVerdict::Go(lease))
+        });
+        match outcome {
+            Ok(verdict) => Ok(verdict?),
+            Err(StoreError::Busy) => Ok(SharedVerdict::Busy),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Folds a request's answer (or its failure, with `status` None) into the store and gives
+    /// its slot back. A concurrency 429 lowers the shared cap by one; successes raise it back.
+    pub(crate) fn finish(
+        &self,
+        lease: SlotLease,
+        bucket: &str,
+        status: Option<u16>,
+        headers: Option<RateLimitHeaders>,
+        date: Option<SystemTime>,
+    ) -> Result<(), StoreError> {
+        let result = self.locked(LOCK_PATIENCE, |stored| {
+            let now = Instant::now();
+            let now_ms = now_ms();
+            let before = stored.bucket_state(bucket, now, now_ms);
+            let mut after = before.clone();
+            if let Some(headers) = headers {
+                after.observe(headers, date, now);
+            }
+            if status.is_some() {
+                after.answered = true;
+            }
+            after.on_done();
+            stored.put_bucket(bucket, &before, &after, now, now_ms);
+            let cap = self.cap(stored);
+            match (status, headers) {
+                (Some(429), Some(h)) if h.limit == 0 => {
+                    if cap > 1 {
+                        tracing::debug!(
+                            cap = cap - 1,
+                            "concurrency limit hit: fewer requests in flight on this machine"
+                        );
+                    }
+                    stored.cap = Some(cap.saturating_sub(1).max(1));
+                    stored.successes = 0;
+                }
+                (Some(status), _) if status < 400 && stored.cap.is_some() => {
+                    stored.successes += 1;
+                    if stored.successes >= SUCCESSES_PER_SLOT {
+                        stored.successes = 0;
+                        stored.cap = (cap + 1 < self.max_concurrency).then_some(cap + 1);
+                    }
+                }
+                _ => {}
+            }
+        });
+        drop(lease);
+        result
+    }
+
+    /// A snapshot of one bucket as the store holds it (tests and diagnostics).
+    pub fn bucket(&self, bucket: &str) -> Option<BucketState> {
+        self.locked(LOCK_PATIENCE, |stored| {
+            stored.buckets.contains_key(bucket).then(|| stored.bucket_state(bucket, Instant::now(), now_ms()))
+        })
+        .ok()
+        .flatten()
+    }
+
+    /// The shared cap on requests in flight (this client's own maximum unless lowered).
+    pub fn concurrency_cap(&self) -> usize {
+        self.locked(LOCK_PATIENCE, |stored| self.cap(stored)).unwrap_or(self.max_concurrency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(limit: u64, remaining: u64, reset_epoch: u64) -> RateLimitHeaders {
+        RateLimitHeaders { limit, remaining, reset_epoch }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("okta-lifecycle-shared-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn go(verdict: SharedVerdict) -> SlotLease {
+        match verdict {
+            SharedVerdict::Go(lease) => lease,
+            other => panic!("expected to send, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn two_stores_on_one_directory_share_what_is_learnt() {
+        let dir = temp_dir("learn");
+        let first = SharedBudget::open(&dir, 4).unwrap();
+        let second = SharedBudget::open(&dir, 4).unwrap();
+        let now = SystemTime::now();
+        let epoch = now.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+        let lease = go(first.try_send("/api/v1/users", 1.0).unwrap());
+        // The other process sees the probe in flight and waits for its answer.
+        assert!(matches!(second.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::WaitUntil(_)));
+        first.finish(lease, "/api/v1/users", Some(200), Some(headers(10, 2, epoch + 30)), Some(now)).unwrap();
+        let learnt = second.bucket("/api/v1/users").unwrap();
+        assert_eq!(learnt.limit, Some(10));
+        assert_eq!(learnt.remaining, 2.0);
+        assert_eq!(learnt.in_flight, 0);
+        // Two left: one each, then both wait for the reset.
+        let a = go(first.try_send("/api/v1/users", 1.0).unwrap());
+        let b = go(second.try_send("/api/v1/users", 1.0).unwrap());
+        assert!(matches!(first.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::WaitUntil(_)));
+        assert!(matches!(second.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::WaitUntil(_)));
+        assert_eq!(second.bucket("/api/v1/users").unwrap().in_flight, 2);
+        drop((a, b));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn slots_are_shared_and_given_back() {
+        let dir = temp_dir("slots");
+        let first = SharedBudget::open(&dir, 2).unwrap();
+        let second = SharedBudget::open(&dir, 2).unwrap();
+        // A bucket that answers without rate-limit headers is limited by the slots alone.
+        let probe = go(first.try_send("/api/v1", 1.0).unwrap());
+        first.finish(probe, "/api/v1", Some(200), None, None).unwrap();
+        let a = go(first.try_send("/api/v1", 1.0).unwrap());
+        let b = go(second.try_send("/api/v1", 1.0).unwrap());
+        assert!(matches!(second.try_send("/api/v1", 1.0).unwrap(), SharedVerdict::Busy));
+        first.finish(a, "/api/v1", Some(200), None, None).unwrap();
+        let c = go(second.try_send("/api/v1", 1.0).unwrap());
+        drop((b, c));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_concurrency_429_lowers_the_shared_cap_and_successes_raise_it() {
+        let dir = temp_dir("cap");
+        let first = SharedBudget::open(&dir, 3).unwrap();
+        let second = SharedBudget::open(&dir, 3).unwrap();
+        let lease = go(first.try_send("/api/v1", 1.0).unwrap());
+        first.finish(lease, "/api/v1", Some(429), Some(headers(0, 0, 0)), None).unwrap();
+        assert_eq!(second.concurrency_cap(), 2);
+        for _ in 0..SUCCESSES_PER_SLOT {
+            let lease = go(second.try_send("/api/v1", 1.0).unwrap());
+            second.finish(lease, "/api/v1", Some(200), None, None).unwrap();
+        }
+        assert_eq!(first.concurrency_cap(), 3);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_damaged_or_hostile_state_file_is_started_afresh_or_held_to_one_window() {
+        let dir = temp_dir("hostile");
+        let store = SharedBudget::open(&dir, 2).unwrap();
+        std::fs::write(dir.join("state.json"), b"{ not json").unwrap();
+        assert!(matches!(store.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::Go(_)));
+        // A reset a century away, a remaining that is not a number, a dead process in flight.
+        let far = now_ms() + 100 * 365 * 24 * 3600 * 1000;
+        std::fs::write(
+            dir.join("state.json"),
+            format!(
+                r#"{{"version":1,"buckets":{{"/api/v1/users":{{"limit":5,"remaining":0,"reset_at_ms":{far},
+                "answered":true,"in_flight":{{"4000000":{{"count":3,"since_ms":{}}}}}}}}}}}"#,
+                now_ms()
+            ),
+        )
+        .unwrap();
+        let state = store.bucket("/api/v1/users").unwrap();
+        assert_eq!(state.in_flight, 0, "a pid that does not exist has nothing in flight");
+        let reset = state.reset_at.unwrap();
+        assert!(reset <= Instant::now() + MAX_WINDOW + Duration::from_secs(1), "held to one window");
+        std::fs::write(dir.join("state.json"), vec![b' '; (MAX_STATE_BYTES + 10) as usize]).unwrap();
+        assert_eq!(store.bucket("/api/v1/users"), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_old_in_flight_count_expires_even_if_its_pid_is_alive() {
+        let mut stored = Stored::default();
+        let now = now_ms();
+        let bucket = stored.buckets.entry("/api/v1/users".into()).or_default();
+        bucket.in_flight.insert(1, InFlight { count: 2, since_ms: now - IN_FLIGHT_EXPIRY.as_millis() as u64 - 1 });
+        bucket.in_flight.insert(std::process::id(), InFlight { count: 1, since_ms: now });
+        stored.sanitise(now, std::process::id());
+        assert_eq!(stored.buckets["/api/v1/users"].in_flight.len(), 1);
+    }
+
+    #[test]
+    fn wall_clock_and_instants_round_trip() {
+        let now = Instant::now();
+        let ms = 1_000_000_000;
+        for offset in [0u64, 1, 250, 65_000] {
+            assert_eq!(to_ms(to_instant(ms + offset, now, ms), now, ms), ms + offset);
+            assert_eq!(to_ms(to_instant(ms - offset, now, ms), now, ms), ms - offset);
+        }
+    }
+}

@@ -1,0 +1,140 @@
+"""The shared rate budget across processes: real worker processes against one simulator share
+Okta's bucket through the file store (and run into 429s without it); a process killed with a
+request in flight leaves neither its slot locked nor its request counted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from okta_lifecycle import OktaClient, errors
+from okta_lifecycle.testing import OktaSimulator
+
+_WORKER = """
+import sys
+from okta_lifecycle import OktaClient
+url, token, budget, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+shared = False if budget == "off" else budget
+with OktaClient(url, api_token=token, journal=":memory:", shared_budget=shared, max_concurrency=1) as client:
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for _ in range(count):
+        client.users.get("user1@example.com")
+"""
+
+
+def _workers(sim: OktaSimulator, budget: str, processes: int, each: int) -> None:
+    """Starts the workers, lets them go together once all are ready, and waits for them."""
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, sim.url, sim.api_token, budget, str(each)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    for worker in workers:
+        assert worker.wait(timeout=120) == 0
+
+
+def _limited() -> OktaSimulator:
+    return OktaSimulator(seed_users=1, rate_limits={"/api/v1/users/{idOrLogin}": 20}, rate_limit_window_seconds=2.0)
+
+
+def test_processes_sharing_the_budget_stay_under_the_bucket_limit(tmp_path: Path) -> None:
+    with _limited() as sim:
+        _workers(sim, str(tmp_path / "budget"), processes=4, each=15)
+        shared = sim.counters()
+    assert shared["by_status"].get(200) == 60, shared
+    assert shared["rate_limited"] == 0, shared
+    with _limited() as sim:
+        _workers(sim, "off", processes=4, each=15)
+        alone = sim.counters()
+    assert alone["rate_limited"] > 0, f"four processes each alone overrun the bucket: {alone}"
+
+
+def _store(budget: Path) -> dict:
+    return json.loads((budget / "state.json").read_text())
+
+
+def test_a_process_killed_mid_request_leaves_no_slot_locked_and_no_request_counted(tmp_path: Path) -> None:
+    budget = tmp_path / "budget"
+    with OktaSimulator(seed_users=1, latency_ms=1500) as sim:
+        worker = subprocess.Popen(
+            [sys.executable, "-c", _WORKER, sim.url, sim.api_token, str(budget), "1"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if (budget / "state.json").exists() and any(
+                str(worker.pid) in bucket.get("in_flight", {}) for bucket in _store(budget)["buckets"].values()
+            ):
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the worker's request never showed in the store")
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        # One slot in all: it is free again, and the dead worker's request is not counted.
+        with OktaClient(
+            sim.url, api_token=sim.api_token, journal=":memory:", shared_budget=budget, max_concurrency=1
+        ) as client:
+            assert client.users.get("user1@example.com").login == "user1@example.com"
+        left = {pid for bucket in _store(budget)["buckets"].values() for pid in bucket.get("in_flight", {})}
+        assert str(worker.pid) not in left, left
+
+
+def test_the_argument_is_true_false_or_a_directory(tmp_path: Path) -> None:
+    with OktaSimulator() as sim:
+        with pytest.raises(errors.InvalidInputError, match="shared_budget"):
+            OktaClient(sim.url, api_token=sim.api_token, journal=":memory:", shared_budget=3)  # type: ignore[arg-type]
+        not_a_directory = tmp_path / "file"
+        not_a_directory.write_text("x")
+        with pytest.raises(errors.ConfigurationError, match="shared rate budget"):
+            OktaClient(sim.url, api_token=sim.api_token, journal=":memory:", shared_budget=not_a_directory)
+        with OktaClient(sim.url, api_token=sim.api_token, journal=":memory:", shared_budget=tmp_path / "s") as client:
+            next(iter(client.users.list(limit=1)), None)
+        assert (tmp_path / "s" / "state.json").exists()
+
+
+def test_on_by_default_in_the_org_store_beside_the_default_journal(tmp_path: Path) -> None:
+    """A fresh process with no setting: the store is the org's, under XDG_STATE_HOME."""
+    script = (
+        "import sys\nfrom okta_lifecycle import OktaClient\n"
+        "with OktaClient(sys.argv[1], api_token=sys.argv[2]) as client:\n"
+        "    next(iter(client.users.list(limit=1)), None)\n"
+        "    print(client.journal_path)\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "OKTA_LIFECYCLE_SHARED_BUDGET"}
+    environment["XDG_STATE_HOME"] = str(tmp_path)
+    with OktaSimulator() as sim:
+        printed = subprocess.run(
+            [sys.executable, "-c", script, sim.url, sim.api_token],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    journal = Path(printed)
+    assert journal.parent == tmp_path / "okta-lifecycle"
+    assert (journal.with_suffix(".budget") / "state.json").exists()
