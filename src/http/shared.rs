@@ -9,8 +9,8 @@
 //! - `state.json` holds each bucket's learnt limit, remaining estimate, reset and pacing slot
 //!   (wall-clock milliseconds, which every process on the machine shares), the requests each
 //!   process has in flight in it, and the concurrency cap lowered by concurrency 429s. It is
-//!   read and rewritten (through a temporary file and a rename, so it is never seen half
-//!   written) under an exclusive `flock` on `state.lock`.
+//!   read and rewritten in place under an exclusive `flock` on the file itself; within one
+//!   process a mutex orders the tasks, so only processes ever wait on the `flock`.
 //! - `slot-N.lock` are the concurrency slots: a request holds one with `flock` while it is in
 //!   flight, so the processes together never have more requests in flight than the cap.
 //!
@@ -19,15 +19,16 @@
 //! process sees in `/proc` that its pid is gone (or, should the pid be reused or `/proc` be
 //! missing, after [`IN_FLIGHT_EXPIRY`]). Nothing here can hang or fail the embedding program: a store that
 //! cannot be locked within [`LOCK_PATIENCE`] or read is logged and the request is governed by
-//! the process's own state instead; a damaged `state.json` is started afresh (it is an
-//! estimate, relearnt from the next answer), and the values read from it are held to what an
+//! the process's own state instead; a damaged `state.json` (a process killed while writing it,
+//! or anything else) is started afresh (it is an estimate, relearnt from the next answer), and the values read from it are held to what an
 //! answer could have said (a reset at most one window away).
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -208,34 +209,35 @@ impl From<std::io::Error> for StoreError {
     }
 }
 
-/// A file held with an exclusive `flock`; dropping it (or the process dying) unlocks it.
-#[derive(Debug)]
-pub(crate) struct Locked(File);
-
-impl Drop for Locked {
-    fn drop(&mut self) {
-        // Closing the file unlocks it too; unlocking first makes the release explicit.
-        let _ = self.0.unlock();
-    }
-}
-
-/// Tries to lock a file without waiting: `Ok(None)` when another holder has it.
-fn try_flock(file: File) -> std::io::Result<Option<Locked>> {
-    match file.try_lock() {
-        Ok(()) => Ok(Some(Locked(file))),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(error)) => Err(error),
-    }
-}
-
 fn open_lock_file(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)
 }
 
-/// A concurrency slot held across processes while a request is in flight.
+/// The slot files this process has open and does not hold, by index (`None`: not opened yet, or
+/// held by a lease of this process).
+type SlotPool = Arc<Mutex<Vec<Option<File>>>>;
+
+/// A concurrency slot held across processes while a request is in flight: the slot file's
+/// `flock`, given back to the pool (unlocked) when the lease is dropped.
 #[derive(Debug)]
 pub(crate) struct SlotLease {
-    _slot: Locked,
+    index: usize,
+    file: Option<File>,
+    pool: SlotPool,
+}
+
+impl Drop for SlotLease {
+    fn drop(&mut self) {
+        if let Some(file) = self.file.take() {
+            // Closing the file would unlock it too; the pool keeps it open for the next request.
+            if file.unlock().is_ok() {
+                let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(entry) = pool.get_mut(self.index) {
+                    *entry = Some(file);
+                }
+            }
+        }
+    }
 }
 
 /// What one attempt to send under the shared store decided.
@@ -254,6 +256,19 @@ pub(crate) enum SharedVerdict {
 pub struct SharedBudget {
     dir: PathBuf,
     max_concurrency: usize,
+    /// `state.json`, open for the store's lifetime; the mutex lets one task of this process at a
+    /// time take its `flock`.
+    state: Mutex<File>,
+    slots: SlotPool,
+}
+
+/// Releases the state file's `flock` when dropped.
+struct Unlock<'a>(&'a File);
+
+impl Drop for Unlock<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
 }
 
 impl SharedBudget {
@@ -261,9 +276,14 @@ impl SharedBudget {
     /// at most `max_concurrency` requests in flight.
     pub fn open(dir: &Path, max_concurrency: usize) -> std::io::Result<SharedBudget> {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-        // Fail now, at construction, if the store cannot be used at all.
-        open_lock_file(&dir.join("state.lock"))?;
-        Ok(SharedBudget { dir: dir.to_owned(), max_concurrency: max_concurrency.max(1) })
+        let state = open_lock_file(&dir.join("state.json"))?;
+        let max_concurrency = max_concurrency.max(1);
+        Ok(SharedBudget {
+            dir: dir.to_owned(),
+            max_concurrency,
+            state: Mutex::new(state),
+            slots: Arc::new(Mutex::new((0..max_concurrency).map(|_| None).collect())),
+        })
     }
 
     /// The store's directory.
@@ -278,45 +298,66 @@ impl SharedBudget {
     }
 
     /// Runs `change` on the stored state under the lock and writes the result back. Waits for
-    /// the lock at most `patience`, sleeping a millisecond between tries (the lock is only ever
-    /// held for a read and a write).
+    /// another process's `flock` at most `patience` (it is only ever held for a read and a
+    /// write, so the wait yields, then naps a fifth of a millisecond at a time).
     fn locked<R>(&self, patience: Duration, change: impl FnOnce(&mut Stored) -> R) -> Result<R, StoreError> {
+        let file = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let started = Instant::now();
-        let lock = loop {
-            if let Some(lock) = try_flock(open_lock_file(&self.dir.join("state.lock"))?)? {
-                break lock;
-            }
-            if started.elapsed() >= patience {
-                return Err(StoreError::Busy);
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
-        let path = self.dir.join("state.json");
-        let mut text = Vec::new();
-        match File::open(&path) {
-            Ok(file) => {
-                file.take(MAX_STATE_BYTES + 1).read_to_end(&mut text)?;
-                if text.len() as u64 > MAX_STATE_BYTES {
-                    text.clear();
+        let mut tries = 0u32;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if started.elapsed() >= patience {
+                        return Err(StoreError::Busy);
+                    }
+                    tries += 1;
+                    if tries < 50 {
+                        std::thread::yield_now();
+                    } else {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
                 }
+                Err(std::fs::TryLockError::Error(error)) => return Err(error.into()),
             }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(error.into()),
+        }
+        let _unlock = Unlock(&file);
+        let mut text = Vec::new();
+        (&*file).seek(SeekFrom::Start(0))?;
+        (&*file).take(MAX_STATE_BYTES + 1).read_to_end(&mut text)?;
+        if text.len() as u64 > MAX_STATE_BYTES {
+            text.clear();
         }
         let mut stored = Stored::parse(&text);
-        let now = now_ms();
-        stored.sanitise(now, std::process::id());
+        stored.sanitise(now_ms(), std::process::id());
         let before = stored.clone();
         let result = change(&mut stored);
         if stored != before || text.is_empty() {
-            let temporary = self.dir.join(format!("state.json.{}", std::process::id()));
-            let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary)?;
-            file.write_all(&serde_json::to_vec(&stored).map_err(std::io::Error::other)?)?;
-            drop(file);
-            std::fs::rename(&temporary, &path)?;
+            let bytes = serde_json::to_vec(&stored).map_err(std::io::Error::other)?;
+            (&*file).seek(SeekFrom::Start(0))?;
+            (&*file).write_all(&bytes)?;
+            file.set_len(bytes.len() as u64)?;
         }
-        drop(lock);
         Ok(result)
+    }
+
+    /// Takes the first free slot below `cap`, across processes.
+    fn take_slot(&self, cap: usize) -> std::io::Result<Option<SlotLease>> {
+        let mut pool = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        for index in 0..cap.min(pool.len()) {
+            let file = match pool[index].take() {
+                Some(file) => file,
+                // Not opened yet, or held by this process already (then the pool's entry is
+                // empty and opening it again only finds it locked).
+                None => open_lock_file(&self.dir.join(format!("slot-{index}.lock")))?,
+            };
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(SlotLease { index, file: Some(file), pool: Arc::clone(&self.slots) })),
+                Err(std::fs::TryLockError::WouldBlock) => pool[index] = Some(file),
+                Err(std::fs::TryLockError::Error(error)) => return Err(error),
+            }
+        }
+        Ok(None)
     }
 
     /// The slots a process may take now: the shared cap, never more than this client's own.
@@ -335,14 +376,7 @@ impl SharedBudget {
                 SendPlan::WaitUntil(moment) => return Ok(SharedVerdict::WaitUntil(moment)),
                 SendPlan::Go => {}
             }
-            let mut lease = None;
-            for index in 0..self.cap(stored) {
-                if let Some(slot) = try_flock(open_lock_file(&self.dir.join(format!("slot-{index}.lock")))?)? {
-                    lease = Some(SlotLease { _slot: slot });
-                    break;
-                }
-            }
-            let Some(lease) = lease else { return Ok(SharedVerdict::Busy) };
+            let Some(lease) = self.take_slot(self.cap(stored))? else { return Ok(SharedVerdict::Busy) };
             let mut after = state.clone();
             after.on_send(share, now);
             stored.put_bucket(bucket, &state, &after, now, now_ms);
