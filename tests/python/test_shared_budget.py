@@ -68,7 +68,14 @@ def test_processes_sharing_the_budget_stay_under_the_bucket_limit(tmp_path: Path
 
 
 def _store(budget: Path) -> dict:
-    return json.loads((budget / "state.json").read_text())
+    """The store's state as a reader outside its lock sees it: a process may be rewriting it in
+    place, so a torn read is read again."""
+    for _ in range(100):
+        try:
+            return json.loads((budget / "state.json").read_text() or "{}")
+        except json.JSONDecodeError:
+            time.sleep(0.01)
+    raise AssertionError("the store's state never read whole")
 
 
 def test_a_process_killed_mid_request_leaves_no_slot_locked_and_no_request_counted(tmp_path: Path) -> None:
@@ -87,7 +94,7 @@ def test_a_process_killed_mid_request_leaves_no_slot_locked_and_no_request_count
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if (budget / "state.json").exists() and any(
-                str(worker.pid) in bucket.get("in_flight", {}) for bucket in _store(budget)["buckets"].values()
+                str(worker.pid) in bucket.get("in_flight", {}) for bucket in _store(budget).get("buckets", {}).values()
             ):
                 break
             time.sleep(0.02)
