@@ -11,8 +11,9 @@ use crate::lifecycle::journal::Journal;
 use crate::lifecycle::plan::{safety_verdict, IdentityEvent, Operation, Plan, RecordIssue, Summary};
 use crate::lifecycle::policy::{ActionSpec, Policy, TieBreak};
 use crate::lifecycle::record::{records_digest, IdentityRecord};
-use crate::lifecycle::state::{self, OrgSnapshot, ReadRequest, UserState};
+use crate::lifecycle::state::{self, Lookups, OrgSnapshot, ReadRequest, UserState};
 use crate::okta::{UserSchema, UserStatus};
+use crate::scim::Filter;
 
 /// Renders the policy's primary attribute values for a record. With the org's schema, each
 /// value takes its attribute's type (a number, a boolean, an array) and is checked as Okta would
@@ -65,6 +66,43 @@ fn match_value(policy: &Policy, record: &IdentityRecord, attributes: &Map<String
     }
 }
 
+/// Up to this many records, planning looks up the users the records name (a few requests per
+/// record) instead of listing the org (a request per 200 users, and the members of every managed
+/// group): a one-user Ansible task or action costs the same in an org of 100 or 100,000 users.
+pub const TARGETED_READ_MAX_RECORDS: usize = 20;
+
+/// The users planning can consult for these records: the holders of each record's login and
+/// fallback logins, match value, email and fallback emails.
+fn lookups(policy: &Policy, records: &[IdentityRecord]) -> Lookups {
+    let mut lookups = Lookups::default();
+    for record in records {
+        let lookup = |field: &str| record.text(field);
+        let attributes = render_attributes(policy, record, None).unwrap_or_default();
+        let rendered = |name: &str| {
+            let primary = attributes.get(name).and_then(Value::as_str).map(str::to_owned);
+            let fallbacks = policy.attribute(name).map(|rule| rule.fallbacks.as_slice()).unwrap_or_default();
+            primary
+                .into_iter()
+                .chain(fallbacks.iter().filter_map(|fallback| fallback.render(&lookup).ok()))
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+                .collect::<Vec<_>>()
+        };
+        lookups.logins.extend(rendered("login"));
+        let mut terms: Vec<Filter> =
+            rendered("email").into_iter().map(|email| Filter::eq("profile.email", email)).collect();
+        if policy.source.match_on != "login" {
+            if let Some(value) = match_value(policy, record, &attributes) {
+                terms.push(Filter::eq(format!("profile.{}", policy.source.match_on), value));
+            }
+        }
+        if let Some(search) = terms.into_iter().reduce(Filter::or) {
+            lookups.searches.insert(search.to_string());
+        }
+    }
+    lookups
+}
+
 /// What the planner must read from the org for these records.
 pub fn read_request(policy: &Policy, records: &[IdentityRecord]) -> ReadRequest {
     let mut request = ReadRequest {
@@ -73,6 +111,9 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord]) -> ReadRequest 
         ..Default::default()
     };
     request.attributes.extend(policy.movers.iter().cloned());
+    if records.len() <= TARGETED_READ_MAX_RECORDS {
+        request.lookups = Some(lookups(policy, records));
+    }
     for record in records {
         let Some(workflow) = policy.workflow_for(record) else { continue };
         let lookup = |field: &str| record.text(field);

@@ -247,7 +247,7 @@ fn value_text(value: &Value) -> Option<String> {
 pub struct ReadRequest {
     /// Profile attributes to keep for each user.
     pub attributes: BTreeSet<String>,
-    /// Group names whose members matter (listed groups of manage_relationships).
+    /// Group names or ids whose members matter (listed groups of manage_relationships).
     pub groups: BTreeSet<String>,
     /// Name prefixes whose groups' members matter (exclusive scopes).
     pub group_prefixes: BTreeSet<String>,
@@ -259,19 +259,35 @@ pub struct ReadRequest {
     pub role_users: Vec<String>,
     /// The attribute `full_membership_users` and `role_users` are matched on.
     pub match_on: String,
+    /// For a plan over a few records: the users to look up instead of listing the whole org.
+    pub lookups: Option<Lookups>,
+}
+
+/// The users a plan over a few records can consult, looked up one by one: every user holding a
+/// login or fallback login a record renders (by login, which reads Okta's own record), and every
+/// user holding a record's match value, email or fallback email (by `search`, which includes
+/// DEPROVISIONED users and is served from Okta's index, typically under a second behind).
+#[derive(Debug, Clone, Default)]
+pub struct Lookups {
+    /// Logins to read with `GET /api/v1/users/{login}`.
+    pub logins: BTreeSet<String>,
+    /// One `search` expression per record (its match value and emails, or-ed together).
+    pub searches: BTreeSet<String>,
 }
 
 /// Requests in flight while reading members and users' groups.
 const READ_CONCURRENCY: usize = 8;
 
 /// Reads the org: every user (DEPROVISIONED included), every group, the members of the groups
-/// that matter, and the full memberships of the users that need them.
+/// that matter, and the full memberships of the users that need them. With [`Lookups`] (a plan
+/// over a few records) only the users they name are read, each with all its memberships, so a
+/// one-user task costs a few requests whatever the size of the org.
 pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnapshot> {
+    if let Some(lookups) = &request.lookups {
+        return read_targeted(client, request, lookups).await;
+    }
     let users = client.users();
-    let mut keep = request.attributes.clone();
-    keep.insert("login".into());
-    keep.insert("email".into());
-    keep.insert(request.match_on.clone());
+    let keep = kept_attributes(request);
     // Users are reduced to what planning needs as each page arrives, so memory holds one page
     // of full users at a time, not the whole org.
     let visible = users.list(&ListUsers::default())?;
@@ -316,7 +332,75 @@ pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnaps
         }
         snapshot.mark_memberships_complete(&user_id);
     }
-    let role_users = ids_of(&snapshot, &request.role_users, &request.match_on);
+    read_roles(client, request, &mut snapshot).await?;
+    Ok(snapshot)
+}
+
+/// The profile attributes a snapshot keeps for each user.
+fn kept_attributes(request: &ReadRequest) -> BTreeSet<String> {
+    let mut keep = request.attributes.clone();
+    keep.insert("login".into());
+    keep.insert("email".into());
+    keep.insert(request.match_on.clone());
+    keep
+}
+
+async fn read_targeted(client: &OktaClient, request: &ReadRequest, lookups: &Lookups) -> Result<OrgSnapshot> {
+    let keep = kept_attributes(request);
+    let by_login: Vec<Option<User>> = stream::iter(lookups.logins.iter().cloned())
+        .map(|login| async move {
+            match client.users().get(&login).await {
+                Ok(user) => Ok(Some(user)),
+                Err(error) if error.kind() == crate::error::ErrorKind::NotFound => Ok(None),
+                Err(error) => Err(error),
+            }
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let by_search: Vec<Vec<UserState>> = stream::iter(lookups.searches.iter().cloned())
+        .map(|search| {
+            let keep = &keep;
+            async move {
+                let listing = client.users().list(&ListUsers { search: Some(search), ..Default::default() })?;
+                compact_users(listing, keep).await
+            }
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let groups: Vec<Group> = client.groups().list(&ListGroups::default())?.try_collect().await?;
+    let mut snapshot = OrgSnapshot::new();
+    let found = by_login.iter().flatten().map(|user| UserState::from_user(user, &keep));
+    for user in found.chain(by_search.into_iter().flatten()) {
+        if snapshot.user(&user.id).is_none() {
+            snapshot.insert_user(user);
+        }
+    }
+    for group in &groups {
+        snapshot.add_group(group);
+    }
+    // Every membership of each user found: what the listed groups' members would have told
+    // about these users, and what a leaver's deprovisioning needs.
+    let ids: Vec<String> = snapshot.users().iter().map(|user| user.id.clone()).collect();
+    let memberships: Vec<(String, Vec<String>)> = stream::iter(ids)
+        .map(|user_id| group_ids_of(client.users(), user_id))
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    for (user_id, group_ids) in memberships {
+        for group_id in group_ids {
+            snapshot.add_membership(&user_id, &group_id);
+        }
+        snapshot.mark_memberships_complete(&user_id);
+    }
+    read_roles(client, request, &mut snapshot).await?;
+    Ok(snapshot)
+}
+
+/// The admin roles of the users whose roles the plan may change.
+async fn read_roles(client: &OktaClient, request: &ReadRequest, snapshot: &mut OrgSnapshot) -> Result<()> {
+    let role_users = ids_of(snapshot, &request.role_users, &request.match_on);
     let roles: Vec<(String, Vec<RoleState>)> = stream::iter(role_users)
         .map(|user_id| roles_of(client.roles(), user_id))
         .buffer_unordered(READ_CONCURRENCY)
@@ -325,7 +409,7 @@ pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnaps
     for (user_id, roles) in roles {
         snapshot.set_roles(&user_id, roles);
     }
-    Ok(snapshot)
+    Ok(())
 }
 
 async fn roles_of(roles: crate::okta::RolesApi, user_id: String) -> Result<(String, Vec<RoleState>)> {
@@ -368,14 +452,15 @@ async fn group_ids_of(users: crate::okta::UsersApi, user_id: String) -> Result<(
     Ok((user_id, ids))
 }
 
-/// The OKTA_GROUPs whose members the plan needs: those named, and those in a managed prefix.
+/// The OKTA_GROUPs whose members the plan needs: those named (by name or by id, as a policy may
+/// give either), and those in a managed prefix.
 fn managed_group_ids(snapshot: &OrgSnapshot, request: &ReadRequest) -> Vec<String> {
     snapshot
         .groups()
         .iter()
         .filter(|g| g.group_type == GroupType::OktaGroup)
         .filter(|g| {
-            request.groups.iter().any(|name| fold(name) == fold(&g.name))
+            request.groups.iter().any(|name| fold(name) == fold(&g.name) || *name == g.id)
                 || request.group_prefixes.iter().any(|prefix| fold(&g.name).starts_with(&fold(prefix)))
         })
         .map(|g| g.id.clone())

@@ -580,3 +580,117 @@ async fn a_fallback_login_is_held_to_the_same_characters_as_the_primary() {
     assert!(planned.issues[0].message.contains("invisible character U+200B"), "{:?}", planned.issues);
     assert!(writes(&sim).is_empty());
 }
+
+/// What the plan decides for each identity, in a comparable form.
+fn decisions(plan: &Plan) -> Vec<String> {
+    let mut decisions: Vec<String> =
+        plan.changes.iter().map(|change| format!("{:?} {}", change.identity, change.operation.describe())).collect();
+    decisions.extend(plan.issues.iter().map(|issue| format!("{:?} issue {}", issue.identity, issue.message)));
+    decisions.sort();
+    decisions
+}
+
+#[tokio::test]
+async fn a_plan_over_a_few_records_looks_up_their_users_instead_of_listing_the_org() {
+    let (sim, client) = common::org(SimulatorConfig { seed_users: 450, ..Default::default() }).await;
+    let journal = Journal::in_memory().unwrap();
+    let staff = client.groups().create("staff", None).await.unwrap();
+    for number in 1..=250 {
+        let user = client.users().get(&format!("user{number}@example.com")).await.unwrap();
+        client.groups().add_member(staff.id(), user.id()).await.unwrap();
+    }
+    let member = user_with_number(&client, "ada@acme.com", "1").await;
+    client.groups().add_member(staff.id(), &member).await.unwrap();
+    let outsider = user_with_number(&client, "grace@acme.com", "2").await;
+    let leaver = user_with_number(&client, "alan@acme.com", "3").await;
+    client.groups().add_member(staff.id(), &leaver).await.unwrap();
+    let strict = policy("employeeNumber", json!({}), joiner_leaver());
+    let few = [
+        record("1", "ada@acme.com", "active"),
+        record("2", "grace@acme.com", "active"),
+        record("3", "alan@acme.com", "terminated"),
+        record("4", "edsger@acme.com", "active"),
+        // Claims ada's email: an issue only a lookup by email can find.
+        record("5", "ada@acme.com", "active"),
+    ];
+
+    sim.clear_requests();
+    let targeted = plan(&client, &strict, &few, &journal).await.unwrap();
+    let reads = sim.requests();
+    let listed_org =
+        reads.iter().any(|r| r.path == "/api/v1/users" && !r.query.as_deref().unwrap_or("").contains("search="));
+    let listed_members = reads.iter().any(|r| r.path.starts_with("/api/v1/groups/") && r.path.ends_with("/users"));
+    assert!(!listed_org && !listed_members, "{:?}", reads.iter().map(|r| &r.path).collect::<Vec<_>>());
+    assert!(reads.len() <= 20, "a handful of requests per record, not a listing: {}", reads.len());
+    assert!(targeted
+        .changes
+        .iter()
+        .any(|c| c.identity.as_deref() == Some("2") && c.operation.describe().contains("add")));
+    assert!(targeted
+        .changes
+        .iter()
+        .any(|c| c.identity.as_deref() == Some("3") && c.operation.describe().contains("deactivate")));
+    let ada: Vec<String> = targeted
+        .changes
+        .iter()
+        .filter(|c| c.identity.as_deref() == Some("1"))
+        .map(|c| c.operation.describe())
+        .collect();
+    assert!(ada.iter().all(|change| !change.contains("staff")), "ada is a member already: {ada:?}");
+    assert!(targeted.issues.iter().any(|i| i.identity.as_deref() == Some("5")), "{:?}", targeted.issues);
+
+    // The same records among more than the targeted limit: the org is listed, the decisions for
+    // these five identities are the same.
+    let mut many = few.to_vec();
+    many.extend(
+        (100..100 + okta_lifecycle::lifecycle::planner::TARGETED_READ_MAX_RECORDS)
+            .map(|n| record(&n.to_string(), &format!("user{}@example.com", n + 200), "unknown")),
+    );
+    sim.clear_requests();
+    let listed = plan(&client, &strict, &many, &journal).await.unwrap();
+    assert!(sim
+        .requests()
+        .iter()
+        .any(|r| r.path == "/api/v1/users" && r.query.as_deref().is_none_or(|q| !q.contains("search="))));
+    assert_eq!(decisions(&targeted), decisions(&listed));
+    let _ = outsider;
+}
+
+#[tokio::test]
+async fn a_group_named_by_its_id_is_managed_like_a_group_named_by_its_name() {
+    let (_sim, client) = common::org(SimulatorConfig::default()).await;
+    let journal = Journal::in_memory().unwrap();
+    let project = client.groups().create("project-apollo", None).await.unwrap();
+    let ada = user_with_number(&client, "ada@acme.com", "1").await;
+    client.groups().add_member(project.id(), &ada).await.unwrap();
+    let workflows = |mode: &str| {
+        json!([{"name": "m", "when": "status eq \"active\"", "actions": [
+            {"action": "manage_relationships", "groups": [project.id()], "mode": mode}]}])
+    };
+    let mut records = vec![record("1", "ada@acme.com", "active")];
+    // Once alone (users looked up), once among more records than that (the org listed).
+    for padding in [0, okta_lifecycle::lifecycle::planner::TARGETED_READ_MAX_RECORDS] {
+        records.extend((0..padding).map(|n| record(&format!("p{n}"), &format!("p{n}@acme.com"), "unknown")));
+        let remove =
+            plan(&client, &policy("employeeNumber", json!({}), workflows("remove")), &records, &journal).await.unwrap();
+        assert!(
+            remove.changes.iter().any(|c| matches!(&c.operation, Operation::RemoveMember { group, .. }
+                if group.id.as_deref() == Some(project.id()))),
+            "{} records: {}",
+            records.len(),
+            remove.render()
+        );
+        let add =
+            plan(&client, &policy("employeeNumber", json!({}), workflows("add")), &records, &journal).await.unwrap();
+        assert!(add.changes.is_empty(), "ada is a member already ({} records): {}", records.len(), add.render());
+        let scoped = json!([{"name": "m", "when": "status eq \"active\"", "actions": [
+            {"action": "manage_relationships", "groups": [], "scope": [project.id()]}]}]);
+        let sync = plan(&client, &policy("employeeNumber", json!({}), scoped), &records, &journal).await.unwrap();
+        assert!(
+            sync.changes.iter().any(|c| matches!(&c.operation, Operation::RemoveMember { .. })),
+            "a scope may name a group by id ({} records): {}",
+            records.len(),
+            sync.render()
+        );
+    }
+}

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use crate::lifecycle::actions::{Identity, PlanContext};
 use crate::lifecycle::plan::{GroupRef, Operation, RoleRef, UserRef};
 use crate::lifecycle::policy::{ActionKind, RelationshipMode};
-use crate::lifecycle::state::RoleState;
+use crate::lifecycle::state::{GroupState, RoleState};
 use crate::okta::GroupType;
 
 /// The managed scope of a synchronisation.
@@ -20,17 +20,17 @@ use crate::okta::GroupType;
 pub struct Scope<'a> {
     /// Groups whose name starts with this (ignoring case).
     pub prefix: Option<&'a str>,
-    /// Groups with these names (ignoring case).
+    /// Groups with these names (ignoring case) or ids.
     pub names: &'a [String],
     /// Admin role types.
     pub roles: &'a [String],
 }
 
 impl Scope<'_> {
-    fn contains(&self, name: &str) -> bool {
-        let folded = name.to_lowercase();
+    fn contains(&self, group: &GroupState) -> bool {
+        let folded = group.name.to_lowercase();
         self.prefix.is_some_and(|p| folded.starts_with(&p.to_lowercase()))
-            || self.names.iter().any(|n| n.to_lowercase() == folded)
+            || self.names.iter().any(|n| n.to_lowercase() == folded || *n == group.id)
     }
 }
 
@@ -82,7 +82,7 @@ pub fn decide(
                 context.snapshot.memberships(user_id).filter_map(|id| context.snapshot.group(id)).cloned().collect();
             for group in current {
                 if group.group_type == GroupType::OktaGroup
-                    && scope.contains(&group.name)
+                    && scope.contains(&group)
                     && !wanted.contains(&group.name.to_lowercase())
                 {
                     operations.push(Operation::RemoveMember {
