@@ -1,16 +1,22 @@
 """Serve a simulated Okta org until interrupted: ``python -m okta_lifecycle.simulator --port 8080``.
 
 Other tools (Okta's own SDK, Terraform, curl) can then use it as an org at the printed URL with
-the printed API token. With ``--state-file`` the org survives restarts.
+the printed API token. With ``--state-file`` the org survives restarts. With ``--report PATH``,
+stopping it (SIGTERM or Ctrl-C) writes its counters and request log to PATH as JSON, so a test
+that drives it from another process (a playbook, a command) can see every request it answered.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
+import tempfile
 import threading
+from pathlib import Path
+from typing import Any
 
 from okta_lifecycle import _arguments
 from okta_lifecycle._core import OktaSimulator
@@ -33,7 +39,37 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-token", default=None, help="the SSWS token to accept (default: random)")
     parser.add_argument("--state-file", default=None, help="JSON file that keeps the org between runs")
     parser.add_argument("--json", action="store_true", help="print the URL and token as one JSON line")
+    parser.add_argument(
+        "--report",
+        default=None,
+        metavar="PATH",
+        help="on stopping (SIGTERM or Ctrl-C), write the counters and the request log to PATH as JSON",
+    )
     return parser
+
+
+def report(simulator: OktaSimulator) -> dict[str, Any]:
+    """The simulator's counters and request log as one JSON-ready document:
+    ``{"counters": {...}, "requests": [{"method", "path", "query", "status", "bucket", "dropped", "at"}, ...]}``.
+    """
+    counters: dict[str, Any] = dict(simulator.counters())
+    # JSON keys are strings: the status counts are keyed "200", "404", ...
+    counters["by_status"] = {str(status): count for status, count in counters.get("by_status", {}).items()}
+    return {"counters": counters, "requests": [dict(request) for request in simulator.requests()]}
+
+
+def write_report(simulator: OktaSimulator, path: str) -> None:
+    """Write :func:`report` to ``path`` in one step (a reader never sees half a file)."""
+    target = Path(path)
+    document = json.dumps(report(simulator), indent=1)
+    handle, temporary = tempfile.mkstemp(prefix=".simulator-report-", dir=target.resolve().parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(document)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         faults = json.loads(arguments.faults) if arguments.faults else None
     except json.JSONDecodeError as error:
         print(f"--faults: not JSON: {error}", file=sys.stderr)
+        return 2
+    if arguments.report is not None and not Path(arguments.report).resolve().parent.is_dir():
+        print(f"--report: no such folder: {Path(arguments.report).parent}", file=sys.stderr)
         return 2
     try:
         simulator = OktaSimulator(
@@ -81,9 +120,16 @@ def main(argv: list[str] | None = None) -> int:
             pass
     except KeyboardInterrupt:
         pass
+    status = 0
+    try:
+        if arguments.report is not None:
+            write_report(simulator, arguments.report)
+    except OSError as error:
+        print(f"--report: could not write {arguments.report}: {error}", file=sys.stderr)
+        status = 1
     finally:
         simulator.close()
-    return 0
+    return status
 
 
 if __name__ == "__main__":
