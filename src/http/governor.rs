@@ -13,7 +13,10 @@
 //! successes give them back one at a time.
 //!
 //! The decisions ([`plan_send`], [`BucketState::observe`]) are pure functions of the state and
-//! the clock, unit-tested without a network.
+//! the clock, unit-tested without a network. The state is this process's own, or, with
+//! [`Governor::shared`], a file store that every process on the machine talking to the same org
+//! reads and updates under a lock, so that they pace themselves as one client
+//! ([`crate::http::shared`]).
 //!
 //! It is hand-written rather than built on a generic rate limiter (the `governor` or
 //! leaky-bucket crates) because those enforce a quota fixed in advance, while Okta's budget is
@@ -245,11 +248,6 @@ impl Governor {
             shared,
             shared_failed: AtomicBool::new(false),
         })
-    }
-
-    /// The shared store, if this governor uses one.
-    pub fn shared_store(&self) -> Option<&SharedBudget> {
-        self.shared.as_ref()
     }
 
     /// Logs (once) that the shared store could not be used; requests are then governed by this
