@@ -158,6 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     command.add_argument("--rate-limits", default="none", help='"none", "okta", or JSON such as {"/api/v1/users": 600}')
     command.add_argument("--state-file", help="keep the org in this JSON file")
     command.add_argument("--api-token", help="the token to accept (default: random)")
+    command.add_argument("--report", metavar="PATH", help="on stopping, write the counters and request log here")
     return parser
 
 
@@ -515,6 +516,8 @@ def command_simulator(arguments: argparse.Namespace) -> int:
         forwarded += ["--state-file", arguments.state_file]
     if arguments.api_token:
         forwarded += ["--api-token", arguments.api_token]
+    if arguments.report:
+        forwarded += ["--report", arguments.report]
     return simulator.main(forwarded)
 
 

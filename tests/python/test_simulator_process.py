@@ -101,3 +101,24 @@ def test_without_report_nothing_is_written(tmp_path: Path) -> None:
         process.terminate()
         assert process.wait(timeout=20) == 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_forwards_report(tmp_path: Path) -> None:
+    command = Path(sys.executable).parent / "okta-lifecycle"
+    report = tmp_path / "report.json"
+    process = subprocess.Popen(
+        [str(command), "simulator", "--port", "0", "--api-token", TOKEN, "--report", str(report)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = process.stdout.readline().split(" at ", 1)[1].strip()  # type: ignore[union-attr]
+        assert call(url, "GET", "/api/v1/users/nobody@example.com") == 404
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    requests = json.loads(report.read_text())["requests"]
+    assert [(r["method"], r["path"], r["status"]) for r in requests] == [
+        ("GET", "/api/v1/users/nobody@example.com", 404)
+    ]
