@@ -214,6 +214,37 @@ def group_to_dict(group, members=None):
     return result
 
 
+#: Okta's largest page of users or groups.
+MAX_PAGE = 200
+
+
+def listing_options(**module_options):
+    """The options of a read-only listing: Okta's search, filter and q, and a limit."""
+    options = dict(
+        search=dict(type="str"),
+        filter=dict(type="str"),
+        q=dict(type="str"),
+        limit=dict(type="int", default=200),
+    )
+    options.update(module_options)
+    return options
+
+
+def first(module, list_call):
+    """The first ``limit`` items of ``list_call(search=, filter=, q=, limit=)``, and whether there
+    were more."""
+    params = module.params
+    listing = list_call(
+        search=params["search"], filter=params["filter"], q=params["q"], limit=min(params["limit"], MAX_PAGE)
+    )
+    found = []
+    for item in listing:
+        if len(found) == params["limit"]:
+            return found, True
+        found.append(item)
+    return found, False
+
+
 def find_user(client, login):
     """The user with this login or id, or None."""
     try:

@@ -96,24 +96,21 @@ from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle impo
     argument_spec,
     connect,
     fail_from_error,
+    first,
     group_to_dict,
     is_not_found,
+    listing_options,
 )
-
-#: Okta's largest page of groups.
-MAX_PAGE = 200
 
 
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            name=dict(type="str"),
-            id=dict(type="str"),
-            search=dict(type="str"),
-            filter=dict(type="str"),
-            q=dict(type="str"),
-            limit=dict(type="int", default=200),
-            include_members=dict(type="bool", default=False),
+            **listing_options(
+                name=dict(type="str"),
+                id=dict(type="str"),
+                include_members=dict(type="bool", default=False),
+            )
         ),
         mutually_exclusive=[["name", "id", "search", "filter", "q"]],
         supports_check_mode=True,
@@ -135,15 +132,7 @@ def main():
                     raise
                 found = []
         else:
-            found = []
-            listing = client.groups.list(
-                search=params["search"], filter=params["filter"], q=params["q"], limit=min(params["limit"], MAX_PAGE)
-            )
-            for group in listing:
-                if len(found) == params["limit"]:
-                    truncated = True
-                    break
-                found.append(group)
+            found, truncated = first(module, client.groups.list)
         for group in found:
             members = (
                 sorted(user.login for user in client.groups.members(group.id)) if params["include_members"] else None

@@ -105,24 +105,21 @@ from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle impo
     connect,
     fail_from_error,
     find_user,
+    first,
+    listing_options,
     okta_group_names,
     user_to_dict,
 )
-
-#: Okta's largest page of users.
-MAX_PAGE = 200
 
 
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            login=dict(type="str"),
-            id=dict(type="str"),
-            search=dict(type="str"),
-            filter=dict(type="str"),
-            q=dict(type="str"),
-            limit=dict(type="int", default=200),
-            include_groups=dict(type="bool", default=False),
+            **listing_options(
+                login=dict(type="str"),
+                id=dict(type="str"),
+                include_groups=dict(type="bool", default=False),
+            )
         ),
         mutually_exclusive=[["login", "id", "search", "filter", "q"]],
         supports_check_mode=True,
@@ -137,15 +134,7 @@ def main():
             user = find_user(client, params["login"] or params["id"])
             found = [user] if user is not None else []
         else:
-            found = []
-            listing = client.users.list(
-                search=params["search"], filter=params["filter"], q=params["q"], limit=min(params["limit"], MAX_PAGE)
-            )
-            for user in listing:
-                if len(found) == params["limit"]:
-                    truncated = True
-                    break
-                found.append(user)
+            found, truncated = first(module, client.users.list)
         for user in found:
             users.append(user_to_dict(user, okta_group_names(client, user) if params["include_groups"] else None))
     except Exception as error:  # pylint: disable=broad-except
