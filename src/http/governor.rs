@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::http::retry::RateLimitHeaders;
-use crate::http::shared::{SharedBudget, SharedVerdict, SlotLease};
+use crate::http::shared::{SharedBudget, SharedVerdict, SlotLease, StoreError, LOCK_PATIENCE};
 
 /// Below this share of the limit, the remaining budget is paced until the reset.
 const PACING_THRESHOLD: f64 = 0.1;
@@ -261,10 +261,25 @@ impl Governor {
         }
     }
 
-    /// Waits for a slot and the budget in the shared store. `None` when the store fails.
+    /// Waits for a slot and the budget in the shared store. `None` when the store fails, or when
+    /// another process has held its lock for [`LOCK_PATIENCE`] (a stopped process): then the
+    /// request, and every later one, is governed by this process alone.
     async fn acquire_shared(&self, store: &SharedBudget, bucket: &'static str, waited: &mut bool) -> Option<SlotLease> {
+        let mut locked_since: Option<Instant> = None;
         loop {
-            match store.try_send(bucket, self.share) {
+            let verdict = store.try_send(bucket, self.share);
+            if !matches!(verdict, Ok(SharedVerdict::Locked)) {
+                locked_since = None;
+            }
+            match verdict {
+                Ok(SharedVerdict::Locked) => {
+                    let since = *locked_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= LOCK_PATIENCE {
+                        self.shared_failed(store, &StoreError::Busy);
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=4))).await;
+                }
                 Ok(SharedVerdict::Go(lease)) => return Some(lease),
                 Ok(SharedVerdict::WaitUntil(moment)) => {
                     if !*waited {
@@ -277,7 +292,7 @@ impl Governor {
                     *waited = true;
                     tokio::time::sleep_until(moment.into()).await;
                 }
-                // Every shared slot is in use, or the lock is busy this instant.
+                // Every shared slot is in use.
                 Ok(SharedVerdict::Busy) => tokio::time::sleep(Duration::from_millis(fastrand::u64(2..=12))).await,
                 Err(error) => {
                     self.shared_failed(store, &error);

@@ -247,8 +247,11 @@ pub(crate) enum SharedVerdict {
     Go(SlotLease),
     /// The bucket's budget says wait until then.
     WaitUntil(Instant),
-    /// Every slot under the cap is in use (or the lock is busy this instant): try again shortly.
+    /// Every slot under the cap is in use: try again shortly.
     Busy,
+    /// Another process holds the store's lock this instant: try again shortly, and give the
+    /// store up once it has been held for [`LOCK_PATIENCE`].
+    Locked,
 }
 
 /// The file store of one org's budget, shared by every process that opens the same directory.
@@ -366,7 +369,7 @@ impl SharedBudget {
     }
 
     /// One attempt to send a request to `bucket`: a free slot under the shared cap and the
-    /// bucket's budget. Does not wait for the lock beyond a few milliseconds (`Busy` then).
+    /// bucket's budget. Does not wait for the lock beyond a few milliseconds (`Locked` then).
     pub(crate) fn try_send(&self, bucket: &str, share: f64) -> Result<SharedVerdict, StoreError> {
         let outcome = self.locked(Duration::from_millis(5), |stored| -> std::io::Result<SharedVerdict> {
             let now = Instant::now();
@@ -384,7 +387,7 @@ impl SharedBudget {
         });
         match outcome {
             Ok(verdict) => Ok(verdict?),
-            Err(StoreError::Busy) => Ok(SharedVerdict::Busy),
+            Err(StoreError::Busy) => Ok(SharedVerdict::Locked),
             Err(error) => Err(error),
         }
     }

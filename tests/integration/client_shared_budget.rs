@@ -111,3 +111,21 @@ fn the_setting_reads_on_off_and_directories() {
     .unwrap();
     assert_eq!(config.budget_sharing, BudgetSharing::Off);
 }
+
+#[tokio::test]
+async fn a_store_locked_by_a_stopped_process_is_given_up_not_waited_for() {
+    let sim = Simulator::start(SimulatorConfig { seed_users: 1, ..Default::default() }).await.unwrap();
+    let dir = store_dir("wedged");
+    let client = client_for(&sim, |config| config.budget_sharing = BudgetSharing::At(dir.clone()));
+    // Another process took the store's lock and was stopped (SIGSTOP) before releasing it.
+    let wedged = std::fs::OpenOptions::new().read(true).write(true).open(dir.join("state.json")).unwrap();
+    wedged.lock().unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(20), client.users().get("user1@example.com")).await;
+    assert!(read.expect("the request must not wait for the lock forever").is_ok());
+    // Later requests go on without the store, at once.
+    let started = std::time::Instant::now();
+    client.users().get("user1@example.com").await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    drop(wedged);
+    let _ = std::fs::remove_dir_all(&dir);
+}
