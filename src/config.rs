@@ -280,7 +280,7 @@ impl ClientConfig {
             dpop,
         };
         let mut config = Self::new(&org_url, options.build(OptionSource::Environment)?)?;
-        if let Some(text) = lookup(SHARED_BUDGET_VARIABLE) {
+        if let Some(text) = get(SHARED_BUDGET_VARIABLE) {
             config.budget_sharing = BudgetSharing::from_text(&text)?;
         }
         Ok(config)

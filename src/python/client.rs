@@ -79,6 +79,11 @@ impl Namespaces for PyAsyncOktaClient {
 /// The journal path that means "in memory" (SQLite's own name for it).
 pub(crate) const IN_MEMORY: &str = ":memory:";
 
+/// `OKTA_LIFECYCLE_SHARED_BUDGET`, unless unset or blank (as `ClientConfig::from_lookup` reads it).
+fn shared_budget_variable() -> Option<String> {
+    std::env::var(SHARED_BUDGET_VARIABLE).ok().filter(|text| !text.trim().is_empty())
+}
+
 /// The budget sharing of a Python client: `shared_budget` if given (True, False or a
 /// directory), else `OKTA_LIFECYCLE_SHARED_BUDGET` if set, else the org's default store, except
 /// for a client whose journal is in memory (the built-in simulator's own clients).
@@ -165,9 +170,9 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
             config.max_concurrency = max_concurrency;
             config.page_size = page_size;
             config.proxy = proxy;
-            let from_env = match std::env::var(SHARED_BUDGET_VARIABLE) {
-                Ok(text) => Some(to_py(BudgetSharing::from_text(&text))?),
-                Err(_) => None,
+            let from_env = match shared_budget_variable() {
+                Some(text) => Some(to_py(BudgetSharing::from_text(&text))?),
+                None => None,
             };
             config.budget_sharing = budget_sharing(shared_budget.as_ref(), from_env, journal.as_deref())?;
             Ok(Self::from(core_from(config, journal)?))
@@ -190,7 +195,7 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
             if let Some(timeout) = timeout {
                 config.request_timeout = to_py(crate::config::seconds("timeout", timeout, crate::config::MAX_TIMEOUT))?;
             }
-            let from_env = std::env::var_os(SHARED_BUDGET_VARIABLE).map(|_| config.budget_sharing.clone());
+            let from_env = shared_budget_variable().map(|_| config.budget_sharing.clone());
             config.budget_sharing = budget_sharing(shared_budget.as_ref(), from_env, journal.as_deref())?;
             Ok(Self::from(core_from(config, journal)?))
         }

@@ -110,6 +110,13 @@ fn the_setting_reads_on_off_and_directories() {
     })
     .unwrap();
     assert_eq!(config.budget_sharing, BudgetSharing::Off);
+    let blank = ClientConfig::from_lookup(|name| match name {
+        "OKTA_ORG_URL" => Some("https://acme.okta.com".into()),
+        "OKTA_API_TOKEN" => Some("token".into()),
+        "OKTA_LIFECYCLE_SHARED_BUDGET" => Some("  ".into()),
+        _ => None,
+    });
+    assert_eq!(blank.unwrap().budget_sharing, BudgetSharing::Off, "blank is unset, as for the other variables");
 }
 
 #[tokio::test]
