@@ -281,17 +281,7 @@ impl Governor {
                     tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=4))).await;
                 }
                 Ok(SharedVerdict::Go(lease)) => return Some(lease),
-                Ok(SharedVerdict::WaitUntil(moment)) => {
-                    if !*waited {
-                        tracing::debug!(
-                            bucket,
-                            wait_ms = moment.saturating_duration_since(Instant::now()).as_millis() as u64,
-                            "throttling before the rate limit (shared budget)"
-                        );
-                    }
-                    *waited = true;
-                    tokio::time::sleep_until(moment.into()).await;
-                }
+                Ok(SharedVerdict::WaitUntil(moment)) => wait_for_budget(bucket, moment, waited).await,
                 // Every shared slot is in use.
                 Ok(SharedVerdict::Busy) => tokio::time::sleep(Duration::from_millis(fastrand::u64(2..=12))).await,
                 Err(error) => {
@@ -338,17 +328,7 @@ impl Governor {
             };
             match plan {
                 SendPlan::Go => return,
-                SendPlan::WaitUntil(moment) => {
-                    if !*waited {
-                        tracing::debug!(
-                            bucket,
-                            wait_ms = moment.saturating_duration_since(Instant::now()).as_millis() as u64,
-                            "throttling before the rate limit"
-                        );
-                    }
-                    *waited = true;
-                    tokio::time::sleep_until(moment.into()).await;
-                }
+                SendPlan::WaitUntil(moment) => wait_for_budget(bucket, moment, waited).await,
             }
         }
     }
@@ -411,6 +391,20 @@ impl Governor {
             self.slots.add_permits(1);
         }
     }
+}
+
+/// Waits until `moment`, when a bucket's budget allows the next request; logs the first wait of
+/// a request.
+async fn wait_for_budget(bucket: &'static str, moment: Instant, waited: &mut bool) {
+    if !*waited {
+        tracing::debug!(
+            bucket,
+            wait_ms = moment.saturating_duration_since(Instant::now()).as_millis() as u64,
+            "throttling before the rate limit"
+        );
+    }
+    *waited = true;
+    tokio::time::sleep_until(moment.into()).await;
 }
 
 impl Permit {

@@ -23,7 +23,7 @@
 //! or anything else) is started afresh (it is an estimate, relearnt from the next answer), and the values read from it are held to what an
 //! answer could have said (a reset at most one window away).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -137,6 +137,9 @@ impl Stored {
     /// values no answer could have given.
     fn sanitise(&mut self, now_ms: u64, own_pid: u32) {
         let horizon = now_ms + (MAX_WINDOW + Duration::from_secs(1)).as_millis() as u64;
+        // Each process is looked up once, however many buckets it has requests in.
+        let pids: BTreeSet<u32> = self.buckets.values().flat_map(|bucket| bucket.in_flight.keys().copied()).collect();
+        let live: BTreeSet<u32> = pids.into_iter().filter(|&pid| pid == own_pid || alive(pid)).collect();
         for bucket in self.buckets.values_mut() {
             if !bucket.remaining.is_finite() {
                 *bucket = StoredBucket { in_flight: std::mem::take(&mut bucket.in_flight), ..StoredBucket::default() };
@@ -146,7 +149,7 @@ impl Stored {
             bucket.in_flight.retain(|&pid, entry| {
                 entry.count > 0
                     && now_ms.saturating_sub(entry.since_ms) < IN_FLIGHT_EXPIRY.as_millis() as u64
-                    && (pid == own_pid || alive(pid))
+                    && live.contains(&pid)
             });
         }
     }

@@ -592,20 +592,7 @@ mod tests {
 
     #[test]
     fn every_spec_role_type_but_custom_is_known() {
-        for name in [
-            "ACCESS_CERTIFICATIONS_ADMIN",
-            "ACCESS_REQUESTS_ADMIN",
-            "API_ACCESS_MANAGEMENT_ADMIN",
-            "APP_ADMIN",
-            "GROUP_MEMBERSHIP_ADMIN",
-            "HELP_DESK_ADMIN",
-            "ORG_ADMIN",
-            "READ_ONLY_ADMIN",
-            "REPORT_ADMIN",
-            "SUPER_ADMIN",
-            "USER_ADMIN",
-            "WORKFLOWS_ADMIN",
-        ] {
+        for name in crate::okta::roles::STANDARD_ROLE_TYPES {
             assert!(role_kind(name).is_some(), "{name}");
         }
         assert!(role_kind("CUSTOM").is_none());
