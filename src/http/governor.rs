@@ -123,7 +123,7 @@ impl BucketState {
                 self.next_slot = None;
             }
         }
-        self.in_flight += 1;
+        self.in_flight = self.in_flight.saturating_add(1);
         self.remaining -= 1.0;
         if let (Some(limit), Some(reset)) = (self.limit, self.reset_at) {
             let budget = self.remaining - reserve(limit, share);

@@ -161,7 +161,7 @@ impl Stored {
             limit: stored.limit,
             remaining: stored.remaining,
             reset_at: stored.reset_at_ms.map(|ms| to_instant(ms, now, now_ms)),
-            in_flight: stored.in_flight.values().map(|entry| entry.count).sum(),
+            in_flight: stored.in_flight.values().fold(0, |sum, entry| sum.saturating_add(entry.count)),
             next_slot: stored.next_slot_ms.map(|ms| to_instant(ms, now, now_ms)),
             answered: stored.answered,
         }
@@ -178,7 +178,7 @@ impl Stored {
         stored.answered = after.answered;
         let own = stored.in_flight.entry(pid).or_default();
         if after.in_flight > before.in_flight {
-            own.count += after.in_flight - before.in_flight;
+            own.count = own.count.saturating_add(after.in_flight - before.in_flight);
             own.since_ms = now_ms;
         } else {
             own.count = own.count.saturating_sub(before.in_flight - after.in_flight);
@@ -431,7 +431,7 @@ impl SharedBudget {
                     stored.successes = 0;
                 }
                 (Some(status), _) if status < 400 && stored.cap.is_some() => {
-                    stored.successes += 1;
+                    stored.successes = stored.successes.saturating_add(1);
                     if stored.successes >= SUCCESSES_PER_SLOT {
                         stored.successes = 0;
                         stored.cap = (cap + 1 < self.max_concurrency).then_some(cap + 1);
@@ -559,6 +559,21 @@ mod tests {
         assert_eq!(state.in_flight, 0, "a pid that does not exist has nothing in flight");
         let reset = state.reset_at.unwrap();
         assert!(reset <= Instant::now() + MAX_WINDOW + Duration::from_secs(1), "held to one window");
+        // Counters at their largest, a cap of nothing: a success is still counted without overflow.
+        std::fs::write(
+            dir.join("state.json"),
+            format!(
+                r#"{{"version":1,"cap":0,"successes":{max},"buckets":{{"/api/v1":{{"answered":true,
+                "in_flight":{{"{pid}":{{"count":{max},"since_ms":{now}}}}}}}}}}}"#,
+                max = u64::MAX,
+                pid = std::process::id(),
+                now = now_ms()
+            ),
+        )
+        .unwrap();
+        assert_eq!(store.concurrency_cap(), 1, "a cap of nothing is one slot");
+        let lease = go(store.try_send("/api/v1", 1.0).unwrap());
+        store.finish(lease, "/api/v1", Some(200), None, None).unwrap();
         std::fs::write(dir.join("state.json"), vec![b' '; (MAX_STATE_BYTES + 10) as usize]).unwrap();
         assert_eq!(store.bucket("/api/v1/users"), None);
         let _ = std::fs::remove_dir_all(&dir);
