@@ -63,10 +63,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
 
     let read_started = Instant::now();
-    let snapshot = state::read(&client, &read_request(&policy, &records)).await?;
+    let snapshot = state::read(&client, &read_request(&policy, &records, None)).await?;
     let read = read_started.elapsed();
     let plan_started = Instant::now();
-    let plan = plan_with_snapshot(&policy, &records, &snapshot, &sim.url(), &|_| Ok(None));
+    let plan = plan_with_snapshot(&policy, &records, &snapshot, &sim.url(), &|_, _| Ok(None));
     let planned = plan_started.elapsed();
     println!("users={users} records={} seed={:.2}s", records.len(), seeded.as_secs_f64());
     println!(

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, ETAG, IF_MATCH, LINK};
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 use url::Url;
 
 use crate::config::{BudgetSharing, ClientConfig};
@@ -253,16 +253,20 @@ impl OktaClient {
                     let headers = response.headers().clone();
                     match read_capped(response, MAX_BODY_BYTES).await {
                         Err(BodyError::TooLarge) => {
-                            permit.finish(Some(status), None, None);
+                            let rate_limit = rate_limit_headers(&headers);
+                            let date = date_header(&headers);
+                            permit.finish(Some(status), rate_limit, date);
                             let message =
                                 format!("the answer is larger than {} MiB; it was not read", MAX_BODY_BYTES >> 20);
                             if (200..300).contains(&status) {
                                 // Answered 2xx: done, but unreadable (a write is not repeated).
                                 return Err(Error::Decode { path, message });
                             }
-                            let mut api = OktaApiError::from_body(status, b"", None, method, &path);
-                            api.summary = message;
-                            return Err(api.into());
+                            // Any other status goes through the same retry decision as a readable
+                            // one (a 5xx to a write is ambiguous, a 429 waits), with a body that
+                            // says why Okta's own was not read.
+                            let body = Bytes::from(json!({ "errorSummary": message }).to_string());
+                            (Attempt::Answered { status, rate_limit, date }, Some((status, headers, body)))
                         }
                         Ok(bytes) => {
                             let rate_limit = rate_limit_headers(&headers);

@@ -62,11 +62,22 @@ pub struct BucketState {
     pub next_slot: Option<Instant>,
     /// Whether the bucket has answered at least once (with or without rate-limit headers).
     pub answered: bool,
+    /// Whether `reset_at` is this client's assumption (one window from the first request after
+    /// a reset) rather than a reset Okta announced: the next announced reset replaces it.
+    pub reset_assumed: bool,
 }
 
 impl Default for BucketState {
     fn default() -> Self {
-        BucketState { limit: None, remaining: 0.0, reset_at: None, in_flight: 0, next_slot: None, answered: false }
+        BucketState {
+            limit: None,
+            remaining: 0.0,
+            reset_at: None,
+            in_flight: 0,
+            next_slot: None,
+            answered: false,
+            reset_assumed: false,
+        }
     }
 }
 
@@ -98,7 +109,11 @@ pub fn plan_send(state: &BucketState, share: f64, now: Instant) -> SendPlan {
         };
     };
     let (remaining, reset_at) = match state.reset_at {
+        // A window that has ended, or one whose reset is not known (a state from an older store
+        // or a damaged file): a fresh window, which [`BucketState::on_send`] bounds to one
+        // window from now. No state may make senders wait for ever.
         Some(reset) if now >= reset => (limit as f64, None),
+        None => (limit as f64, None),
         other => (state.remaining, other),
     };
     let budget = remaining - reserve(limit, share);
@@ -116,10 +131,15 @@ pub fn plan_send(state: &BucketState, share: f64, now: Instant) -> SendPlan {
 impl BucketState {
     /// Records a request leaving now.
     pub fn on_send(&mut self, share: f64, now: Instant) {
-        if let (Some(limit), Some(reset)) = (self.limit, self.reset_at) {
-            if now >= reset {
+        if let Some(limit) = self.limit {
+            if self.reset_at.is_none_or(|reset| now >= reset) {
+                // A new window. Okta announces its reset with the next answer; until one comes
+                // (answers without rate-limit headers: dropped connections, timeouts, a proxy's
+                // errors, concurrency 429s), the window is assumed to last at most one window,
+                // so a spent budget is always waited out, never waited on for ever.
                 self.remaining = limit as f64;
-                self.reset_at = None;
+                self.reset_at = Some(now + MAX_WINDOW + RESET_MARGIN);
+                self.reset_assumed = true;
                 self.next_slot = None;
             }
         }
@@ -152,7 +172,7 @@ impl BucketState {
         let others_in_flight = self.in_flight.saturating_sub(1) as f64;
         let estimate = headers.remaining as f64 - others_in_flight;
         let new_window = match self.reset_at {
-            _ if self.limit.is_none() => true,
+            _ if self.limit.is_none() || self.reset_assumed => true,
             None => true,
             // A later reset than known means Okta has started a new window.
             Some(known) => reset_at > known + Duration::from_millis(1500),
@@ -161,6 +181,7 @@ impl BucketState {
         if new_window {
             self.remaining = estimate;
             self.reset_at = Some(reset_at);
+            self.reset_assumed = false;
         } else {
             self.remaining = self.remaining.min(estimate);
         }
@@ -602,6 +623,59 @@ mod tests {
             SendPlan::WaitUntil(slot) => assert_eq!(slot, now + (Duration::from_secs(59) + RESET_MARGIN) / 6),
             other => panic!("expected pacing, got {other:?}"),
         }
+    }
+
+    /// Sends `count` requests whose answers carry no rate-limit headers, following the
+    /// governor's verdicts on a virtual clock; the time it took, or `None` when it never ended.
+    fn send_without_headers(state: &mut BucketState, count: usize, start: Instant) -> Option<Duration> {
+        let mut now = start;
+        let mut sent = 0;
+        for _ in 0..10_000 {
+            match plan_send(state, 1.0, now) {
+                SendPlan::Go => {
+                    state.on_send(1.0, now);
+                    state.on_done();
+                    sent += 1;
+                    if sent == count {
+                        return Some(now - start);
+                    }
+                }
+                SendPlan::WaitUntil(moment) => now = moment.max(now + Duration::from_millis(1)),
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_window_without_announced_resets_ends_within_one_window() {
+        // A bucket learnt earlier, whose window has ended; then every answer is lost (dropped
+        // connections, timeouts, a proxy's 5xx), so no reset is ever announced again.
+        let start = Instant::now();
+        let mut state = BucketState { in_flight: 1, ..Default::default() };
+        state.observe(headers(5, 5, 1_000_060), epoch(1_000_000), start);
+        state.on_done();
+        let later = start + Duration::from_secs(61);
+        let took = send_without_headers(&mut state, 12, later).expect("the governor lets requests go again");
+        // Five per window: the 12th goes in the third window, each at most one window long.
+        assert!(took <= 2 * (MAX_WINDOW + RESET_MARGIN), "took {took:?}");
+        // A state with a limit and no reset (an older store, a damaged file) is a fresh window.
+        let mut unknown = BucketState { limit: Some(3), remaining: 0.0, ..Default::default() };
+        assert!(send_without_headers(&mut unknown, 7, start).is_some());
+    }
+
+    #[test]
+    fn an_announced_reset_replaces_an_assumed_one() {
+        let now = Instant::now();
+        let mut state = BucketState { limit: Some(100), remaining: 0.0, ..Default::default() };
+        state.on_send(1.0, now);
+        assert!(state.reset_assumed);
+        assert_eq!(state.reset_at, Some(now + MAX_WINDOW + RESET_MARGIN));
+        // Okta says the window resets in 20 s: that is believed, though it is earlier.
+        state.observe(headers(100, 98, 1_000_020), epoch(1_000_000), now);
+        state.on_done();
+        assert!(!state.reset_assumed);
+        assert_eq!(state.reset_at, Some(now + Duration::from_secs(20) + RESET_MARGIN));
+        assert_eq!(state.remaining, 98.0);
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub fn rate_limit_wait(rate_limit: Option<RateLimitHeaders>, date: Option<System
         return None;
     }
     let now = date?.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
-    let wait = Duration::from_secs(headers.reset_epoch.saturating_sub(now) + 1);
+    let wait = Duration::from_secs(headers.reset_epoch.saturating_sub(now).saturating_add(1));
     Some(wait.min(MAX_RESET_WAIT))
 }
 
@@ -205,6 +205,9 @@ mod tests {
         assert_eq!(rate_limit_wait(past, Some(at(1_000))), Some(Duration::from_secs(1)));
         assert_eq!(rate_limit_wait(past, None), None, "no Date header: back off instead");
         assert_eq!(rate_limit_wait(None, Some(at(1_000))), None);
+        // A reset at the end of time, read on a clock at the epoch: clamped, not an overflow.
+        let end_of_time = Some(RateLimitHeaders { limit: 600, remaining: 0, reset_epoch: u64::MAX });
+        assert_eq!(rate_limit_wait(end_of_time, Some(at(0))), Some(MAX_RESET_WAIT));
     }
 
     #[test]

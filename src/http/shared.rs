@@ -102,6 +102,8 @@ struct StoredBucket {
     #[serde(default)]
     answered: bool,
     #[serde(default)]
+    reset_assumed: bool,
+    #[serde(default)]
     in_flight: BTreeMap<u32, InFlight>,
 }
 
@@ -164,6 +166,7 @@ impl Stored {
             in_flight: stored.in_flight.values().fold(0, |sum, entry| sum.saturating_add(entry.count)),
             next_slot: stored.next_slot_ms.map(|ms| to_instant(ms, now, now_ms)),
             answered: stored.answered,
+            reset_assumed: stored.reset_assumed,
         }
     }
 
@@ -176,6 +179,7 @@ impl Stored {
         stored.reset_at_ms = after.reset_at.map(|at| to_ms(at, now, now_ms));
         stored.next_slot_ms = after.next_slot.map(|at| to_ms(at, now, now_ms));
         stored.answered = after.answered;
+        stored.reset_assumed = after.reset_assumed;
         let own = stored.in_flight.entry(pid).or_default();
         if after.in_flight > before.in_flight {
             own.count = own.count.saturating_add(after.in_flight - before.in_flight);

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::http::OktaClient;
 use crate::lifecycle::journal::{
-    new_lease_owner, plan_digest, ChangeStatus, Journal, LeaseOutcome, SnapshotRole, UserSnapshot,
+    new_lease_owner, plan_digest, ChangeStatus, Fence, Journal, LeaseOutcome, SnapshotRole, UserSnapshot,
 };
 use crate::lifecycle::plan::{safety_verdict, Change, GroupRef, Operation, Plan, UserRef};
 use crate::okta::roles::GROUP_SCOPED_ROLE_TYPES;
@@ -141,8 +141,9 @@ struct Resolved {
     groups: HashMap<String, String>,
     failed_users: HashSet<String>,
     failed_groups: HashSet<String>,
-    /// Identities whose deprovision snapshot was not recorded: nothing else may happen to them.
-    unsafe_identities: HashSet<String>,
+    /// Users (folded logins) on whom nothing more may be done in this run, and why: a
+    /// deprovision whose snapshot was not recorded, a reactivation that did not happen.
+    blocked_users: HashMap<String, String>,
 }
 
 enum Done {
@@ -173,6 +174,38 @@ struct Context<'a> {
     activation_links: Links,
     /// Set when the lease could not be renewed: nothing more is claimed.
     lease_lost: AtomicBool,
+    /// The run's lease, named in every claim and every recorded outcome.
+    fence: Fence,
+    /// Until when this applier's own monotonic clock says its lease holds (its last renewal
+    /// plus the lease's lifetime, less a renewal period). Past it (the process was stopped, the
+    /// machine paused), the journal is asked again before anything more is sent.
+    lease_until: Mutex<std::time::Instant>,
+}
+
+impl Context<'_> {
+    /// Whether this applier still owns the run: asked before every request that writes. Past
+    /// the moment its own clock trusts the lease, the lease is renewed first, which fails when
+    /// another applier has taken the run over meanwhile.
+    fn still_owns_run(&self) -> bool {
+        if self.lease_lost.load(Ordering::SeqCst) {
+            return false;
+        }
+        let now = std::time::Instant::now();
+        if now < *self.lease_until.lock().unwrap_or_else(|e| e.into_inner()) {
+            return true;
+        }
+        match self.journal.renew_lease(&self.plan.run_id, &self.fence, LEASE_TTL) {
+            Ok(true) => {
+                *self.lease_until.lock().unwrap_or_else(|e| e.into_inner()) = now + LEASE_TTL - LEASE_RENEWAL;
+                true
+            }
+            Ok(false) | Err(_) => {
+                tracing::warn!(run_id = self.plan.run_id, "the run's lease was taken over; nothing more is sent");
+                self.lease_lost.store(true, Ordering::SeqCst);
+                false
+            }
+        }
+    }
 }
 
 /// Applies a plan, journaling it under its run id. Applying the same plan again resumes it.
@@ -185,6 +218,7 @@ pub async fn apply(client: &OktaClient, plan: &Plan, journal: &Journal, options:
     check_plan(client, plan, journal, options)?;
     let owner = new_lease_owner();
     let lease = Lease::acquire(journal, &plan.run_id, &owner, options.wait_for_lease).await?;
+    let acquired_at = std::time::Instant::now();
     journal.begin_run(&plan.run_id)?;
     let context = Context {
         client,
@@ -194,10 +228,12 @@ pub async fn apply(client: &OktaClient, plan: &Plan, journal: &Journal, options:
         reset_links: Mutex::new(Vec::new()),
         activation_links: Mutex::new(Vec::new()),
         lease_lost: AtomicBool::new(false),
+        fence: lease.fence.clone(),
+        lease_until: Mutex::new(acquired_at + LEASE_TTL - LEASE_RENEWAL),
     };
     let outcomes = {
         let work = std::pin::pin!(run_phases(&context, options.concurrency));
-        let renewal = std::pin::pin!(renew_lease(&context, &owner));
+        let renewal = std::pin::pin!(renew_lease(&context));
         match futures_util::future::select(work, renewal).await {
             futures_util::future::Either::Left((outcomes, _)) => outcomes,
             futures_util::future::Either::Right((_, work)) => work.await,
@@ -270,7 +306,7 @@ fn same_org(left: &str, right: &str) -> bool {
 struct Lease<'a> {
     journal: &'a Journal,
     run_id: &'a str,
-    owner: &'a str,
+    fence: Fence,
     released: bool,
 }
 
@@ -279,7 +315,7 @@ impl<'a> Lease<'a> {
         let deadline = wait.map(|wait| tokio::time::Instant::now() + wait.min(Duration::from_secs(86_400)));
         loop {
             match journal.acquire_lease(run_id, owner, LEASE_TTL)? {
-                LeaseOutcome::Acquired => return Ok(Lease { journal, run_id, owner, released: false }),
+                LeaseOutcome::Acquired(fence) => return Ok(Lease { journal, run_id, fence, released: false }),
                 LeaseOutcome::Held { owner: holder } => match deadline {
                     Some(deadline) if tokio::time::Instant::now() < deadline => {
                         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -292,14 +328,14 @@ impl<'a> Lease<'a> {
 
     fn release(mut self) -> Result<()> {
         self.released = true;
-        self.journal.release_lease(self.run_id, self.owner)
+        self.journal.release_lease(self.run_id, &self.fence)
     }
 }
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         if !self.released {
-            if let Err(error) = self.journal.release_lease(self.run_id, self.owner) {
+            if let Err(error) = self.journal.release_lease(self.run_id, &self.fence) {
                 // The lease then lapses on its own (LEASE_TTL), or at once if this process ends.
                 tracing::warn!(run_id = self.run_id, error = %error, "could not give back the run's lease");
             }
@@ -308,11 +344,14 @@ impl Drop for Lease<'_> {
 }
 
 /// Renews the lease while the apply works; never returns.
-async fn renew_lease(context: &Context<'_>, owner: &str) {
+async fn renew_lease(context: &Context<'_>) {
     loop {
         tokio::time::sleep(LEASE_RENEWAL).await;
-        match context.journal.renew_lease(&context.plan.run_id, owner, LEASE_TTL) {
-            Ok(true) => {}
+        let now = std::time::Instant::now();
+        match context.journal.renew_lease(&context.plan.run_id, &context.fence, LEASE_TTL) {
+            Ok(true) => {
+                *context.lease_until.lock().unwrap_or_else(|e| e.into_inner()) = now + LEASE_TTL - LEASE_RENEWAL;
+            }
             Ok(false) => {
                 tracing::warn!(run_id = context.plan.run_id, "the run's lease was taken over; nothing more is sent");
                 context.lease_lost.store(true, Ordering::SeqCst);
@@ -326,7 +365,7 @@ async fn renew_lease(context: &Context<'_>, owner: &str) {
 
 async fn run_phases(context: &Context<'_>, concurrency: usize) -> Vec<ChangeOutcome> {
     let mut outcomes: BTreeMap<u32, ChangeOutcome> = BTreeMap::new();
-    for phase in 0..=4u8 {
+    for phase in 0..=crate::lifecycle::plan::LAST_PHASE {
         let chains = chains_of(context.plan, phase);
         if chains.is_empty() {
             continue;
@@ -343,12 +382,11 @@ async fn run_phases(context: &Context<'_>, concurrency: usize) -> Vec<ChangeOutc
     outcomes.into_values().collect()
 }
 
-/// The changes of a phase as chains of plan indices. Deprovisions and reactivations run one
-/// user at a time, in plan order; across users, and in every other phase, changes run
-/// concurrently.
+/// The changes of a phase as chains of plan indices. Deprovisions run one user at a time, in
+/// plan order; across users, and in every other phase, changes run concurrently.
 fn chains_of(plan: &Plan, phase: u8) -> Vec<Vec<usize>> {
     let indices = plan.changes.iter().enumerate().filter(|(_, c)| c.phase() == phase).map(|(i, _)| i);
-    if phase != 3 {
+    if phase != crate::lifecycle::plan::DEPROVISION_PHASE {
         return indices.map(|i| vec![i]).collect();
     }
     let mut by_user: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -369,14 +407,31 @@ async fn run_chain(context: &Context<'_>, chain: Vec<usize>) -> Vec<ChangeOutcom
     for index in chain {
         let change = &context.plan.changes[index];
         let outcome = run_change(context, change).await;
-        if let (Operation::SnapshotUser { user }, false) =
-            (&change.operation, outcome.status == ChangeStatus::Succeeded)
-        {
-            context.resolved.lock().unwrap_or_else(|e| e.into_inner()).unsafe_identities.insert(fold(&user.login));
-        }
+        block_after_failure(context, change, &outcome);
         outcomes.push(outcome);
     }
     outcomes
+}
+
+/// After a change that others of the same user depend on did not succeed, blocks the rest of
+/// that user's run: a deprovision's snapshot (no account is disabled without its history), a
+/// reactivation (Okta refuses updates and memberships of a disabled account, and a returner
+/// half restored is worse than one not restored).
+fn block_after_failure(context: &Context<'_>, change: &Change, outcome: &ChangeOutcome) {
+    if outcome.status == ChangeStatus::Succeeded {
+        return;
+    }
+    let reason = match &change.operation {
+        Operation::SnapshotUser { .. } => "the user's history could not be recorded first",
+        Operation::ActivateUser { .. } | Operation::UnsuspendUser { .. } => {
+            "the account could not be reactivated first"
+        }
+        _ => return,
+    };
+    if let Some(login) = change.operation.login() {
+        let mut resolved = context.resolved.lock().unwrap_or_else(|e| e.into_inner());
+        resolved.blocked_users.entry(fold(login)).or_insert_with(|| reason.to_owned());
+    }
 }
 
 impl ChangeOutcome {
@@ -406,7 +461,9 @@ fn record(
     request_id: Option<&str>,
     outcome: &mut ChangeOutcome,
 ) {
-    if let Err(journal_error) = context.journal.mark(&context.plan.run_id, change, status, result, error, request_id) {
+    if let Err(journal_error) =
+        context.journal.mark(&context.plan.run_id, change, status, result, error, request_id, Some(&context.fence))
+    {
         tracing::warn!(run_id = context.plan.run_id, seq = change.seq, error = %journal_error, "journal write failed");
         outcome.journal_error = Some(journal_error.to_string());
     }
@@ -468,8 +525,7 @@ fn learn(resolved: &Mutex<Resolved>, change: &Change, result: Option<&Value>, su
 }
 
 async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
-    let (client, journal, run_id, resolved) =
-        (context.client, context.journal, &context.plan.run_id, &context.resolved);
+    let (journal, run_id, resolved) = (context.journal, &context.plan.run_id, &context.resolved);
     let mut outcome = ChangeOutcome::for_change(change);
     let (recorded_status, recorded_result) = match journal.change_status(run_id, change.seq) {
         Ok(Some(recorded)) => recorded,
@@ -496,15 +552,6 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
             // In flight when the last apply stopped: find out whether it happened.
             let before_reset = recorded_result.as_ref().and_then(|r| r.get("status_before"));
             let unsent_reset = matches!(change.operation, Operation::ResetPassword { .. }) && before_reset.is_none();
-            if before_reset.and_then(Value::as_str) == Some(UserStatus::Active.as_str()) {
-                // A request sent moments ago by an applier that died may still be on its way (only
-                // a user that was ACTIVE can show it was not made, and so be sent another).
-                let since = journal.change_age(run_id, change.seq).ok().flatten().unwrap_or_default();
-                let grace = client.config().request_timeout.min(Duration::from_secs(30));
-                if since < grace {
-                    tokio::time::sleep(grace - since).await;
-                }
-            }
             // A reset is sent only after the status before it is journaled: without that
             // status, it was never sent, and sending it now is its first time.
             let verified = if unsent_reset { Ok(None) } else { verify(context, change).await };
@@ -527,15 +574,15 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
         }
         ChangeStatus::Planned | ChangeStatus::Failed | ChangeStatus::Skipped => {}
     }
-    if context.lease_lost.load(Ordering::SeqCst) {
+    if !context.still_owns_run() {
         outcome.status = recorded_status;
-        outcome.message = Some("not sent: another applier took over the run".into());
+        outcome.message = Some(LEASE_LOST.into());
         return outcome;
     }
     if let Some(login) = change.operation.login() {
-        let blocked = resolved.lock().unwrap_or_else(|e| e.into_inner()).unsafe_identities.contains(&fold(login));
-        if blocked && !matches!(change.operation, Operation::SnapshotUser { .. }) {
-            let message = "skipped: the user's history could not be recorded first".to_owned();
+        let blocked = resolved.lock().unwrap_or_else(|e| e.into_inner()).blocked_users.get(&fold(login)).cloned();
+        if let Some(reason) = blocked.filter(|_| !matches!(change.operation, Operation::SnapshotUser { .. })) {
+            let message = format!("skipped: {reason}");
             record(context, change, ChangeStatus::Skipped, None, Some(&message), None, &mut outcome);
             outcome.status = ChangeStatus::Skipped;
             outcome.message = Some(message);
@@ -543,11 +590,15 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
         }
     }
     // Claim the change: only the applier whose compare-and-set moves it to "started" sends it.
-    match journal.claim(run_id, change, recorded_status) {
+    match journal.claim(run_id, change, recorded_status, &context.fence) {
         Ok(true) => {}
         Ok(false) => {
             outcome.status = journal.change_status(run_id, change.seq).ok().flatten().map_or(recorded_status, |r| r.0);
-            outcome.message = Some("not sent: another applier claimed it".into());
+            outcome.message = Some(if context.still_owns_run() {
+                "not sent: another applier claimed it".into()
+            } else {
+                LEASE_LOST.into()
+            });
             return outcome;
         }
         Err(error) => {
@@ -569,6 +620,12 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
             record(context, change, ChangeStatus::Skipped, None, Some(&message), None, &mut outcome);
             outcome.status = ChangeStatus::Skipped;
             outcome.message = Some(message);
+        }
+        Err(Error::RunInProgress { .. }) => {
+            // The run was taken over between the claim and the send: nothing was sent, and the
+            // applier that owns the run now owns this change too.
+            outcome.status = ChangeStatus::Started;
+            outcome.message = Some(LEASE_LOST.into());
         }
         Err(Error::OutcomeUnknown { reason, .. }) => {
             learn(resolved, change, None, false);
@@ -602,8 +659,18 @@ async fn settle(context: &Context<'_>, change: &Change) -> Result<Done> {
     let verified = |found: Option<Value>| {
         Ok(Done::Succeeded { result: found, note: Some("an answer was lost; Okta shows the change was made".into()) })
     };
+    // What a write needs read and journaled first happens before it, apart from it: a failure
+    // there (an unreadable answer included) is the failure of a read, and nothing was sent.
+    if let Operation::ResetPassword { user, .. } = &change.operation {
+        if let Some(done) = prepare_reset(context, change, user).await? {
+            return Ok(done);
+        }
+    }
     let mut attempt = 1;
     loop {
+        if attempt > 1 && !context.still_owns_run() {
+            return Err(lease_lost(context));
+        }
         let result = execute(context, change).await;
         match &result {
             Err(Error::OutcomeUnknown { .. }) => {}
@@ -625,16 +692,6 @@ async fn settle(context: &Context<'_>, change: &Change) -> Result<Done> {
         match verify(context, change).await {
             Ok(Some(found)) => return verified(found),
             Ok(None) if attempt < MAX_ATTEMPTS => {
-                if matches!(change.operation, Operation::ResetPassword { .. }) {
-                    // A reset request that timed out could still be on its way: look again after
-                    // a pause before sending another.
-                    tokio::time::sleep(context.client.config().request_timeout.min(Duration::from_secs(30))).await;
-                    match verify(context, change).await {
-                        Ok(None) => {}
-                        Ok(Some(found)) => return verified(found),
-                        Err(_) => return result,
-                    }
-                }
                 attempt += 1;
                 tracing::debug!(seq = change.seq, attempt, "Okta shows the change was not made; sending it again");
             }
@@ -653,6 +710,51 @@ async fn settle(context: &Context<'_>, change: &Change) -> Result<Done> {
 
 /// Sends of one change within a run when Okta shows the earlier ones did not land.
 pub const MAX_ATTEMPTS: u32 = 5;
+
+/// What an applier that lost its run says of a change it did not send.
+const LEASE_LOST: &str = "not sent: another applier took over the run";
+
+/// The error that stops an applier that lost its run before a send.
+fn lease_lost(context: &Context<'_>) -> Error {
+    context.lease_lost.store(true, Ordering::SeqCst);
+    Error::RunInProgress { run_id: context.plan.run_id.clone(), owner: "another applier".into() }
+}
+
+/// Before a reset is sent: the user's status, journaled under the run's fence, which is what
+/// tells a resume whether an unanswered reset was ever sent (no status journaled: never sent).
+/// `Some` when the reset is not to be sent at all.
+async fn prepare_reset(context: &Context<'_>, change: &Change, user: &UserRef) -> Result<Option<Done>> {
+    let id = match resolve_user(&context.resolved, user) {
+        Ok(id) => id,
+        Err(message) => return Ok(Some(Done::Skipped(format!("skipped: {message}")))),
+    };
+    let before = match context.client.users().get(&id).await {
+        Ok(current) => current.status(),
+        Err(Error::Decode { path, message }) => {
+            return Err(Error::Transport {
+                method: "GET".into(),
+                path,
+                message: format!("the user could not be read before the reset, which was not sent: {message}"),
+            })
+        }
+        Err(error) => return Err(error),
+    };
+    let started = json!({ "user_id": id, "status_before": before.as_str() });
+    let run_id = &context.plan.run_id;
+    match context.journal.mark(run_id, change, ChangeStatus::Started, Some(&started), None, None, Some(&context.fence))
+    {
+        Ok(()) => Ok(None),
+        Err(_) if !context.journal.holds_lease(run_id, &context.fence).unwrap_or(false) => Err(lease_lost(context)),
+        Err(error) => Err(error),
+    }
+}
+
+/// Okta's `statusChanged` of a user as it answers it now (`None` when it cannot be read): what a
+/// deprovision records, so that a later reactivation can tell that the absence is still ours.
+async fn status_changed_now(context: &Context<'_>, id: &str) -> Option<String> {
+    let user = context.client.users().get(id).await.ok()?;
+    user.raw().get("statusChanged").and_then(Value::as_str).map(str::to_owned)
+}
 
 async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
     let (client, plan, journal, resolved) = (context.client, context.plan, context.journal, &context.resolved);
@@ -716,6 +818,7 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
                 login: current.login().unwrap_or_default().to_owned(),
                 taken_at: chrono::Utc::now().to_rfc3339(),
                 status: current.status().as_str().to_owned(),
+                status_changed: current.raw().get("statusChanged").and_then(Value::as_str).map(str::to_owned),
                 profile: current.profile().clone(),
                 groups,
                 roles,
@@ -771,21 +874,17 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
                 Operation::ClearSessions { oauth_tokens, .. } => users.clear_sessions(&id, *oauth_tokens, None).await?,
                 _ => unreachable!("matched above"),
             }
-            Done::answered(json!({ "user_id": id }))
+            let mut result = json!({ "user_id": id });
+            if matches!(change.operation, Operation::DeactivateUser { .. } | Operation::SuspendUser { .. }) {
+                if let Some(at) = status_changed_now(context, &id).await {
+                    result["status_changed"] = Value::String(at);
+                }
+            }
+            Done::answered(result)
         }
         Operation::ResetPassword { user, send_email, revoke_sessions } => {
+            // The status before it was journaled by `prepare_reset`.
             let id = or_skip!(user_id(user));
-            // The status before the reset, journaled before it is sent: what tells whether an
-            // unanswered reset happened (an ACTIVE user goes to RECOVERY), in this run or a resume.
-            let before = users.get(&id).await?.status();
-            journal.mark(
-                &plan.run_id,
-                change,
-                ChangeStatus::Started,
-                Some(&json!({ "user_id": id, "status_before": before.as_str() })),
-                None,
-                None,
-            )?;
             if let Some(link) = users.reset_password(&id, *send_email, *revoke_sessions).await? {
                 context.reset_links.lock().unwrap_or_else(|e| e.into_inner()).push((user.login.clone(), link));
             }
@@ -841,6 +940,17 @@ async fn verify(context: &Context<'_>, change: &Change) -> std::result::Result<O
         let users = users.clone();
         async move { users.get(&id).await.map(|u| u.status()).map_err(|e| e.to_string()) }
     };
+    let disabled_as = |id: String, wanted: UserStatus| {
+        let users = users.clone();
+        async move {
+            let user = users.get(&id).await.map_err(|e| e.to_string())?;
+            let mut result = json!({ "user_id": id });
+            if let Some(at) = user.raw().get("statusChanged").and_then(Value::as_str) {
+                result["status_changed"] = Value::String(at.to_owned());
+            }
+            Ok::<_, String>((user.status() == wanted).then_some(Some(result)))
+        }
+    };
     match &change.operation {
         Operation::CreateUser { login, .. } => match users.get(login).await {
             Ok(user) => Ok(Some(Some(json!({ "user_id": user.id(), "status": user.status().as_str() })))),
@@ -854,13 +964,11 @@ async fn verify(context: &Context<'_>, change: &Change) -> std::result::Result<O
         },
         Operation::DeactivateUser { user } => {
             let Ok(id) = resolve_user(resolved, user) else { return Ok(None) };
-            let done = status_of(id.clone()).await? == UserStatus::Deprovisioned;
-            Ok(done.then(|| Some(json!({ "user_id": id }))))
+            disabled_as(id, UserStatus::Deprovisioned).await
         }
         Operation::SuspendUser { user } => {
             let Ok(id) = resolve_user(resolved, user) else { return Ok(None) };
-            let done = status_of(id.clone()).await? == UserStatus::Suspended;
-            Ok(done.then(|| Some(json!({ "user_id": id }))))
+            disabled_as(id, UserStatus::Suspended).await
         }
         Operation::ActivateUser { user, .. } | Operation::UnsuspendUser { user } => {
             let Ok(id) = resolve_user(resolved, user) else { return Ok(None) };
@@ -869,8 +977,9 @@ async fn verify(context: &Context<'_>, change: &Change) -> std::result::Result<O
             Ok(done.then(|| Some(json!({ "user_id": id }))))
         }
         Operation::ResetPassword { user, .. } => {
-            // Only an ACTIVE user tells: a reset moves it to RECOVERY at once. Anything else (no
-            // status journaled before it; another status) stays unknown.
+            // A user that was ACTIVE and is now in RECOVERY shows the reset was made. Nothing
+            // shows it was not: a user who completed the reset meanwhile is ACTIVE again, so an
+            // ACTIVE user proves nothing, and the reset stays unknown, never sent again.
             let before = context
                 .journal
                 .change_status(&context.plan.run_id, change.seq)
@@ -888,7 +997,6 @@ async fn verify(context: &Context<'_>, change: &Change) -> std::result::Result<O
             };
             match status_of(id.clone()).await? {
                 UserStatus::Recovery => Ok(Some(Some(json!({ "user_id": id })))),
-                UserStatus::Active => Ok(None),
                 _ => Err(unknown()),
             }
         }

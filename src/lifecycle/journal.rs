@@ -117,6 +117,9 @@ pub struct UserSnapshot {
     pub taken_at: String,
     /// The status then.
     pub status: String,
+    /// Okta's `statusChanged` of the user then (`None` in snapshots of releases before 0.3).
+    #[serde(default)]
+    pub status_changed: Option<String>,
     /// The whole profile.
     pub profile: Map<String, Value>,
     /// `(group id, group name)` of every membership.
@@ -174,9 +177,12 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// How long a journal operation waits for another process's write to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The journal's schema version (`PRAGMA user_version`). Version 0 is the schema of release
 /// 0.1; each later version adds to it through [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The schema of release 0.1 (version 0), created as it was so that old and new journals go
 /// through the same migrations.
@@ -245,29 +251,57 @@ CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);
     "
 ALTER TABLE snapshots ADD COLUMN roles TEXT;
 ",
+    "
+ALTER TABLE runs ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN lease_origin TEXT;
+ALTER TABLE runs ADD COLUMN lease_expires_uptime_ms INTEGER;
+ALTER TABLE snapshots ADD COLUMN status_changed TEXT;
+",
 ];
 
-/// Brings a journal to [`SCHEMA_VERSION`], in one transaction per step.
+/// Brings a journal to [`SCHEMA_VERSION`]. The version is read again inside one IMMEDIATE
+/// transaction that holds every step, so that processes opening a new journal at once take
+/// turns: the first migrates it, the others find it migrated.
 fn migrate(connection: &Connection) -> Result<()> {
-    let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(journal_error)?;
-    if version > SCHEMA_VERSION {
-        return Err(Error::Journal(format!(
+    let read_version = |connection: &Connection| -> Result<i64> {
+        connection.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(journal_error)
+    };
+    let too_new = |version: i64| {
+        Error::Journal(format!(
             "the journal has schema version {version}, newer than this release understands ({SCHEMA_VERSION}); use a newer okta-lifecycle"
-        )));
+        ))
+    };
+    let version = read_version(connection)?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
     }
-    if version == 0 {
-        connection.execute_batch(SCHEMA_V0).map_err(journal_error)?;
+    if version > SCHEMA_VERSION {
+        return Err(too_new(version));
     }
-    for (step, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let target = step as i64 + 1;
-        connection.execute_batch(&format!("BEGIN IMMEDIATE; {sql} PRAGMA user_version = {target}; COMMIT;")).map_err(
-            |e| {
-                let _ = connection.execute_batch("ROLLBACK");
-                Error::Journal(format!("cannot migrate the journal to schema version {target}: {e}"))
-            },
-        )?;
+    connection.execute_batch("BEGIN IMMEDIATE").map_err(journal_error)?;
+    let steps = || -> Result<()> {
+        let version = read_version(connection)?;
+        if version > SCHEMA_VERSION {
+            return Err(too_new(version));
+        }
+        if version == 0 {
+            connection.execute_batch(SCHEMA_V0).map_err(journal_error)?;
+        }
+        for (step, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+            let target = step as i64 + 1;
+            connection
+                .execute_batch(&format!("{sql} PRAGMA user_version = {target};"))
+                .map_err(|e| Error::Journal(format!("cannot migrate the journal to schema version {target}: {e}")))?;
+        }
+        Ok(())
+    };
+    match steps() {
+        Ok(()) => connection.execute_batch("COMMIT").map_err(journal_error),
+        Err(error) => {
+            let _ = connection.execute_batch("ROLLBACK");
+            Err(error)
+        }
     }
-    Ok(())
 }
 
 /// What the journal recorded of a plan when it was made.
@@ -304,16 +338,34 @@ pub struct RunInfo {
     pub changes: std::collections::BTreeMap<String, usize>,
 }
 
+/// The proof that an applier owns a run: its owner name and the lease's generation. Every
+/// take-over of a run's lease starts a new generation, and every claim and outcome an applier
+/// records names its fence, so that an applier that stalled (a stopped process, a paused
+/// machine) and lost the run meanwhile can no longer claim or record anything, even if it
+/// resumes believing it still owns the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// Who: `host:pid:token`.
+    pub owner: String,
+    /// The lease's generation when it was taken.
+    pub generation: i64,
+}
+
 /// The result of asking for a run's lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseOutcome {
-    /// The caller owns the run until the lease expires or is released.
-    Acquired,
+    /// The caller owns the run until the lease expires or is released, under this fence.
+    Acquired(Fence),
     /// Another applier owns it.
     Held {
         /// Who: `host:pid:token`.
         owner: String,
     },
+}
+
+/// The boot a lease origin names (its part before the pid namespace).
+fn boot_of(origin: &str) -> &str {
+    origin.split('/').next().unwrap_or_default()
 }
 
 fn epoch_ms() -> i64 {
@@ -323,19 +375,42 @@ fn epoch_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Whether the owner of a lease is a process of this host that no longer runs: its lease can be
-/// taken over without waiting for it to expire. Only Linux can tell (through `/proc`); elsewhere
-/// a lease is taken over when it expires.
-fn owner_is_gone(owner: &str) -> bool {
+/// Whether the owner of a lease is a process of this machine, in this boot and this pid
+/// namespace, that no longer runs: its lease can be taken over without waiting for it to
+/// expire. A holder from another boot or another pid namespace (a container sharing the host
+/// name and the journal's volume) is never judged by its pid, which means nothing here. Only
+/// Linux can tell (through `/proc`); elsewhere a lease is taken over when it expires.
+fn owner_is_gone(owner: &str, origin: Option<&str>) -> bool {
     let mut parts = owner.splitn(3, ':');
     let (Some(host), Some(pid)) = (parts.next(), parts.next()) else { return false };
-    if !cfg!(target_os = "linux") || host != this_host() {
+    if !cfg!(target_os = "linux") || host != this_host() || origin != this_origin().as_deref() {
         return false;
     }
     match pid.parse::<u32>() {
         Ok(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
         Err(_) => false,
     }
+}
+
+/// Where this process runs, as far as a pid and a monotonic clock mean anything: the boot
+/// (`/proc/sys/kernel/random/boot_id`) and the pid namespace. `None` where it cannot be read.
+fn this_origin() -> Option<String> {
+    static ORIGIN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    ORIGIN
+        .get_or_init(|| {
+            let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+            let namespace = std::fs::read_link("/proc/self/ns/pid").ok()?;
+            Some(format!("{}/{}", boot.trim(), namespace.display()))
+        })
+        .clone()
+}
+
+/// Milliseconds since this machine booted, a clock that wall-clock jumps do not move
+/// (`/proc/uptime`, which counts time asleep too). `None` where it cannot be read.
+fn uptime_ms() -> Option<i64> {
+    let text = std::fs::read_to_string("/proc/uptime").ok()?;
+    let seconds: f64 = text.split_whitespace().next()?.parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then_some((seconds * 1000.0) as i64)
 }
 
 /// This machine's name, read once.
@@ -384,11 +459,23 @@ impl Journal {
         // WAL with FULL sync: a committed "started" survives a crash of the process and a loss
         // of power, which is what resuming without repeating a write needs. The busy timeout
         // lets two processes share one journal.
-        connection
-            .execute_batch(
-                "PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-            )
-            .map_err(journal_error)?;
+        connection.busy_timeout(BUSY_TIMEOUT).map_err(journal_error)?;
+        // Switching a new file to WAL needs it to itself for a moment, and SQLite answers "busy"
+        // at once, without waiting, when another process is switching it too (many processes
+        // opening a new journal at once): that is retried for as long as a busy wait lasts.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match connection.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(error, _))
+                    if error.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5 + u64::from(fastrand::u8(..20))));
+                }
+                Err(error) => return Err(journal_error(error)),
+            }
+        }
         migrate(&connection)?;
         Ok(Journal { connection: Mutex::new(connection), path })
     }
@@ -520,79 +607,131 @@ impl Journal {
         Ok(())
     }
 
-    /// Takes the lease of a run for `ttl`: free, expired, held by a process of this host that is
-    /// gone, or already held by `owner` (a renewal). Otherwise says who holds it.
+    /// Takes the lease of a run for `ttl`: free, expired, held by a process of this machine
+    /// that is gone, or already held by `owner` (a renewal, which keeps the generation).
+    /// Otherwise says who holds it. Taking it from anyone else starts a new generation.
+    ///
+    /// Expiry is judged on this machine's monotonic clock when the holder wrote its lease in
+    /// the same boot (a wall-clock jump neither expires a live lease nor prolongs a dead one),
+    /// and on the wall clock only for a holder from elsewhere.
     pub fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> Result<LeaseOutcome> {
-        let now_ms = epoch_ms();
-        let expires = now_ms.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64);
+        let ttl_ms = ttl.as_millis().min(i64::MAX as u128) as i64;
+        let (now_ms, now_uptime) = (epoch_ms(), uptime_ms());
+        let origin = this_origin();
         let mut connection = self.connection();
         let transaction =
             connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(journal_error)?;
-        let current: Option<(Option<String>, Option<i64>)> = transaction
-            .query_row("SELECT lease_owner, lease_expires_ms FROM runs WHERE run_id = ?1", params![run_id], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
+        type Row = (Option<String>, Option<i64>, i64, Option<String>, Option<i64>);
+        let current: Option<Row> = transaction
+            .query_row(
+                "SELECT lease_owner, lease_expires_ms, lease_generation, lease_origin, lease_expires_uptime_ms FROM runs WHERE run_id = ?1",
+                params![run_id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+            )
             .optional()
             .map_err(journal_error)?;
-        let Some((holder, holder_expires)) = current else {
+        let Some((holder, expires_ms, generation, holder_origin, expires_uptime)) = current else {
             return Err(Error::Journal(format!("run {run_id} is not recorded in this journal")));
         };
-        if let Some(holder) = holder {
-            let live = holder_expires.unwrap_or(0) > now_ms && !owner_is_gone(&holder);
-            if holder != owner && live {
-                return Ok(LeaseOutcome::Held { owner: holder });
+        let renewal = holder.as_deref() == Some(owner);
+        if let (Some(holder), false) = (&holder, renewal) {
+            let same_boot =
+                holder_origin.is_some() && holder_origin.as_deref().map(boot_of) == origin.as_deref().map(boot_of);
+            let unexpired = match (same_boot, expires_uptime, now_uptime) {
+                (true, Some(expires), Some(now)) => expires > now,
+                _ => expires_ms.unwrap_or(0) > now_ms,
+            };
+            if unexpired && !owner_is_gone(holder, holder_origin.as_deref()) {
+                return Ok(LeaseOutcome::Held { owner: holder.clone() });
             }
         }
+        let generation = if renewal { generation } else { generation.saturating_add(1) };
         // The transaction is IMMEDIATE: no other applier can write between the read and this.
         transaction
             .execute(
-                "UPDATE runs SET lease_owner = ?2, lease_expires_ms = ?3 WHERE run_id = ?1",
-                params![run_id, owner, expires],
+                "UPDATE runs SET lease_owner = ?2, lease_expires_ms = ?3, lease_generation = ?4, lease_origin = ?5,
+                    lease_expires_uptime_ms = ?6 WHERE run_id = ?1",
+                params![
+                    run_id,
+                    owner,
+                    now_ms.saturating_add(ttl_ms),
+                    generation,
+                    origin,
+                    now_uptime.map(|now| now.saturating_add(ttl_ms))
+                ],
             )
             .map_err(journal_error)?;
         transaction.commit().map_err(journal_error)?;
-        Ok(LeaseOutcome::Acquired)
+        Ok(LeaseOutcome::Acquired(Fence { owner: owner.to_owned(), generation }))
     }
 
-    /// Extends a lease the caller holds; false when it is no longer the caller's.
-    pub fn renew_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> Result<bool> {
-        let expires = epoch_ms().saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64);
+    /// Extends a lease the caller holds; false when it is no longer the caller's (taken over:
+    /// another generation).
+    pub fn renew_lease(&self, run_id: &str, fence: &Fence, ttl: Duration) -> Result<bool> {
+        let ttl_ms = ttl.as_millis().min(i64::MAX as u128) as i64;
         let updated = self
             .connection()
             .execute(
-                "UPDATE runs SET lease_expires_ms = ?3 WHERE run_id = ?1 AND lease_owner = ?2",
-                params![run_id, owner, expires],
+                "UPDATE runs SET lease_expires_ms = ?4, lease_expires_uptime_ms = ?5, lease_origin = ?6
+                 WHERE run_id = ?1 AND lease_owner = ?2 AND lease_generation = ?3",
+                params![
+                    run_id,
+                    fence.owner,
+                    fence.generation,
+                    epoch_ms().saturating_add(ttl_ms),
+                    uptime_ms().map(|now| now.saturating_add(ttl_ms)),
+                    this_origin()
+                ],
             )
             .map_err(journal_error)?;
         Ok(updated == 1)
     }
 
+    /// Whether the caller still holds the run under this fence.
+    pub fn holds_lease(&self, run_id: &str, fence: &Fence) -> Result<bool> {
+        self.connection()
+            .query_row(
+                "SELECT COUNT(*) FROM runs WHERE run_id = ?1 AND lease_owner = ?2 AND lease_generation = ?3",
+                params![run_id, fence.owner, fence.generation],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|count| count == 1)
+            .map_err(journal_error)
+    }
+
     /// Gives a lease back (nothing happens when the caller no longer holds it).
-    pub fn release_lease(&self, run_id: &str, owner: &str) -> Result<()> {
+    pub fn release_lease(&self, run_id: &str, fence: &Fence) -> Result<()> {
         self.connection()
             .execute(
-                "UPDATE runs SET lease_owner = NULL, lease_expires_ms = NULL WHERE run_id = ?1 AND lease_owner = ?2",
-                params![run_id, owner],
+                "UPDATE runs SET lease_owner = NULL, lease_expires_ms = NULL, lease_expires_uptime_ms = NULL
+                 WHERE run_id = ?1 AND lease_owner = ?2 AND lease_generation = ?3",
+                params![run_id, fence.owner, fence.generation],
             )
             .map_err(journal_error)?;
         Ok(())
     }
 
     /// Claims a change before it is sent: moves it to `started` only if it is still in the
-    /// status `expected` the caller read (a compare-and-set). False when another applier got
-    /// there first, in which case the change must not be sent.
-    pub fn claim(&self, run_id: &str, change: &Change, expected: ChangeStatus) -> Result<bool> {
+    /// status `expected` the caller read (a compare-and-set), and only while the caller still
+    /// holds the run under `fence`. False when another applier got there first, or took the
+    /// run over, in which case the change must not be sent.
+    pub fn claim(&self, run_id: &str, change: &Change, expected: ChangeStatus, fence: &Fence) -> Result<bool> {
         let updated = self
             .connection()
             .execute(
-                "UPDATE changes SET status = 'started', error = NULL, updated_at = ?4 WHERE run_id = ?1 AND seq = ?2 AND status = ?3",
-                params![run_id, change.seq, expected.as_str(), now()],
+                "UPDATE changes SET status = 'started', error = NULL, updated_at = ?4
+                 WHERE run_id = ?1 AND seq = ?2 AND status = ?3
+                   AND EXISTS (SELECT 1 FROM runs WHERE run_id = ?1 AND lease_owner = ?5 AND lease_generation = ?6)",
+                params![run_id, change.seq, expected.as_str(), now(), fence.owner, fence.generation],
             )
             .map_err(journal_error)?;
         Ok(updated == 1)
     }
 
-    /// Moves a change to `status`, with its result (merged into the detail) or error.
+    /// Moves a change to `status`, with its result (merged into the detail) or error. With a
+    /// fence, only while the caller still holds the run under it: an applier that lost the run
+    /// records nothing more (its successor owns every row now).
+    #[allow(clippy::too_many_arguments)]
     pub fn mark(
         &self,
         run_id: &str,
@@ -601,6 +740,7 @@ impl Journal {
         result: Option<&Value>,
         error: Option<&str>,
         request_id: Option<&str>,
+        fence: Option<&Fence>,
     ) -> Result<()> {
         let mut detail = serde_json::to_value(change).unwrap_or(Value::Null);
         if let (Some(result), Value::Object(map)) = (result, &mut detail) {
@@ -611,7 +751,8 @@ impl Journal {
             .and_then(Value::as_str)
             .map(str::to_owned)
             .or_else(|| change.operation.user().and_then(|u| u.id.clone()));
-        self.connection()
+        let updated = self
+            .connection()
             .execute(
                 // A result recorded earlier (a reset's status before it was sent) is kept when this
                 // mark brings none: it is what a resume needs to tell whether the change happened.
@@ -619,7 +760,9 @@ impl Journal {
                     detail = CASE WHEN ?9 AND json_extract(detail, '$.result') IS NOT NULL
                         THEN json_set(?4, '$.result', json(json_extract(detail, '$.result'))) ELSE ?4 END,
                     error = ?5, request_id = ?6, user_id = COALESCE(?7, user_id), updated_at = ?8
-                 WHERE run_id = ?1 AND seq = ?2",
+                 WHERE run_id = ?1 AND seq = ?2
+                   AND (?10 IS NULL OR EXISTS (
+                       SELECT 1 FROM runs WHERE run_id = ?1 AND lease_owner = ?10 AND lease_generation = ?11))",
                 params![
                     run_id,
                     change.seq,
@@ -629,10 +772,18 @@ impl Journal {
                     request_id,
                     user_id,
                     now(),
-                    result.is_none()
+                    result.is_none(),
+                    fence.map(|f| f.owner.as_str()),
+                    fence.map(|f| f.generation)
                 ],
             )
             .map_err(journal_error)?;
+        if updated == 0 && fence.is_some() {
+            return Err(Error::Journal(format!(
+                "run {run_id}: another applier took the run over; change {} is not recorded by this one",
+                change.seq
+            )));
+        }
         Ok(())
     }
 
@@ -681,7 +832,7 @@ impl Journal {
     pub fn record_snapshot(&self, snapshot: &UserSnapshot) -> Result<()> {
         self.connection()
             .execute(
-                "INSERT INTO snapshots (run_id, user_id, login, taken_at, status, profile, groups, roles) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO snapshots (run_id, user_id, login, taken_at, status, profile, groups, roles, status_changed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     snapshot.run_id,
                     snapshot.user_id,
@@ -690,7 +841,8 @@ impl Journal {
                     snapshot.status,
                     Value::Object(snapshot.profile.clone()).to_string(),
                     serde_json::to_string(&snapshot.groups).unwrap_or_default(),
-                    serde_json::to_string(&snapshot.roles).unwrap_or_default()
+                    serde_json::to_string(&snapshot.roles).unwrap_or_default(),
+                    snapshot.status_changed
                 ],
             )
             .map_err(journal_error)?;
@@ -701,7 +853,7 @@ impl Journal {
     pub fn latest_snapshot(&self, user_id: &str) -> Result<Option<UserSnapshot>> {
         self.connection()
             .query_row(
-                "SELECT run_id, user_id, login, taken_at, status, profile, groups, roles FROM snapshots WHERE user_id = ?1 ORDER BY id DESC LIMIT 1",
+                "SELECT run_id, user_id, login, taken_at, status, profile, groups, roles, status_changed FROM snapshots WHERE user_id = ?1 ORDER BY id DESC LIMIT 1",
                 params![user_id],
                 snapshot_from_row,
             )
@@ -709,20 +861,49 @@ impl Journal {
             .map_err(journal_error)
     }
 
-    /// The memberships and admin roles to restore when a user comes back: the union of the
-    /// snapshots taken since the user was last active. The first deprovision's snapshot holds
-    /// every membership and role; a later one (taken when an earlier deprovision was only partly
-    /// done) holds only what was left, so restoring from it alone would lose the rest.
-    pub fn restorable(&self, user_id: &str) -> Result<Option<Restorable>> {
+    /// The memberships and admin roles to restore when a user comes back: what the most recent
+    /// deprovision by okta-lifecycle removed, and only if the user's present absence is that
+    /// one. `status_changed` is Okta's `statusChanged` of the user now: the absence is ours when
+    /// it is the moment our deactivation or suspension left (recorded with the change), or the
+    /// moment of a snapshot taken while the user was already disabled. A user reactivated by
+    /// hand and disabled again since (by hand, or by a deprovision that found nothing to
+    /// remove) gets nothing back from an older absence, so that a role deliberately not given
+    /// back stays gone.
+    ///
+    /// Within the absence, the snapshots are united: the first one holds every membership and
+    /// role, a later one (taken when an earlier deprovision was only partly done) holds only
+    /// what was left. Snapshots of releases that did not record `statusChanged` are judged as
+    /// those releases did: back to the last one taken while the user was active.
+    pub fn restorable(&self, user_id: &str, status_changed: Option<&str>) -> Result<Option<Restorable>> {
         let connection = self.connection();
         let mut statement = connection
-            .prepare("SELECT run_id, user_id, login, taken_at, status, profile, groups, roles FROM snapshots WHERE user_id = ?1 ORDER BY id DESC")
+            .prepare(
+                "SELECT s.run_id, s.user_id, s.login, s.taken_at, s.status, s.profile, s.groups, s.roles, s.status_changed,
+                    (SELECT json_extract(c.detail, '$.result.status_changed') FROM changes c
+                      WHERE c.run_id = s.run_id AND c.user_id = s.user_id AND c.status = 'succeeded'
+                        AND c.operation IN ('deactivate_user', 'suspend_user')
+                      ORDER BY c.seq DESC LIMIT 1)
+                 FROM snapshots s WHERE s.user_id = ?1 ORDER BY s.id DESC",
+            )
             .map_err(journal_error)?;
-        let rows = statement.query_map(params![user_id], snapshot_from_row).map_err(journal_error)?;
+        let rows = statement
+            .query_map(params![user_id], |row| Ok((snapshot_from_row(row)?, row.get::<_, Option<String>>(9)?)))
+            .map_err(journal_error)?;
         let mut restorable = Restorable::default();
         let mut any = false;
-        for snapshot in rows {
-            let snapshot = snapshot.map_err(journal_error)?;
+        // The `statusChanged` moments that belong to the present absence, growing as older
+        // snapshots taken during it show when it began.
+        let mut absence: Vec<String> = status_changed.map(str::to_owned).into_iter().collect();
+        for row in rows {
+            let (snapshot, disabled_at) = row.map_err(journal_error)?;
+            let disabled = matches!(snapshot.status.as_str(), "DEPROVISIONED" | "SUSPENDED");
+            let legacy = snapshot.status_changed.is_none() && disabled_at.is_none();
+            let ours = legacy
+                || disabled_at.as_ref().is_some_and(|at| absence.contains(at))
+                || (disabled && snapshot.status_changed.as_ref().is_some_and(|at| absence.contains(at)));
+            if !ours {
+                break;
+            }
             any = true;
             for (id, name) in snapshot.groups {
                 if !restorable.groups.iter().any(|(known, _)| *known == id) {
@@ -734,10 +915,11 @@ impl Journal {
                     restorable.roles.push(role);
                 }
             }
-            if !matches!(snapshot.status.as_str(), "DEPROVISIONED" | "SUSPENDED") {
+            if !disabled {
                 // Taken while the user was still active: the start of this absence.
                 break;
             }
+            absence.extend(snapshot.status_changed);
         }
         Ok(any.then_some(restorable))
     }
@@ -746,7 +928,7 @@ impl Journal {
     pub fn snapshots(&self, user_id_or_login: &str) -> Result<Vec<UserSnapshot>> {
         let connection = self.connection();
         let mut statement = connection
-            .prepare("SELECT run_id, user_id, login, taken_at, status, profile, groups, roles FROM snapshots WHERE user_id = ?1 OR login = ?1 COLLATE NOCASE ORDER BY id")
+            .prepare("SELECT run_id, user_id, login, taken_at, status, profile, groups, roles, status_changed FROM snapshots WHERE user_id = ?1 OR login = ?1 COLLATE NOCASE ORDER BY id")
             .map_err(journal_error)?;
         let rows = statement.query_map(params![user_id_or_login], snapshot_from_row).map_err(journal_error)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(journal_error)
@@ -933,5 +1115,6 @@ fn snapshot_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserSnapshot> 
         profile: serde_json::from_str(&profile).unwrap_or_default(),
         groups: serde_json::from_str(&groups).unwrap_or_default(),
         roles: row.get::<_, Option<String>>(7)?.and_then(|roles| serde_json::from_str(&roles).ok()).unwrap_or_default(),
+        status_changed: row.get(8)?,
     })
 }

@@ -178,24 +178,6 @@ impl Operation {
         }
     }
 
-    /// The operation's own phase (see [`Change::phase`], which takes the action into account).
-    pub fn phase(&self) -> u8 {
-        match self {
-            Operation::CreateGroup { .. } => 0,
-            Operation::CreateUser { .. } | Operation::UpdateUser { .. } => 1,
-            Operation::AddMember { .. } | Operation::RemoveMember { .. } => 2,
-            Operation::SnapshotUser { .. }
-            | Operation::DeactivateUser { .. }
-            | Operation::SuspendUser { .. }
-            | Operation::ActivateUser { .. }
-            | Operation::UnsuspendUser { .. }
-            | Operation::ClearSessions { .. }
-            | Operation::UnassignRole { .. }
-            | Operation::AssignRole { .. } => 3,
-            Operation::ResetPassword { .. } => 4,
-        }
-    }
-
     /// Whether the operation writes to Okta (all but recording a snapshot in the journal).
     pub fn writes(&self) -> bool {
         !matches!(self, Operation::SnapshotUser { .. })
@@ -304,14 +286,26 @@ pub struct Change {
     pub operation: Operation,
 }
 
+/// The apply phase of deprovisions: each user's steps run in order, one chain per user.
+pub const DEPROVISION_PHASE: u8 = 4;
+/// The last apply phase (password resets).
+pub const LAST_PHASE: u8 = 5;
+
 impl Change {
-    /// The apply phase: groups first, then users, then memberships, then deprovisions and
-    /// reactivations (every step of one, memberships included, in its own order, after the
-    /// user's history is recorded), then password resets.
+    /// The apply phase, in the order Okta needs: groups first; then returners' accounts
+    /// brought back (Okta refuses profile updates and memberships of a DEPROVISIONED user);
+    /// then creates and updates; then memberships and role assignments (restored ones too, so
+    /// that they are in place before the next day's synchronisation reads them); then
+    /// deprovisions (every step of one in its own order, after the user's history is recorded);
+    /// then password resets.
     pub fn phase(&self) -> u8 {
-        match self.action {
-            ActionKind::DeprovisionIdentity | ActionKind::ReactivateIdentity => 3,
-            _ => self.operation.phase(),
+        match (&self.action, &self.operation) {
+            (_, Operation::CreateGroup { .. }) => 0,
+            (ActionKind::ReactivateIdentity, Operation::ActivateUser { .. } | Operation::UnsuspendUser { .. }) => 1,
+            (ActionKind::DeprovisionIdentity, _) => DEPROVISION_PHASE,
+            (_, Operation::ResetPassword { .. }) => LAST_PHASE,
+            (_, Operation::CreateUser { .. } | Operation::UpdateUser { .. }) => 2,
+            _ => 3,
         }
     }
 }

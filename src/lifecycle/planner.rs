@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::http::OktaClient;
-use crate::lifecycle::actions::{self, Identity, PlanContext, Restorable};
+use crate::lifecycle::actions::{self, Identity, PlanContext};
 use crate::lifecycle::journal::Journal;
 use crate::lifecycle::plan::{safety_verdict, IdentityEvent, Operation, Plan, RecordIssue, Summary};
 use crate::lifecycle::policy::{ActionSpec, Policy, TieBreak};
@@ -57,12 +57,34 @@ pub fn check_against_schema(policy: &Policy, schema: &UserSchema) -> Result<()> 
     Ok(())
 }
 
-/// The value a record is matched on: the rendered login, or the source key.
-fn match_value(policy: &Policy, record: &IdentityRecord, attributes: &Map<String, Value>) -> Option<String> {
-    if policy.source.match_on == "login" {
-        attributes.get("login").and_then(Value::as_str).map(str::to_owned)
-    } else {
-        record.text(&policy.source.key)
+/// The value a record is matched on, as it is written to Okta: the attribute `match_on` as the
+/// policy renders it (its formatter and the schema's type applied), or, when the policy does not
+/// write that attribute, the source key without surrounding spaces, typed by the schema. The
+/// Okta value and this one are then compared by [`actions::match_key`]: " E100", "e100" and
+/// "E100" are one key, and so are "04100", "+4100" and the integer 4100.
+fn match_value(
+    policy: &Policy,
+    record: &IdentityRecord,
+    attributes: &Map<String, Value>,
+    schema: Option<&UserSchema>,
+) -> Option<Value> {
+    let match_on = policy.source.match_on.as_str();
+    if let Some(value) = attributes.get(match_on) {
+        return Some(value.clone()).filter(|value| actions::match_key(value).is_some());
+    }
+    let text = record.text(&policy.source.key)?.trim().to_owned();
+    let typed = match schema.and_then(|schema| schema.property(match_on)) {
+        Some(property) => property.from_text(&text).unwrap_or(Value::String(text)),
+        None => Value::String(text),
+    };
+    Some(typed).filter(|value| actions::match_key(value).is_some())
+}
+
+/// The match value as the text the snapshot's index is keyed by.
+fn match_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.trim().to_owned()),
+        other => actions::match_key(other),
     }
 }
 
@@ -72,12 +94,13 @@ fn match_value(policy: &Policy, record: &IdentityRecord, attributes: &Map<String
 pub const TARGETED_READ_MAX_RECORDS: usize = 20;
 
 /// The users planning can consult for these records: the holders of each record's login and
-/// fallback logins, match value, email and fallback emails.
-fn lookups(policy: &Policy, records: &[IdentityRecord]) -> Lookups {
+/// fallback logins, match value, email and fallback emails (each also in its plain ASCII form,
+/// so that a full-width look-alike finds the account it imitates, as the listing path does).
+fn lookups(policy: &Policy, records: &[IdentityRecord], schema: Option<&UserSchema>) -> Lookups {
     let mut lookups = Lookups::default();
     for record in records {
         let lookup = |field: &str| record.text(field);
-        let attributes = render_attributes(policy, record, None).unwrap_or_default();
+        let attributes = render_attributes(policy, record, schema).unwrap_or_default();
         let rendered = |name: &str| {
             let primary = attributes.get(name).and_then(Value::as_str).map(str::to_owned);
             let fallbacks = policy.attribute(name).map(|rule| rule.fallbacks.as_slice()).unwrap_or_default();
@@ -88,12 +111,29 @@ fn lookups(policy: &Policy, records: &[IdentityRecord]) -> Lookups {
                 .filter(|value| !value.is_empty())
                 .collect::<Vec<_>>()
         };
-        lookups.logins.extend(rendered("login"));
-        let mut terms: Vec<Filter> =
-            rendered("email").into_iter().map(|email| Filter::eq("profile.email", email)).collect();
+        let logins = rendered("login");
+        let mut terms: Vec<Filter> = Vec::new();
+        for login in &logins {
+            let plain = actions::email_key(login);
+            if plain != login.to_lowercase() {
+                terms.push(Filter::eq("profile.login", plain));
+            }
+        }
+        lookups.logins.extend(logins);
+        for email in rendered("email") {
+            let plain = actions::email_key(&email);
+            if plain != email.to_lowercase() {
+                terms.push(Filter::eq("profile.email", plain));
+            }
+            terms.push(Filter::eq("profile.email", email));
+        }
         if policy.source.match_on != "login" {
-            if let Some(value) = match_value(policy, record, &attributes) {
-                terms.push(Filter::eq(format!("profile.{}", policy.source.match_on), value));
+            let attribute = format!("profile.{}", policy.source.match_on);
+            match match_value(policy, record, &attributes, schema) {
+                Some(Value::String(text)) => terms.push(Filter::eq(attribute, text.trim())),
+                Some(Value::Number(number)) => terms.push(Filter::eq(attribute, number)),
+                Some(Value::Bool(flag)) => terms.push(Filter::eq(attribute, flag)),
+                _ => {}
             }
         }
         if let Some(search) = terms.into_iter().reduce(Filter::or) {
@@ -103,8 +143,9 @@ fn lookups(policy: &Policy, records: &[IdentityRecord]) -> Lookups {
     lookups
 }
 
-/// What the planner must read from the org for these records.
-pub fn read_request(policy: &Policy, records: &[IdentityRecord]) -> ReadRequest {
+/// What the planner must read from the org for these records (with the org's schema, match
+/// values are typed as they are when planning).
+pub fn read_request(policy: &Policy, records: &[IdentityRecord], schema: Option<&UserSchema>) -> ReadRequest {
     let mut request = ReadRequest {
         attributes: policy.attributes.iter().map(|r| r.name.clone()).collect(),
         match_on: policy.source.match_on.clone(),
@@ -112,7 +153,7 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord]) -> ReadRequest 
     };
     request.attributes.extend(policy.movers.iter().cloned());
     if records.len() <= TARGETED_READ_MAX_RECORDS {
-        request.lookups = Some(lookups(policy, records));
+        request.lookups = Some(lookups(policy, records, schema));
     }
     for record in records {
         let Some(workflow) = policy.workflow_for(record) else { continue };
@@ -126,8 +167,10 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord]) -> ReadRequest 
                         }
                     }
                     if !roles.is_empty() || !role_scope.is_empty() {
-                        if let Ok(attributes) = render_attributes(policy, record, None) {
-                            if let Some(value) = match_value(policy, record, &attributes) {
+                        if let Ok(attributes) = render_attributes(policy, record, schema) {
+                            if let Some(value) =
+                                match_value(policy, record, &attributes, schema).as_ref().and_then(match_text)
+                            {
                                 request.role_users.push(value);
                             }
                         }
@@ -140,8 +183,10 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord]) -> ReadRequest 
                 ActionSpec::DeprovisionIdentity { remove_groups, remove_roles, .. }
                     if *remove_groups || *remove_roles =>
                 {
-                    if let Ok(attributes) = render_attributes(policy, record, None) {
-                        if let Some(value) = match_value(policy, record, &attributes) {
+                    if let Ok(attributes) = render_attributes(policy, record, schema) {
+                        if let Some(value) =
+                            match_value(policy, record, &attributes, schema).as_ref().and_then(match_text)
+                        {
                             if *remove_groups {
                                 request.full_membership_users.push(value.clone());
                             }
@@ -164,9 +209,11 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord]) -> ReadRequest 
 pub async fn plan(client: &OktaClient, policy: &Policy, records: &[IdentityRecord], journal: &Journal) -> Result<Plan> {
     let schema = client.schema().user_schema().await?;
     check_against_schema(policy, &schema)?;
-    let mut snapshot = state::read(client, &read_request(policy, records)).await?;
+    let mut snapshot = state::read(client, &read_request(policy, records, Some(&schema))).await?;
     snapshot.set_schema(schema);
-    let recorded = |user_id: &str| journal.restorable(user_id).map_err(|e| e.to_string());
+    let recorded = |user_id: &str, status_changed: Option<&str>| {
+        journal.restorable(user_id, status_changed).map_err(|e| e.to_string())
+    };
     let plan = plan_with_snapshot(policy, records, &snapshot, client.config().org_url.as_str(), &recorded);
     journal.record_plan(&plan, &policy.safety, records.len())?;
     Ok(plan)
@@ -233,7 +280,7 @@ pub fn plan_with_snapshot(
     records: &[IdentityRecord],
     snapshot: &OrgSnapshot,
     org_url: &str,
-    restorable: &dyn Fn(&str) -> std::result::Result<Option<Restorable>, String>,
+    restorable: &actions::Restorer<'_>,
 ) -> Plan {
     let mut context = PlanContext::new(policy, snapshot, restorable);
     let mut issues = Vec::new();
@@ -265,7 +312,8 @@ pub fn plan_with_snapshot(
                 continue;
             }
         };
-        let user = match match_value(policy, record, &attributes).map(|value| matched_user(policy, snapshot, &value)) {
+        let value = match_value(policy, record, &attributes, snapshot.schema()).as_ref().and_then(match_text);
+        let user = match value.as_deref().map(|value| matched_user(policy, snapshot, value)) {
             Some(Ok(user)) => user,
             None => None,
             Some(Err(message)) => {
@@ -284,6 +332,7 @@ pub fn plan_with_snapshot(
             user,
             target,
             planned_status: None,
+            match_value: value,
         };
         prepared.push((identity, workflow));
     }
@@ -360,12 +409,13 @@ pub fn plan_with_snapshot(
                         Err(e) => Err(e),
                     }
                 }
-                ActionSpec::DeprovisionIdentity { mode, remove_groups, logout, remove_roles } => {
+                ActionSpec::DeprovisionIdentity { mode, remove_groups, logout, remove_roles, suspend_refused } => {
                     let options = actions::deprovision_identity::DeprovisionOptions {
                         mode: *mode,
                         remove_groups: *remove_groups,
                         logout: *logout,
                         remove_roles: *remove_roles,
+                        suspend_refused: *suspend_refused,
                     };
                     actions::deprovision_identity::decide(&mut context, &mut identity, &options)
                 }
@@ -399,10 +449,28 @@ pub fn plan_with_snapshot(
             issues.push(RecordIssue { row, identity: Some(identity.key.clone()), message });
             continue;
         }
+        // A membership restored by a reactivation in a group that the identity's
+        // synchronisation keeps it out of is not planned: the returner would hold the old
+        // department's group until the next day's run took it away again.
+        if let Some(excluded) = context.excluded_groups.get(&identity.key) {
+            let mut index = before;
+            while index < context.changes.len() {
+                let change = &context.changes[index];
+                let restored_elsewhere = change.action == crate::lifecycle::policy::ActionKind::ReactivateIdentity
+                    && matches!(&change.operation, Operation::AddMember { group, .. }
+                        if group.id.as_ref().is_some_and(|id| excluded.contains(id)));
+                if restored_elsewhere {
+                    context.changes.remove(index);
+                } else {
+                    index += 1;
+                }
+            }
+        }
         if context.changes.len() == before {
             summary.unchanged += 1;
         }
     }
+    issues.append(&mut context.notes);
     issues.sort_by_key(|issue| issue.row);
     let events = classify(policy, &context.changes);
     summary.issues = issues.len();

@@ -120,6 +120,18 @@ pub enum DisableMode {
     Suspend,
 }
 
+/// What a suspend-mode deprovision does with a user Okta will not suspend (only ACTIVE users
+/// can be: LOCKED_OUT, PASSWORD_EXPIRED, RECOVERY, STAGED and PROVISIONED ones cannot). Their
+/// access (groups, roles, sessions) is removed either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspendRefused {
+    /// Leave the status as it is and name the user as an issue.
+    Issue,
+    /// Deactivate instead.
+    Deactivate,
+}
+
 /// One configured action of a workflow.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActionSpec {
@@ -164,6 +176,8 @@ pub enum ActionSpec {
         logout: bool,
         /// Remove the admin roles the user holds itself (Okta keeps them on a deactivated user).
         remove_roles: bool,
+        /// With `suspend`: what to do with a user Okta will not suspend.
+        suspend_refused: SuspendRefused,
     },
     /// `reset_password`.
     ResetPassword {
@@ -461,6 +475,12 @@ struct DeprovisionIdentity {
     logout: bool,
     #[serde(default = "yes")]
     remove_roles: bool,
+    #[serde(default = "suspend_refused_issue")]
+    suspend_refused: SuspendRefused,
+}
+
+fn suspend_refused_issue() -> SuspendRefused {
+    SuspendRefused::Issue
 }
 
 #[derive(Deserialize)]
@@ -530,8 +550,9 @@ fn action(value: &Value, at: &FieldPath, attributes: &BTreeSet<&str>) -> Result<
             ActionSpec::ManageRelationships { mode, groups, exclusive_prefix, scope, roles, role_scope }
         }
         "deprovision_identity" => {
-            let DeprovisionIdentity { mode, remove_groups, logout, remove_roles, .. } = at.decode_table(value)?;
-            ActionSpec::DeprovisionIdentity { mode, remove_groups, logout, remove_roles }
+            let DeprovisionIdentity { mode, remove_groups, logout, remove_roles, suspend_refused, .. } =
+                at.decode_table(value)?;
+            ActionSpec::DeprovisionIdentity { mode, remove_groups, logout, remove_roles, suspend_refused }
         }
         "reset_password" => {
             let ResetPassword { send_email, revoke_sessions, .. } = at.decode_table(value)?;

@@ -24,6 +24,8 @@ pub struct UserState {
     pub email: String,
     /// The profile attributes the policy reads (others are dropped to bound memory).
     pub profile: Map<String, Value>,
+    /// Okta's `statusChanged`, as it wrote it (`None` when absent).
+    pub status_changed: Option<String>,
 }
 
 impl UserState {
@@ -40,6 +42,7 @@ impl UserState {
                 .filter(|(name, _)| keep.contains(*name))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            status_changed: user.raw().get("statusChanged").and_then(Value::as_str).map(str::to_owned),
         }
     }
 }
@@ -109,7 +112,7 @@ impl OrgSnapshot {
             self.by_email.entry(crate::lifecycle::actions::email_key(&state.email)).or_default().push(index);
         }
         for (name, value) in &state.profile {
-            if let Some(text) = value_text(value) {
+            if let Some(text) = crate::lifecycle::actions::match_key(value) {
                 self.by_attribute.entry(name.clone()).or_default().entry(text).or_default().push(index);
             }
         }
@@ -164,14 +167,18 @@ impl OrgSnapshot {
         self.by_email.get(&crate::lifecycle::actions::email_key(email)).into_iter().flatten().map(|i| &self.users[*i])
     }
 
-    /// Every user whose profile attribute (the policy's `match_on`) has this value. Logins are
-    /// unique in Okta (ignoring case); other attributes need not be: a rehire can have an old
+    /// Every user whose profile attribute (the policy's `match_on`) has this value, compared by
+    /// [`crate::lifecycle::actions::match_key`] (a number as JSON writes it). Logins are unique in
+    /// Okta (ignoring case); other attributes need not be: a rehire can have an old
     /// DEPROVISIONED account and a new one with the same employee number.
     pub fn users_by_attribute(&self, attribute: &str, value: &str) -> Vec<&UserState> {
         if attribute == "login" {
-            return self.user_by_login(value).into_iter().collect();
+            return self.user_by_login(value.trim()).into_iter().collect();
         }
-        match self.by_attribute.get(attribute).and_then(|values| values.get(value)) {
+        let Some(key) = crate::lifecycle::actions::match_key(&Value::String(value.to_owned())) else {
+            return Vec::new();
+        };
+        match self.by_attribute.get(attribute).and_then(|values| values.get(&key)) {
             Some(indices) => indices.iter().map(|i| &self.users[*i]).collect(),
             None => Vec::new(),
         }
@@ -230,15 +237,6 @@ impl OrgSnapshot {
     /// Whether the user's memberships were read in full.
     pub fn has_complete_memberships(&self, user_id: &str) -> bool {
         self.complete_memberships.contains(user_id)
-    }
-}
-
-fn value_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(flag) => Some(flag.to_string()),
-        _ => None,
     }
 }
 
@@ -347,7 +345,14 @@ fn kept_attributes(request: &ReadRequest) -> BTreeSet<String> {
 
 async fn read_targeted(client: &OktaClient, request: &ReadRequest, lookups: &Lookups) -> Result<OrgSnapshot> {
     let keep = kept_attributes(request);
-    let by_login: Vec<Option<User>> = stream::iter(lookups.logins.iter().cloned())
+    // A login that cannot be a path segment (`/`, `.`, `..`) is searched for instead: Okta
+    // holds no such user by that name in the path, and one record's login must not fail the
+    // whole plan.
+    let (readable, unreadable): (Vec<String>, Vec<String>) =
+        lookups.logins.iter().cloned().partition(|login| crate::okta::UsersApi::user_path(login).is_ok());
+    let mut searches: Vec<String> = lookups.searches.iter().cloned().collect();
+    searches.extend(unreadable.iter().map(|login| Filter::eq("profile.login", login.as_str()).to_string()));
+    let by_login: Vec<Option<User>> = stream::iter(readable)
         .map(|login| async move {
             match client.users().get(&login).await {
                 Ok(user) => Ok(Some(user)),
@@ -358,7 +363,7 @@ async fn read_targeted(client: &OktaClient, request: &ReadRequest, lookups: &Loo
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await?;
-    let by_search: Vec<Vec<UserState>> = stream::iter(lookups.searches.iter().cloned())
+    let by_search: Vec<Vec<UserState>> = stream::iter(searches)
         .map(|search| {
             let keep = &keep;
             async move {

@@ -169,7 +169,9 @@ fn boolean(value: bool) -> String {
 }
 
 impl UsersApi {
-    fn user_path(id: &str) -> Result<String> {
+    /// The path of a user by id or login; an `InvalidInput` error for a value that cannot be a
+    /// path segment (empty, `.`, `..`, or holding `/`).
+    pub fn user_path(id: &str) -> Result<String> {
         Ok(format!("/api/v1/users/{}", segment("user id or login", id)?))
     }
 

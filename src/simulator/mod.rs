@@ -610,6 +610,19 @@ impl Simulator {
         }
     }
 
+    /// Locks an ACTIVE user out, as too many failed sign-ins would (Okta offers no API call that
+    /// does it); `false` if there is no such user or it is not ACTIVE.
+    pub fn lock_out(&self, user_id: &str) -> bool {
+        let mut locked = false;
+        let found = self.with_user_mut(user_id, |user| {
+            if user.status == state::UserStatus::Active {
+                user.set_status(state::UserStatus::LockedOut, &state::now_timestamp());
+                locked = true;
+            }
+        });
+        found && locked
+    }
+
     /// Gives the user one more IdP session; `false` if there is no such user.
     pub fn create_session(&self, user_id: &str) -> bool {
         self.with_user_mut(user_id, |user| user.sessions += 1)

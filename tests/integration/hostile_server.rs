@@ -179,3 +179,26 @@ async fn token_endpoint_lies_are_typed_errors() {
     assert_eq!(error.status(), Some(429), "{error:?}");
     assert!(matches!(error, Error::RateLimited { .. }), "{error:?}");
 }
+
+#[tokio::test]
+async fn a_5xx_too_large_to_read_on_a_write_is_an_unknown_outcome_not_a_failure() {
+    // Okta (or a proxy) received the create and answered 500 with a body over the cap: the user
+    // may exist, so the answer must go through the retry decision (ambiguous for a POST), not
+    // become a plain failure that a resume would send again.
+    let server = Scripted::start(|_, _, _| Answer {
+        status: 500,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: vec![b' '; okta_lifecycle::http::MAX_BODY_BYTES + 1],
+    })
+    .await;
+    let create = okta_lifecycle::okta::CreateUser::new(common::profile("ada@acme.com", "Ada", "Lovelace"));
+    let error = client(&server.url).users().create(&create).await.unwrap_err();
+    match &error {
+        Error::OutcomeUnknown { reason, .. } => assert!(reason.contains("larger than 32 MiB"), "{reason}"),
+        other => panic!("expected an unknown outcome, got {other:?}"),
+    }
+    assert_eq!(server.requests(), 1, "a non-idempotent write is not retried: {:?}", server.log());
+    // A GET answered the same way is retried like any 5xx, then fails with the status.
+    let error = client(&server.url).users().get("00u1").await.unwrap_err();
+    assert_eq!(error.api().map(|api| api.status), Some(500), "{error:?}");
+}

@@ -4,7 +4,9 @@
 
 use crate::common;
 
-use okta_lifecycle::lifecycle::journal::ChangeStatus;
+use std::time::Duration;
+
+use okta_lifecycle::lifecycle::journal::{ChangeStatus, LeaseOutcome};
 use okta_lifecycle::lifecycle::plan::Operation;
 use okta_lifecycle::lifecycle::record::IdentityRecord;
 use okta_lifecycle::lifecycle::{apply, plan, ApplyOptions, Journal, Plan, Policy};
@@ -242,7 +244,15 @@ async fn suspend_mode_is_reversible_and_the_safety_limit_blocks_mass_deprovision
     client.users().create(&provisioned).await.unwrap();
     let never_active =
         plan_for(&client, &policy, &[record("5", "p@acme.com", json!({"status": "terminated"}))], &journal).await;
-    assert!(never_active.issues[0].message.contains("suspends only ACTIVE"), "{:?}", never_active.issues);
+    // Okta will not suspend it: its access goes (a snapshot and the logout), its status stays,
+    // and it is named.
+    assert!(
+        never_active.issues[0].message.contains("PROVISIONED, which Okta does not suspend"),
+        "{:?}",
+        never_active.issues
+    );
+    let kept: Vec<_> = never_active.changes.iter().map(|c| c.operation.name()).collect();
+    assert_eq!(kept, ["snapshot_user", "clear_sessions"], "{}", never_active.render());
     let everyone_left: Vec<_> =
         (1..=4).map(|n| record(&n.to_string(), &format!("u{n}@acme.com"), json!({"status": "terminated"}))).collect();
     policy.safety.max_deprovisions = Some(2);
@@ -306,13 +316,19 @@ async fn reset_password_counts_once_per_requested_reset_and_is_never_repeated() 
     // reported as unknown and never sent. For user2 it had only claimed the change: a reset is
     // sent only after its status is journaled, so it was never sent, and is sent now.
     let crashed = plan_for(&client, &policy, &records, &journal).await;
+    let LeaseOutcome::Acquired(fence) =
+        journal.acquire_lease(&crashed.run_id, "gone:1:dead", Duration::from_millis(1)).unwrap()
+    else {
+        panic!("a new run's lease is free")
+    };
     for change in &crashed.changes {
-        assert!(journal.claim(&crashed.run_id, change, ChangeStatus::Planned).unwrap());
+        assert!(journal.claim(&crashed.run_id, change, ChangeStatus::Planned, &fence).unwrap());
         if change.operation.login() == Some("user1@example.com") {
             let before = json!({"user_id": id(1), "status_before": "RECOVERY"});
-            journal.mark(&crashed.run_id, change, ChangeStatus::Started, Some(&before), None, None).unwrap();
+            journal.mark(&crashed.run_id, change, ChangeStatus::Started, Some(&before), None, None, None).unwrap();
         }
     }
+    std::thread::sleep(Duration::from_millis(50));
     let report = apply(&client, &crashed, &journal, &ApplyOptions::default()).await.unwrap();
     let unknown: Vec<_> = report.outcomes.iter().filter(|o| o.status == ChangeStatus::Unknown).collect();
     assert_eq!(unknown.len(), 1, "{}", report.render());

@@ -55,7 +55,8 @@ fn a_good_policy_loads_from_toml_and_from_a_dict_alike() {
             mode: DisableMode::Suspend,
             remove_groups: true,
             logout: false,
-            remove_roles: true
+            remove_roles: true,
+            suspend_refused: okta_lifecycle::lifecycle::policy::SuspendRefused::Issue,
         }
     ));
     assert_eq!(policy.safety.max_deprovisions, Some(2));

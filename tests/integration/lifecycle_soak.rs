@@ -146,12 +146,31 @@ async fn soak(size: usize, seed: u64) {
         report.counts
     );
     assert!(injected * 100 / requests.len() >= 5, "the soak injected too few faults to mean anything");
-    assert!(report.is_success(), "{}", report.render());
+    // Every change succeeds but resets whose answer was lost: nothing in Okta proves such a
+    // reset was not sent (its user may have completed it), so it is reported unknown, never
+    // sent again.
+    let is_reset = |seq: u32| planned.changes[seq as usize - 1].operation.name() == "reset_password";
+    for outcome in &report.outcomes {
+        let settled = outcome.status == ChangeStatus::Succeeded
+            || (outcome.status == ChangeStatus::Unknown && is_reset(outcome.seq));
+        assert!(settled && outcome.journal_error.is_none(), "{}", report.render());
+    }
+    let unknown = report.outcomes.iter().filter(|o| o.status == ChangeStatus::Unknown).count();
+    assert!(unknown * 5 <= resets, "{unknown} of {resets} resets unknown: {}", report.render());
     assert_eq!(creates, joiners, "no user created twice");
-    assert_eq!(reset_events as usize, resets, "one reset event per requested reset");
-    assert!(counters.reset_password.values().all(|count| *count == 1));
+    assert!(
+        reset_events as usize <= resets && reset_events as usize + unknown >= resets,
+        "{reset_events} reset events"
+    );
+    assert!(counters.reset_password.values().all(|count| *count == 1), "no reset sent twice");
     let final_rows = journal.run_changes(&planned.run_id).unwrap();
-    assert!(final_rows.iter().all(|(_, status)| *status == ChangeStatus::Succeeded), "every journal row final");
+    assert!(
+        final_rows
+            .iter()
+            .all(|(seq, status)| *status == ChangeStatus::Succeeded
+                || (*status == ChangeStatus::Unknown && is_reset(*seq))),
+        "every journal row final"
+    );
 
     // The org is what the policy asks for: planning again (without the resets, which are
     // events, not state) finds nothing to do.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use okta_lifecycle::lifecycle::journal::{ChangeStatus, SCHEMA_VERSION};
+use okta_lifecycle::lifecycle::journal::{ChangeStatus, Fence, LeaseOutcome, SCHEMA_VERSION};
 use okta_lifecycle::lifecycle::plan::Operation;
 use okta_lifecycle::lifecycle::record::IdentityRecord;
 use okta_lifecycle::lifecycle::{apply, direct, plan, ApplyOptions, Journal, Plan, Policy};
@@ -274,11 +274,25 @@ async fn two_appliers_of_one_run_send_every_create_once() {
     assert!(already(&reports[0]) != already(&reports[1]), "exactly one of them did the work");
     assert_eq!(count(&sim, "POST", "/api/v1/users"), 60, "20 more joiners, each created once");
 
-    // The claim itself is a compare-and-set: a change moves to started once.
-    let third = plan(&client, &policy, &joiners(61), &journal).await.unwrap();
+    // The claim itself is a compare-and-set, fenced by the run's lease: a change moves to
+    // started once, and only by the applier that holds the lease.
+    let third = plan(&client, &policy, &joiners(62), &journal).await.unwrap();
     let change = &third.changes[0];
-    assert!(journal.claim(&third.run_id, change, ChangeStatus::Planned).unwrap());
-    assert!(!journal.claim(&third.run_id, change, ChangeStatus::Planned).unwrap());
+    let lease = |owner: &str| match journal.acquire_lease(&third.run_id, owner, Duration::from_secs(60)).unwrap() {
+        LeaseOutcome::Acquired(fence) => fence,
+        held => panic!("{held:?}"),
+    };
+    let fence = lease("here:1:a");
+    let stranger = Fence { owner: "there:2:b".into(), generation: fence.generation };
+    assert!(!journal.claim(&third.run_id, change, ChangeStatus::Planned, &stranger).unwrap());
+    assert!(journal.claim(&third.run_id, change, ChangeStatus::Planned, &fence).unwrap());
+    assert!(!journal.claim(&third.run_id, change, ChangeStatus::Planned, &fence).unwrap());
+    // A take-over starts a new generation: the old holder's claims are refused.
+    journal.release_lease(&third.run_id, &fence).unwrap();
+    let successor = lease("there:2:b");
+    assert_eq!(successor.generation, fence.generation + 1);
+    assert!(!journal.claim(&third.run_id, &third.changes[1], ChangeStatus::Planned, &fence).unwrap());
+    assert!(journal.claim(&third.run_id, &third.changes[1], ChangeStatus::Planned, &successor).unwrap());
 }
 
 #[tokio::test]
@@ -513,7 +527,7 @@ async fn a_journal_written_by_release_0_1_opens_migrated_and_a_newer_one_is_refu
     let history = journal.history("ada@acme.com").unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].status, ChangeStatus::Started);
-    let restorable = journal.restorable("00u1").unwrap().unwrap();
+    let restorable = journal.restorable("00u1", Some("2026-01-01T00:00:00.000Z")).unwrap().unwrap();
     assert_eq!(restorable.groups, vec![("00g1".to_owned(), "staff".to_owned())]);
     assert!(restorable.roles.is_empty(), "a 0.1 snapshot recorded no roles");
     let runs = journal.unfinished_runs().unwrap();

@@ -12,6 +12,7 @@ mod client_wire;
 mod hostile_server;
 mod lifecycle_actions;
 mod lifecycle_policy;
+mod lifecycle_review;
 mod lifecycle_scenario;
 mod lifecycle_schema_roles;
 mod lifecycle_soak;

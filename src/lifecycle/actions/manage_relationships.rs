@@ -76,8 +76,18 @@ pub fn decide(
         }
     }
     if mode == RelationshipMode::Sync {
+        let wanted: BTreeSet<String> = targets.iter().map(|g| g.name.to_lowercase()).collect();
+        // Groups of the scope this identity must not be in: a membership restored for it by a
+        // reactivation in the same plan is not planned there.
+        let excluded: Vec<String> = context
+            .snapshot
+            .groups()
+            .iter()
+            .filter(|group| scope.contains(group) && !wanted.contains(&group.name.to_lowercase()))
+            .map(|group| group.id.clone())
+            .collect();
+        context.excluded_groups.entry(identity.key.clone()).or_default().extend(excluded);
         if let Some(user_id) = &user.id {
-            let wanted: BTreeSet<String> = targets.iter().map(|g| g.name.to_lowercase()).collect();
             let current: Vec<_> =
                 context.snapshot.memberships(user_id).filter_map(|id| context.snapshot.group(id)).cloned().collect();
             for group in current {

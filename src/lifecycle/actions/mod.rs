@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use crate::lifecycle::plan::{Change, GroupRef, Operation, UserRef};
+use crate::lifecycle::plan::{Change, GroupRef, Operation, RecordIssue, UserRef};
 use crate::lifecycle::policy::{ActionKind, Policy};
 use crate::lifecycle::record::IdentityRecord;
 use crate::lifecycle::state::{OrgSnapshot, UserState};
@@ -40,6 +40,8 @@ pub struct Identity<'a> {
     pub target: Option<UserRef>,
     /// The status the user will have after the actions planned so far.
     pub planned_status: Option<UserStatus>,
+    /// The value the record is matched on, as written to Okta (for messages).
+    pub match_value: Option<String>,
 }
 
 pub use crate::lifecycle::journal::Restorable;
@@ -61,16 +63,22 @@ pub struct PlanContext<'a> {
     /// The memberships and admin roles recorded before a user's deprovisions (for reactivation).
     /// An error when the journal cannot be read: the identity is then an issue, never a
     /// reactivation that silently restores nothing.
-    pub restorable: &'a dyn Fn(&str) -> std::result::Result<Option<Restorable>, String>,
+    pub restorable: &'a Restorer<'a>,
+    /// Issues about identities whose changes are still planned (a leaver whose access is
+    /// removed but whose status cannot change).
+    pub notes: Vec<RecordIssue>,
+    /// Groups (ids) a synchronisation keeps each identity out of, by identity key: a restored
+    /// membership in one of them is not planned.
+    pub excluded_groups: HashMap<String, HashSet<String>>,
 }
+
+/// What a reactivation may restore of a user (its id and Okta's `statusChanged` now): what the
+/// journal recorded of the user's present absence. An error when the journal cannot be read.
+pub type Restorer<'a> = dyn Fn(&str, Option<&str>) -> std::result::Result<Option<Restorable>, String> + 'a;
 
 impl<'a> PlanContext<'a> {
     /// A context over a policy and an org.
-    pub fn new(
-        policy: &'a Policy,
-        snapshot: &'a OrgSnapshot,
-        restorable: &'a dyn Fn(&str) -> std::result::Result<Option<Restorable>, String>,
-    ) -> Self {
+    pub fn new(policy: &'a Policy, snapshot: &'a OrgSnapshot, restorable: &'a Restorer<'a>) -> Self {
         PlanContext {
             policy,
             snapshot,
@@ -79,6 +87,8 @@ impl<'a> PlanContext<'a> {
             claimed_emails: HashMap::new(),
             planned_groups: HashSet::new(),
             restorable,
+            notes: Vec::new(),
+            excluded_groups: HashMap::new(),
         }
     }
 
@@ -110,6 +120,20 @@ impl<'a> PlanContext<'a> {
             return Ok(GroupRef { id: None, name: name_or_id.to_owned() });
         }
         Err(format!("group {name_or_id:?} does not exist (add a create_entitlement action for it)"))
+    }
+}
+
+/// The key a match value is compared by, the same for the value a record renders and the one
+/// Okta holds: text without surrounding spaces, in lower case, with full-width forms read as
+/// ASCII (Okta's `search` compares values ignoring case); numbers and booleans as JSON writes
+/// them (an integer attribute holding 4100 matches "04100" or "+4100" once typed). `None` for
+/// no value.
+pub fn match_key(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(email_key(text.trim())).filter(|key| !key.is_empty()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
     }
 }
 

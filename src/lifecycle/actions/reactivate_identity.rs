@@ -4,7 +4,12 @@
 //!
 //! A role that was limited to some groups or apps is not given back: Okta assigns a role first
 //! and limits it in later calls, so restoring it would grant it org-wide in between. The plan
-//! says so, and the snapshot keeps its targets for whoever restores it by hand.
+//! says so, and the snapshot keeps its targets for whoever restores it by hand. A custom role
+//! (assigned with a resource set) is not given back either, for the same reason.
+//!
+//! What is restored is what the most recent deprovision by okta-lifecycle removed, and only
+//! while the user's present absence is that one (Okta's `statusChanged` tells): a user
+//! reactivated and disabled again by hand meanwhile gets nothing back from the older absence.
 
 use crate::lifecycle::actions::{Identity, PlanContext};
 use crate::lifecycle::plan::{GroupRef, Operation, UserRef};
@@ -25,13 +30,25 @@ pub fn decide(
         return Ok(());
     };
     let recorded = if restore_groups || restore_roles {
-        (context.restorable)(&user.id)
+        (context.restorable)(&user.id, user.status_changed.as_deref())
             .map_err(|e| format!("the journal's record of {} cannot be read: {e}", user.login))?
             .unwrap_or_default()
     } else {
         Default::default()
     };
     if restore_roles {
+        if let Some(custom) = recorded
+            .roles
+            .iter()
+            .find(|role| !crate::okta::roles::STANDARD_ROLE_TYPES.contains(&role.role_type.as_str()))
+        {
+            return Err(format!(
+                "{} held the admin role {} ({}), which is not one of Okta's standard roles: a custom role is assigned \
+                 with its resource set, which the snapshot does not hold; give it back by hand, or set \
+                 restore_roles = false",
+                user.login, custom.role_type, custom.label
+            ));
+        }
         if let Some(scoped) = recorded.roles.iter().find(|role| role.is_scoped()) {
             return Err(format!(
                 "{} held the admin role {} limited to some groups or apps; restoring it would grant it org-wide \
