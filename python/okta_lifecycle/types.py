@@ -171,13 +171,15 @@ class SnapshotRole(TypedDict):
 
 class UserSnapshot(TypedDict):
     """A user's profile, memberships and admin roles recorded before a deprovision
-    (``client.snapshots``); ``groups`` holds ``(group id, group name)`` pairs."""
+    (``client.snapshots``); ``groups`` holds ``(group id, group name)`` pairs and
+    ``status_changed`` Okta's ``statusChanged`` then (``None`` in snapshots of older releases)."""
 
     run_id: str
     user_id: str
     login: str
     taken_at: str
     status: str
+    status_changed: str | None
     profile: dict[str, Any]
     groups: list[tuple[str, str]]
     roles: list[SnapshotRole]
