@@ -29,6 +29,19 @@ pub(crate) enum FaultAction {
     DropAfter,
     /// Process (and perform any write), then answer 200 with a body that is not JSON.
     GarbleAfter,
+    /// Hold the request, unprocessed, until [`FaultEngine::release`] (a client killed while its
+    /// request was on the way).
+    HoldBefore,
+    /// Process the request, then hold its answer until [`FaultEngine::release`] (a client killed
+    /// before it read the answer).
+    HoldAfter,
+}
+
+/// The write a hold waits for: `remaining` more writes pass first.
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    remaining: usize,
+    processed: bool,
 }
 
 /// The latency to add and the fault to apply to one request.
@@ -46,17 +59,94 @@ struct ScriptedEntry {
 
 /// Decides faults: scripted ones first (FIFO, first match wins), then the probabilities.
 pub(crate) struct FaultEngine {
-    faults: Faults,
+    faults: Mutex<Faults>,
     latency_ms: u64,
     latency_jitter_ms: u64,
     random: Mutex<fastrand::Rng>,
     scripted: Mutex<VecDeque<ScriptedEntry>>,
+    hold: Mutex<Option<Hold>>,
+    /// Set once the held request has arrived (and, for [`FaultAction::HoldAfter`], been
+    /// processed); cleared by [`FaultEngine::release`].
+    held: AtomicBool,
+    released: tokio::sync::Notify,
 }
 
 impl FaultEngine {
     pub(crate) fn new(faults: Faults, latency_ms: u64, latency_jitter_ms: u64) -> FaultEngine {
         let random = Mutex::new(fastrand::Rng::with_seed(faults.seed));
-        FaultEngine { faults, latency_ms, latency_jitter_ms, random, scripted: Mutex::new(VecDeque::new()) }
+        let faults = Mutex::new(faults);
+        FaultEngine {
+            faults,
+            latency_ms,
+            latency_jitter_ms,
+            random,
+            scripted: Mutex::new(VecDeque::new()),
+            hold: Mutex::new(None),
+            held: AtomicBool::new(false),
+            released: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Holds the write request (any method but GET and HEAD) that comes after `skip` more
+    /// writes: processed first when `processed`, then unanswered until [`FaultEngine::release`].
+    pub(crate) fn hold_write(&self, skip: usize, processed: bool) {
+        *self.hold.lock().unwrap_or_else(|poison| poison.into_inner()) = Some(Hold { remaining: skip, processed });
+    }
+
+    /// Whether the held write has arrived (and been processed, if asked).
+    pub(crate) fn holding(&self) -> bool {
+        self.held.load(Ordering::SeqCst)
+    }
+
+    /// Marks the held write as arrived.
+    pub(crate) fn mark_held(&self) {
+        self.held.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until the hold is released (at most `limit`).
+    pub(crate) async fn wait_release(&self, limit: std::time::Duration) {
+        let notified = self.released.notified();
+        tokio::pin!(notified);
+        // Registered before the flag is read, so that a release in between is not missed.
+        notified.as_mut().enable();
+        if !self.held.load(Ordering::SeqCst) {
+            return;
+        }
+        let _ = tokio::time::timeout(limit, notified).await;
+    }
+
+    /// Lets any held request go (its answer goes to whoever still listens) and forgets a hold
+    /// not yet reached.
+    pub(crate) fn release(&self) {
+        *self.hold.lock().unwrap_or_else(|poison| poison.into_inner()) = None;
+        self.held.store(false, Ordering::SeqCst);
+        self.released.notify_waiters();
+    }
+
+    fn take_hold(&self, method: &str) -> Option<FaultAction> {
+        if matches!(method, "GET" | "HEAD") {
+            return None;
+        }
+        let mut hold = self.hold.lock().unwrap_or_else(|poison| poison.into_inner());
+        let current = hold.as_mut()?;
+        if current.remaining > 0 {
+            current.remaining -= 1;
+            return None;
+        }
+        let processed = current.processed;
+        *hold = None;
+        Some(if processed { FaultAction::HoldAfter } else { FaultAction::HoldBefore })
+    }
+
+    /// Replaces the random faults and restarts their generator from the new seed.
+    pub(crate) fn set(&self, faults: Faults) {
+        let mut random = self.random.lock().unwrap_or_else(|poison| poison.into_inner());
+        *random = fastrand::Rng::with_seed(faults.seed);
+        *self.faults.lock().unwrap_or_else(|poison| poison.into_inner()) = faults;
+    }
+
+    fn faults(&self) -> Faults {
+        self.faults.lock().unwrap_or_else(|poison| poison.into_inner()).clone()
     }
 
     pub(crate) fn script(&self, method: &str, path_prefix: &str, fault: ScriptedFault) {
@@ -83,8 +173,7 @@ impl FaultEngine {
         scripted.remove(position).map(|entry| entry.fault)
     }
 
-    fn is_random_quiet(&self) -> bool {
-        let faults = &self.faults;
+    fn is_random_quiet(&self, faults: &Faults) -> bool {
         self.latency_jitter_ms == 0
             && [
                 faults.error_500,
@@ -102,6 +191,10 @@ impl FaultEngine {
     /// The plan for one request.
     pub(crate) fn plan(&self, method: &str, path: &str) -> FaultPlan {
         let mut plan = FaultPlan { delay_ms: self.latency_ms, action: FaultAction::None };
+        if let Some(action) = self.take_hold(method) {
+            plan.action = action;
+            return plan;
+        }
         if let Some(fault) = self.take_scripted(method, path) {
             match fault {
                 ScriptedFault::Status(status) => plan.action = FaultAction::Status(status),
@@ -112,14 +205,14 @@ impl FaultEngine {
             }
             return plan;
         }
-        if self.is_random_quiet() {
+        let faults = self.faults();
+        if self.is_random_quiet(&faults) {
             return plan;
         }
         let mut random = self.random.lock().unwrap_or_else(|poison| poison.into_inner());
         if self.latency_jitter_ms > 0 {
             plan.delay_ms += random.u64(0..=self.latency_jitter_ms);
         }
-        let faults = &self.faults;
         if faults.slow > 0.0 && random.f64() < faults.slow {
             plan.delay_ms += faults.slow_ms;
         }

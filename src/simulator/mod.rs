@@ -598,6 +598,65 @@ impl Simulator {
         self.shared.faults.script(method, path_prefix, fault);
     }
 
+    /// Replaces the random faults from now on (their generator restarts from `faults.seed`);
+    /// `Faults::default()` turns them off. Scripted faults are kept.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.faults.set(faults);
+    }
+
+    /// Every user, in any status, as `GET /api/v1/users/{id}` would return it, in id order.
+    pub fn users(&self) -> Vec<Value> {
+        let org = self.shared.read_org();
+        org.users
+            .values()
+            .filter_map(|user| {
+                serde_json::to_value(state::user_view(user, &self.shared.base_url, UserLinks::Full)).ok()
+            })
+            .collect()
+    }
+
+    /// The groups the user (by id) belongs to, other than `Everyone`, as `(name, type)` with
+    /// Okta's type names (`OKTA_GROUP`, `APP_GROUP`, `BUILT_IN`); empty for an unknown user.
+    pub fn user_groups(&self, user_id: &str) -> Vec<(String, String)> {
+        let org = self.shared.read_org();
+        let Some(user) = org.users.get(user_id) else { return Vec::new() };
+        user.groups
+            .iter()
+            .filter_map(|id| org.groups.get(id))
+            .map(|group| (group.name().to_owned(), group.kind.as_str().to_owned()))
+            .collect()
+    }
+
+    /// The id of the group with this name (names are unique, compared ignoring case).
+    pub fn group_id(&self, name: &str) -> Option<String> {
+        self.shared.read_org().group_names.get(&name.to_lowercase()).cloned()
+    }
+
+    /// Holds a later write (any method but GET and HEAD): the one after `skip` more writes is
+    /// processed first when `processed` (else not at all), and then left unanswered, as a client
+    /// killed at that moment would leave it, until [`Simulator::release_hold`] (or two minutes).
+    /// A test kills its client once [`Simulator::holding`] says the write has arrived.
+    pub fn hold_write(&self, skip: usize, processed: bool) {
+        self.shared.faults.hold_write(skip, processed);
+    }
+
+    /// Whether the write asked for by [`Simulator::hold_write`] has arrived (and been processed,
+    /// if asked).
+    pub fn holding(&self) -> bool {
+        self.shared.faults.holding()
+    }
+
+    /// Ends a hold: a held request is answered (its connection closed), a hold not yet reached is
+    /// forgotten.
+    pub fn release_hold(&self) {
+        self.shared.faults.release();
+    }
+
+    /// Forgets every scripted fault not yet used.
+    pub fn clear_scripted_faults(&self) {
+        self.shared.faults.clear_scripted();
+    }
+
     fn with_user_mut(&self, user_id: &str, change: impl FnOnce(&mut state::User)) -> bool {
         let mut org = self.shared.write_org();
         match org.users.get_mut(user_id) {
@@ -621,6 +680,29 @@ impl Simulator {
             }
         });
         found && locked
+    }
+
+    /// Follows the link Okta sent the user, as the user would: a PROVISIONED user (activation
+    /// link), or a RECOVERY or PASSWORD_EXPIRED one (reset link), sets a password and becomes
+    /// ACTIVE; `false` otherwise.
+    pub fn follow_link(&self, user_id: &str) -> bool {
+        let mut completed = false;
+        let found = self.with_user_mut(user_id, |user| {
+            if matches!(
+                user.status,
+                state::UserStatus::Provisioned | state::UserStatus::Recovery | state::UserStatus::PasswordExpired
+            ) {
+                let now = state::now_timestamp();
+                if user.activated.is_none() {
+                    user.activated = Some(now.clone());
+                }
+                user.set_status(state::UserStatus::Active, &now);
+                user.has_password = true;
+                user.password_changed = Some(now);
+                completed = true;
+            }
+        });
+        found && completed
     }
 
     /// Gives the user one more IdP session; `false` if there is no such user.

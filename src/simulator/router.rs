@@ -41,6 +41,9 @@ pub(crate) fn extra_routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new().route("/oauth2/v1/token", axum::routing::post(super::oauth::token))
 }
 
+/// The longest a held request waits for its release.
+const HOLD_LIMIT: Duration = Duration::from_secs(120);
+
 /// Decrements the in-flight count when a request ends, however it ends.
 struct InFlight<'a>(&'a Shared);
 
@@ -90,10 +93,29 @@ async fn pipeline(State(shared): State<Arc<Shared>>, mut request: Request, next:
                     }
                     StatusCode::INTERNAL_SERVER_ERROR.into_response()
                 }
-                FaultAction::DropAfter | FaultAction::GarbleAfter | FaultAction::None => {
+                FaultAction::HoldBefore => {
+                    shared.faults.mark_held();
+                    shared.faults.wait_release(HOLD_LIMIT).await;
+                    dropped = true;
+                    dropped_before = true;
+                    if let Some(connection) = &connection {
+                        connection.kill();
+                    }
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+                FaultAction::DropAfter | FaultAction::GarbleAfter | FaultAction::HoldAfter | FaultAction::None => {
                     request.extensions_mut().insert(Bucket(bucket.clone()));
                     let response = next.run(request).await;
                     match plan.action {
+                        FaultAction::HoldAfter => {
+                            shared.faults.mark_held();
+                            shared.faults.wait_release(HOLD_LIMIT).await;
+                            dropped = true;
+                            if let Some(connection) = &connection {
+                                connection.kill();
+                            }
+                            response
+                        }
                         FaultAction::DropAfter => {
                             dropped = true;
                             if let Some(connection) = &connection {
