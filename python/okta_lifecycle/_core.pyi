@@ -16,6 +16,7 @@ from typing_extensions import Self
 
 from okta_lifecycle.types import (
     AttributeChange,
+    LogEvent,
     Change,
     ChangeRecord,
     GovernorStats,
@@ -327,6 +328,18 @@ class IdentityEvents:
     def __aiter__(self) -> Self: ...
     def __anext__(self) -> Awaitable[IdentityEvent]: ...
 
+@final
+class LogEvents:
+    """System Log events, lazily: iterate them, or ``async for`` over them. A followed log never
+    ends by itself: ``close()`` ends it (also from another thread or task, while it waits)."""
+
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> LogEvent: ...
+    def __aiter__(self) -> Self: ...
+    def __anext__(self) -> Awaitable[LogEvent]: ...
+    def close(self) -> None:
+        """Stop the listing: an iteration waiting for events ends, and later ones end at once."""
+
 # --- blocking API -------------------------------------------------------------------------------
 
 @final
@@ -494,6 +507,37 @@ class Schema:
         """Delete a user type that is not the default and that no user has."""
 
 @final
+class Logs:
+    """Okta's System Log (blocking)."""
+
+    def list(
+        self,
+        *,
+        since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
+        filter: str | None = None,
+        q: str | None = None,
+        limit: int | None = None,
+        descending: bool = False,
+    ) -> LogEvents:
+        """Events published from ``since`` (Okta's default: seven days ago) until ``until``
+        (default: now), oldest first (``descending=True``: newest first). ``filter`` is a SCIM
+        filter over event fields; ``q`` keywords that must all appear; ``limit`` the page size (1 to
+        1,000). Needs the okta.logs.read scope."""
+    def follow(
+        self,
+        *,
+        since: datetime.datetime | None = None,
+        filter: str | None = None,
+        q: str | None = None,
+        limit: int | None = None,
+        interval: float = 5.0,
+    ) -> LogEvents:
+        """Follow the log from ``since`` (default: now): each event as Okta makes it visible,
+        asking again ``interval`` seconds after a page with nothing new. It never ends by itself:
+        call ``close()`` on it, break out of the loop, or cancel the task."""
+
+@final
 class Roles:
     """Admin role assignments of users and groups (blocking); give exactly one of ``user=`` and ``group=``."""
 
@@ -593,6 +637,9 @@ class OktaClient:
     @property
     def roles(self) -> Roles:
         """Admin role assignments of users and groups."""
+    @property
+    def logs(self) -> Logs:
+        """Okta's System Log."""
     @property
     def actions(self) -> Actions:
         """The lifecycle actions."""
@@ -808,6 +855,37 @@ class AsyncSchema:
         """Delete a user type that is not the default and that no user has."""
 
 @final
+class AsyncLogs:
+    """Okta's System Log (asyncio): listings are async iterators (and iterators)."""
+
+    def list(
+        self,
+        *,
+        since: datetime.datetime | None = None,
+        until: datetime.datetime | None = None,
+        filter: str | None = None,
+        q: str | None = None,
+        limit: int | None = None,
+        descending: bool = False,
+    ) -> LogEvents:
+        """Events published from ``since`` (Okta's default: seven days ago) until ``until``
+        (default: now), oldest first (``descending=True``: newest first). ``filter`` is a SCIM
+        filter over event fields; ``q`` keywords that must all appear; ``limit`` the page size (1 to
+        1,000). Needs the okta.logs.read scope."""
+    def follow(
+        self,
+        *,
+        since: datetime.datetime | None = None,
+        filter: str | None = None,
+        q: str | None = None,
+        limit: int | None = None,
+        interval: float = 5.0,
+    ) -> LogEvents:
+        """Follow the log from ``since`` (default: now): each event as Okta makes it visible,
+        asking again ``interval`` seconds after a page with nothing new. It never ends by itself:
+        call ``close()`` on it, break out of the loop, or cancel the task."""
+
+@final
 class AsyncRoles:
     """Admin role assignments of users and groups (asyncio); give exactly one of ``user=`` and ``group=``."""
 
@@ -898,6 +976,9 @@ class AsyncOktaClient:
     @property
     def roles(self) -> AsyncRoles:
         """Admin role assignments of users and groups."""
+    @property
+    def logs(self) -> AsyncLogs:
+        """Okta's System Log."""
     @property
     def actions(self) -> AsyncActions:
         """The lifecycle actions."""

@@ -22,6 +22,10 @@ __all__ = [
     "ChangeStatus",
     "GovernorStats",
     "GroupRef",
+    "LogActor",
+    "LogEvent",
+    "LogOutcome",
+    "LogTarget",
     "Outcome",
     "PlanSummary",
     "RecordIssue",
@@ -241,3 +245,54 @@ class SimulatorCounters(TypedDict):
     by_status: dict[int, int]
     reset_password: dict[str, int]
     max_in_flight: int
+
+
+class LogActor(TypedDict, total=False):
+    """Who acted in a System Log event: an admin, an API token's owner, a service app."""
+
+    id: str
+    type: str
+    alternateId: str
+    displayName: str
+    detailEntry: dict[str, Any] | None
+
+
+class LogTarget(TypedDict, total=False):
+    """What a System Log event acted on: ``type`` is ``User``, ``UserGroup``, ...; ``alternateId``
+    a user's login or a group's name."""
+
+    id: str
+    type: str
+    alternateId: str
+    displayName: str
+    detailEntry: dict[str, Any] | None
+
+
+class LogOutcome(TypedDict, total=False):
+    """How a System Log event ended: ``result`` is SUCCESS, FAILURE, SKIPPED, ALLOW, DENY, ..."""
+
+    result: str
+    reason: str | None
+
+
+class LogEvent(TypedDict, total=False):
+    """One event of Okta's System Log (``client.logs.list`` and ``client.logs.follow``), as Okta
+    sends it. ``debugContext["debugData"]["requestId"]`` is the ``X-Okta-Request-Id`` of the
+    request that caused it."""
+
+    uuid: str
+    published: str
+    eventType: str
+    version: str
+    severity: str
+    displayMessage: str
+    legacyEventType: str | None
+    actor: LogActor
+    client: dict[str, Any]
+    outcome: LogOutcome
+    target: list[LogTarget]
+    transaction: dict[str, Any]
+    debugContext: dict[str, Any]
+    authenticationContext: dict[str, Any]
+    securityContext: dict[str, Any]
+    request: dict[str, Any]

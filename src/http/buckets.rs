@@ -7,7 +7,8 @@
 //! group membership reads and writes count against `/api/v1/groups`. Role assignments share
 //! those buckets too: recorded Okta traffic shows `X-Rate-Limit-Remaining` of
 //! `/api/v1/users/{id}/roles` counting down with `POST /api/v1/users` (limit 600), and
-//! `/api/v1/groups/{id}/roles` (and its targets) with `POST /api/v1/groups` (limit 500).
+//! `/api/v1/groups/{id}/roles` (and its targets) with `POST /api/v1/groups` (limit 500). The
+//! System Log, `/api/v1/logs`, has a bucket of its own.
 
 /// The bucket name for a request, in Okta's notation.
 pub fn bucket_for(method: &str, path: &str) -> &'static str {
@@ -27,6 +28,7 @@ pub fn bucket_for(method: &str, path: &str) -> &'static str {
         ["api", "v1", "groups", _, "users", ..] | ["api", "v1", "groups", _, "roles", ..] => "/api/v1/groups",
         ["api", "v1", "groups", _] => "/api/v1/groups/{id}",
         ["api", "v1", "groups", ..] => "/api/v1/groups/{id}",
+        ["api", "v1", "logs"] => "/api/v1/logs",
         _ => "/api/v1",
     }
 }
@@ -55,5 +57,6 @@ mod tests {
         assert_eq!(bucket_for("DELETE", "/api/v1/users/00u1/roles/KVJUKUS7IFCE2SKO"), "/api/v1/users");
         assert_eq!(bucket_for("PUT", "/api/v1/groups/00g1/roles/KVJ/targets/groups/00g2"), "/api/v1/groups");
         assert_eq!(bucket_for("GET", "/api/v1/meta/schemas/user/default"), "/api/v1");
+        assert_eq!(bucket_for("GET", "/api/v1/logs?since=2026-12-01T00:00:00Z"), "/api/v1/logs");
     }
 }

@@ -43,11 +43,19 @@ pub struct ApplyOptions {
     /// How long to wait when another applier owns the run; `None` refuses at once with
     /// [`Error::RunInProgress`].
     pub wait_for_lease: Option<Duration>,
+    /// How long after a send Okta's System Log is taken to hold every event of it (Okta writes
+    /// the log in near real time, not at once). A password reset whose answer was lost is
+    /// settled from the log: its event means it was made; no event once the log shows a later
+    /// one, or once this long has passed since the send, means it was not, and it is sent again.
+    pub log_settle: Duration,
 }
+
+/// The default [`ApplyOptions::log_settle`].
+pub const LOG_SETTLE: Duration = Duration::from_secs(30);
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { concurrency: 16, override_safety: false, wait_for_lease: None }
+        ApplyOptions { concurrency: 16, override_safety: false, wait_for_lease: None, log_settle: LOG_SETTLE }
     }
 }
 
@@ -180,6 +188,8 @@ struct Context<'a> {
     /// plus the lease's lifetime, less a renewal period). Past it (the process was stopped, the
     /// machine paused), the journal is asked again before anything more is sent.
     lease_until: Mutex<std::time::Instant>,
+    /// [`ApplyOptions::log_settle`].
+    log_settle: Duration,
 }
 
 impl Context<'_> {
@@ -230,6 +240,7 @@ pub async fn apply(client: &OktaClient, plan: &Plan, journal: &Journal, options:
         lease_lost: AtomicBool::new(false),
         fence: lease.fence.clone(),
         lease_until: Mutex::new(acquired_at + LEASE_TTL - LEASE_RENEWAL),
+        log_settle: options.log_settle,
     };
     let outcomes = {
         let work = std::pin::pin!(run_phases(&context, options.concurrency));
@@ -739,7 +750,9 @@ async fn prepare_reset(context: &Context<'_>, change: &Change, user: &UserRef) -
         }
         Err(error) => return Err(error),
     };
-    let started = json!({ "user_id": id, "status_before": before.as_str() });
+    // The send time bounds the System Log search that settles a reset whose answer is lost.
+    let sent_at = crate::okta::logs::log_time(chrono::Utc::now());
+    let started = json!({ "user_id": id, "status_before": before.as_str(), "sent_at": sent_at });
     let run_id = &context.plan.run_id;
     match context.journal.mark(run_id, change, ChangeStatus::Started, Some(&started), None, None, Some(&context.fence))
     {
@@ -893,6 +906,105 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
     }
 }
 
+/// Okta's System Log event for a password reset an admin (or an API client) started.
+pub const RESET_EVENT: &str = "user.account.reset_password";
+
+/// How far before the journaled send time a reset's event is looked for: the clocks of this
+/// machine and of Okta may differ by this much.
+const CLOCK_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
+/// How long Okta keeps System Log events.
+const LOG_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(90);
+
+/// What the System Log says of a reset sent at a known time.
+#[derive(Debug)]
+enum LogVerdict {
+    /// Its event, by uuid: the reset was made.
+    Found(String),
+    /// No event, and the log has caught up past the send: the reset was not made.
+    Absent,
+    /// The log cannot tell (not readable, not caught up in time, too old).
+    Unsettled(String),
+}
+
+/// Looks for the reset of `user_id` sent at `sent_at` in Okta's System Log. Its event (any
+/// published from just before the send) means it was made. Without one, the log must first
+/// have caught up past the send: it shows a later event of any kind, or the configured settle
+/// time has passed since the send; until then it is asked again, at most until then.
+async fn reset_in_log(context: &Context<'_>, user_id: &str, sent_at: chrono::DateTime<chrono::Utc>) -> LogVerdict {
+    use crate::okta::LogQuery;
+    let settle = chrono::TimeDelta::from_std(context.log_settle).unwrap_or(chrono::TimeDelta::MAX);
+    if chrono::Utc::now() - sent_at > LOG_RETENTION {
+        return LogVerdict::Unsettled("it was sent longer ago than Okta keeps its System Log".into());
+    }
+    let unreadable = |error: Error| {
+        LogVerdict::Unsettled(match error.status() {
+            Some(403) => "reading Okta's System Log, which would settle it, needs the okta.logs.read scope".into(),
+            _ => format!("Okta's System Log, which would settle it, could not be read: {error}"),
+        })
+    };
+    let logs = context.client.logs();
+    loop {
+        let now = chrono::Utc::now();
+        let ours = LogQuery {
+            since: Some(sent_at - CLOCK_MARGIN),
+            until: Some(now),
+            filter: Some(format!("eventType eq \"{RESET_EVENT}\" and target.id eq \"{user_id}\"")),
+            ..LogQuery::default()
+        };
+        let events = match logs.list(&ours) {
+            Ok(listing) => listing.try_collect_all().await,
+            Err(error) => Err(error),
+        };
+        match events {
+            Ok(events) => {
+                if let Some(event) = events.iter().find(|e| e.outcome() != Some("FAILURE") && e.targets_id(user_id)) {
+                    return LogVerdict::Found(event.uuid().to_owned());
+                }
+            }
+            Err(error) => return unreadable(error),
+        }
+        if now - sent_at >= settle {
+            return LogVerdict::Absent;
+        }
+        // A later event: one published after the send (and the clocks' margin).
+        let caught_up = if now > sent_at + CLOCK_MARGIN {
+            let later = LogQuery {
+                since: Some(sent_at + CLOCK_MARGIN),
+                until: Some(now),
+                limit: Some(1),
+                ..LogQuery::default()
+            };
+            match logs.list(&later) {
+                Ok(mut listing) => match futures_util::StreamExt::next(&mut listing).await {
+                    Some(Ok(_)) => true,
+                    Some(Err(error)) => return unreadable(error),
+                    None => false,
+                },
+                Err(error) => return unreadable(error),
+            }
+        } else {
+            false
+        };
+        if caught_up {
+            // Asked once more: the reset's own event may have become visible with the later one.
+            let events = match logs.list(&ours) {
+                Ok(listing) => listing.try_collect_all().await,
+                Err(error) => Err(error),
+            };
+            return match events {
+                Ok(events) => match events.iter().find(|e| e.outcome() != Some("FAILURE") && e.targets_id(user_id)) {
+                    Some(event) => LogVerdict::Found(event.uuid().to_owned()),
+                    None => LogVerdict::Absent,
+                },
+                Err(error) => unreadable(error),
+            };
+        }
+        let left = (sent_at + settle - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(left.min(Duration::from_secs(1)).max(Duration::from_millis(50))).await;
+    }
+}
+
 /// The admin roles a user holds itself, with the groups or apps each is limited to.
 async fn held_roles(client: &OktaClient, user_id: &str) -> Result<Vec<SnapshotRole>> {
     let assignee = Assignee::User(user_id.to_owned());
@@ -977,27 +1089,37 @@ async fn verify(context: &Context<'_>, change: &Change) -> std::result::Result<O
             Ok(done.then(|| Some(json!({ "user_id": id }))))
         }
         Operation::ResetPassword { user, .. } => {
-            // A user that was ACTIVE and is now in RECOVERY shows the reset was made. Nothing
-            // shows it was not: a user who completed the reset meanwhile is ACTIVE again, so an
-            // ACTIVE user proves nothing, and the reset stays unknown, never sent again.
-            let before = context
+            // A user that was ACTIVE and is now in RECOVERY shows the reset was made. A status
+            // cannot show it was not (a user who completed the reset meanwhile is ACTIVE again):
+            // Okta's System Log settles it, and without it the reset stays unknown, never resent.
+            let recorded = context
                 .journal
                 .change_status(&context.plan.run_id, change.seq)
                 .ok()
                 .flatten()
-                .and_then(|(_, result)| result?.get("status_before")?.as_str().map(UserStatus::parse));
-            let unknown = || {
+                .and_then(|(_, result)| result);
+            let field = |name: &str| recorded.as_ref().and_then(|r| r.get(name)?.as_str().map(str::to_owned));
+            let before = field("status_before").map(|status| UserStatus::parse(&status));
+            let sent_at = field("sent_at").and_then(|text| chrono::DateTime::parse_from_rfc3339(&text).ok());
+            let unknown = |why: &str| {
                 format!(
-                    "a password reset for {} may already have been sent; resets are never repeated without proof",
+                    "a password reset for {} may already have been sent; resets are never repeated without proof ({why})",
                     user.login
                 )
             };
-            let (Some(UserStatus::Active), Ok(id)) = (before, resolve_user(resolved, user)) else {
-                return Err(unknown());
+            let Ok(id) = resolve_user(resolved, user) else {
+                return Err(unknown("the user is not known"));
             };
-            match status_of(id.clone()).await? {
-                UserStatus::Recovery => Ok(Some(Some(json!({ "user_id": id })))),
-                _ => Err(unknown()),
+            if before == Some(UserStatus::Active) && status_of(id.clone()).await? == UserStatus::Recovery {
+                return Ok(Some(Some(json!({ "user_id": id }))));
+            }
+            let Some(sent_at) = sent_at else {
+                return Err(unknown("its send time was not journaled, so the System Log cannot settle it"));
+            };
+            match reset_in_log(context, &id, sent_at.with_timezone(&chrono::Utc)).await {
+                LogVerdict::Found(uuid) => Ok(Some(Some(json!({ "user_id": id, "log_event": uuid })))),
+                LogVerdict::Absent => Ok(None),
+                LogVerdict::Unsettled(why) => Err(unknown(&why)),
             }
         }
         Operation::AssignRole { user, role_type } => {

@@ -22,6 +22,7 @@ use crate::python::admin::{AsyncRoles, AsyncSchema, Roles, Schema};
 use crate::python::conversions::Records;
 use crate::python::errors::{convert, invalid_input, raise, to_py, Class};
 use crate::python::groups::{AsyncGroups, Groups};
+use crate::python::logs::{AsyncLogs, Logs};
 use crate::python::models::{to_python, PyPlan, PyPolicy, PyReport};
 use crate::python::runtime::awaitable;
 use crate::python::twins::{holders, twins};
@@ -53,6 +54,7 @@ pub(crate) trait Namespaces {
     type Actions: From<Arc<Core>>;
     type Schema: From<Arc<Core>>;
     type Roles: From<Arc<Core>>;
+    type Logs: From<Arc<Core>>;
 }
 
 holders! {
@@ -66,6 +68,7 @@ impl Namespaces for PyOktaClient {
     type Actions = Actions;
     type Schema = Schema;
     type Roles = Roles;
+    type Logs = Logs;
 }
 
 impl Namespaces for PyAsyncOktaClient {
@@ -74,6 +77,7 @@ impl Namespaces for PyAsyncOktaClient {
     type Actions = AsyncActions;
     type Schema = AsyncSchema;
     type Roles = AsyncRoles;
+    type Logs = AsyncLogs;
 }
 
 /// The journal path that means "in memory" (SQLite's own name for it).
@@ -232,6 +236,12 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
             Arc::clone(&self.core).into()
         }
 
+        /// Okta's System Log.
+        #[getter]
+        fn logs(&self) -> <Self as Namespaces>::Logs {
+            Arc::clone(&self.core).into()
+        }
+
         /// The journal file (None when the journal is in memory).
         #[getter]
         fn journal_path(&self) -> Option<PathBuf> {
@@ -353,7 +363,7 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
             Some(seconds) if seconds.is_finite() && seconds >= 0.0 => Some(Duration::from_secs_f64(seconds.min(86_400.0))),
             Some(_) => return Err(invalid_input("wait_for_lease must be a number of seconds, 0 or more")),
         };
-        let options = ApplyOptions { concurrency, override_safety, wait_for_lease };
+        let options = ApplyOptions { concurrency, override_safety, wait_for_lease, ..ApplyOptions::default() };
         convert(lifecycle::apply(&core.client, &plan.inner, &core.journal, &options).await).map(|inner| PyReport { inner })
     }
 }

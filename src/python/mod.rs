@@ -11,6 +11,7 @@ mod client;
 mod conversions;
 mod errors;
 mod groups;
+mod logs;
 mod models;
 mod pages;
 mod runtime;
@@ -90,6 +91,9 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<users::AsyncUsers>()?;
     module.add_class::<groups::Groups>()?;
     module.add_class::<groups::AsyncGroups>()?;
+    module.add_class::<logs::Logs>()?;
+    module.add_class::<logs::AsyncLogs>()?;
+    module.add_class::<logs::LogEvents>()?;
     module.add_class::<actions::Actions>()?;
     module.add_class::<actions::AsyncActions>()?;
     module.add_class::<actions::PyIdentityEvent>()?;

@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderName;
 
 use super::errors::ApiError;
+use super::logs::Actor;
 use super::Shared;
 
 /// An OAuth 2.0 access token the org accepts.
@@ -17,6 +18,9 @@ pub(crate) struct AccessToken {
     /// JWK thumbprint the token is bound to (DPoP), if any.
     pub dpop_jkt: Option<String>,
     pub expires_at: SystemTime,
+    /// The service app the token endpoint issued the token to (`None` for tokens registered
+    /// directly with [`super::Simulator::register_access_token`]).
+    pub client_id: Option<String>,
 }
 
 /// Every credential the org accepts.
@@ -57,8 +61,13 @@ impl Principal {
     }
 }
 
-/// Checks the `Authorization` header.
-pub(crate) fn authenticate(credentials: &Credentials, parts: &Parts, shared: &Shared) -> Result<Principal, ApiError> {
+/// Checks the `Authorization` header; returns what the caller may do and who it is (the System
+/// Log's actor).
+pub(crate) fn authenticate(
+    credentials: &Credentials,
+    parts: &Parts,
+    shared: &Shared,
+) -> Result<(Principal, Actor), ApiError> {
     let header = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
@@ -74,8 +83,8 @@ pub(crate) fn authenticate(credentials: &Credentials, parts: &Parts, shared: &Sh
     let token = token.trim();
     if scheme == "SSWS" {
         return match credentials.api_tokens.get(token) {
-            Some(None) => Ok(Principal::AllScopes),
-            Some(Some(scopes)) => Ok(Principal::Scoped(scopes.clone())),
+            Some(None) => Ok((Principal::AllScopes, Actor::Admin)),
+            Some(Some(scopes)) => Ok((Principal::Scoped(scopes.clone()), Actor::Admin)),
             None => Err(ApiError::invalid_token()),
         };
     }
@@ -96,7 +105,8 @@ pub(crate) fn authenticate(credentials: &Credentials, parts: &Parts, shared: &Sh
         }
         check_dpop_proof(parts, token, access, shared)?;
     }
-    Ok(Principal::Scoped(access.scopes.clone()))
+    let actor = access.client_id.clone().map_or(Actor::Admin, Actor::App);
+    Ok((Principal::Scoped(access.scopes.clone()), actor))
 }
 
 /// Checks the DPoP proof of an API call made with a DPoP-bound token: signed by the key the

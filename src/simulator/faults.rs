@@ -247,7 +247,6 @@ pub(crate) struct ConnectionControl {
 #[derive(Debug, Clone)]
 pub(crate) struct ConnectionHandle {
     control: Arc<ConnectionControl>,
-    #[allow(dead_code)]
     peer: SocketAddr,
 }
 
@@ -255,6 +254,11 @@ impl ConnectionHandle {
     /// Makes the connection fail on its next read or write.
     pub(crate) fn kill(&self) {
         self.control.kill.store(true, Ordering::SeqCst);
+    }
+
+    /// The client's address (the System Log's `client.ipAddress`).
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.peer
     }
 }
 

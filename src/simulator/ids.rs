@@ -40,6 +40,25 @@ pub(crate) fn random_token(length: usize) -> String {
     (0..length).map(|_| ORDERED_DIGITS[rng.usize(..62)] as char).collect()
 }
 
+/// A random (version 4, RFC 9562) UUID in its canonical text form, e.g.
+/// `dc9fd3c0-598c-41ef-8478-2b7584bf8d5a`: the System Log's event `uuid`.
+pub(crate) fn uuid_v4() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        // As in `random_token`: a generator seeded from the clock when the OS has no randomness.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|duration| duration.as_nanos() as u64)
+            .unwrap_or(0);
+        let mut rng = fastrand::Rng::with_seed(nanos);
+        bytes.iter_mut().for_each(|byte| *byte = rng.u8(..));
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
 /// Where the next page of a listing starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Cursor {
@@ -140,6 +159,18 @@ mod tests {
         }
         assert_eq!(Cursor::decode("00uabc"), None);
         assert_eq!(Cursor::decode("!!!"), None);
+    }
+
+    #[test]
+    fn uuids_are_version_4_and_distinct() {
+        let first = uuid_v4();
+        let second = uuid_v4();
+        assert_ne!(first, second);
+        let groups: Vec<&str> = first.split('-').collect();
+        assert_eq!(groups.iter().map(|group| group.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
+        assert!(groups[2].starts_with('4'));
+        assert!(matches!(groups[3].chars().next(), Some('8' | '9' | 'a' | 'b')));
+        assert!(first.chars().all(|character| character == '-' || character.is_ascii_hexdigit()));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! [`Simulator::start`] binds `127.0.0.1` on a free port and serves Okta's Users, Groups,
 //! user-lifecycle and session endpoints, the user profile schema and user types
 //! (`/api/v1/meta/schemas/user/…`, `/api/v1/meta/types/user…`) and admin role assignments with
-//! their targets (`/api/v1/{users|groups}/{id}/roles…`) with Okta's status codes, error codes,
+//! their targets (`/api/v1/{users|groups}/{id}/roles…`) and the System Log (`/api/v1/logs`, an
+//! event for every change made through the API; see `logs`) with Okta's status codes, error codes,
 //! JSON shapes, `Link` pagination, `ETag`s and rate-limit headers, plus knobs for what a real org
 //! does to a client on a bad day: rate limits per bucket, a concurrency limit, latency, 5xx
 //! answers and dropped connections (random with a seed, or scripted per request).
@@ -49,6 +50,7 @@ mod auth;
 mod errors;
 mod faults;
 mod ids;
+mod logs;
 mod oauth;
 mod ratelimit;
 mod roles;
@@ -69,9 +71,11 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 use tokio::sync::watch;
 
+pub use logs::{ADMIN_DISPLAY_NAME, ADMIN_LOGIN};
 pub use oauth::OAuthApp;
 pub use ratelimit::{
-    bucket_for, GET_USER_BUCKET, GROUPS_BUCKET, GROUP_BUCKET, OTHER_API_BUCKET, USERS_BUCKET, WRITE_USER_BUCKET,
+    bucket_for, GET_USER_BUCKET, GROUPS_BUCKET, GROUP_BUCKET, LOGS_BUCKET, OTHER_API_BUCKET, USERS_BUCKET,
+    WRITE_USER_BUCKET,
 };
 
 use auth::{AccessToken, Credentials};
@@ -106,6 +110,10 @@ pub struct SimulatorConfig {
     /// JSON file holding the org: loaded at start when present, saved while running (at most
     /// once a second after a change) and on shutdown.
     pub state_file: Option<PathBuf>,
+    /// How long after its `published` time a System Log event becomes visible to
+    /// `GET /api/v1/logs` (Okta's log is near real time, not immediate), so that code reading the
+    /// log right after a change is caught. [`Simulator::log_events`] sees every event at once.
+    pub log_delay: Duration,
 }
 
 impl Default for SimulatorConfig {
@@ -137,6 +145,7 @@ impl Default for SimulatorConfig {
             .collect(),
             api_token: None,
             state_file: None,
+            log_delay: Duration::from_millis(300),
         }
     }
 }
@@ -152,7 +161,7 @@ pub struct RateLimits {
 impl RateLimits {
     /// The last published Okta Workforce table: `/api/v1/users` 600, `POST|PUT|DELETE
     /// /api/v1/users/{id}` 600, `GET /api/v1/users/{idOrLogin}` 2000, `/api/v1/groups` 500,
-    /// `/api/v1/groups/{id}` 1000, other `/api/v1` 1200.
+    /// `/api/v1/groups/{id}` 1000, `/api/v1/logs` 120, other `/api/v1` 1200.
     pub fn okta_defaults() -> RateLimits {
         let per_minute = [
             (USERS_BUCKET, 600),
@@ -160,6 +169,7 @@ impl RateLimits {
             (GET_USER_BUCKET, 2000),
             (GROUPS_BUCKET, 500),
             (GROUP_BUCKET, 1000),
+            (LOGS_BUCKET, 120),
             (OTHER_API_BUCKET, 1200),
         ]
         .into_iter()
@@ -358,6 +368,8 @@ pub(crate) struct Shared {
     dirty: AtomicBool,
     state_file: Option<PathBuf>,
     oauth: oauth::OAuthServer,
+    /// [`SimulatorConfig::log_delay`], in nanoseconds (changed by [`Simulator::set_log_delay`]).
+    log_delay_nanos: AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -382,8 +394,21 @@ impl Shared {
         self.credentials.write().unwrap_or_else(|poison| poison.into_inner())
     }
 
-    fn register_token(&self, token: &str, scopes: Vec<String>, dpop_jkt: Option<String>, expires_at: SystemTime) {
-        self.write_credentials().access_tokens.insert(token.to_owned(), AccessToken { scopes, dpop_jkt, expires_at });
+    fn register_token(
+        &self,
+        token: &str,
+        scopes: Vec<String>,
+        dpop_jkt: Option<String>,
+        expires_at: SystemTime,
+        client_id: Option<String>,
+    ) {
+        let access = AccessToken { scopes, dpop_jkt, expires_at, client_id };
+        self.write_credentials().access_tokens.insert(token.to_owned(), access);
+    }
+
+    /// How long System Log events stay invisible after `published`.
+    pub(crate) fn log_delay(&self) -> Duration {
+        Duration::from_nanos(self.log_delay_nanos.load(Ordering::Relaxed))
     }
 
     fn count_reset_password(&self, user_id: &str) {
@@ -412,6 +437,10 @@ impl Shared {
             self.dirty.store(true, Ordering::Release);
         }
     }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Creates the configured seed users in a fresh org.
@@ -492,6 +521,7 @@ impl Simulator {
             dirty: AtomicBool::new(config.state_file.is_some()),
             state_file: config.state_file.clone(),
             oauth: oauth::OAuthServer::default(),
+            log_delay_nanos: AtomicU64::new(nanos(config.log_delay)),
         });
         let (stop, stopped) = watch::channel(false);
         let app = router::router(shared.clone()).into_make_service_with_connect_info::<ConnectionHandle>();
@@ -547,6 +577,18 @@ impl Simulator {
         let _ = tokio::task::spawn_blocking(move || shared.save_if_dirty()).await;
     }
 
+    /// Every System Log event since start (or the last [`Simulator::reset`]), oldest first, as
+    /// `GET /api/v1/logs` returns them, whether or not [`SimulatorConfig::log_delay`] has passed.
+    pub fn log_events(&self) -> Vec<Value> {
+        self.shared.read_org().log.all()
+    }
+
+    /// Changes [`SimulatorConfig::log_delay`] from now on (it applies to events already logged
+    /// too: visibility is decided when the log is read).
+    pub fn set_log_delay(&self, delay: Duration) {
+        self.shared.log_delay_nanos.store(nanos(delay), Ordering::Relaxed);
+    }
+
     /// Every request since start or the last [`Simulator::clear_requests`], oldest first.
     pub fn requests(&self) -> Vec<RequestRecord> {
         lock(&self.shared.log).clone()
@@ -579,8 +621,8 @@ impl Simulator {
         }
     }
 
-    /// Empties the org (then seeds it again as configured), the request log, the counters,
-    /// the rate-limit windows and the scripted faults. Tokens stay valid.
+    /// Empties the org (then seeds it again as configured), the System Log, the request log, the
+    /// counters, the rate-limit windows and the scripted faults. Tokens stay valid.
     pub fn reset(&self) {
         let seed = fastrand::u64(..);
         let mut fresh = Org::new(seed, &self.shared.custom_attributes);
@@ -775,7 +817,7 @@ impl Simulator {
         dpop_jkt: Option<String>,
         expires_at: SystemTime,
     ) {
-        self.shared.register_token(token, scopes, dpop_jkt, expires_at);
+        self.shared.register_token(token, scopes, dpop_jkt, expires_at, None);
     }
 
     /// Registers a service app for the OAuth 2.0 token endpoint (`POST /oauth2/v1/token`).

@@ -251,7 +251,13 @@ pub(crate) async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap,
     };
     let lifetime = *lock(&server.token_lifetime);
     let access_token = random_token(48);
-    shared.register_token(&access_token, requested.clone(), jkt.clone(), SystemTime::now() + lifetime);
+    shared.register_token(
+        &access_token,
+        requested.clone(),
+        jkt.clone(),
+        SystemTime::now() + lifetime,
+        Some(client_id.clone()),
+    );
     Json(json!({
         "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": lifetime.as_secs(),

@@ -17,6 +17,8 @@ pub const WRITE_USER_BUCKET: &str = "/api/v1/users/{id}";
 pub const GROUPS_BUCKET: &str = "/api/v1/groups";
 /// Bucket of `/api/v1/groups/{id}`.
 pub const GROUP_BUCKET: &str = "/api/v1/groups/{id}";
+/// Bucket of `GET /api/v1/logs` (the System Log).
+pub const LOGS_BUCKET: &str = "/api/v1/logs";
 /// Bucket of every other `/api/v1` endpoint.
 pub const OTHER_API_BUCKET: &str = "/api/v1";
 
@@ -24,7 +26,7 @@ pub const OTHER_API_BUCKET: &str = "/api/v1";
 /// (`/users/{id}/lifecycle/*`, `/users/{id}/groups`, `/users/{id}/sessions` and
 /// `/users/{id}/roles…` count against `/api/v1/users`; `/groups/{id}/users[/{userId}]` and
 /// `/groups/{id}/roles…` against `/api/v1/groups`; `/meta/schemas…` and `/meta/types…` against
-/// `/api/v1`). Admin roles have no bucket of their own: recorded role calls share the
+/// `/api/v1`; the System Log has its own, `/api/v1/logs`). Admin roles have no bucket of their own: recorded role calls share the
 /// `X-Rate-Limit-Remaining` count of `POST /api/v1/users` (limit 600) and `POST /api/v1/groups`
 /// (limit 500) (Okta's Python SDK cassettes, 2020), as in the Terraform provider's mapping
 /// generated from Okta's (`okta/internal/apimutex/rate_limit_lines.go`).
@@ -42,6 +44,7 @@ pub fn bucket_for(method: &Method, path: &str) -> String {
         ["groups"] => GROUPS_BUCKET,
         ["groups", _, "users" | "roles", ..] => GROUPS_BUCKET,
         ["groups", _] => GROUP_BUCKET,
+        ["logs", ..] => LOGS_BUCKET,
         _ => OTHER_API_BUCKET,
     };
     bucket.to_owned()
@@ -159,6 +162,8 @@ mod tests {
         assert_eq!(bucket_for(&post, "/api/v1/meta/types/user"), OTHER_API_BUCKET);
         assert_eq!(bucket_for(&post, "//api/v1/users"), USERS_BUCKET);
         assert_eq!(bucket_for(&get, "/api//v1/groups//00g1"), GROUP_BUCKET);
+        assert_eq!(bucket_for(&get, "/api/v1/logs"), LOGS_BUCKET);
+        assert_eq!(bucket_for(&get, "/api/v1/logs/"), LOGS_BUCKET);
     }
 
     #[test]

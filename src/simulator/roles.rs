@@ -27,6 +27,7 @@ use serde_json::{json, Map, Value};
 
 use super::errors::ApiError;
 use super::ids::Cursor;
+use super::logs::{group_target, user_target, EventKind};
 use super::router::{json_response, link, no_content, with_links, Call};
 use super::routes_users::parse_cursor;
 use super::state::{group_json, now_timestamp, GroupType, Org};
@@ -302,14 +303,15 @@ pub(crate) fn handle(call: &Call, assignee: &Assignee, op: &RoleOp) -> Result<Re
             let mut org = call.shared.write_org();
             let assignee = resolve_assignee(&org, assignee)?;
             let assignments = org.roles.get_mut(assignee.id()).ok_or_else(|| assignment_not_found(role_id))?;
-            let before = assignments.len();
-            assignments.retain(|assignment| &assignment.id != role_id);
-            if assignments.len() == before {
+            let removed = assignments.iter().find(|assignment| &assignment.id == role_id).map(RoleAssignment::label);
+            let Some(removed) = removed else {
                 return Err(assignment_not_found(role_id));
-            }
+            };
+            assignments.retain(|assignment| &assignment.id != role_id);
             if assignments.is_empty() {
                 org.roles.remove(assignee.id());
             }
+            record_privileges(call, &mut org, &assignee, Some(removed));
             Ok(no_content())
         }
         RoleOp::ListGroupTargets(role_id) => list_group_targets(call, assignee, role_id),
@@ -371,6 +373,36 @@ pub(crate) fn handle(call: &Call, assignee: &Assignee, op: &RoleOp) -> Result<Re
             Ok(no_content())
         }
     }
+}
+
+/// Logs a change of the admin privileges of a (resolved) assignee. Okta's catalog defines
+/// `user.account.privilege.revoke` (`group.privilege.revoke`) as "all admin privileges revoked",
+/// the user (group) has none left, and `…privilege.grant` as "admin privileges changed", with
+/// the privileges now held; so the revoke event is logged only when no role is left (for a user,
+/// neither its own nor its groups'), and the grant event otherwise. `debugData.privilegeGranted`
+/// lists the roles now held, `privilegeRevoked` the role just removed.
+fn record_privileges(call: &Call, org: &mut Org, assignee: &Assignee, revoked: Option<&str>) {
+    let held: Vec<&str> =
+        visible_assignments(org, assignee).into_iter().map(|(_, assignment)| assignment.label()).collect();
+    let (target, kind) = match assignee {
+        Assignee::User(id) => (
+            org.users.get(id).map(user_target),
+            if held.is_empty() { EventKind::UserPrivilegeRevoke } else { EventKind::UserPrivilegeGrant },
+        ),
+        Assignee::Group(id) => (
+            org.groups.get(id).map(group_target),
+            if held.is_empty() { EventKind::GroupPrivilegeRevoke } else { EventKind::GroupPrivilegeGrant },
+        ),
+    };
+    let Some(target) = target else { return };
+    let mut debug = Vec::new();
+    if !held.is_empty() {
+        debug.push(("privilegeGranted", json!(held.join(", "))));
+    }
+    if let Some(label) = revoked {
+        debug.push(("privilegeRevoked", json!(label)));
+    }
+    org.record_with(&call.context, kind, vec![target], debug);
 }
 
 /// chosen: the docs say removing the last target "causes an exception" without naming it.
@@ -454,6 +486,7 @@ fn assign(call: &Call, assignee: &Assignee) -> Result<Response, ApiError> {
     };
     let json = assignment.to_json(call.base(), &assignee);
     org.roles.entry(assignee.id().to_owned()).or_default().push(assignment);
+    record_privileges(call, &mut org, &assignee, None);
     Ok(json_response(StatusCode::CREATED, &json))
 }
 
@@ -487,13 +520,19 @@ fn change_targets(
 ) -> Result<(), ApiError> {
     let mut org = call.shared.write_org();
     let assignee = resolve_assignee(&org, assignee)?;
-    let mut assignment = own_assignment(&org, &assignee, role_id, targets)?.clone();
+    let before = own_assignment(&org, &assignee, role_id, targets)?.clone();
+    let mut assignment = before.clone();
     change(&org, &mut assignment)?;
     assignment.last_updated = now_timestamp();
+    let changed = assignment.group_targets != before.group_targets || assignment.app_targets != before.app_targets;
     if let Some(slot) =
         org.roles.get_mut(assignee.id()).into_iter().flatten().find(|existing| existing.id == assignment.id)
     {
         *slot = assignment;
+    }
+    // Narrowing or widening a role's targets changes the assignee's admin privileges.
+    if changed {
+        record_privileges(call, &mut org, &assignee, None);
     }
     Ok(())
 }

@@ -16,9 +16,10 @@ use serde::Serialize;
 use super::errors::ApiError;
 use super::faults::{ConnectionHandle, FaultAction};
 use super::ids::random_token;
+use super::logs::RequestContext;
 use super::ratelimit::{bucket_for, collapse_slashes, epoch_seconds_now};
 use super::roles::{Assignee, RoleOp};
-use super::{lock, roles, routes_groups, routes_meta, routes_users, RequestRecord, Shared};
+use super::{lock, logs, roles, routes_groups, routes_meta, routes_users, RequestRecord, Shared};
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -57,8 +58,14 @@ impl Drop for InFlight<'_> {
 #[derive(Clone)]
 pub(crate) struct Bucket(pub String);
 
+/// The request's `X-Okta-Request-Id`, chosen by the pipeline before the handler runs, so that the
+/// System Log events the handler writes carry the id the response then sends.
+#[derive(Clone)]
+pub(crate) struct RequestId(pub String);
+
 async fn pipeline(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
     let at = SystemTime::now();
+    let request_id = random_token(27);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().map(str::to_owned);
@@ -105,6 +112,7 @@ async fn pipeline(State(shared): State<Arc<Shared>>, mut request: Request, next:
                 }
                 FaultAction::DropAfter | FaultAction::GarbleAfter | FaultAction::HoldAfter | FaultAction::None => {
                     request.extensions_mut().insert(Bucket(bucket.clone()));
+                    request.extensions_mut().insert(RequestId(request_id.clone()));
                     let response = next.run(request).await;
                     match plan.action {
                         FaultAction::HoldAfter => {
@@ -136,7 +144,7 @@ async fn pipeline(State(shared): State<Arc<Shared>>, mut request: Request, next:
     drop(in_flight);
 
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&random_token(27)) {
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert(HeaderName::from_static("x-okta-request-id"), value);
     }
     if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now())) {
@@ -220,6 +228,8 @@ pub(crate) struct Call<'a> {
     pub query: Query,
     pub headers: &'a HeaderMap,
     pub body: Bytes,
+    /// Who called, from where, under which request id: what System Log events record.
+    pub context: RequestContext,
 }
 
 impl Call<'_> {
@@ -306,6 +316,7 @@ enum Route {
     ReplaceType(String),
     DeleteType(String),
     Roles(Assignee, RoleOp),
+    ListLogs,
 }
 
 fn decode_segment(segment: &str) -> String {
@@ -357,6 +368,8 @@ impl Route {
             (["meta", "types", "user", _], "PUT") => Route::ReplaceType(id(3)),
             (["meta", "types", "user", _], "DELETE") => Route::DeleteType(id(3)),
             (["meta", "types", "user", _], _) => return Err(ApiError::method_not_allowed()),
+            (["logs"], "GET") => Route::ListLogs,
+            (["logs"], _) => return Err(ApiError::method_not_allowed()),
             ([collection @ ("users" | "groups"), _, "roles", rest @ ..], method) => {
                 let assignee = if *collection == "users" { Assignee::User(id(1)) } else { Assignee::Group(id(1)) };
                 let rest: Vec<String> = rest.iter().map(|segment| decode_segment(segment)).collect();
@@ -425,6 +438,7 @@ impl Route {
             }
             Route::Roles(_, op) if op.reads() => "okta.roles.read",
             Route::Roles(..) => "okta.roles.manage",
+            Route::ListLogs => "okta.logs.read",
         }
     }
 
@@ -455,8 +469,8 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         let credentials = shared.read_credentials();
         super::auth::authenticate(&credentials, &parts, &shared)
     };
-    let principal = match authenticated {
-        Ok(principal) => principal,
+    let (principal, actor) = match authenticated {
+        Ok(authenticated) => authenticated,
         Err(error) => return error.into_response(),
     };
     let route = match Route::parse(&parts.method, parts.uri.path()) {
@@ -483,7 +497,18 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
     } else {
         Bytes::new()
     };
-    let call = Call { shared: &shared, query: Query::parse(parts.uri.query()), headers: &parts.headers, body };
+    let context = RequestContext {
+        request_id: match parts.extensions.get::<RequestId>() {
+            Some(id) => id.0.clone(),
+            None => random_token(27),
+        },
+        ip: parts.extensions.get::<ConnectInfo<ConnectionHandle>>().map(|info| info.0.peer().ip()),
+        user_agent: parts.headers.get(header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned),
+        path: collapse_slashes(parts.uri.path()).into_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        actor,
+    };
+    let call = Call { shared: &shared, query: Query::parse(parts.uri.query()), headers: &parts.headers, body, context };
     let result = match &route {
         Route::ListUsers => routes_users::list_users(&call),
         Route::CreateUser => routes_users::create_user(&call),
@@ -511,6 +536,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         Route::ReplaceType(id) => routes_meta::update_type(&call, id, true),
         Route::DeleteType(id) => routes_meta::delete_type(&call, id),
         Route::Roles(assignee, op) => roles::handle(&call, assignee, op),
+        Route::ListLogs => logs::list_logs(&call),
     };
     let mut response = result.unwrap_or_else(IntoResponse::into_response);
     if let Some(decision) = decision {

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::errors::ApiError;
 use super::ids::Cursor;
+use super::logs::{group_target, user_target, EventKind};
 use super::router::{json_response, no_content, with_links, Call};
 use super::routes_users::{
     check_filter, check_search, listing_page, page_links, parse_cursor, parse_expression, select_page, sort_key,
@@ -72,6 +73,8 @@ pub(crate) fn create_group(call: &Call) -> Result<Response, ApiError> {
     let id = org.insert_group(GroupType::OktaGroup, &name, description);
     let group = org.groups.get_mut(&id).ok_or_else(|| group_not_found(&id))?;
     group.profile = profile;
+    let target = group_target(group);
+    org.record(&call.context, EventKind::GroupCreate, vec![target]);
     let group = org.groups.get(&id).ok_or_else(|| group_not_found(&id))?;
     Ok(json_response(StatusCode::OK, &group_json(&org, group, call.base(), false)))
 }
@@ -97,8 +100,10 @@ pub(crate) fn replace_group(call: &Call, id: &str) -> Result<Response, ApiError>
     let group = org.groups.get_mut(id).ok_or_else(|| group_not_found(id))?;
     group.profile = profile;
     group.last_updated = now_timestamp();
+    let target = group_target(group);
     org.group_names.remove(&old_name);
     org.group_names.insert(new_name, id.to_owned());
+    org.record(&call.context, EventKind::GroupProfileUpdate, vec![target]);
     let group = org.groups.get(id).ok_or_else(|| group_not_found(id))?;
     Ok(json_response(StatusCode::OK, &group_json(&org, group, call.base(), false)))
 }
@@ -110,7 +115,9 @@ pub(crate) fn delete_group(call: &Call, id: &str) -> Result<Response, ApiError> 
     if group.kind == GroupType::BuiltIn {
         return Err(not_modifiable(group, "A BUILT_IN group"));
     }
+    let target = group_target(group);
     org.remove_group(id);
+    org.record(&call.context, EventKind::GroupDelete, vec![target]);
     Ok(no_content())
 }
 
@@ -187,6 +194,15 @@ pub(crate) fn list_members(call: &Call, group_id: &str) -> Result<Response, ApiE
     Ok(with_links(response, &page_links(call, &path, next, limit)))
 }
 
+/// Logs a membership change of `user_id` in `group_id`.
+fn record_membership(call: &Call, org: &mut Org, kind: EventKind, group_id: &str, user_id: &str) {
+    let user = org.users.get(user_id).map(user_target);
+    let group = org.groups.get(group_id).map(group_target);
+    if let (Some(user), Some(group)) = (user, group) {
+        org.record(&call.context, kind, vec![user, group]);
+    }
+}
+
 /// Shared checks of membership changes; returns the resolved user id.
 fn membership_target(org: &Org, group_id: &str, user_id: &str) -> Result<String, ApiError> {
     let group = org.groups.get(group_id).ok_or_else(|| group_not_found(group_id))?;
@@ -210,6 +226,7 @@ pub(crate) fn add_member(call: &Call, group_id: &str, user_id: &str) -> Result<R
         if let Some(user) = org.users.get_mut(&user_id) {
             user.groups.insert(group_id.to_owned());
         }
+        record_membership(call, &mut org, EventKind::MembershipAdd, group_id, &user_id);
     }
     Ok(no_content())
 }
@@ -227,6 +244,7 @@ pub(crate) fn remove_member(call: &Call, group_id: &str, user_id: &str) -> Resul
         if let Some(user) = org.users.get_mut(&user_id) {
             user.groups.remove(group_id);
         }
+        record_membership(call, &mut org, EventKind::MembershipRemove, group_id, &user_id);
     }
     Ok(no_content())
 }

@@ -15,12 +15,17 @@
 //! type bodies are `400 E0000001 "Api validation failed: {field}"` with `"{field}: …"` causes
 //! (`name: An object with this field already exists in the current organization` for a duplicate
 //! name, as for duplicate logins and group names).
+//!
+//! System Log: a schema update logs `directory.user_profile.update` and a new type
+//! `directory.non_default_user_profile.create` (Okta's Event Types catalog); the catalog has no
+//! event for updating or deleting a user type, so those log nothing.
 
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
 use super::errors::ApiError;
+use super::logs::{schema_target, user_type_target, EventKind};
 use super::router::{json_response, no_content, Call};
 use super::schema::SchemaView;
 use super::state::{now_timestamp, schema_id_of, Org, UserType};
@@ -87,6 +92,9 @@ pub(crate) fn update_schema(call: &Call, schema_id: &str) -> Result<Response, Ap
             }
         }
     }
+    let user_type = org.user_types.get(&type_id).ok_or_else(|| schema_not_found(schema_id))?;
+    let target = schema_target(user_type);
+    org.record(&call.context, EventKind::SchemaUpdate, vec![target]);
     let user_type = org.user_types.get(&type_id).ok_or_else(|| schema_not_found(schema_id))?;
     Ok(json_response(StatusCode::OK, &schema_json(&org, call.base(), schema_id, user_type)))
 }
@@ -173,7 +181,9 @@ pub(crate) fn create_type(call: &Call) -> Result<Response, ApiError> {
         default: false,
     };
     let json = user_type.to_json(call.base());
+    let target = user_type_target(&user_type);
     org.user_types.insert(id, user_type);
+    org.record(&call.context, EventKind::UserTypeCreate, vec![target]);
     Ok(json_response(StatusCode::OK, &json))
 }
 

@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::errors::ApiError;
 use super::ids::{fold_login, random_token, Cursor};
+use super::logs::{group_target, user_target, EventKind};
 use super::router::{json_response, link, no_content, with_links, Call};
 use super::state::{group_json, now_timestamp, user_view, DocumentWith, GroupType, Org, User, UserLinks, UserStatus};
 use crate::scim::{CompareOp, EvalOptions, Filter};
@@ -215,14 +216,26 @@ pub(crate) fn create_user(call: &Call) -> Result<Response, ApiError> {
         }
     }
     let id = insert_user(&mut org, canonical_profile(profile), status, has_password, &provider_type, &type_id, &now);
+    let mut joined = Vec::new();
     for group_id in &group_ids {
         if let Some(group) = org.groups.get_mut(group_id) {
-            group.members.insert(id.clone());
+            if group.members.insert(id.clone()) {
+                joined.push(group_target(group));
+            }
             group.last_membership_updated = now.clone();
         }
         if let Some(user) = org.users.get_mut(&id) {
             user.groups.insert(group_id.clone());
         }
+    }
+    let target = user_target(org.users.get(&id).ok_or_else(|| ApiError::server_fault(500))?);
+    // Okta logs the creation, then the activation when `activate=true`, then each membership.
+    org.record(&call.context, EventKind::UserCreate, vec![target.clone()]);
+    if status != UserStatus::Staged {
+        org.record(&call.context, EventKind::UserActivate, vec![target.clone()]);
+    }
+    for group in joined {
+        org.record(&call.context, EventKind::MembershipAdd, vec![target.clone(), group]);
     }
     let user = org.users.get(&id).ok_or_else(|| ApiError::server_fault(500))?;
     Ok(full_user_response(user, call.base()))
@@ -253,6 +266,10 @@ fn etag_matches(call: &Call, user: &User) -> bool {
 }
 
 /// `POST /api/v1/users/{id}` (partial update) and `PUT /api/v1/users/{id}` (replace).
+///
+/// A `PUT` whose body has `credentials` and no `profile` (an admin setting a password, as
+/// Terraform's provider sends it) keeps the profile, as Okta does. Passwords are never stored:
+/// the user only records that it has one.
 pub(crate) fn update_user(call: &Call, id_or_login: &str, replace: bool) -> Result<Response, ApiError> {
     let body = call.json_object()?;
     let now = now_timestamp();
@@ -278,6 +295,7 @@ pub(crate) fn update_user(call: &Call, id_or_login: &str, replace: bool) -> Resu
             canonical_profile(profile)
         }
         None | Some(Value::Null) if !replace => user.profile.clone(),
+        None if body.get("credentials").is_some_and(Value::is_object) => user.profile.clone(),
         None | Some(Value::Null) => Map::new(),
         Some(_) => return Err(ApiError::malformed_body()),
     };
@@ -293,9 +311,12 @@ pub(crate) fn update_user(call: &Call, id_or_login: &str, replace: bool) -> Resu
         return Err(duplicate_login());
     }
     let sets_password = password_given(&body);
+    let updates_profile = body.get("profile").is_some_and(Value::is_object);
     let user = org.users.get_mut(&id).ok_or_else(|| user_not_found(id_or_login))?;
     user.profile = profile;
+    let mut changes_type = false;
     if let Some(type_id) = new_type {
+        changes_type = type_id != user.type_id;
         user.type_id = type_id;
     }
     if sets_password {
@@ -308,9 +329,19 @@ pub(crate) fn update_user(call: &Call, id_or_login: &str, replace: bool) -> Resu
     }
     user.touch(&now);
     user.refresh();
+    let target = user_target(user);
     if new_key != old_key {
         org.logins.remove(&old_key);
         org.logins.insert(new_key, id.clone());
+    }
+    for (happened, kind) in [
+        (updates_profile, EventKind::UpdateProfile),
+        (changes_type, EventKind::UpdateUserType),
+        (sets_password, EventKind::UpdatePassword),
+    ] {
+        if happened {
+            org.record(&call.context, kind, vec![target.clone()]);
+        }
     }
     let user = org.users.get(&id).ok_or_else(|| user_not_found(id_or_login))?;
     Ok(full_user_response(user, call.base()))
@@ -330,10 +361,15 @@ pub(crate) fn delete_user(call: &Call, id_or_login: &str) -> Result<Response, Ap
     let id = org.resolve_user(id_or_login).ok_or_else(|| user_not_found(id_or_login))?;
     let user = org.users.get_mut(&id).ok_or_else(|| user_not_found(id_or_login))?;
     if user.status == UserStatus::Deprovisioned {
+        let target = user_target(user);
         org.remove_user(&id);
+        org.record(&call.context, EventKind::UserDeleteInitiated, vec![target.clone()]);
+        org.record(&call.context, EventKind::UserDeleteCompleted, vec![target]);
     } else {
         deactivate(user, &now);
         user.refresh();
+        let target = user_target(user);
+        org.record(&call.context, EventKind::UserDeactivate, vec![target]);
     }
     Ok(no_content())
 }
@@ -343,6 +379,22 @@ fn activation_body(call: &Call) -> Value {
     json!({
         "activationUrl": format!("{}/tokens/{token}/verify", call.base()),
         "activationToken": token,
+    })
+}
+
+/// The System Log event of a lifecycle operation (`None` for an operation that does not exist).
+fn lifecycle_event(operation: &str) -> Option<EventKind> {
+    Some(match operation {
+        "activate" => EventKind::UserActivate,
+        "reactivate" => EventKind::UserReactivate,
+        "deactivate" => EventKind::UserDeactivate,
+        "suspend" => EventKind::UserSuspend,
+        "unsuspend" => EventKind::UserUnsuspend,
+        "unlock" => EventKind::UnlockByAdmin,
+        "expire_password" | "expire_password_with_temp_password" => EventKind::ExpirePassword,
+        "reset_password" => EventKind::ResetPassword,
+        "reset_factors" => EventKind::ResetFactors,
+        _ => return None,
     })
 }
 
@@ -429,6 +481,8 @@ pub(crate) fn lifecycle(call: &Call, id_or_login: &str, operation: &str) -> Resu
             user.set_status(UserStatus::PasswordExpired, &now);
             if operation == "expire_password" {
                 user.refresh();
+                let target = user_target(user);
+                org.record(&call.context, EventKind::ExpirePassword, vec![target]);
                 let user = org.users.get(&id).ok_or_else(|| user_not_found(&id))?;
                 return Ok(full_user_response(user, call.base()));
             }
@@ -466,6 +520,10 @@ pub(crate) fn lifecycle(call: &Call, id_or_login: &str, operation: &str) -> Resu
         _ => return Err(ApiError::not_found(&format!("/api/v1/users/{id}/lifecycle/{operation}"), "Resource")),
     };
     user.refresh();
+    let target = user_target(user);
+    if let Some(kind) = lifecycle_event(operation) {
+        org.record(&call.context, kind, vec![target]);
+    }
     Ok(response)
 }
 
@@ -479,6 +537,8 @@ pub(crate) fn revoke_sessions(call: &Call, id_or_login: &str) -> Result<Response
     if also_tokens {
         user.oauth_tokens = 0;
     }
+    let target = user_target(user);
+    org.record(&call.context, EventKind::ClearSessions, vec![target]);
     Ok(no_content())
 }
 

@@ -1,5 +1,5 @@
-//! The org: users, groups and memberships, user types, the profile schema and admin role
-//! assignments, with the indexes that keep lookups O(log n), the JSON shapes Okta answers with,
+//! The org: users, groups and memberships, user types, the profile schema, admin role
+//! assignments and the System Log, with the indexes that keep lookups O(log n), the JSON shapes Okta answers with,
 //! and the state-file format.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 use super::ids::{fold_login, object_id};
+use super::logs::{StoredEvent, SystemLog};
 use super::roles::RoleAssignment;
 use super::schema::UserSchema;
 
@@ -216,6 +217,8 @@ pub(crate) struct Org {
     /// Feeds the ordered part of new ids, so ids sort in creation order.
     pub sequence: u64,
     pub rng: fastrand::Rng,
+    /// The System Log: an event for every change made through the API.
+    pub log: SystemLog,
 }
 
 /// A user type (`/api/v1/meta/types/user`).
@@ -268,8 +271,9 @@ impl UserType {
     }
 }
 
-/// What the state file holds (format 2; format 1 files, without types, schema and roles, load
-/// with a fresh schema and no role assignments).
+/// What the state file holds (format 3; format 1 files, without types, schema and roles, load
+/// with a fresh schema and no role assignments; format 1 and 2 files, without System Log events,
+/// load with an empty log).
 #[derive(Serialize, Deserialize)]
 struct PersistedOrg {
     format: u32,
@@ -292,6 +296,8 @@ struct PersistedOrg {
     admin_id: String,
     #[serde(default)]
     system_id: String,
+    #[serde(default)]
+    events: Vec<StoredEvent>,
 }
 
 impl Org {
@@ -320,6 +326,7 @@ impl Org {
             system_id: object_id("spr", sequence, &mut rng),
             sequence,
             rng,
+            log: SystemLog::default(),
         };
         org.insert_default_type(&user_type_id, &now);
         let everyone =
@@ -460,7 +467,7 @@ impl Org {
     /// The state file's JSON.
     pub(crate) fn to_json(&self) -> serde_json::Result<Vec<u8>> {
         let persisted = PersistedOrg {
-            format: 2,
+            format: 3,
             sequence: self.sequence,
             everyone_id: self.everyone_id.clone(),
             user_type_id: self.user_type_id.clone(),
@@ -473,6 +480,7 @@ impl Org {
             realm_id: self.realm_id.clone(),
             admin_id: self.admin_id.clone(),
             system_id: self.system_id.clone(),
+            events: self.log.stored(),
         };
         serde_json::to_vec(&persisted)
     }
@@ -510,6 +518,7 @@ impl Org {
             system_id,
             sequence: persisted.sequence,
             rng,
+            log: SystemLog::from_events(persisted.events),
         };
         if !org.user_types.contains_key(&org.user_type_id) {
             let id = org.user_type_id.clone();

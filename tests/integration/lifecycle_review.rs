@@ -157,7 +157,9 @@ async fn a_reset_in_flight_whose_user_is_active_again_is_unknown_not_sent_twice(
     let planned = plan(&client, &reset_policy(), &records, &journal).await.unwrap();
     assert_eq!(operations(&planned), ["reset_password"]);
     // An applier journaled the status before the reset, sent it, and died; the user then
-    // completed the reset, so Okta shows it ACTIVE again.
+    // completed the reset, so Okta shows it ACTIVE again. The row has no send time (as rows
+    // journaled before the System Log settled resets): only the log could settle it, and
+    // without a send time it cannot be searched.
     let change = &planned.changes[0];
     let before = json!({"user_id": id, "status_before": "ACTIVE"});
     journal.mark(&planned.run_id, change, ChangeStatus::Started, Some(&before), None, None, None).unwrap();

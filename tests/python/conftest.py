@@ -38,8 +38,8 @@ from typing import Any
 
 import pytest
 
-from okta_lifecycle import AsyncOktaClient, GroupPages, IdentityEvents, OktaClient, UserPages
-from okta_lifecycle._core import Actions, AsyncActions, AsyncGroups, AsyncUsers, Groups, Users
+from okta_lifecycle import AsyncOktaClient, GroupPages, IdentityEvents, LogEvents, OktaClient, UserPages
+from okta_lifecycle._core import Actions, AsyncActions, AsyncGroups, AsyncLogs, AsyncUsers, Groups, Logs, Users
 from okta_lifecycle.testing import OktaSimulator
 
 _STATE_HOME = tempfile.mkdtemp(prefix="okta-lifecycle-tests-state-")
@@ -58,8 +58,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 LISTINGS = frozenset({"list", "groups", "members", "source_of_identity"})
 # Methods of the asyncio classes that return a value (not an awaitable).
 NOT_AWAITABLE = LISTINGS | {"history", "snapshots", "run_progress", "governor_stats", "close"}
-PAGES = (UserPages, GroupPages, IdentityEvents)
-NAMESPACES = (Users, Groups, Actions, AsyncUsers, AsyncGroups, AsyncActions)
+PAGES = (UserPages, GroupPages, IdentityEvents, LogEvents)
+NAMESPACES = (Users, Groups, Actions, Logs, AsyncUsers, AsyncGroups, AsyncActions, AsyncLogs)
 
 
 def _blocking_call(name: str, method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -86,7 +86,7 @@ async def _async_call(name: str, method: Callable[..., Any], args: tuple[Any, ..
 
 
 class _Plain:
-    """Wraps a client or one of its namespaces (users, groups, actions): a method call returns its
+    """Wraps a client or one of its namespaces (users, groups, actions, logs): a method call returns its
     plain result, whichever kind of client is underneath."""
 
     def __init__(self, mode: str, target: Any) -> None:
