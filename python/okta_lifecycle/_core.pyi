@@ -1049,6 +1049,7 @@ class OktaSimulator:
         state_file: _StrPath | None = None,
         port: int = 0,
         rate_limit_window_seconds: float = 60.0,
+        log_delay_seconds: float = 0.3,
     ) -> Self: ...
     @property
     def url(self) -> str:
@@ -1063,6 +1064,9 @@ class OktaSimulator:
         """The request log: method, path, query, status, bucket, dropped, at (epoch seconds)."""
     def clear_requests(self) -> None:
         """Empty the request log."""
+    def log_events(self) -> list[LogEvent]:
+        """Every System Log event so far, oldest first, visible or not yet (the log shows an event
+        ``log_delay_seconds`` after it happened)."""
     def counters(self) -> SimulatorCounters:
         """requests, rate_limited, concurrency_limited, by_status, reset_password, max_in_flight."""
     def reset(self) -> None:

@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
         help='"none", "okta" (Okta\'s Workforce defaults) or JSON such as \'{"/api/v1/users": 600}\'',
     )
     parser.add_argument("--rate-limit-window-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--log-delay-seconds", type=float, default=0.3, help="how long after a change its System Log event shows"
+    )
     parser.add_argument("--concurrency-limit", type=_arguments.count, default=None)
     parser.add_argument("--latency-ms", type=_arguments.count, default=0)
     parser.add_argument("--latency-jitter-ms", type=_arguments.count, default=0)
@@ -104,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             state_file=arguments.state_file,
             port=arguments.port,
             rate_limit_window_seconds=arguments.rate_limit_window_seconds,
+            log_delay_seconds=arguments.log_delay_seconds,
         )
     except (ValueError, RuntimeError, OSError, OverflowError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -88,7 +88,7 @@ impl PySimulator {
     #[pyo3(signature = (
         *, seed_users=0, rate_limits=None, concurrency_limit=None, latency_ms=0, latency_jitter_ms=0,
         faults=None, custom_attributes=None, api_token=None, state_file=None, port=0,
-        rate_limit_window_seconds=60.0
+        rate_limit_window_seconds=60.0, log_delay_seconds=0.3
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -104,7 +104,11 @@ impl PySimulator {
         state_file: Option<PathBuf>,
         port: u16,
         rate_limit_window_seconds: f64,
+        log_delay_seconds: f64,
     ) -> PyResult<Self> {
+        if !(log_delay_seconds.is_finite() && (0.0..=3_600.0).contains(&log_delay_seconds)) {
+            return Err(raise(Class::Kind(ErrorKind::InvalidInput), "log_delay_seconds must be between 0 and 3600"));
+        }
         if !(rate_limit_window_seconds.is_finite()
             && rate_limit_window_seconds > 0.0
             && rate_limit_window_seconds <= 86_400.0)
@@ -133,6 +137,7 @@ impl PySimulator {
             },
             api_token,
             state_file,
+            log_delay: Duration::from_secs_f64(log_delay_seconds),
             ..SimulatorConfig::default()
         };
         if let Some(extra) = custom_attributes {
@@ -184,6 +189,13 @@ impl PySimulator {
     fn clear_requests(&self) -> PyResult<()> {
         self.simulator()?.clear_requests();
         Ok(())
+    }
+
+    /// Every System Log event so far, oldest first, visible or not yet (the log shows an event
+    /// `log_delay_seconds` after it happened).
+    fn log_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let events = serde_json::Value::Array(self.simulator()?.log_events());
+        crate::python::models::to_python(py, &events)
     }
 
     /// Counters: requests, rate_limited, concurrency_limited, by_status, reset_password, max_in_flight.

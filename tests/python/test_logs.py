@@ -98,3 +98,15 @@ def test_a_feed_needs_a_positive_interval(okta_client: OktaClient) -> None:
     for interval in (0.0, -1.0, float("nan")):
         with pytest.raises(InvalidInputError, match="interval"):
             okta_client.logs.follow(interval=interval)
+
+
+@pytest.mark.okta_simulator(seed_users=0, log_delay_seconds=1.0)
+def test_an_event_shows_only_after_the_log_delay(okta_simulator: OktaSimulator, okta_client: OktaClient) -> None:
+    start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
+    okta_client.users.create(profile("late@acme.com"))
+    # Created and activated (Okta logs both), written but not yet visible.
+    written = [e["eventType"] for e in okta_simulator.log_events()]
+    assert written == ["user.lifecycle.create", "user.lifecycle.activate"]
+    assert list(okta_client.logs.list(since=start)) == []
+    time.sleep(1.2)
+    assert [e["eventType"] for e in okta_client.logs.list(since=start)] == written
