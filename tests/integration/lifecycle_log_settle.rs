@@ -158,3 +158,25 @@ async fn without_the_log_scope_a_reset_in_doubt_stays_unknown_and_names_the_scop
     assert!(outcome.message.as_deref().unwrap_or_default().contains("okta.logs.read"), "{:?}", outcome.message);
     assert_eq!(resets(&sim, &id), 1, "never sent again without proof");
 }
+
+#[tokio::test]
+async fn within_a_run_each_lost_send_is_settled_from_its_own_send_time() {
+    let (sim, client) = common::org(SimulatorConfig::default()).await;
+    let journal = Journal::in_memory().unwrap();
+    let id = active_user(&client, "ada@acme.com").await;
+    let planned = plan(&client, &reset_policy(), &reset_record("ada@acme.com"), &journal).await.unwrap();
+    // The first two sends never reach Okta; their answers are lost all the same.
+    let path = format!("/api/v1/users/{id}/lifecycle/reset_password");
+    sim.script_fault("POST", &path, okta_lifecycle::simulator::ScriptedFault::DropBefore);
+    sim.script_fault("POST", &path, okta_lifecycle::simulator::ScriptedFault::DropBefore);
+
+    let started = std::time::Instant::now();
+    let report = apply(&client, &planned, &journal, &settle_quickly()).await.unwrap();
+    assert_eq!(only_outcome(&report).status, ChangeStatus::Succeeded, "{}", report.render());
+    assert_eq!(resets(&sim, &id), 1, "sent until made, and made once");
+    let posts = sim.requests().iter().filter(|r| r.method == "POST" && r.path == path).count();
+    assert_eq!(posts, 3);
+    // Each lost send waited for the log to settle from its own send time (3 s each): measured
+    // from the first send, the second would have been judged at once.
+    assert!(started.elapsed() >= Duration::from_millis(5_500), "{:?}", started.elapsed());
+}
