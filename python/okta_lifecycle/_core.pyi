@@ -3,7 +3,7 @@
 Blocking classes (``OktaClient``, ``Users``, ``Groups``, ``Actions``) return values; their asyncio
 twins (``AsyncOktaClient``, ``AsyncUsers``, ``AsyncGroups``, ``AsyncActions``) return awaitables
 (asyncio futures, which need a running event loop when the method is called) of the same values.
-Listings (``UserPages``, ``GroupPages``, ``IdentityEvents``) are both iterators and async iterators.
+Listings (``UserPages``, ``GroupPages``, ``IdentityEvents``, ``LogEvents``) are both iterators and async iterators.
 """
 
 import datetime
@@ -16,10 +16,10 @@ from typing_extensions import Self
 
 from okta_lifecycle.types import (
     AttributeChange,
-    LogEvent,
     Change,
     ChangeRecord,
     GovernorStats,
+    LogEvent,
     Outcome,
     PlanSummary,
     RecordIssue,
@@ -44,6 +44,8 @@ __all__ = [
     "AsyncUsers",
     "Groups",
     "AsyncGroups",
+    "Logs",
+    "AsyncLogs",
     "Actions",
     "AsyncActions",
     "Schema",
@@ -60,6 +62,7 @@ __all__ = [
     "UserPages",
     "GroupPages",
     "IdentityEvents",
+    "LogEvents",
 ]
 
 __version__: str

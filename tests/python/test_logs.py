@@ -74,7 +74,9 @@ def test_following_yields_new_events_as_they_appear_and_close_ends_it(okta_clien
     assert next(feed, None) is None  # and stays ended
 
 
-def test_following_asynchronously_and_cancelling(okta_simulator: OktaSimulator, async_okta_client: AsyncOktaClient) -> None:
+def test_following_asynchronously_and_cancelling(
+    okta_simulator: OktaSimulator, async_okta_client: AsyncOktaClient
+) -> None:
     async def main() -> list[str]:
         feed = async_okta_client.logs.follow(filter=CREATE, interval=0.05)
         await async_okta_client.users.create(profile("async@acme.com"))
