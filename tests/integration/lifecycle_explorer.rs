@@ -1159,6 +1159,23 @@ fn run_one(runtime: &tokio::runtime::Runtime, scenario: &Scenario) -> Result<(),
     runtime.block_on(explore(scenario)).map_err(TestCaseError::fail)
 }
 
+/// Every scenario the explorer once failed on, shrunk, kept in `explorer_regressions/` and
+/// replayed as it was found.
+#[test]
+fn the_scenarios_the_explorer_failed_on_keep_every_invariant() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/explorer_regressions");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder).unwrap().map(|entry| entry.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 3, "the kept scenarios are in {}", folder.display());
+    for file in files {
+        let scenario: Scenario = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        if let Err(error) = run_one(&runtime, &scenario) {
+            panic!("{}: {error}", file.display());
+        }
+    }
+}
+
 #[test]
 fn random_hr_timelines_faults_and_changes_by_hand_keep_every_invariant() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

@@ -140,13 +140,15 @@ pub fn decide(
             DisableMode::Suspend => Operation::SuspendUser { user: target.clone() },
         };
         context.push(ActionKind::DeprovisionIdentity, Some(identity), operation);
-        if logout {
-            context.push(
-                ActionKind::DeprovisionIdentity,
-                Some(identity),
-                Operation::ClearSessions { user: target.clone(), oauth_tokens: true },
-            );
-        }
+    }
+    // Logged out whenever its access is taken, also when someone else disabled the account
+    // first: a suspension by hand need not end the sessions and tokens the user holds.
+    if logout {
+        context.push(
+            ActionKind::DeprovisionIdentity,
+            Some(identity),
+            Operation::ClearSessions { user: target.clone(), oauth_tokens: true },
+        );
     }
     remove_access(context, identity, &target, groups, roles);
     identity.planned_status = Some(match mode {
