@@ -6,14 +6,17 @@
 //! grants or takes away an admin role and asks for password resets, writing the employee number
 //! the way exports do (`4100`, `04100`, `+4100`, ` 4100 `) and the email in any case. Before the
 //! run someone changes Okta by hand (locks an account out, suspends, unsuspends or reactivates
-//! one, adds a group or a role, edits a title, deletes a user, signs in, completes a reset). The
+//! one, adds a group or a role, edits a title, deletes a user, signs in, follows an activation or
+//! reset link), and again between a troubled apply and its resume. The
 //! day's apply meets trouble: random 5xx, dropped connections before and after the work, answers
-//! past the client's timeout, 429s, a kill at a random write followed by a resume, two appliers of
+//! past the client's timeout, 429s, a kill at a chosen write (done by Okta or not) followed by a
+//! resume, two appliers of
 //! one plan, or a stalled applier whose run is taken over. Then the run is resumed and the day
 //! planned and applied again without trouble, and the invariants must hold:
 //!
 //! - (a) every leaver has no access (not ACTIVE: SUSPENDED or DEPROVISIONED, in no OKTA_GROUP,
-//!   no admin role, no session) or is named as an issue; never kept in silence;
+//!   no admin role, no session) or is named as an issue for a reason the scenario allows (no
+//!   account; Okta refuses to suspend it); never kept in silence, and no other issue is allowed;
 //! - (b) every active person exists exactly once, with the policy's attributes, its department
 //!   group and no other `dept-` group, the `staff` group, and HELP_DESK_ADMIN exactly when HR
 //!   says so;
@@ -27,9 +30,10 @@
 //! Generation and shrinking are proptest's; the runner's seed is `EXPLORER_SEED` (default fixed,
 //! so CI explores the same scenarios each run) and the number of scenarios `EXPLORER_CASES`
 //! (default 60). A failure prints the seed, the shrunk scenario, and writes it as JSON for
-//! `EXPLORER_REPLAY=<file>`, which runs that scenario alone. A long run:
-//! `EXPLORER_CASES=20000 EXPLORER_SEED=7 cargo test --release --all-features --test integration
-//! lifecycle_explorer -- --nocapture`.
+//! `EXPLORER_REPLAY=<file>`, which runs that scenario alone; every scenario it once failed on is
+//! kept in `explorer_regressions/` and replayed by the suite. A long run (`EXPLORER_PROGRESS`
+//! prints the totals every 500 scenarios): `EXPLORER_CASES=20000 EXPLORER_SEED=7 cargo test
+//! --release --all-features --test integration lifecycle_explorer -- --nocapture`.
 #![cfg(feature = "simulator")]
 
 use crate::common;
