@@ -2,17 +2,16 @@
 //! simulator, with changes made by hand in Okta between runs and trouble during the applies, and
 //! invariants checked after every day from the simulator's own state (never from the report).
 //!
-//! A scenario is a few people over a few days. Each day HR hires, moves, lets go, rehires,
-//! grants or takes away an admin role and asks for password resets, writing the employee number
-//! the way exports do (`4100`, `04100`, `+4100`, ` 4100 `) and the email in any case. Before the
-//! run someone changes Okta by hand (locks an account out, suspends, unsuspends or reactivates
-//! one, adds a group or a role, edits a title, deletes a user, signs in, follows an activation or
-//! reset link), and again between a troubled apply and its resume. The
-//! day's apply meets trouble: random 5xx, dropped connections before and after the work, answers
-//! past the client's timeout, 429s, a kill at a chosen write (done by Okta or not) followed by a
-//! resume, two appliers of
-//! one plan, or a stalled applier whose run is taken over. Then the run is resumed and the day
-//! planned and applied again without trouble, and the invariants must hold:
+//! A scenario is a few people over a few days. Each day HR hires, moves, lets go, rehires, grants
+//! or takes away an admin role and asks for password resets, writing the employee number the way
+//! exports do (`4100`, `04100`, `+4100`, ` 4100 `) and the email in any case. Before the run
+//! someone changes Okta by hand (locks an account out, suspends, unsuspends or reactivates one,
+//! adds a group or a role, edits a title, deletes a user, signs in, follows an activation or reset
+//! link), and again between a troubled apply and its resume. The day's apply meets trouble: random
+//! 5xx, dropped connections before and after the work, answers past the client's timeout, 429s, a
+//! kill at a chosen write (done by Okta or not) followed by a resume, two appliers of one plan, or
+//! a stalled applier whose run is taken over. Then the run is resumed and the day planned and
+//! applied again without trouble, and the invariants must hold:
 //!
 //! - (a) every leaver has no access (not ACTIVE: SUSPENDED or DEPROVISIONED, in no OKTA_GROUP,
 //!   no admin role, no session) or is named as an issue for a reason the scenario allows (no
