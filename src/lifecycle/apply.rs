@@ -951,24 +951,23 @@ async fn reset_in_log(context: &Context<'_>, user_id: &str, sent_at: chrono::Dat
         })
     };
     let logs = context.client.logs();
-    loop {
-        let now = chrono::Utc::now();
+    // The uuid of the reset's event, when the log shows one up to now.
+    let reset_event = || async {
         let ours = LogQuery {
             since: Some(sent_at - CLOCK_MARGIN),
-            until: Some(now),
+            until: Some(chrono::Utc::now()),
             filter: Some(format!("eventType eq \"{RESET_EVENT}\" and target.id eq \"{user_id}\"")),
             ..LogQuery::default()
         };
-        let events = match logs.list(&ours) {
-            Ok(listing) => listing.try_collect_all().await,
-            Err(error) => Err(error),
-        };
-        match events {
-            Ok(events) => {
-                if let Some(event) = events.iter().find(|e| e.outcome() != Some("FAILURE") && e.targets_id(user_id)) {
-                    return LogVerdict::Found(event.uuid().to_owned());
-                }
-            }
+        let events = logs.list(&ours)?.try_collect_all().await?;
+        let made = events.iter().find(|e| e.outcome() != Some("FAILURE") && e.targets_id(user_id));
+        Ok::<_, Error>(made.map(|event| event.uuid().to_owned()))
+    };
+    loop {
+        let now = chrono::Utc::now();
+        match reset_event().await {
+            Ok(Some(uuid)) => return LogVerdict::Found(uuid),
+            Ok(None) => {}
             Err(error) => return unreadable(error),
         }
         if now - sent_at >= settle {
@@ -995,15 +994,9 @@ async fn reset_in_log(context: &Context<'_>, user_id: &str, sent_at: chrono::Dat
         };
         if caught_up {
             // Asked once more: the reset's own event may have become visible with the later one.
-            let events = match logs.list(&ours) {
-                Ok(listing) => listing.try_collect_all().await,
-                Err(error) => Err(error),
-            };
-            return match events {
-                Ok(events) => match events.iter().find(|e| e.outcome() != Some("FAILURE") && e.targets_id(user_id)) {
-                    Some(event) => LogVerdict::Found(event.uuid().to_owned()),
-                    None => LogVerdict::Absent,
-                },
+            return match reset_event().await {
+                Ok(Some(uuid)) => LogVerdict::Found(uuid),
+                Ok(None) => LogVerdict::Absent,
                 Err(error) => unreadable(error),
             };
         }

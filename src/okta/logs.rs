@@ -151,12 +151,9 @@ impl LogQuery {
     }
 
     fn parameters(&self, default_limit: u32, until: Option<DateTime<Utc>>) -> Result<Vec<(&'static str, String)>> {
-        let limit = self.limit.unwrap_or(default_limit).min(MAX_LOG_LIMIT);
-        if !(1..=MAX_LOG_LIMIT).contains(&self.limit.unwrap_or(limit)) {
-            return Err(Error::InvalidInput(format!(
-                "limit must be between 1 and {MAX_LOG_LIMIT}, not {}",
-                self.limit.unwrap_or(limit)
-            )));
+        let limit = self.limit.unwrap_or(default_limit);
+        if !(1..=MAX_LOG_LIMIT).contains(&limit) {
+            return Err(Error::InvalidInput(format!("limit must be between 1 and {MAX_LOG_LIMIT}, not {limit}")));
         }
         if let (Some(since), Some(until)) = (self.since, until) {
             if since > until {

@@ -578,11 +578,11 @@ impl World {
         for change in &day.by_hand {
             self.by_hand(change).await?;
         }
-        let records = records(&self.people, day.spelling, false);
-        self.lookup_and_listing_agree(&records).await?;
+        let export = records(&self.people, day.spelling, false);
+        self.lookup_and_listing_agree(&export).await?;
 
         // The day's run, in trouble.
-        let planned = plan(&self.client, &self.policy, &records, &self.journal)
+        let planned = plan(&self.client, &self.policy, &export, &self.journal)
             .await
             .map_err(|e| format!("day {number}: planning failed: {e}"))?;
         self.log.push(format!("plan:\n{}", planned.render()));
@@ -604,7 +604,7 @@ impl World {
         self.succeeded_is_true(&planned, &fresh)?;
 
         // The day planned and applied again without trouble: the org must now be as HR says.
-        let steady = records_steady(&self.people, day.spelling);
+        let steady = records(&self.people, day.spelling, true);
         let again = plan(&self.client, &self.policy, &steady, &self.journal)
             .await
             .map_err(|e| format!("day {number}: planning again failed: {e}"))?;
@@ -809,19 +809,7 @@ impl World {
                     self.apply_bounded(planned, &second, waiting),
                 )
                 .await;
-                for (name, report) in [("first", one), ("second", two)] {
-                    match report {
-                        Ok(report) => {
-                            self.log.push(format!("{name} of two appliers:\n{}", report.render()));
-                            self.succeeded_is_true(planned, &report)?;
-                        }
-                        // The one that did not get the run may be refused; that is its answer.
-                        Err(error) if error.contains("in progress") || error.contains("another applier") => {
-                            self.log.push(format!("{name} of two appliers: {error}"));
-                        }
-                        Err(error) => return fail(format!("{name} of two appliers: {error}")),
-                    }
-                }
+                self.concurrent_reports(planned, [("first of two appliers", one), ("second of two appliers", two)])?;
             }
             Trouble::Takeover if writes => {
                 self.sim.script_fault("*", "/api/v1/", ScriptedFault::DelayMs(1_500));
@@ -836,18 +824,7 @@ impl World {
                     })
                     .await;
                 self.sim.clear_scripted_faults();
-                for (name, report) in [("stalled", one), ("successor", two)] {
-                    match report {
-                        Ok(report) => {
-                            self.log.push(format!("{name} applier:\n{}", report.render()));
-                            self.succeeded_is_true(planned, &report)?;
-                        }
-                        Err(error) if error.contains("in progress") || error.contains("another applier") => {
-                            self.log.push(format!("{name} applier: {error}"));
-                        }
-                        Err(error) => return fail(format!("{name} applier: {error}")),
-                    }
-                }
+                self.concurrent_reports(planned, [("stalled applier", one), ("successor applier", two)])?;
             }
             Trouble::Takeover => {
                 let report = self.apply_checked(planned, "apply (nothing to take over)", options).await?;
@@ -862,6 +839,24 @@ impl World {
                 let report = report?;
                 self.log.push(format!("apply with {count} 429s:\n{}", report.render()));
                 self.succeeded_is_true(planned, &report)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The reports of two appliers of one plan: each true in Okta, or a refusal because the
+    /// other one had the run (that is its answer).
+    fn concurrent_reports(&mut self, planned: &Plan, reports: [(&str, Result<Report, String>); 2]) -> Checked {
+        for (name, report) in reports {
+            match report {
+                Ok(report) => {
+                    self.log.push(format!("{name}:\n{}", report.render()));
+                    self.succeeded_is_true(planned, &report)?;
+                }
+                Err(error) if error.contains("in progress") || error.contains("another applier") => {
+                    self.log.push(format!("{name}: {error}"));
+                }
+                Err(error) => return fail(format!("{name}: {error}")),
             }
         }
         Ok(())
@@ -1114,10 +1109,6 @@ impl World {
         }
         Ok(())
     }
-}
-
-fn records_steady(people: &BTreeMap<u8, Person>, spelling: u8) -> Vec<IdentityRecord> {
-    records(people, spelling, true)
 }
 
 /// How long an apply of `planned` may take: every change's requests, each retried within the
