@@ -149,6 +149,63 @@ fn governor_for(config: &ClientConfig) -> Result<Arc<Governor>> {
     }
 }
 
+/// One attempt of a write (any method but GET and HEAD), as the caller that asked for them with
+/// [`record_writes`] sees it: what the System Log's events of that write can be joined on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SentWrite {
+    /// `POST`, `PUT`, `DELETE`.
+    pub method: String,
+    /// The path (the System Log's `debugContext.debugData.requestUri`).
+    pub path: String,
+    /// Okta's `X-Okta-Request-Id` (the System Log's `debugContext.debugData.requestId`), when an
+    /// answer arrived.
+    pub request_id: Option<String>,
+    /// The answer's status; `None` when none arrived (the request may still have been carried out).
+    pub status: Option<u16>,
+    /// When the attempt was sent and when it ended, on this machine's clock (RFC 3339).
+    pub sent_at: String,
+    /// When it ended (answered, timed out or dropped).
+    pub ended_at: String,
+}
+
+tokio::task_local! {
+    static WRITES: std::cell::RefCell<Vec<SentWrite>>;
+}
+
+/// Runs `work`, collecting every attempt of every write it sends through an [`OktaClient`]
+/// (retries included, answered or not), in the order they ended. This is how the journal learns
+/// the request ids of what a change sent.
+pub async fn record_writes<T>(work: impl std::future::Future<Output = T>) -> (T, Vec<SentWrite>) {
+    WRITES
+        .scope(std::cell::RefCell::new(Vec::new()), async move {
+            let output = work.await;
+            let writes = WRITES.with(|writes| writes.take());
+            (output, writes)
+        })
+        .await
+}
+
+/// Adds an attempt of a write to the [`record_writes`] collecting it, if any.
+fn note_write(request: &ApiRequest, path: &str, request_id: Option<String>, status: Option<u16>, sent_at: SystemTime) {
+    if request.method == Method::GET || request.method == Method::HEAD {
+        return;
+    }
+    let write = SentWrite {
+        method: request.method.as_str().to_owned(),
+        path: path.to_owned(),
+        request_id,
+        status,
+        sent_at: rfc3339(sent_at),
+        ended_at: rfc3339(SystemTime::now()),
+    };
+    // Outside `record_writes` nobody asked for them.
+    let _ = WRITES.try_with(|writes| writes.borrow_mut().push(write));
+}
+
+fn rfc3339(at: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(at).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 const X_OKTA_REQUEST_ID: &str = "x-okta-request-id";
 const X_OKTA_RETRY_FOR: &str = "x-okta-retry-for";
 const X_OKTA_RETRY_COUNT: &str = "x-okta-retry-count";
@@ -246,6 +303,7 @@ impl OktaClient {
                 }
             }
             let started = Instant::now();
+            let sent_at = SystemTime::now();
             let sent = builder.send().await;
             let (outcome, answer) = match sent {
                 Ok(response) => {
@@ -260,6 +318,13 @@ impl OktaClient {
                                 format!("the answer is larger than {} MiB; it was not read", MAX_BODY_BYTES >> 20);
                             if (200..300).contains(&status) {
                                 // Answered 2xx: done, but unreadable (a write is not repeated).
+                                note_write(
+                                    request,
+                                    &path,
+                                    header_text(&headers, X_OKTA_REQUEST_ID),
+                                    Some(status),
+                                    sent_at,
+                                );
                                 return Err(Error::Decode { path, message });
                             }
                             // Any other status goes through the same retry decision as a readable
@@ -304,6 +369,10 @@ impl OktaClient {
             };
             let elapsed = started.elapsed();
             let request_id = answer.as_ref().and_then(|(_, headers, _)| header_text(headers, X_OKTA_REQUEST_ID));
+            if !matches!(outcome, Attempt::ConnectFailed) {
+                // A connection never opened carried nothing to Okta.
+                note_write(request, &path, request_id.clone(), answer.as_ref().map(|(status, _, _)| *status), sent_at);
+            }
             if let Some((status, _, _)) = &answer {
                 tracing::debug!(
                     method,

@@ -13,5 +13,5 @@ pub mod retry;
 // package's platform): the store locks files with `flock` and reads `/proc` for live pids.
 pub mod shared;
 
-pub use client::{parse_next_link, ApiRequest, ApiResponse, OktaClient, MAX_BODY_BYTES};
+pub use client::{parse_next_link, record_writes, ApiRequest, ApiResponse, OktaClient, SentWrite, MAX_BODY_BYTES};
 pub use pages::ItemStream;

@@ -619,7 +619,14 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
             return outcome;
         }
     }
-    match settle(context, change).await {
+    let (settled, writes) = crate::http::record_writes(settle(context, change)).await;
+    // The request ids of what was sent, before the outcome: a System Log event is then joined
+    // with this change (`drift`), whatever the outcome turns out to be.
+    if let Err(journal_error) = journal.record_requests(run_id, change.seq, &writes) {
+        tracing::warn!(run_id, seq = change.seq, error = %journal_error, "journal write failed");
+        outcome.journal_error = Some(journal_error.to_string());
+    }
+    match settled {
         Ok(Done::Succeeded { result, note }) => {
             learn(resolved, change, result.as_ref(), true);
             record(context, change, ChangeStatus::Succeeded, result.as_ref(), note.as_deref(), None, &mut outcome);

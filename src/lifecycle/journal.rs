@@ -182,7 +182,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The journal's schema version (`PRAGMA user_version`). Version 0 is the schema of release
 /// 0.1; each later version adds to it through [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The schema of release 0.1 (version 0), created as it was so that old and new journals go
 /// through the same migrations.
@@ -256,6 +256,21 @@ ALTER TABLE runs ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN lease_origin TEXT;
 ALTER TABLE runs ADD COLUMN lease_expires_uptime_ms INTEGER;
 ALTER TABLE snapshots ADD COLUMN status_changed TEXT;
+",
+    "
+ALTER TABLE changes ADD COLUMN claimed_at TEXT;
+CREATE TABLE IF NOT EXISTS requests (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    request_id TEXT,
+    status INTEGER,
+    sent_at TEXT NOT NULL,
+    ended_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS requests_by_change ON requests(run_id, seq);
+CREATE INDEX IF NOT EXISTS requests_by_request_id ON requests(request_id);
 ",
 ];
 
@@ -336,6 +351,60 @@ pub struct RunInfo {
     pub status: String,
     /// Changes by status.
     pub changes: std::collections::BTreeMap<String, usize>,
+}
+
+/// The change of a run that sent a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentBy {
+    /// The run.
+    pub run_id: String,
+    /// The change's position in the plan.
+    pub seq: u32,
+    /// The operation (`deactivate_user`, ...).
+    pub operation: String,
+}
+
+/// An attempt of a write that no answer came back to (its request id is not known).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unanswered {
+    /// The path it was sent to.
+    pub path: String,
+    /// When it was sent (RFC 3339).
+    pub sent_at: String,
+    /// When it ended without an answer.
+    pub ended_at: String,
+    /// The change.
+    pub by: SentBy,
+}
+
+/// A change whose attempts were not recorded: its targets and when it was in flight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unrecorded {
+    /// When it was last claimed (`None`: before schema version 4).
+    pub claimed_at: Option<String>,
+    /// When its row last changed.
+    pub updated_at: String,
+    /// The ids of the user and group it was about.
+    pub targets: Vec<String>,
+    /// The change.
+    pub by: SentBy,
+}
+
+/// What the journal knows its runs sent, as [`Journal::sent_since`] reads it.
+#[derive(Debug, Clone, Default)]
+pub struct JournaledWrites {
+    /// Okta's request ids of the answered attempts.
+    pub request_ids: std::collections::HashMap<String, SentBy>,
+    /// Attempts that no answer came back to.
+    pub unanswered: Vec<Unanswered>,
+    /// System Log events a change was settled by (a reset's event, by uuid).
+    pub log_events: std::collections::HashMap<String, SentBy>,
+    /// Changes whose attempts were not recorded.
+    pub unrecorded: Vec<Unrecorded>,
+    /// The users the journal's runs changed or recorded.
+    pub users: std::collections::HashSet<String>,
+    /// The groups the journal's runs created or changed memberships of.
+    pub groups: std::collections::HashSet<String>,
 }
 
 /// The proof that an applier owns a run: its owner name and the lease's generation. Every
@@ -719,7 +788,7 @@ impl Journal {
         let updated = self
             .connection()
             .execute(
-                "UPDATE changes SET status = 'started', error = NULL, updated_at = ?4
+                "UPDATE changes SET status = 'started', error = NULL, updated_at = ?4, claimed_at = ?4
                  WHERE run_id = ?1 AND seq = ?2 AND status = ?3
                    AND EXISTS (SELECT 1 FROM runs WHERE run_id = ?1 AND lease_owner = ?5 AND lease_generation = ?6)",
                 params![run_id, change.seq, expected.as_str(), now(), fence.owner, fence.generation],
@@ -785,6 +854,163 @@ impl Journal {
             )));
         }
         Ok(())
+    }
+
+    /// Records the attempts of writes a change sent (request ids, paths, times): what joins
+    /// Okta's System Log with the journal. Recorded whoever holds the run: they were sent.
+    pub fn record_requests(&self, run_id: &str, seq: u32, writes: &[crate::http::SentWrite]) -> Result<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let mut connection = self.connection();
+        let transaction = connection.transaction().map_err(journal_error)?;
+        {
+            let mut insert = transaction
+                .prepare(
+                    "INSERT INTO requests (run_id, seq, method, path, request_id, status, sent_at, ended_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(journal_error)?;
+            for write in writes {
+                insert
+                    .execute(params![
+                        run_id,
+                        seq,
+                        write.method,
+                        write.path,
+                        write.request_id,
+                        write.status,
+                        write.sent_at,
+                        write.ended_at
+                    ])
+                    .map_err(journal_error)?;
+            }
+        }
+        transaction.commit().map_err(journal_error)
+    }
+
+    /// The attempts of writes recorded for a change, in the order they ended.
+    pub fn change_requests(&self, run_id: &str, seq: u32) -> Result<Vec<crate::http::SentWrite>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare(
+                "SELECT method, path, request_id, status, sent_at, ended_at FROM requests
+                 WHERE run_id = ?1 AND seq = ?2 ORDER BY rowid",
+            )
+            .map_err(journal_error)?;
+        let rows = statement
+            .query_map(params![run_id, seq], |row| {
+                Ok(crate::http::SentWrite {
+                    method: row.get(0)?,
+                    path: row.get(1)?,
+                    request_id: row.get(2)?,
+                    status: row.get(3)?,
+                    sent_at: row.get(4)?,
+                    ended_at: row.get(5)?,
+                })
+            })
+            .map_err(journal_error)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(journal_error)
+    }
+
+    /// What the journal knows its runs sent from `since` (RFC 3339) on, and which users and
+    /// groups they manage: the journal's side of the join with Okta's System Log.
+    pub fn sent_since(&self, since: &str) -> Result<JournaledWrites> {
+        let connection = self.connection();
+        let mut sent = JournaledWrites::default();
+        let origin = |row: &rusqlite::Row<'_>, at: usize| -> rusqlite::Result<SentBy> {
+            Ok(SentBy { run_id: row.get(at)?, seq: row.get(at + 1)?, operation: row.get(at + 2)? })
+        };
+        let mut statement = connection
+            .prepare(
+                "SELECT q.path, q.request_id, q.sent_at, q.ended_at, q.run_id, q.seq, c.operation
+                 FROM requests q JOIN changes c ON c.run_id = q.run_id AND c.seq = q.seq
+                 WHERE q.ended_at >= ?1",
+            )
+            .map_err(journal_error)?;
+        let rows = statement
+            .query_map(params![since], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, Option<String>>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    origin(row, 4)?,
+                ))
+            })
+            .map_err(journal_error)?;
+        for row in rows {
+            let (path, request_id, sent_at, ended_at, by) = row.map_err(journal_error)?;
+            match request_id {
+                Some(id) => {
+                    sent.request_ids.insert(id, by);
+                }
+                None => sent.unanswered.push(Unanswered { path, sent_at, ended_at, by }),
+            }
+        }
+        drop(statement);
+        // Changes in flight whose attempts were never recorded (the process stopped mid-send, or
+        // the journal was written by a release before schema version 4): only their target and
+        // the time between their claim and their last mark are known.
+        let mut statement = connection
+            .prepare(
+                "SELECT c.claimed_at, c.updated_at, c.user_id, json_extract(c.detail, '$.group.id'),
+                        json_extract(c.detail, '$.result.group_id'), json_extract(c.detail, '$.result.log_event'),
+                        c.run_id, c.seq, c.operation,
+                        EXISTS (SELECT 1 FROM requests q WHERE q.run_id = c.run_id AND q.seq = c.seq)
+                 FROM changes c JOIN runs r ON r.run_id = c.run_id
+                 WHERE r.status != 'planned' AND c.status != 'planned' AND c.updated_at >= ?1
+                   AND c.operation != 'snapshot_user'",
+            )
+            .map_err(journal_error)?;
+        let rows = statement
+            .query_map(params![since], |row| {
+                Ok((
+                    row.get::<_, Option<String>>(0)?,
+                    row.get::<_, String>(1)?,
+                    [
+                        row.get::<_, Option<String>>(2)?,
+                        row.get::<_, Option<String>>(3)?,
+                        row.get::<_, Option<String>>(4)?,
+                    ],
+                    row.get::<_, Option<String>>(5)?,
+                    origin(row, 6)?,
+                    row.get::<_, bool>(9)?,
+                ))
+            })
+            .map_err(journal_error)?;
+        for row in rows {
+            let (claimed_at, updated_at, targets, log_event, by, recorded) = row.map_err(journal_error)?;
+            if let Some(uuid) = log_event {
+                sent.log_events.insert(uuid, by.clone());
+            }
+            if !recorded {
+                let targets: Vec<String> = targets.into_iter().flatten().collect();
+                if !targets.is_empty() {
+                    sent.unrecorded.push(Unrecorded { claimed_at, updated_at, targets, by });
+                }
+            }
+        }
+        drop(statement);
+        let mut statement = connection
+            .prepare(
+                "SELECT user_id FROM changes WHERE user_id IS NOT NULL
+                 UNION SELECT user_id FROM snapshots",
+            )
+            .map_err(journal_error)?;
+        let users = statement.query_map([], |row| row.get::<_, String>(0)).map_err(journal_error)?;
+        sent.users = users.collect::<rusqlite::Result<_>>().map_err(journal_error)?;
+        drop(statement);
+        let mut statement = connection
+            .prepare(
+                "SELECT json_extract(detail, '$.group.id') FROM changes WHERE json_extract(detail, '$.group.id') IS NOT NULL
+                 UNION SELECT json_extract(detail, '$.result.group_id') FROM changes
+                   WHERE json_extract(detail, '$.result.group_id') IS NOT NULL",
+            )
+            .map_err(journal_error)?;
+        let groups = statement.query_map([], |row| row.get::<_, String>(0)).map_err(journal_error)?;
+        sent.groups = groups.collect::<rusqlite::Result<_>>().map_err(journal_error)?;
+        Ok(sent)
     }
 
     /// The recorded status and result of a change.

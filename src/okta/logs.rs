@@ -35,12 +35,13 @@ pub struct LogEvent {
     raw: Value,
 }
 
-/// One target of a [`LogEvent`]: what the event acted on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One target of a [`LogEvent`] (what the event acted on), or its actor (who acted).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LogTarget {
     /// The object's id (`00u…` for a user, `00g…` for a group).
     pub id: String,
     /// Okta's object type (`User`, `UserGroup`, …).
+    #[serde(rename = "type")]
     pub kind: String,
     /// The login of a user, the name of a group.
     pub alternate_id: Option<String>,
@@ -87,23 +88,38 @@ impl LogEvent {
     /// What the event acted on.
     pub fn targets(&self) -> Vec<LogTarget> {
         let Some(targets) = self.raw["target"].as_array() else { return Vec::new() };
-        targets
-            .iter()
-            .filter_map(|target| {
-                Some(LogTarget {
-                    id: target["id"].as_str()?.to_owned(),
-                    kind: target["type"].as_str().unwrap_or_default().to_owned(),
-                    alternate_id: target["alternateId"].as_str().map(str::to_owned),
-                    display_name: target["displayName"].as_str().map(str::to_owned),
-                })
-            })
-            .collect()
+        targets.iter().filter_map(entity).collect()
+    }
+
+    /// Who acted: its id, type (`User`, `PublicClientApp`, …), login or client id, and name.
+    pub fn actor(&self) -> Option<LogTarget> {
+        entity(&self.raw["actor"])
+    }
+
+    /// Okta's one-line description of the event.
+    pub fn display_message(&self) -> Option<&str> {
+        self.raw["displayMessage"].as_str()
+    }
+
+    /// The path of the request that caused the event, when Okta records it.
+    pub fn request_uri(&self) -> Option<&str> {
+        self.raw["debugContext"]["debugData"]["requestUri"].as_str()
     }
 
     /// Whether one of the event's targets has this id.
     pub fn targets_id(&self, id: &str) -> bool {
         self.raw["target"].as_array().is_some_and(|targets| targets.iter().any(|t| t["id"].as_str() == Some(id)))
     }
+}
+
+/// An actor or a target, as the log writes both.
+fn entity(value: &Value) -> Option<LogTarget> {
+    Some(LogTarget {
+        id: value["id"].as_str()?.to_owned(),
+        kind: value["type"].as_str().unwrap_or_default().to_owned(),
+        alternate_id: value["alternateId"].as_str().map(str::to_owned),
+        display_name: value["displayName"].as_str().map(str::to_owned),
+    })
 }
 
 impl Resource for LogEvent {

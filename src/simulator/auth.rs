@@ -28,6 +28,8 @@ pub(crate) struct AccessToken {
 pub(crate) struct Credentials {
     /// SSWS tokens; `None` scopes means all scopes.
     pub api_tokens: HashMap<String, Option<Vec<String>>>,
+    /// SSWS tokens that act as another admin of the org (by user id) rather than the org's admin.
+    pub token_owners: HashMap<String, String>,
     pub access_tokens: HashMap<String, AccessToken>,
 }
 
@@ -82,9 +84,10 @@ pub(crate) fn authenticate(
     };
     let token = token.trim();
     if scheme == "SSWS" {
+        let actor = credentials.token_owners.get(token).map_or(Actor::Admin, |owner| Actor::User(owner.clone()));
         return match credentials.api_tokens.get(token) {
-            Some(None) => Ok((Principal::AllScopes, Actor::Admin)),
-            Some(Some(scopes)) => Ok((Principal::Scoped(scopes.clone()), Actor::Admin)),
+            Some(None) => Ok((Principal::AllScopes, actor)),
+            Some(Some(scopes)) => Ok((Principal::Scoped(scopes.clone()), actor)),
             None => Err(ApiError::invalid_token()),
         };
     }

@@ -233,6 +233,9 @@ pub(crate) enum Actor {
     Admin,
     /// A service app calling with an access token from the token endpoint: its client id.
     App(String),
+    /// Another admin of the org (a person, as in the Admin Console), by user id: the owner of
+    /// a token added with [`super::Simulator::add_admin_token`].
+    User(String),
 }
 
 /// The request an event comes from: what `client`, `request`, `transaction` and
@@ -375,7 +378,13 @@ impl Org {
         debug: Vec<(&str, Value)>,
     ) {
         let admin_id = self.admin_id.clone();
-        self.log.append(|published_ms| event_json(context, kind, targets, debug, &admin_id, published_ms));
+        let person = match &context.actor {
+            Actor::User(id) => Some(self.users.get(id).map(user_target).unwrap_or_else(
+                || json!({"id": id, "type": "User", "alternateId": null, "displayName": null, "detailEntry": null}),
+            )),
+            _ => None,
+        };
+        self.log.append(|published_ms| event_json(context, kind, targets, debug, &admin_id, person, published_ms));
     }
 }
 
@@ -385,9 +394,11 @@ fn event_json(
     targets: Vec<Value>,
     debug: Vec<(&str, Value)>,
     admin_id: &str,
+    person: Option<Value>,
     published_ms: i64,
 ) -> Value {
     let (actor, client_id) = match &context.actor {
+        Actor::User(_) => (person.unwrap_or(Value::Null), Value::Null),
         Actor::Admin => (
             json!({
                 "id": admin_id,

@@ -808,6 +808,18 @@ impl Simulator {
         self.shared.write_credentials().api_tokens.insert(token.to_owned(), scopes);
     }
 
+    /// Accepts another SSWS token, with every scope, that acts as the org's user `user` (by id
+    /// or login): an admin working by hand, as in the Admin Console. The System Log names that
+    /// user as the actor of what the token changes. False (and no token) when there is no such
+    /// user.
+    pub fn add_admin_token(&self, token: &str, user: &str) -> bool {
+        let Some(user_id) = self.shared.read_org().resolve_user(user) else { return false };
+        let mut credentials = self.shared.write_credentials();
+        credentials.api_tokens.insert(token.to_owned(), None);
+        credentials.token_owners.insert(token.to_owned(), user_id);
+        true
+    }
+
     /// Accepts an OAuth 2.0 access token (`Authorization: Bearer` or, when `dpop_jkt` is set,
     /// `Authorization: DPoP` with a `DPoP` proof header) with these scopes until `expires_at`.
     pub fn register_access_token(

@@ -2,8 +2,8 @@
 //! the simulator fails about one request in ten (5xx, connections dropped before and after the
 //! work, answers slower than the client's timeout, rate-limit and concurrency 429s). After that
 //! one apply the org must be what the policy asks for, with no user created twice, every reset
-//! sent exactly once (one whose answer was lost is settled from Okta's System Log) and every
-//! journal row final.
+//! sent exactly once (one whose answer was lost is settled from Okta's System Log), every
+//! journal row final, and no event of the System Log taken for a change made outside the run.
 //!
 //! `SOAK_IDENTITIES` sets the size (default 300, for CI); `SOAK_SEEDS` the fault seeds (default
 //! `1`), e.g. `SOAK_IDENTITIES=1000 SOAK_SEEDS=1,2,3 cargo test --release --features simulator
@@ -15,6 +15,7 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use okta_lifecycle::lifecycle::drift::{drift, DriftOptions};
 use okta_lifecycle::lifecycle::journal::ChangeStatus;
 use okta_lifecycle::lifecycle::record::IdentityRecord;
 use okta_lifecycle::lifecycle::{apply, plan, ApplyOptions, Journal, Policy};
@@ -124,6 +125,7 @@ async fn soak(size: usize, seed: u64) {
     let journal = Journal::in_memory().unwrap();
     let policy = policy();
     let started = Instant::now();
+    let since = chrono::Utc::now();
     let planned = plan(&client, &policy, &records, &journal).await.unwrap();
     assert!(planned.issues.is_empty(), "{:?}", planned.issues);
     let planning = started.elapsed();
@@ -161,6 +163,16 @@ async fn soak(size: usize, seed: u64) {
     assert_eq!(creates, joiners, "no user created twice");
     assert_eq!(reset_events as usize, resets, "every requested reset sent");
     assert!(counters.reset_password.values().all(|count| *count == 1), "no reset sent twice");
+    // Okta's System Log joined with the journal finds no change made outside the run: every
+    // event of every write, answered or not, is the run's own.
+    let drifted = drift(
+        &client,
+        &journal,
+        &DriftOptions { since: since - chrono::TimeDelta::seconds(5), until: None, everything: true },
+    )
+    .await
+    .unwrap();
+    assert!(drifted.is_empty(), "the run's own changes taken for drift: {drifted:#?}");
     let final_rows = journal.run_changes(&planned.run_id).unwrap();
     assert!(final_rows.iter().all(|(_, status)| *status == ChangeStatus::Succeeded), "every journal row final");
 
