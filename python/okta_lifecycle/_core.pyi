@@ -18,6 +18,7 @@ from okta_lifecycle.types import (
     AttributeChange,
     Change,
     ChangeRecord,
+    DriftEvent,
     GovernorStats,
     LogEvent,
     Outcome,
@@ -660,6 +661,14 @@ class OktaClient:
         """Read the org and plan ``policy`` for ``records`` (a list of dicts or a .csv/.jsonl path).
         Nothing is written to Okta; the plan is recorded in the journal, which is what lets it be
         applied."""
+    def drift(
+        self, *, since: datetime.datetime, until: datetime.datetime | None = None, everything: bool = False
+    ) -> list[DriftEvent]:
+        """The changes Okta's System Log shows between ``since`` and ``until`` (default now) to the
+        users and groups this journal's runs manage (to any, with ``everything=True``) that no
+        okta-lifecycle run made: who changed what outside the process, oldest first. Joined with
+        the journal by request id and target. ``since`` at most 90 days ago (InvalidInputError);
+        needs the okta.logs.read scope (ConfigurationError)."""
     def apply(
         self, plan: Plan, *, concurrency: int = 16, override_safety: bool = False, wait_for_lease: float | None = None
     ) -> Report:
@@ -999,6 +1008,14 @@ class AsyncOktaClient:
         """Read the org and plan ``policy`` for ``records`` (a list of dicts or a .csv/.jsonl path).
         Nothing is written to Okta; the plan is recorded in the journal, which is what lets it be
         applied."""
+    def drift(
+        self, *, since: datetime.datetime, until: datetime.datetime | None = None, everything: bool = False
+    ) -> Awaitable[list[DriftEvent]]:
+        """The changes Okta's System Log shows between ``since`` and ``until`` (default now) to the
+        users and groups this journal's runs manage (to any, with ``everything=True``) that no
+        okta-lifecycle run made: who changed what outside the process, oldest first. Joined with
+        the journal by request id and target. ``since`` at most 90 days ago (InvalidInputError);
+        needs the okta.logs.read scope (ConfigurationError)."""
     def apply(
         self, plan: Plan, *, concurrency: int = 16, override_safety: bool = False, wait_for_lease: float | None = None
     ) -> Awaitable[Report]:
@@ -1097,6 +1114,10 @@ class OktaSimulator:
         order; a user's list includes the roles its groups hold. Empty for an unknown id."""
     def add_api_token(self, token: str, scopes: Sequence[str] | None = None) -> None:
         """Accept another SSWS token, optionally restricted to some scopes."""
+    def add_admin_token(self, token: str, user: str) -> None:
+        """Accept another SSWS token, with every scope, acting as the org's user ``user`` (id or
+        login): an admin working by hand, whom the System Log names as the actor of its changes.
+        ValueError when the org has no such user."""
     def register_oauth_app(
         self, client_id: str, public_keys: Sequence[Mapping[str, Any]], scopes: Sequence[str], require_dpop: bool = True
     ) -> None:

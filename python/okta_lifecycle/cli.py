@@ -138,6 +138,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     target(command)
 
+    command = commands.add_parser(
+        "drift",
+        help="changes Okta's System Log shows to managed users and groups that no run made",
+        description="Lists the changes Okta's System Log shows to the users and groups the journal's runs manage "
+        "that no okta-lifecycle run made (a role granted by hand, a leaver reactivated by hand), with who made "
+        "each. Needs the okta.logs.read scope.",
+    )
+    command.add_argument(
+        "--since",
+        default="24h",
+        help="from when: an RFC 3339 time or a duration ago such as 30m, 24h, 7d (default 24h)",
+    )
+    command.add_argument("--until", help="until when (RFC 3339 time or duration ago; default now)")
+    command.add_argument("--all", action="store_true", help="changes to every user and group, not only managed ones")
+    command.add_argument("--fail-on-drift", action="store_true", help="exit 1 when any change is found")
+    target(command)
+
     command = commands.add_parser("deprovision", help="deprovision one user (history kept)")
     command.add_argument("login")
     command.add_argument("--mode", choices=("deactivate", "suspend"), default="deactivate")
@@ -237,7 +254,9 @@ def _policy(path: str) -> Policy:
         raise UsageError(str(error)) from error
 
 
-def _print_json(value: Any, stream: TextIO = sys.stdout) -> None:
+def _print_json(value: Any, stream: TextIO | None = None) -> None:
+    # sys.stdout as it is at the call (a caller may have redirected it since import).
+    stream = sys.stdout if stream is None else stream
     json.dump(value, stream, indent=2, default=str)
     stream.write("\n")
 
@@ -426,16 +445,54 @@ def command_history(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _rfc3339(text: str, flag: str) -> datetime.datetime:
+    """An RFC 3339 time given on the command line, in UTC (a time without offset is UTC)."""
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise UsageError(f"{flag} must be an RFC 3339 time such as 2026-01-31T00:00:00Z: {error}") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc)
+
+
+_UNITS = {"m": 60, "h": 3_600, "d": 86_400}
+
+
+def _moment(text: str, flag: str) -> datetime.datetime:
+    """A time given as RFC 3339 or as a duration ago (``30m``, ``24h``, ``7d``)."""
+    stripped = text.strip().lower()
+    if stripped[:-1].isdigit() and stripped[-1:] in _UNITS:
+        seconds = int(stripped[:-1]) * _UNITS[stripped[-1]]
+        if seconds > 90 * 86_400:
+            raise UsageError(f"{flag} {text} is further back than Okta keeps its System Log (90 days)")
+        return datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=seconds)
+    return _rfc3339(text, flag)
+
+
+def command_drift(arguments: argparse.Namespace) -> int:
+    since = _moment(arguments.since, "--since")
+    until = _moment(arguments.until, "--until") if arguments.until else None
+    with _client(arguments) as client:
+        events = client.drift(since=since, until=until, everything=arguments.all)
+    if arguments.json:
+        _print_json(events)
+    elif not events:
+        scope = "users and groups" if arguments.all else "managed users and groups"
+        sys.stdout.write(f"No change to {scope} outside okta-lifecycle's runs since {since.isoformat()}.\n")
+    for event in [] if arguments.json else events:
+        targets = ", ".join(
+            f"{target['type']} {target['alternate_id'] or target['display_name'] or target['id']}"
+            for target in event["targets"]
+        )
+        actor = event["actor"]
+        by = f"{actor['alternate_id'] or actor['id']} ({actor['type']})" if actor else "unknown actor"
+        sys.stdout.write(f"{event['published']}  {event['event_type']:<32} {targets}  by {by}\n")
+    return EXIT_FAILED if events and arguments.fail_on_drift else EXIT_OK
+
+
 def command_export(arguments: argparse.Namespace) -> int:
-    since = None
-    if arguments.since:
-        try:
-            since = datetime.datetime.fromisoformat(arguments.since.replace("Z", "+00:00"))
-        except ValueError as error:
-            raise UsageError(f"--since must be an RFC 3339 time such as 2026-01-31T00:00:00Z: {error}") from error
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=datetime.timezone.utc)
-        since = since.astimezone(datetime.timezone.utc)
+    since = _rfc3339(arguments.since, "--since") if arguments.since else None
     movers = [name.strip() for name in arguments.movers.split(",") if name.strip()]
     try:
         output = open(arguments.output, "w", newline="", encoding="utf-8") if arguments.output else sys.stdout  # noqa: SIM115
@@ -528,6 +585,7 @@ COMMANDS = {
     "runs": command_runs,
     "history": command_history,
     "export": command_export,
+    "drift": command_drift,
     "deprovision": command_deprovision,
     "reset-password": command_reset_password,
     "simulator": command_simulator,

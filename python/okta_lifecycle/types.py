@@ -20,6 +20,8 @@ __all__ = [
     "Change",
     "ChangeRecord",
     "ChangeStatus",
+    "DriftEvent",
+    "DriftParty",
     "GovernorStats",
     "GroupRef",
     "LogActor",
@@ -296,3 +298,28 @@ class LogEvent(TypedDict, total=False):
     authenticationContext: dict[str, Any]
     securityContext: dict[str, Any]
     request: dict[str, Any]
+
+
+class DriftParty(TypedDict):
+    """The actor or a target of a drift event: ``type`` is ``User``, ``UserGroup``,
+    ``PublicClientApp``, ...; ``alternate_id`` a login, a group's name or a client id."""
+
+    id: str
+    type: str
+    alternate_id: str | None
+    display_name: str | None
+
+
+class DriftEvent(TypedDict):
+    """A change Okta's System Log shows that no okta-lifecycle run made (``client.drift``):
+    who made it (``actor``), to what (``targets``), when, and whether a target is a user or
+    group the journal's runs manage."""
+
+    uuid: str
+    published: str
+    event_type: str
+    display_message: str | None
+    actor: DriftParty | None
+    targets: list[DriftParty]
+    request_id: str | None
+    managed: bool

@@ -23,7 +23,7 @@ use crate::python::conversions::Records;
 use crate::python::errors::{convert, invalid_input, raise, to_py, Class};
 use crate::python::groups::{AsyncGroups, Groups};
 use crate::python::logs::{AsyncLogs, Logs};
-use crate::python::models::{to_python, PyPlan, PyPolicy, PyReport};
+use crate::python::models::{to_python, PyJson, PyPlan, PyPolicy, PyReport};
 use crate::python::runtime::awaitable;
 use crate::python::twins::{holders, twins};
 use crate::python::users::{AsyncUsers, Users};
@@ -353,6 +353,21 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
     /// Nothing is written.
     fn plan(&self, policy: PyPolicy, records: Records) -> Outcome<PyPlan> {
         convert(lifecycle::plan(&core.client, &policy.inner, &records.0, &core.journal).await).map(|inner| PyPlan { inner })
+    }
+
+    /// The changes Okta's System Log shows to the users and groups this journal's runs manage
+    /// (or to any, with everything=True) between `since` and `until` (default now) that no run
+    /// made: each a dict with uuid, published, event_type, display_message, actor and targets
+    /// (id, type, alternate_id, display_name), request_id and managed. Needs okta.logs.read.
+    #[pyo3(signature = (*, since, until=None, everything=false))]
+    fn drift(&self, since: chrono::DateTime<chrono::FixedOffset>, until: Option<chrono::DateTime<chrono::FixedOffset>>, everything: bool) -> Outcome<PyJson> {
+        let options = lifecycle::drift::DriftOptions {
+            since: since.with_timezone(&chrono::Utc),
+            until: until.map(|until| until.with_timezone(&chrono::Utc)),
+            everything,
+        };
+        let found = convert(lifecycle::drift::drift(&core.client, &core.journal, &options).await)?;
+        Ok(PyJson(serde_json::to_value(found).unwrap_or_default()))
     }
 
     /// Applies a plan (or resumes it), journaling every change.

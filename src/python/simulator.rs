@@ -274,6 +274,17 @@ impl PySimulator {
         Ok(())
     }
 
+    /// Accepts another SSWS token, with every scope, acting as the org's user `user` (id or
+    /// login): an admin working by hand, whom the System Log names as the actor. ValueError
+    /// when there is no such user.
+    fn add_admin_token(&self, token: &str, user: &str) -> PyResult<()> {
+        if self.simulator()?.add_admin_token(token, user) {
+            Ok(())
+        } else {
+            Err(pyo3::exceptions::PyValueError::new_err(format!("the simulated org has no user {user:?}")))
+        }
+    }
+
     /// Registers an OAuth service app: its client id, public JWKs (dicts), granted scopes and
     /// whether it requires DPoP.
     #[pyo3(signature = (client_id, public_keys, scopes, require_dpop=true))]

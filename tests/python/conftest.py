@@ -39,7 +39,18 @@ from typing import Any
 import pytest
 
 from okta_lifecycle import AsyncOktaClient, GroupPages, IdentityEvents, LogEvents, OktaClient, UserPages
-from okta_lifecycle._core import Actions, AsyncActions, AsyncGroups, AsyncLogs, AsyncUsers, Groups, Logs, Users
+from okta_lifecycle._core import (
+    Actions,
+    AsyncActions,
+    AsyncGroups,
+    AsyncLogs,
+    AsyncRoles,
+    AsyncUsers,
+    Groups,
+    Logs,
+    Roles,
+    Users,
+)
 from okta_lifecycle.testing import OktaSimulator
 
 _STATE_HOME = tempfile.mkdtemp(prefix="okta-lifecycle-tests-state-")
@@ -59,7 +70,7 @@ LISTINGS = frozenset({"list", "groups", "members", "source_of_identity"})
 # Methods of the asyncio classes that return a value (not an awaitable).
 NOT_AWAITABLE = LISTINGS | {"history", "snapshots", "run_progress", "governor_stats", "close"}
 PAGES = (UserPages, GroupPages, IdentityEvents, LogEvents)
-NAMESPACES = (Users, Groups, Actions, Logs, AsyncUsers, AsyncGroups, AsyncActions, AsyncLogs)
+NAMESPACES = (Users, Groups, Actions, Logs, Roles, AsyncUsers, AsyncGroups, AsyncActions, AsyncLogs, AsyncRoles)
 
 
 def _blocking_call(name: str, method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -86,7 +97,7 @@ async def _async_call(name: str, method: Callable[..., Any], args: tuple[Any, ..
 
 
 class _Plain:
-    """Wraps a client or one of its namespaces (users, groups, actions, logs): a method call returns its
+    """Wraps a client or one of its namespaces (users, groups, actions, logs, roles): a method call returns its
     plain result, whichever kind of client is underneath."""
 
     def __init__(self, mode: str, target: Any) -> None:
