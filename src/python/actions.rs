@@ -8,12 +8,12 @@ use futures_util::StreamExt;
 use pyo3::prelude::*;
 use serde_json::Value;
 
-use crate::lifecycle::actions::source_of_identity::{self, SourceOptions};
+use crate::lifecycle::actions::source_of_identity::{self, FeedOptions, SourceOptions};
 use crate::lifecycle::direct;
 use crate::python::conversions::{wrap_user, Json, Target};
 use crate::python::errors::{convert, to_py, Outcome};
 use crate::python::models::{to_python, PyReport, PyUser};
-use crate::python::pages::IdentityEvents;
+use crate::python::pages::{IdentityChanges, IdentityEvents};
 use crate::python::twins::{holders, twins};
 
 holders! {
@@ -52,6 +52,40 @@ twins! { Actions, AsyncActions, core;
                 })
             });
             Ok(IdentityEvents::new(events.boxed()))
+        }
+
+        /// SOURCE_OF_IDENTITY from Okta's System Log: the joiners, movers, leavers, returners and
+        /// deletions recorded between `since` and `until` (default now), oldest first, each with
+        /// who made it. Deleted users, which no listing shows, are seen here. Needs okta.logs.read.
+        #[pyo3(signature = (*, since, until=None, mover_attributes=Vec::new()))]
+        fn identity_changes(
+            &self,
+            since: DateTime<chrono::FixedOffset>,
+            until: Option<DateTime<chrono::FixedOffset>>,
+            mover_attributes: Vec<String>,
+        ) -> PyResult<IdentityChanges> {
+            self.core.check()?;
+            let options = FeedOptions {
+                since: since.with_timezone(&Utc),
+                until: until.map(|until| until.with_timezone(&Utc)),
+                mover_attributes,
+            };
+            let stream = to_py(source_of_identity::changes(&self.core.client, Arc::clone(&self.core.journal), options))?;
+            let changes = stream.map(|item| {
+                item.map(|change| PyIdentityChange {
+                    event: change.event.as_str(),
+                    user_id: change.user_id,
+                    login: change.login,
+                    record: change.record.as_value().clone(),
+                    moved: serde_json::to_value(&change.moved).unwrap_or(Value::Null),
+                    actor: serde_json::to_value(&change.actor).unwrap_or(Value::Null),
+                    event_type: change.event_type,
+                    published: change.published,
+                    uuid: change.uuid,
+                    user: change.user.map(wrap_user),
+                })
+            });
+            Ok(IdentityChanges::new(changes.boxed()))
         }
     }
 
@@ -131,5 +165,82 @@ impl PyIdentityEvent {
     }
     fn __repr__(&self) -> String {
         format!("IdentityEvent(event={:?}, login={:?})", self.event, self.user.inner.login().unwrap_or_default())
+    }
+}
+
+/// One identity change read from Okta's System Log, with who made it.
+#[pyclass(module = "okta_lifecycle._core", name = "IdentityChange", frozen)]
+pub(crate) struct PyIdentityChange {
+    event: &'static str,
+    user_id: String,
+    login: Option<String>,
+    user: Option<PyUser>,
+    record: Value,
+    moved: Value,
+    actor: Value,
+    event_type: String,
+    published: DateTime<Utc>,
+    uuid: String,
+}
+
+#[pymethods]
+impl PyIdentityChange {
+    /// "joiner", "mover", "leaver", "returner", "deleted" or "updated".
+    #[getter]
+    fn event(&self) -> &'static str {
+        self.event
+    }
+    /// The user's id.
+    #[getter]
+    fn user_id(&self) -> &str {
+        &self.user_id
+    }
+    /// The user's login.
+    #[getter]
+    fn login(&self) -> Option<&str> {
+        self.login.as_deref()
+    }
+    /// The user as Okta returns it now (None once deleted).
+    #[getter]
+    fn user(&self) -> Option<PyUser> {
+        self.user.clone()
+    }
+    /// The identity record: the user's now, or for a deleted user its id, login and status DELETED.
+    #[getter]
+    fn record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.record)
+    }
+    /// Mover attributes that changed: [{"attribute", "before", "after"}].
+    #[getter]
+    fn moved<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.moved)
+    }
+    /// Who made the change: {"id", "type", "alternate_id", "display_name"} (None if Okta names nobody).
+    #[getter]
+    fn actor<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.actor)
+    }
+    /// The System Log event's type.
+    #[getter]
+    fn event_type(&self) -> &str {
+        &self.event_type
+    }
+    /// When Okta recorded it: the watermark to read on from.
+    #[getter]
+    fn published(&self) -> DateTime<Utc> {
+        self.published
+    }
+    /// The System Log event's uuid.
+    #[getter]
+    fn uuid(&self) -> &str {
+        &self.uuid
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "IdentityChange(event={:?}, login={:?}, published={:?})",
+            self.event,
+            self.login.as_deref().unwrap_or_default(),
+            self.published.to_rfc3339()
+        )
     }
 }

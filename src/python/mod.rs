@@ -97,6 +97,7 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<actions::Actions>()?;
     module.add_class::<actions::AsyncActions>()?;
     module.add_class::<actions::PyIdentityEvent>()?;
+    module.add_class::<actions::PyIdentityChange>()?;
     module.add_class::<admin::Schema>()?;
     module.add_class::<admin::AsyncSchema>()?;
     module.add_class::<admin::Roles>()?;
@@ -110,5 +111,6 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<pages::UserPages>()?;
     module.add_class::<pages::GroupPages>()?;
     module.add_class::<pages::IdentityEvents>()?;
+    module.add_class::<pages::IdentityChanges>()?;
     Ok(())
 }

@@ -58,3 +58,4 @@ macro_rules! pages {
 pages!(UserPages, "UserPages", crate::python::models::PyUser);
 pages!(GroupPages, "GroupPages", crate::python::models::PyGroup);
 pages!(IdentityEvents, "IdentityEvents", crate::python::actions::PyIdentityEvent);
+pages!(IdentityChanges, "IdentityChanges", crate::python::actions::PyIdentityChange);

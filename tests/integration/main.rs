@@ -11,6 +11,7 @@ mod client_shared_budget;
 mod client_wire;
 mod hostile_server;
 mod lifecycle_actions;
+mod lifecycle_change_feed;
 mod lifecycle_drift;
 mod lifecycle_explorer;
 mod lifecycle_log_settle;

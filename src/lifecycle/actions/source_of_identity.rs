@@ -8,6 +8,7 @@
 //! another Okta org can consume it. Movers are told apart by comparing the configured mover
 //! attributes with the values the journal saw last; each read updates what the journal saw.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -20,7 +21,7 @@ use crate::http::OktaClient;
 use crate::lifecycle::journal::Journal;
 use crate::lifecycle::plan::AttributeChange;
 use crate::lifecycle::record::IdentityRecord;
-use crate::okta::{ListUsers, User, UserStatus};
+use crate::okta::{ListUsers, LogEvent, LogQuery, LogTarget, User, UserStatus};
 use crate::scim::Filter;
 
 /// What happened to an identity since the watermark.
@@ -35,6 +36,10 @@ pub enum SourceEvent {
     Leaver,
     /// Changed otherwise.
     Updated,
+    /// Brought back after being deprovisioned or suspended (read from the System Log only).
+    Returner,
+    /// Deleted: gone from every listing, so only the System Log tells (read from it only).
+    Deleted,
 }
 
 /// One identity read from Okta.
@@ -118,13 +123,15 @@ pub fn classify(
 }
 
 impl SourceEvent {
-    /// The event's name: `joiner`, `mover`, `leaver` or `updated`.
+    /// The event's name: `joiner`, `mover`, `leaver`, `updated`, `returner` or `deleted`.
     pub fn as_str(self) -> &'static str {
         match self {
             SourceEvent::Joiner => "joiner",
             SourceEvent::Mover => "mover",
             SourceEvent::Leaver => "leaver",
             SourceEvent::Updated => "updated",
+            SourceEvent::Returner => "returner",
+            SourceEvent::Deleted => "deleted",
         }
     }
 }
@@ -183,6 +190,212 @@ pub fn read(
             }
         })
         .buffered(ENTITLEMENT_CONCURRENCY))
+}
+
+/// The System Log event types the change feed reads (Okta's event-type catalog).
+pub const IDENTITY_EVENT_TYPES: &[&str] = &[
+    "user.lifecycle.create",
+    "user.lifecycle.activate",
+    "user.lifecycle.unsuspend",
+    "user.lifecycle.deactivate",
+    "user.lifecycle.suspend",
+    "user.lifecycle.delete.initiated",
+    "user.lifecycle.delete.completed",
+    "user.account.update_profile",
+];
+
+/// One identity change read from Okta's System Log: what happened, to whom, who did it, when.
+#[derive(Debug, Clone)]
+pub struct LoggedChange {
+    /// What happened.
+    pub event: SourceEvent,
+    /// The user's id.
+    pub user_id: String,
+    /// The user's login, as the event names it.
+    pub login: Option<String>,
+    /// The user as Okta returns it now (`None` once deleted).
+    pub user: Option<User>,
+    /// The identity record: the user's now, or for a deleted user its id, login and
+    /// `status = "DELETED"`.
+    pub record: IdentityRecord,
+    /// Mover attributes that changed (with a mover event), against what the journal saw last.
+    pub moved: Vec<AttributeChange>,
+    /// Who made the change.
+    pub actor: Option<LogTarget>,
+    /// The System Log event's type (`user.lifecycle.create`, ...).
+    pub event_type: String,
+    /// When Okta recorded it: the watermark to read on from.
+    pub published: DateTime<Utc>,
+    /// The event's uuid.
+    pub uuid: String,
+}
+
+/// What the change feed reads.
+#[derive(Debug, Clone)]
+pub struct FeedOptions {
+    /// Events published at or after this moment (the watermark).
+    pub since: DateTime<Utc>,
+    /// Events published before this moment (default: now).
+    pub until: Option<DateTime<Utc>>,
+    /// Attributes whose change makes a mover.
+    pub mover_attributes: Vec<String>,
+}
+
+/// What the feed remembers while it reads: users created or deleted in its window, and what the
+/// journal had seen of each user's mover attributes before the feed began (the feed updates it
+/// as it goes, and a user's later events must still be compared with the earlier sight).
+#[derive(Default)]
+struct FeedState {
+    created: HashSet<String>,
+    deleted: HashSet<String>,
+    seen_before: std::collections::HashMap<String, Option<Map<String, Value>>>,
+    moved: HashSet<String>,
+}
+
+/// SOURCE_OF_IDENTITY from Okta's System Log: the joiners, movers, leavers, returners and
+/// deletions between `since` and `until`, in the order Okta recorded them, each with who made
+/// it. Unlike a listing, it sees deletions (a deleted user is in no listing) and says who acted.
+///
+/// - `user.lifecycle.create` is a joiner; the activation that goes with it is not repeated.
+/// - `user.lifecycle.deactivate` and `user.lifecycle.suspend` are leavers.
+/// - `user.lifecycle.unsuspend` is a returner, and so is `user.lifecycle.activate` of a user the
+///   log shows deactivated before; another activation (a staged user's first) is a joiner.
+/// - `user.lifecycle.delete.*` is a deletion, once per user.
+/// - `user.account.update_profile` is a mover when a mover attribute differs from what the
+///   journal saw last, an update otherwise.
+///
+/// Each user is read as Okta has it now (a user deleted since is known only by what the log
+/// names: its id and login, so its profile updates read as updates, not moves); the journal then
+/// remembers its mover attributes, as a listing read does. Needs the `okta.logs.read` scope
+/// besides `okta.users.read`.
+pub fn changes(
+    client: &OktaClient,
+    journal: Arc<Journal>,
+    options: FeedOptions,
+) -> Result<impl Stream<Item = Result<LoggedChange>>> {
+    let until = options.until.unwrap_or_else(Utc::now);
+    if options.since >= until {
+        return Err(crate::error::Error::InvalidInput("since must be earlier than until (and than now)".into()));
+    }
+    let filter = IDENTITY_EVENT_TYPES.iter().map(|t| format!("eventType eq \"{t}\"")).collect::<Vec<_>>().join(" or ");
+    let query =
+        LogQuery { since: Some(options.since), until: Some(until), filter: Some(filter), ..LogQuery::default() };
+    let events = client.logs().list(&query)?;
+    let state = Arc::new(std::sync::Mutex::new(FeedState::default()));
+    let client = client.clone();
+    let movers = Arc::new(options.mover_attributes);
+    let changes = events
+        .then(move |event| {
+            let (client, journal, state, movers) =
+                (client.clone(), Arc::clone(&journal), Arc::clone(&state), Arc::clone(&movers));
+            async move { logged_change(&client, &journal, &state, &movers, event?).await }
+        })
+        .filter_map(|change| async move { change.transpose() });
+    Ok(changes)
+}
+
+/// The change one log event makes, if it is one the feed reports.
+async fn logged_change(
+    client: &OktaClient,
+    journal: &Journal,
+    state: &std::sync::Mutex<FeedState>,
+    movers: &[String],
+    event: LogEvent,
+) -> Result<Option<LoggedChange>> {
+    let Some(target) = event.targets().into_iter().find(|t| t.kind == "User") else { return Ok(None) };
+    let Some(published) = event.published() else { return Ok(None) };
+    let remember = |f: &mut dyn FnMut(&mut FeedState) -> bool| f(&mut state.lock().unwrap_or_else(|e| e.into_inner()));
+    let kind = event.event_type();
+    // What the journal saw of this user before the feed began, read at its first event.
+    let known = remember(&mut |s| s.seen_before.contains_key(&target.id));
+    if !known {
+        let previous = journal.identity_attributes(&target.id)?;
+        remember(&mut |s| s.seen_before.insert(target.id.clone(), previous.clone()).is_none());
+    }
+    let user = match client.users().get(&target.id).await {
+        Ok(user) => Some(user),
+        Err(error) if error.status() == Some(404) => None,
+        Err(error) => return Err(error),
+    };
+    let (event_kind, moved) = match kind {
+        "user.lifecycle.create" => {
+            remember(&mut |s| s.created.insert(target.id.clone()));
+            (SourceEvent::Joiner, Vec::new())
+        }
+        "user.lifecycle.activate" => {
+            if remember(&mut |s| s.created.contains(&target.id)) {
+                // The activation of a user created in this window: part of its joiner.
+                return Ok(None);
+            }
+            let before = LogQuery {
+                since: Some(published - chrono::TimeDelta::days(90) + chrono::TimeDelta::minutes(1)),
+                until: Some(published),
+                filter: Some(format!("eventType eq \"user.lifecycle.deactivate\" and target.id eq \"{}\"", target.id)),
+                limit: Some(1),
+                ..LogQuery::default()
+            };
+            let mut deactivations = client.logs().list(&before)?;
+            match deactivations.next().await {
+                Some(Ok(_)) => (SourceEvent::Returner, Vec::new()),
+                Some(Err(error)) => return Err(error),
+                None => (SourceEvent::Joiner, Vec::new()),
+            }
+        }
+        "user.lifecycle.unsuspend" => (SourceEvent::Returner, Vec::new()),
+        "user.lifecycle.deactivate" | "user.lifecycle.suspend" => (SourceEvent::Leaver, Vec::new()),
+        "user.lifecycle.delete.initiated" | "user.lifecycle.delete.completed" => {
+            if !remember(&mut |s| s.deleted.insert(target.id.clone())) {
+                return Ok(None);
+            }
+            (SourceEvent::Deleted, Vec::new())
+        }
+        "user.account.update_profile" => match &user {
+            // A move shows once: at the user's first profile update that the mover attributes
+            // differ from what the journal saw before the feed began.
+            Some(user) if !remember(&mut |s| s.moved.contains(&target.id)) => {
+                let previous =
+                    state.lock().unwrap_or_else(|e| e.into_inner()).seen_before.get(&target.id).cloned().flatten();
+                match classify(user, None, movers, previous.as_ref()) {
+                    (SourceEvent::Mover, moved) => {
+                        remember(&mut |s| s.moved.insert(target.id.clone()));
+                        (SourceEvent::Mover, moved)
+                    }
+                    _ => (SourceEvent::Updated, Vec::new()),
+                }
+            }
+            _ => (SourceEvent::Updated, Vec::new()),
+        },
+        _ => return Ok(None),
+    };
+    let record = match &user {
+        Some(user) => {
+            let seen: Map<String, Value> =
+                movers.iter().filter_map(|m| user.profile().get(m).map(|v| (m.clone(), v.clone()))).collect();
+            journal.remember_identity(user.id(), &seen)?;
+            record_of(user)
+        }
+        None => {
+            let mut fields = Map::new();
+            fields.insert("id".into(), Value::String(target.id.clone()));
+            fields.insert("status".into(), Value::String("DELETED".into()));
+            if let Some(login) = &target.alternate_id {
+                fields.insert("login".into(), Value::String(login.clone()));
+            }
+            IdentityRecord::from_map(fields)
+        }
+    };
+    Ok(Some(LoggedChange {
+        event: event_kind,
+        user_id: target.id.clone(),
+        login: user.as_ref().and_then(|u| u.login().map(str::to_owned)).or(target.alternate_id.clone()),
+        user,
+        record,
+        moved,
+        actor: event.actor(),
+        event_type: kind.to_owned(),
+        published,
+        uuid: event.uuid().to_owned(),
+    }))
 }
 
 /// A user's group names and admin role types.
