@@ -21,6 +21,7 @@ from okta_lifecycle.types import (
     DriftEvent,
     GovernorStats,
     LogEvent,
+    LogParty,
     Outcome,
     PlanSummary,
     RecordIssue,
@@ -53,6 +54,7 @@ __all__ = [
     "AsyncSchema",
     "Roles",
     "AsyncRoles",
+    "IdentityChange",
     "IdentityEvent",
     "User",
     "Group",
@@ -62,6 +64,7 @@ __all__ = [
     "Report",
     "UserPages",
     "GroupPages",
+    "IdentityChanges",
     "IdentityEvents",
     "LogEvents",
 ]
@@ -303,6 +306,43 @@ class IdentityEvent:
     def moved(self) -> list[AttributeChange]:
         """Mover attributes that changed: ``[{"attribute", "before", "after"}]``."""
 
+@final
+class IdentityChange:
+    """One identity change read from Okta's System Log (``actions.identity_changes``), with who made
+    it."""
+
+    @property
+    def event(self) -> Literal["joiner", "mover", "leaver", "returner", "deleted", "updated"]:
+        """One of "joiner", "mover", "leaver", "returner", "deleted" or "updated"."""
+    @property
+    def user_id(self) -> str:
+        """The user's id."""
+    @property
+    def login(self) -> str | None:
+        """The user's login."""
+    @property
+    def user(self) -> User | None:
+        """The user as Okta returns it now (None once deleted)."""
+    @property
+    def record(self) -> dict[str, Any]:
+        """The identity record: the user's now, or for a deleted user its id, login and status
+        ``DELETED``."""
+    @property
+    def moved(self) -> list[AttributeChange]:
+        """Mover attributes that changed: ``[{"attribute", "before", "after"}]``."""
+    @property
+    def actor(self) -> LogParty | None:
+        """Who made the change."""
+    @property
+    def event_type(self) -> str:
+        """The System Log event's type (``user.lifecycle.create``, ...)."""
+    @property
+    def published(self) -> datetime.datetime:
+        """When Okta recorded it: the watermark to read on from."""
+    @property
+    def uuid(self) -> str:
+        """The System Log event's uuid."""
+
 # --- listings -----------------------------------------------------------------------------------
 
 @final
@@ -331,6 +371,15 @@ class IdentityEvents:
     def __next__(self) -> IdentityEvent: ...
     def __aiter__(self) -> Self: ...
     def __anext__(self) -> Awaitable[IdentityEvent]: ...
+
+@final
+class IdentityChanges:
+    """A lazy listing of identity changes read from the System Log: iterate it, or ``async for`` over it."""
+
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> IdentityChange: ...
+    def __aiter__(self) -> Self: ...
+    def __anext__(self) -> Awaitable[IdentityChange]: ...
 
 @final
 class LogEvents:
@@ -490,6 +539,17 @@ class Actions:
         its event. Movers are told apart by the attributes the journal saw last; reading updates
         what it saw. With ``entitlements=True`` each record also holds ``groups`` (names) and
         ``roles`` (admin role types), at two more requests per user."""
+    def identity_changes(
+        self,
+        *,
+        since: datetime.datetime,
+        until: datetime.datetime | None = None,
+        mover_attributes: Sequence[str] = ...,
+    ) -> IdentityChanges:
+        """SOURCE_OF_IDENTITY from Okta's System Log: the joiners, movers, leavers, returners and
+        deletions recorded between ``since`` and ``until`` (default now), oldest first, each with
+        who made it (``actor``). Deleted users, which no listing shows, are seen here. Read on from
+        the last change's ``published``. Needs okta.logs.read."""
 
 @final
 class Schema:
@@ -844,6 +904,17 @@ class AsyncActions:
         """SOURCE_OF_IDENTITY: every user (``since=None``) or those changed after ``since``, each with
         its event (with ``entitlements=True``, also its ``groups`` and ``roles``); ``async for`` over
         the result."""
+    def identity_changes(
+        self,
+        *,
+        since: datetime.datetime,
+        until: datetime.datetime | None = None,
+        mover_attributes: Sequence[str] = ...,
+    ) -> IdentityChanges:
+        """SOURCE_OF_IDENTITY from Okta's System Log: the joiners, movers, leavers, returners and
+        deletions recorded between ``since`` and ``until`` (default now), oldest first, each with
+        who made it (``actor``). Deleted users, which no listing shows, are seen here. Read on from
+        the last change's ``published``. Needs okta.logs.read."""
 
 @final
 class AsyncSchema:

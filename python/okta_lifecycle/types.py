@@ -21,12 +21,12 @@ __all__ = [
     "ChangeRecord",
     "ChangeStatus",
     "DriftEvent",
-    "DriftParty",
     "GovernorStats",
     "GroupRef",
     "LogActor",
     "LogEvent",
     "LogOutcome",
+    "LogParty",
     "LogTarget",
     "Outcome",
     "PlanSummary",
@@ -300,8 +300,8 @@ class LogEvent(TypedDict, total=False):
     request: dict[str, Any]
 
 
-class DriftParty(TypedDict):
-    """The actor or a target of a drift event: ``type`` is ``User``, ``UserGroup``,
+class LogParty(TypedDict):
+    """Who acted or what was acted on in a drift event or an identity change: ``type`` is ``User``, ``UserGroup``,
     ``PublicClientApp``, ...; ``alternate_id`` a login, a group's name or a client id."""
 
     id: str
@@ -319,7 +319,7 @@ class DriftEvent(TypedDict):
     published: str
     event_type: str
     display_message: str | None
-    actor: DriftParty | None
-    targets: list[DriftParty]
+    actor: LogParty | None
+    targets: list[LogParty]
     request_id: str | None
     managed: bool

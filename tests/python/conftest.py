@@ -38,7 +38,15 @@ from typing import Any
 
 import pytest
 
-from okta_lifecycle import AsyncOktaClient, GroupPages, IdentityEvents, LogEvents, OktaClient, UserPages
+from okta_lifecycle import (
+    AsyncOktaClient,
+    GroupPages,
+    IdentityChanges,
+    IdentityEvents,
+    LogEvents,
+    OktaClient,
+    UserPages,
+)
 from okta_lifecycle._core import (
     Actions,
     AsyncActions,
@@ -66,10 +74,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # --- one test body for the blocking and the asyncio client ----------------------------------------
 
 # Methods that return a lazy listing (an iterator and an async iterator of pages).
-LISTINGS = frozenset({"list", "groups", "members", "source_of_identity"})
+LISTINGS = frozenset({"list", "groups", "members", "source_of_identity", "identity_changes"})
 # Methods of the asyncio classes that return a value (not an awaitable).
 NOT_AWAITABLE = LISTINGS | {"history", "snapshots", "run_progress", "governor_stats", "close"}
-PAGES = (UserPages, GroupPages, IdentityEvents, LogEvents)
+PAGES = (UserPages, GroupPages, IdentityEvents, IdentityChanges, LogEvents)
 NAMESPACES = (Users, Groups, Actions, Logs, Roles, AsyncUsers, AsyncGroups, AsyncActions, AsyncLogs, AsyncRoles)
 
 

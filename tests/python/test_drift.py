@@ -105,3 +105,30 @@ def test_the_command_lists_drift_and_can_fail_on_it(tmp_path: Path, capsys: pyte
     assert "90 days" in capsys.readouterr().err
     assert cli.main(["drift", "--since", "last week", *state]) == cli.EXIT_USAGE
     assert "RFC 3339" in capsys.readouterr().err
+
+
+def test_export_from_the_log_writes_each_change_with_its_actor_and_the_next_watermark(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = ["--simulator", "--state-dir", str(tmp_path)]
+    with OktaSimulator(state_file=tmp_path / "simulator.json", api_token=cli.SIMULATOR_TOKEN) as sim:
+        client = sim.client()
+        client.users.create(profile("ada@acme.com"))
+        gone = client.users.create(profile("gone@acme.com"))
+        client.users.deactivate(gone)
+        client.users.delete(gone)
+        time.sleep(0.5)
+    capsys.readouterr()
+    assert cli.main(["export", "--from-log", "--since", "10m", *state]) == 0
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert [(row["event"], row["login"]) for row in rows] == [
+        ("joiner", "ada@acme.com"),
+        ("joiner", "gone@acme.com"),
+        ("leaver", "gone@acme.com"),
+        ("deleted", "gone@acme.com"),
+    ]
+    assert rows[-1]["status"] == "DELETED" and all(row["actor"] and row["uuid"] for row in rows)
+    assert f"--from-log --since {rows[-1]['published']}" in captured.err
+    assert cli.main(["export", "--from-log", *state]) == cli.EXIT_USAGE
+    assert "--from-log needs --since" in capsys.readouterr().err

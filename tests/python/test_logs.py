@@ -112,3 +112,35 @@ def test_an_event_shows_only_after_the_log_delay(okta_simulator: OktaSimulator, 
     assert list(okta_client.logs.list(since=start)) == []
     time.sleep(1.2)
     assert [e["eventType"] for e in okta_client.logs.list(since=start)] == written
+
+
+def test_identity_changes_come_from_the_log_with_who_made_them_deletions_included(
+    either_client: EitherClient, okta_simulator: OktaSimulator
+) -> None:
+    c = either_client
+    since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
+    ada = c.users.create({**profile("ada@acme.com"), "department": "Eng"})
+    c.actions.source_of_identity(mover_attributes=["department"])  # the journal sees Ada's department
+    c.users.update(ada, {"department": "Sales"})
+    gone = c.users.create(profile("gone@acme.com"))
+    c.users.deactivate(gone)
+    c.users.delete(gone)
+    time.sleep(0.5)
+
+    changes = c.actions.identity_changes(since=since, mover_attributes=["department"])
+    assert [(change.event, change.login) for change in changes] == [
+        ("joiner", "ada@acme.com"),
+        ("mover", "ada@acme.com"),
+        ("joiner", "gone@acme.com"),
+        ("leaver", "gone@acme.com"),
+        ("deleted", "gone@acme.com"),
+    ]
+    mover, deleted = changes[1], changes[-1]
+    assert mover.moved == [{"attribute": "department", "before": "Eng", "after": "Sales"}]
+    assert mover.user is not None and mover.user.profile["department"] == "Sales"
+    assert deleted.user is None and deleted.record["status"] == "DELETED" and deleted.user_id == gone.id
+    assert all(change.actor and change.actor["type"] == "User" for change in changes)
+    assert changes[0].published.tzinfo is not None and changes[0].uuid
+    assert c.actions.identity_changes(since=changes[-1].published + datetime.timedelta(milliseconds=1)) == []
+    with pytest.raises(InvalidInputError, match="earlier"):
+        c.actions.identity_changes(since=since, until=since - datetime.timedelta(hours=1))
