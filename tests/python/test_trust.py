@@ -345,6 +345,17 @@ def test_sigkill_at_a_random_point_then_resume_repeats_nothing(tmp_path: Path, s
         )
         assert [run["status"] for run in runs] == ["succeeded"], runs
         assert runs[0]["changes"] == {"succeeded": joiners + resets}
+        # Okta's System Log joined with the journal: every change is the run's, the ones in flight
+        # at the kill (whose answers the killed process never journaled) included.
+        time.sleep(0.5)  # the simulator's log shows an event 300 ms after the change
+        drift = subprocess.run(
+            _command("drift", "--since", "10m", "--all", "--json", sim=sim, journal=journal),
+            capture_output=True,
+            text=True,
+            env=environment,
+        )
+        assert drift.returncode == 0, drift.stderr
+        assert json.loads(drift.stdout) == [], f"killed after {killed_at}: {drift.stdout[:1500]}"
 
 
 @pytest.mark.okta_simulator(seed_users=2)
