@@ -155,7 +155,7 @@ impl CredentialOptions {
 }
 
 /// Everything the client needs to know before it sends a request.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientConfig {
     /// The org's base URL, e.g. `https://acme.okta.com` (no path).
     pub org_url: Url,
@@ -185,6 +185,26 @@ pub struct ClientConfig {
     /// the same org (see [`crate::http::shared`]). Off unless set: the Python package and the
     /// command turn it on for every org but the built-in simulator's own clients.
     pub budget_sharing: BudgetSharing,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A proxy URL may carry a user and password: shown without them.
+        f.debug_struct("ClientConfig")
+            .field("org_url", &self.org_url.as_str())
+            .field("credentials", &self.credentials)
+            .field("request_timeout", &self.request_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("proxy", &self.proxy.as_deref().map(without_userinfo))
+            .field("user_agent", &self.user_agent)
+            .field("max_retries", &self.max_retries)
+            .field("rate_limit_share", &self.rate_limit_share)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("page_size", &self.page_size)
+            .field("backoff", &self.backoff)
+            .field("budget_sharing", &self.budget_sharing)
+            .finish()
+    }
 }
 
 /// The variable that turns the shared rate budget off or points it at a directory.
@@ -313,6 +333,12 @@ impl ClientConfig {
                 )));
             }
         }
+        if self.max_retries > MAX_RETRIES {
+            return Err(Error::Configuration(format!(
+                "max_retries must be between 0 and {MAX_RETRIES}, not {}",
+                self.max_retries
+            )));
+        }
         if !(1..=200).contains(&self.page_size) {
             return Err(Error::Configuration(format!(
                 "page_size must be between 1 and 200 (Okta's maximum), not {}",
@@ -323,6 +349,8 @@ impl ClientConfig {
     }
 }
 
+/// The most retries a client may be configured for.
+pub const MAX_RETRIES: u32 = 100;
 /// The most requests in flight a client may be configured for (Okta's own limit is 75).
 pub const MAX_CONCURRENCY: usize = 10_000;
 /// The longest timeout a client may be configured for.
@@ -400,6 +428,17 @@ fn is_loopback_host(url: &Url) -> bool {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn the_configuration_shows_no_proxy_credentials_and_bounds_retries() {
+        let mut config = ClientConfig::with_api_token("https://acme.okta.com", "token-value").unwrap();
+        config.proxy = Some("http://user:proxy-password@proxy.acme.com:3128".into());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("proxy-password") && !shown.contains("token-value"), "{shown}");
+        assert!(shown.contains("proxy.acme.com:3128"), "{shown}");
+        config.max_retries = MAX_RETRIES + 1;
+        assert!(matches!(config.validate(), Err(Error::Configuration(m)) if m.contains("max_retries")));
+    }
 
     #[test]
     fn https_required_except_loopback() {

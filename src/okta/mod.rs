@@ -46,9 +46,9 @@ pub(crate) fn segment(what: &str, value: &str) -> Result<String> {
         return Err(Error::InvalidInput(format!("the {what} is empty")));
     }
     if value.contains('/') {
-        return Err(Error::InvalidInput(format!(
-            "the {what} {value:?} contains '/': Okta can only find such a user by id"
-        )));
+        // A login may contain '/', and then only its id reaches the user; an id never does.
+        let hint = if what.contains("login") { ": Okta can only find such a user by id" } else { "" };
+        return Err(Error::InvalidInput(format!("the {what} {value:?} contains '/'{hint}")));
     }
     if value == "." || value == ".." {
         return Err(Error::InvalidInput(format!("the {what} {value:?} is not an id or login")));
@@ -89,7 +89,9 @@ mod tests {
         assert_eq!(segment("login", "ada@acme.com").unwrap(), "ada@acme.com");
         assert_eq!(segment("login", "a b#?%").unwrap(), "a%20b%23%3F%25");
         assert!(segment("login", "").is_err());
-        assert!(segment("login", "a/b").is_err());
+        assert!(segment("login", "a/b").unwrap_err().to_string().contains("such a user by id"));
+        let assignment = segment("role assignment id", "../x").unwrap_err().to_string();
+        assert!(assignment.contains("role assignment id") && !assignment.contains("user"), "{assignment}");
         assert!(segment("id", "..").is_err());
     }
 }

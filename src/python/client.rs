@@ -19,7 +19,7 @@ use crate::lifecycle::journal::Journal;
 use crate::lifecycle::{self, ApplyOptions};
 use crate::python::actions::{Actions, AsyncActions};
 use crate::python::admin::{AsyncRoles, AsyncSchema, Roles, Schema};
-use crate::python::conversions::Records;
+use crate::python::conversions::{Records, Whole};
 use crate::python::errors::{convert, invalid_input, raise, to_py, Class};
 use crate::python::groups::{AsyncGroups, Groups};
 use crate::python::logs::{AsyncLogs, Logs};
@@ -136,9 +136,9 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
         #[new]
         #[pyo3(signature = (
             org_url, *, api_token=None, client_id=None, private_key=None, private_key_path=None, scopes=None,
-            key_id=None, dpop=true, timeout=30.0, max_retries=5, rate_limit_share=1.0, max_concurrency=75,
-            page_size=200, proxy=None, journal=None, shared_budget=None
-        ))]
+            key_id=None, dpop=true, timeout=30.0, max_retries=Whole::Number(5), rate_limit_share=1.0,
+            max_concurrency=Whole::Number(75), page_size=Whole::Number(200), proxy=None, journal=None, shared_budget=None
+        ), text_signature = "(org_url, *, api_token=None, client_id=None, private_key=None, private_key_path=None, scopes=None, key_id=None, dpop=True, timeout=30.0, max_retries=5, rate_limit_share=1.0, max_concurrency=75, page_size=200, proxy=None, journal=None, shared_budget=None)")]
         #[allow(clippy::too_many_arguments)]
         fn new(
             org_url: &str,
@@ -150,10 +150,10 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
             key_id: Option<String>,
             dpop: bool,
             timeout: f64,
-            max_retries: u32,
+            max_retries: Whole,
             rate_limit_share: f64,
-            max_concurrency: usize,
-            page_size: u32,
+            max_concurrency: Whole,
+            page_size: Whole,
             proxy: Option<String>,
             journal: Option<PathBuf>,
             shared_budget: Option<Bound<'_, PyAny>>,
@@ -169,10 +169,11 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
             };
             let mut config = to_py(ClientConfig::new(org_url, to_py(credentials.build(OptionSource::Arguments))?))?;
             config.request_timeout = to_py(crate::config::seconds("timeout", timeout, crate::config::MAX_TIMEOUT))?;
-            config.max_retries = max_retries;
+            use crate::config::{MAX_CONCURRENCY, MAX_RETRIES};
+            config.max_retries = max_retries.within("max_retries", 0, MAX_RETRIES.into())? as u32;
             config.rate_limit_share = rate_limit_share;
-            config.max_concurrency = max_concurrency;
-            config.page_size = page_size;
+            config.max_concurrency = max_concurrency.within("max_concurrency", 1, MAX_CONCURRENCY as u64)? as usize;
+            config.page_size = page_size.within("page_size", 1, 200)? as u32;
             config.proxy = proxy;
             let from_env = match shared_budget_variable() {
                 Some(text) => Some(to_py(BudgetSharing::from_text(&text))?),

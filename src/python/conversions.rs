@@ -13,6 +13,48 @@ use crate::python::models::{from_python, records_from, PyGroup, PySecret, PyUser
 use crate::python::pages::{GroupPages, UserPages};
 use crate::secret::SecretString;
 
+/// A whole-number option of the client (`max_retries`, `page_size`, ...): a Python int of any
+/// size, kept as given until [`Whole::within`] checks it, so that one too large for any machine
+/// integer is a `ConfigurationError` naming the option, not a bare `OverflowError`. Anything but
+/// an int (a bool included) is a `TypeError`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Whole {
+    /// An int that fits.
+    Number(i128),
+    /// An int too large (or too small) for 128 bits.
+    Huge,
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Whole {
+    type Error = PyErr;
+
+    fn extract(object: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if !object.is_instance_of::<pyo3::types::PyInt>() || object.is_instance_of::<pyo3::types::PyBool>() {
+            return Err(pyo3::exceptions::PyTypeError::new_err("an int is required"));
+        }
+        Ok(object.extract::<i128>().map_or(Whole::Huge, Whole::Number))
+    }
+}
+
+impl Whole {
+    /// The value, when it lies in `low..=max`; otherwise a `ConfigurationError` naming `name`.
+    pub(crate) fn within(self, name: &str, low: u64, max: u64) -> PyResult<u64> {
+        match self {
+            Whole::Number(number) if (i128::from(low)..=i128::from(max)).contains(&number) => Ok(number as u64),
+            _ => {
+                let shown = match self {
+                    Whole::Number(number) => number.to_string(),
+                    Whole::Huge => "a number that large".into(),
+                };
+                Err(crate::python::errors::raise(
+                    crate::python::errors::Class::Kind(crate::error::ErrorKind::Configuration),
+                    format!("{name} must be between {low} and {max}, not {shown}"),
+                ))
+            }
+        }
+    }
+}
+
 /// A JSON-like Python value (dict, list, str, number, bool, None).
 pub(crate) struct Json(pub Value);
 

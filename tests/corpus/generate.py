@@ -205,6 +205,13 @@ for name, kwargs in {
     "share nan": {"api_token": "t", "rate_limit_share": float("nan")},
     "page size zero": {"api_token": "t", "page_size": 0},
     "page size above Okta's maximum": {"api_token": "t", "page_size": 500},
+    "page size beyond 32 bits": {"api_token": "t", "page_size": 2**40},
+    "retries negative": {"api_token": "t", "max_retries": -1},
+    "retries beyond 64 bits": {"api_token": "t", "max_retries": 2**64},
+    "retries beyond 128 bits": {"api_token": "t", "max_retries": 2**200},
+    "retries absurd": {"api_token": "t", "max_retries": 1_000_000},
+    "concurrency beyond 64 bits": {"api_token": "t", "max_concurrency": 2**70},
+    "concurrency negative": {"api_token": "t", "max_concurrency": -5},
     "journal is a directory": {"api_token": "t", "journal": "/"},
 }.items():
     case("client", name, kwargs=kwargs, expect="ConfigurationError" if "journal" not in kwargs else "JournalError")
@@ -256,6 +263,8 @@ for name, call in {
     "a plan nested too deep": ["plan_from_json", "[" * 1000 + "]" * 1000],
     "a plan with a wrong shape": ["plan_from_json", '{"run_id": 5}'],
     "apply with a negative wait": ["apply_wait", -1],
+    "unassign a role by a path": ["roles.unassign", "../x"],
+    "unassign an empty role assignment": ["roles.unassign", " "],
     "apply with an infinite wait": ["apply_wait", float("inf")],
 }.items():
     # A search is Okta's to judge (E0000031): a read, refused with Okta's typed error.

@@ -136,6 +136,7 @@ def run_call_case(sim: OktaSimulator, case: dict[str, Any]) -> None:
         "actions.reset_password": lambda: client.actions.reset_password(argument),
         "plan_from_json": lambda: Plan.from_json(argument),
         "apply_wait": lambda: client.apply(client.plan(Policy.from_toml(GOOD_POLICY), []), wait_for_lease=argument),
+        "roles.unassign": lambda: client.roles.unassign(argument, user="ada@acme.com"),
     }
     expect_error(case["expect"], calls[name])
 
