@@ -236,6 +236,70 @@ CREATE TABLE IF NOT EXISTS watermarks (
 );
 ";
 
+/// `PRAGMA application_id` of an okta-lifecycle journal ("OKLJ"), set from schema version 4.
+pub const APPLICATION_ID: i64 = 0x4F4B_4C4A;
+
+/// The tables a journal of any schema version may hold (besides SQLite's own).
+const JOURNAL_TABLES: &[&str] = &["runs", "changes", "snapshots", "identities", "watermarks", "requests"];
+
+/// Refuses, without changing it, a non-empty file that is not an okta-lifecycle journal: one
+/// that is not SQLite, one marked by another application, or one whose tables are not a
+/// journal's. A journal of release 0.1 to 0.3 (not yet marked) is known by its tables.
+fn check_is_journal(path: &Path) -> Result<()> {
+    let refuse = |why: String| {
+        Err(Error::Journal(format!(
+            "{} is not an okta-lifecycle journal ({why}); it was left as it is: give another file",
+            path.display()
+        )))
+    };
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = match Connection::open_with_flags(path, flags) {
+        Ok(connection) => connection,
+        Err(error) => return refuse(format!("it cannot be opened as SQLite: {error}")),
+    };
+    let _ = connection.busy_timeout(BUSY_TIMEOUT);
+    let application_id: i64 = match connection.query_row("PRAGMA application_id", [], |row| row.get(0)) {
+        Ok(id) => id,
+        Err(error) => return refuse(format!("it cannot be read as SQLite: {error}")),
+    };
+    if application_id == APPLICATION_ID {
+        return Ok(());
+    }
+    if application_id != 0 {
+        return refuse(format!("another application's database, application_id {application_id:#x}"));
+    }
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())
+        .map_err(|e| Error::Journal(format!("{}: cannot list its tables: {e}", path.display())))?;
+    if tables.is_empty() {
+        // An empty database (created by SQLite, nothing in it yet): it becomes a journal.
+        return Ok(());
+    }
+    let foreign: Vec<&String> = tables.iter().filter(|t| !JOURNAL_TABLES.contains(&t.as_str())).collect();
+    if !foreign.is_empty() {
+        return refuse(format!(
+            "it holds other tables: {}",
+            foreign.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let columns = |table: &str| -> Vec<String> {
+        connection
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())
+            .unwrap_or_default()
+    };
+    let needs =
+        [("runs", ["run_id", "policy", "org_url", "status"]), ("changes", ["run_id", "seq", "operation", "status"])];
+    for (table, wanted) in needs {
+        let have = columns(table);
+        if let Some(missing) = wanted.iter().find(|column| !have.iter().any(|c| c == *column)) {
+            return refuse(format!("its {table} table has no {missing} column"));
+        }
+    }
+    Ok(())
+}
+
 /// Migration `i` takes a journal from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     "
@@ -271,6 +335,7 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 CREATE INDEX IF NOT EXISTS requests_by_change ON requests(run_id, seq);
 CREATE INDEX IF NOT EXISTS requests_by_request_id ON requests(request_id);
+PRAGMA application_id = 1330334794;
 ",
 ];
 
@@ -508,8 +573,29 @@ pub fn plan_digest(plan: &Plan) -> String {
 }
 
 impl Journal {
-    /// Opens (creating if needed) the journal at `path`.
+    /// Opens (creating if needed) the journal at `path`. Before anything is changed, the file
+    /// must be a regular file (not a device, a directory or a pipe) holding an okta-lifecycle
+    /// journal, or an empty database: any other SQLite file, or a file that is not SQLite, is
+    /// refused and left as it was. An empty path is refused (SQLite would take it for a
+    /// temporary database, and nothing could be resumed).
     pub fn open(path: &Path) -> Result<Self> {
+        if path.as_os_str().is_empty() || path.to_str().is_some_and(|text| text.trim().is_empty()) {
+            return Err(Error::Journal(
+                "the journal path is empty (give a file, or \":memory:\" for a journal that is not kept)".into(),
+            ));
+        }
+        match std::fs::metadata(path) {
+            Ok(metadata) if !metadata.is_file() => {
+                return Err(Error::Journal(format!(
+                    "{} is not a regular file; the journal must be one (or a path where one can be created)",
+                    path.display()
+                )));
+            }
+            Ok(metadata) if metadata.len() > 0 => check_is_journal(path)?,
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(Error::Journal(format!("cannot read {}: {error}", path.display()))),
+        }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .map_err(|e| Error::Journal(format!("cannot create {}: {e}", parent.display())))?;

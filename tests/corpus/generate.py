@@ -213,6 +213,9 @@ for name, kwargs in {
     "concurrency beyond 64 bits": {"api_token": "t", "max_concurrency": 2**70},
     "concurrency negative": {"api_token": "t", "max_concurrency": -5},
     "journal is a directory": {"api_token": "t", "journal": "/"},
+    "journal is an empty path": {"api_token": "t", "journal": ""},
+    "journal is blank": {"api_token": "t", "journal": "   "},
+    "journal is a device": {"api_token": "t", "journal": "/dev/null"},
 }.items():
     case("client", name, kwargs=kwargs, expect="ConfigurationError" if "journal" not in kwargs else "JournalError")
 for name, key in {

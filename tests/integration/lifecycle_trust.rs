@@ -547,6 +547,57 @@ async fn a_journal_written_by_release_0_1_opens_migrated_and_a_newer_one_is_refu
 }
 
 #[tokio::test]
+async fn a_file_that_is_not_a_journal_is_refused_and_left_exactly_as_it_was() {
+    let scratch = Scratch::new("foreign");
+    let refused = |path: &std::path::Path, why: &str| match Journal::open(path) {
+        Err(Error::Journal(message)) => assert!(message.contains(why), "{message}"),
+        other => panic!("{} should be refused, got {other:?}", path.display()),
+    };
+    // Another application's SQLite database, one with a `runs` table of its own, one marked
+    // with another application id, and a file that is not SQLite at all.
+    let cases = [
+        ("app.sqlite", "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);", "other tables: customers"),
+        ("runs.sqlite", "CREATE TABLE runs (id INTEGER PRIMARY KEY, km REAL);", "runs table has no run_id"),
+        ("marked.sqlite", "PRAGMA application_id = 42; CREATE TABLE runs (run_id TEXT);", "application_id 0x2a"),
+    ];
+    for (name, sql, why) in cases {
+        let path = scratch.0.join(name);
+        let connection = sqlite(&path);
+        connection.execute_batch(sql).unwrap();
+        drop(connection);
+        let before = std::fs::read(&path).unwrap();
+        refused(&path, why);
+        assert_eq!(std::fs::read(&path).unwrap(), before, "{name} was changed");
+        let journal_mode: String = sqlite(&path).query_row("PRAGMA journal_mode", [], |row| row.get(0)).unwrap();
+        assert_eq!(journal_mode, "delete", "{name} was switched to WAL");
+    }
+    let text = scratch.0.join("notes.txt");
+    std::fs::write(&text, "not a database at all, but some notes\n".repeat(200)).unwrap();
+    let before = std::fs::read(&text).unwrap();
+    refused(&text, "cannot be");
+    assert_eq!(std::fs::read(&text).unwrap(), before);
+    // Not regular files, and an empty path.
+    refused(std::path::Path::new("/dev/null"), "not a regular file");
+    assert!(!std::path::Path::new("/dev/null-journal").exists() && !std::path::Path::new("/dev/null-wal").exists());
+    refused(&scratch.0, "not a regular file");
+    refused(std::path::Path::new(""), "empty");
+    refused(std::path::Path::new("  "), "empty");
+    // An empty file and an empty database become journals, marked as such.
+    for name in ["empty.sqlite", "blank.sqlite"] {
+        let path = scratch.0.join(name);
+        if name == "empty.sqlite" {
+            std::fs::write(&path, b"").unwrap();
+        } else {
+            sqlite(&path).execute_batch("PRAGMA user_version = 0; VACUUM;").unwrap();
+        }
+        drop(Journal::open(&path).unwrap());
+        let id: i64 = sqlite(&path).query_row("PRAGMA application_id", [], |row| row.get(0)).unwrap();
+        assert_eq!(id, okta_lifecycle::lifecycle::journal::APPLICATION_ID);
+        drop(Journal::open(&path).unwrap());
+    }
+}
+
+#[tokio::test]
 async fn look_alike_and_invisible_characters_in_emails_are_caught_before_anything_is_written() {
     let (sim, client) = common::org(SimulatorConfig::default()).await;
     let journal = Journal::in_memory().unwrap();
