@@ -714,7 +714,7 @@ class OktaClient:
         """Counters of the rate-limit governor: throttled_waits, throttled_ms, concurrency_limited,
         concurrency_cap."""
     def history(self, user: str) -> list[ChangeRecord]:
-        """The journal's record of a user (by login or id), oldest first."""
+        """The journal's record of a user (by login or id) in this client's org, oldest first."""
     def snapshots(self, user: str) -> list[UserSnapshot]:
         """The profile and memberships recorded before each deprovision of a user."""
     def plan(self, policy: Policy, records: _Records) -> Plan:
@@ -741,7 +741,7 @@ class OktaClient:
         """How far a run has got: the number of its changes in each status (planned, started,
         succeeded, failed, unknown, skipped), read from the journal (not awaitable)."""
     def runs(self) -> list[RunInfo]:
-        """Every run in the journal, newest first: ``run_id``, ``policy``, ``org_url``,
+        """Every run in the journal against this client's org, newest first: ``run_id``, ``policy``, ``org_url``,
         ``planned_at``, ``finished_at``, ``status`` (planned, applying, succeeded,
         finished_with_errors) and ``changes`` counted by status (not awaitable)."""
     def recorded_plan(self, run_id: str) -> Plan:
@@ -1099,7 +1099,7 @@ class AsyncOktaClient:
         """How far a run has got: the number of its changes in each status (planned, started,
         succeeded, failed, unknown, skipped), read from the journal (not awaitable)."""
     def runs(self) -> list[RunInfo]:
-        """Every run in the journal, newest first: ``run_id``, ``policy``, ``org_url``,
+        """Every run in the journal against this client's org, newest first: ``run_id``, ``policy``, ``org_url``,
         ``planned_at``, ``finished_at``, ``status`` (planned, applying, succeeded,
         finished_with_errors) and ``changes`` counted by status (not awaitable)."""
     def recorded_plan(self, run_id: str) -> Plan:

@@ -236,6 +236,15 @@ CREATE TABLE IF NOT EXISTS watermarks (
 );
 ";
 
+/// The SQL condition that run `r` was made against the org whose [`org_key`] is `?2`.
+const SAME_ORG: &str = "lower(rtrim(r.org_url, '/')) = ?2";
+
+/// An org URL as [`SAME_ORG`] compares it: without a trailing slash, in lower case (org URLs
+/// have no path, and host names are case-insensitive).
+fn org_key(org_url: &str) -> String {
+    org_url.trim().trim_end_matches('/').to_lowercase()
+}
+
 /// `PRAGMA application_id` of an okta-lifecycle journal ("OKLJ"), set from schema version 4.
 pub const APPLICATION_ID: i64 = 0x4F4B_4C4A;
 
@@ -1236,40 +1245,54 @@ impl Journal {
         Ok(any.then_some(restorable))
     }
 
-    /// Every snapshot of a user, by id or login (oldest first).
-    pub fn snapshots(&self, user_id_or_login: &str) -> Result<Vec<UserSnapshot>> {
+    /// Every snapshot of a user of the org `org_url`, by id or login (oldest first). One journal
+    /// may serve several orgs, where the same login is another person.
+    pub fn snapshots(&self, user_id_or_login: &str, org_url: &str) -> Result<Vec<UserSnapshot>> {
         let connection = self.connection();
         let mut statement = connection
-            .prepare("SELECT run_id, user_id, login, taken_at, status, profile, groups, roles, status_changed FROM snapshots WHERE user_id = ?1 OR login = ?1 COLLATE NOCASE ORDER BY id")
+            .prepare(
+                "SELECT s.run_id, s.user_id, s.login, s.taken_at, s.status, s.profile, s.groups, s.roles, s.status_changed
+                 FROM snapshots s JOIN runs r ON r.run_id = s.run_id
+                 WHERE (s.user_id = ?1 OR s.login = ?1 COLLATE NOCASE) AND ORG_MATCHES(?2)
+                 ORDER BY s.id".replace("ORG_MATCHES(?2)", SAME_ORG).as_str(),
+            )
             .map_err(journal_error)?;
-        let rows = statement.query_map(params![user_id_or_login], snapshot_from_row).map_err(journal_error)?;
+        let rows = statement
+            .query_map(params![user_id_or_login, org_key(org_url)], snapshot_from_row)
+            .map_err(journal_error)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(journal_error)
     }
 
-    /// Every recorded change about a user, by id or login, oldest first: the changes of runs
-    /// that were applied (a plan that was only looked at is not history).
-    pub fn history(&self, user_id_or_login: &str) -> Result<Vec<ChangeRecord>> {
+    /// Every recorded change about a user of the org `org_url`, by id or login, oldest first:
+    /// the changes of runs that were applied (a plan that was only looked at is not history).
+    /// One journal may serve several orgs, where the same login is another person.
+    pub fn history(&self, user_id_or_login: &str, org_url: &str) -> Result<Vec<ChangeRecord>> {
         let connection = self.connection();
+        let org = org_key(org_url);
         // A login may be recorded before the id is known (a create); find the id first.
         let user_id: Option<String> = connection
             .query_row(
-                "SELECT user_id FROM changes WHERE (login = ?1 COLLATE NOCASE OR user_id = ?1) AND user_id IS NOT NULL LIMIT 1",
-                params![user_id_or_login],
+                &"SELECT c.user_id FROM changes c JOIN runs r ON r.run_id = c.run_id
+                  WHERE (c.login = ?1 COLLATE NOCASE OR c.user_id = ?1) AND c.user_id IS NOT NULL AND ORG_MATCHES(?2)
+                  LIMIT 1"
+                    .replace("ORG_MATCHES(?2)", SAME_ORG),
+                params![user_id_or_login, org],
                 |row| row.get(0),
             )
             .optional()
             .map_err(journal_error)?;
         let mut statement = connection
             .prepare(
-                "SELECT c.run_id, c.seq, c.action, c.operation, c.identity, c.login, c.user_id, c.status, c.detail, c.error, c.request_id, c.updated_at
+                &"SELECT c.run_id, c.seq, c.action, c.operation, c.identity, c.login, c.user_id, c.status, c.detail, c.error, c.request_id, c.updated_at
                  FROM changes c JOIN runs r ON r.run_id = c.run_id
-                 WHERE (c.login = ?1 COLLATE NOCASE OR c.user_id = ?1 OR (?2 IS NOT NULL AND c.user_id = ?2))
-                   AND r.status != 'planned'
-                 ORDER BY r.planned_at, c.run_id, c.seq",
+                 WHERE (c.login = ?1 COLLATE NOCASE OR c.user_id = ?1 OR (?3 IS NOT NULL AND c.user_id = ?3))
+                   AND r.status != 'planned' AND ORG_MATCHES(?2)
+                 ORDER BY r.planned_at, c.run_id, c.seq"
+                    .replace("ORG_MATCHES(?2)", SAME_ORG),
             )
             .map_err(journal_error)?;
         let rows = statement
-            .query_map(params![user_id_or_login, user_id], |row| {
+            .query_map(params![user_id_or_login, org, user_id], |row| {
                 let status: String = row.get(7)?;
                 let detail: String = row.get(8)?;
                 Ok(ChangeRecord {
@@ -1311,17 +1334,27 @@ impl Journal {
         Ok(self.runs()?.into_iter().filter(|run| run.status == "applying").collect())
     }
 
-    /// The unfinished run of a policy over the same records (by their digest), if any: what an
-    /// apply of the same policy and source resumes instead of planning anew.
-    pub fn unfinished_run_for(&self, policy: &str, source_digest: &str) -> Result<Option<String>> {
+    /// The unfinished run of a policy over the same records (by their digest) against the org
+    /// `org_url`, if any: what an apply of the same policy and source resumes instead of
+    /// planning anew. A run against another org sharing the journal is not it.
+    pub fn unfinished_run_for(&self, policy: &str, source_digest: &str, org_url: &str) -> Result<Option<String>> {
         self.connection()
             .query_row(
-                "SELECT run_id FROM runs WHERE status = 'applying' AND policy = ?1 AND source_digest = ?2 ORDER BY planned_at DESC LIMIT 1",
-                params![policy, source_digest],
+                &"SELECT run_id FROM runs r WHERE status = 'applying' AND policy = ?1 AND source_digest = ?3
+                   AND ORG_MATCHES(?2) ORDER BY planned_at DESC LIMIT 1"
+                    .replace("ORG_MATCHES(?2)", SAME_ORG),
+                params![policy, org_key(org_url), source_digest],
                 |row| row.get(0),
             )
             .optional()
             .map_err(journal_error)
+    }
+
+    /// The runs made against the org `org_url`, newest first, with their changes counted by
+    /// status.
+    pub fn org_runs(&self, org_url: &str) -> Result<Vec<RunInfo>> {
+        let org = org_key(org_url);
+        Ok(self.runs()?.into_iter().filter(|run| org_key(&run.org_url) == org).collect())
     }
 
     /// Every run, newest first, with its changes counted by status.

@@ -261,17 +261,17 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
             Ok(dict)
         }
 
-        /// The journal's record of a user (by login or id), oldest first.
+        /// The journal's record of a user (by login or id) in this client's org, oldest first.
         fn history<'py>(&self, py: Python<'py>, user: &str) -> PyResult<Bound<'py, PyAny>> {
             self.core.check()?;
-            let history = to_py(self.core.journal.history(user))?;
+            let history = to_py(self.core.journal.history(user, self.core.client.config().org_url.as_str()))?;
             to_python(py, &history)
         }
 
         /// The profile and memberships recorded before each deprovision of a user.
         fn snapshots<'py>(&self, py: Python<'py>, user: &str) -> PyResult<Bound<'py, PyAny>> {
             self.core.check()?;
-            let snapshots = to_py(self.core.journal.snapshots(user))?;
+            let snapshots = to_py(self.core.journal.snapshots(user, self.core.client.config().org_url.as_str()))?;
             to_python(py, &snapshots)
         }
 
@@ -282,12 +282,12 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
             to_py(self.core.journal.run_progress(run_id))
         }
 
-        /// Every run in the journal, newest first: run_id, policy, org_url, planned_at,
+        /// Every run in the journal against this client's org, newest first: run_id, policy, org_url, planned_at,
         /// finished_at, status (planned, applying, succeeded, finished_with_errors) and
         /// changes counted by status.
         fn runs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
             self.core.check()?;
-            let runs = to_py(self.core.journal.runs())?;
+            let runs = to_py(self.core.journal.org_runs(self.core.client.config().org_url.as_str()))?;
             to_python(py, &runs)
         }
 
@@ -307,7 +307,7 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
         fn unfinished_run(&self, policy: PyPolicy, records: Records) -> PyResult<Option<String>> {
             self.core.check()?;
             let digest = lifecycle::planner::source_digest(&policy.inner, &records.0);
-            to_py(self.core.journal.unfinished_run_for(&policy.inner.name, &digest))
+            to_py(self.core.journal.unfinished_run_for(&policy.inner.name, &digest, self.core.client.config().org_url.as_str()))
         }
 
         /// Stops using the client: later calls raise.

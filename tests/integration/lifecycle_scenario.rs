@@ -119,7 +119,7 @@ async fn three_days_of_joiners_movers_and_leavers() {
         let snapshot = journal.latest_snapshot(id).unwrap().expect("history kept");
         assert!(snapshot.groups.iter().any(|(_, name)| name == "all-staff"), "{snapshot:?}");
         assert_eq!(snapshot.profile["employeeNumber"], leaver);
-        let history = journal.history(id).unwrap();
+        let history = journal.history(id, &sim.url()).unwrap();
         assert!(history.iter().any(|h| h.operation == "deactivate_user" && h.status == ChangeStatus::Succeeded));
         assert!(history.iter().any(|h| h.operation == "create_user"), "the history goes back to day 1");
     }

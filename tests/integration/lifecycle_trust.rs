@@ -319,7 +319,7 @@ async fn a_redirect_is_a_failure_and_leaves_the_leaver_recorded_as_not_done() {
     assert!(report.outcomes[1].message.as_deref().unwrap_or("").contains("307"), "{}", report.render());
     assert_ne!(sim.user_json(&id).unwrap()["status"], "DEPROVISIONED");
     assert_eq!(sim.group_members(group.id()), vec![id.clone()]);
-    let history = journal.history(&id).unwrap();
+    let history = journal.history(&id, &sim.url()).unwrap();
     assert!(history.iter().filter(|c| c.operation != "snapshot_user").all(|c| c.status == ChangeStatus::Failed));
 
     // The client alone says the same.
@@ -451,7 +451,7 @@ async fn reactivation_restores_every_membership_the_user_had_and_gives_a_way_in(
             .await
             .unwrap();
     assert!(second.is_success(), "{}", second.render());
-    assert_eq!(journal.snapshots(&id).unwrap().len(), 2);
+    assert_eq!(journal.snapshots(&id, &sim.url()).unwrap().len(), 2);
     let latest: Vec<String> = journal.latest_snapshot(&id).unwrap().unwrap().groups.into_iter().map(|g| g.0).collect();
     assert!(latest.contains(&groups[1]) && !latest.contains(&groups[0]), "{latest:?}");
 
@@ -524,7 +524,7 @@ async fn a_journal_written_by_release_0_1_opens_migrated_and_a_newer_one_is_refu
     let journal = Journal::open(&scratch.journal()).unwrap();
     let version: i64 = sqlite(&scratch.journal()).query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
     assert_eq!(version, SCHEMA_VERSION);
-    let history = journal.history("ada@acme.com").unwrap();
+    let history = journal.history("ada@acme.com", "https://acme.okta.com").unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].status, ChangeStatus::Started);
     let restorable = journal.restorable("00u1", Some("2026-01-01T00:00:00.000Z")).unwrap().unwrap();
@@ -595,6 +595,35 @@ async fn a_file_that_is_not_a_journal_is_refused_and_left_exactly_as_it_was() {
         assert_eq!(id, okta_lifecycle::lifecycle::journal::APPLICATION_ID);
         drop(Journal::open(&path).unwrap());
     }
+}
+
+#[tokio::test]
+async fn one_journal_for_two_orgs_keeps_their_runs_and_histories_apart() {
+    let (org_a, client_a) = common::org(SimulatorConfig::default()).await;
+    let (org_b, client_b) = common::org(SimulatorConfig::default()).await;
+    let scratch = Scratch::new("two-orgs");
+    let journal = Journal::open(&scratch.journal()).unwrap();
+    let policy = policy("email", json!({}), joiner_leaver());
+    let records = [record("1", "ada@acme.com", "active")];
+    // Org A: applied, and a second plan of the same source left unfinished (as an interrupted
+    // apply leaves it).
+    let done = plan(&client_a, &policy, &records, &journal).await.unwrap();
+    assert!(apply(&client_a, &done, &journal, &ApplyOptions::default()).await.unwrap().is_success());
+    let again = plan(&client_a, &policy, &[record("2", "grace@acme.com", "active")], &journal).await.unwrap();
+    journal.begin_run(&again.run_id).unwrap();
+    let digest = okta_lifecycle::lifecycle::planner::source_digest(&policy, &[record("2", "grace@acme.com", "active")]);
+    assert_eq!(journal.unfinished_run_for("trust", &digest, &org_a.url()).unwrap(), Some(again.run_id.clone()));
+    // Org B, same journal, same policy and source: nothing of A's to resume, and A's Ada is not
+    // B's Ada.
+    assert_eq!(journal.unfinished_run_for("trust", &digest, &org_b.url()).unwrap(), None);
+    assert!(!journal.history("ada@acme.com", &org_a.url()).unwrap().is_empty());
+    assert!(journal.history("ada@acme.com", &org_b.url()).unwrap().is_empty());
+    assert!(journal.org_runs(&org_b.url()).unwrap().is_empty());
+    assert_eq!(journal.org_runs(&format!("{}/", org_a.url().to_uppercase())).unwrap().len(), 2);
+    let in_b = plan(&client_b, &policy, &records, &journal).await.unwrap();
+    assert!(apply(&client_b, &in_b, &journal, &ApplyOptions::default()).await.unwrap().is_success());
+    let history_b = journal.history("ada@acme.com", &org_b.url()).unwrap();
+    assert!(!history_b.is_empty() && history_b.iter().all(|change| change.run_id == in_b.run_id));
 }
 
 #[tokio::test]
