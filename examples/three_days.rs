@@ -67,10 +67,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !real {
         let leaver = "elena.garcía@acme.example";
         println!("== History of {leaver} (a day-3 leaver, a help-desk administrator) from the journal");
-        for entry in journal.history(leaver)? {
+        let org = client.config().org_url.as_str();
+        for entry in journal.history(leaver, org)? {
             println!("  {}  {:<22} {:<16} {:?}", entry.updated_at, entry.action, entry.operation, entry.status);
         }
-        if let Some(snapshot) = journal.snapshots(leaver)?.last() {
+        if let Some(snapshot) = journal.snapshots(leaver, org)?.last() {
             let groups: Vec<&str> = snapshot.groups.iter().map(|(_, name)| name.as_str()).collect();
             let roles: Vec<&str> = snapshot.roles.iter().map(|role| role.role_type.as_str()).collect();
             println!(
