@@ -26,8 +26,38 @@ fn render_attributes(
     let lookup = |field: &str| record.text(field);
     let mut attributes = Map::new();
     for rule in &policy.attributes {
+        let property = schema.and_then(|schema| schema.property(&rule.name));
+        let takes_a_list = property.is_some_and(|p| matches!(p.kind, crate::okta::schema::PropertyType::Array(_)));
+        for field in rule.formatter.fields() {
+            match record.structured(field) {
+                Some(Value::Object(_)) => {
+                    return Err(format!("attribute {}: the field {field} is an object, not a value", rule.name));
+                }
+                Some(Value::Array(items)) if !takes_a_list => {
+                    return Err(format!(
+                        "attribute {}: the field {field} is a list of {} values, and {} takes one value",
+                        rule.name,
+                        items.len(),
+                        rule.name
+                    ));
+                }
+                Some(Value::Array(items)) => {
+                    let separator = crate::okta::schema::ARRAY_SEPARATOR;
+                    if let Some(bad) = items.iter().find(|item| {
+                        item.is_array() || item.is_object() || item.as_str().is_some_and(|t| t.contains(separator))
+                    }) {
+                        return Err(format!(
+                            "attribute {}: the field {field} holds {bad}, which is not one value of a list \
+                             (lists or objects inside a list, or text with {separator:?})",
+                            rule.name
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
         let text = rule.formatter.render(&lookup).map_err(|e| format!("attribute {}: {e}", rule.name))?;
-        let value = match schema.and_then(|schema| schema.property(&rule.name)) {
+        let value = match property {
             Some(property) => property.from_text(&text).map_err(|e| format!("attribute {e}"))?,
             None => Value::String(text),
         };

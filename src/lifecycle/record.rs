@@ -36,8 +36,27 @@ impl IdentityRecord {
             Value::String(text) => Some(text.clone()),
             Value::Bool(flag) => Some(flag.to_string()),
             Value::Number(number) => Some(number.to_string()),
+            // A list of values (a JSON record's array) reads as a CSV cell of an array attribute
+            // does: its items joined with the schema's separator.
+            Value::Array(items) if items.iter().all(is_scalar) => Some(
+                items
+                    .iter()
+                    .filter_map(|item| match item {
+                        Value::Null => None,
+                        Value::String(text) => Some(text.clone()),
+                        other => Some(other.to_string()),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(&crate::okta::schema::ARRAY_SEPARATOR.to_string()),
+            ),
             other => Some(other.to_string()),
         }
+    }
+
+    /// The field's value as given, when it is not a single value (a list or an object of a JSON
+    /// record or a dict): what typing it by the schema must look at.
+    pub fn structured(&self, field: &str) -> Option<&Value> {
+        self.fields.get(field).filter(|value| value.is_array() || value.is_object())
     }
 
     /// Sets a field.
@@ -236,6 +255,10 @@ pub fn oversized_integer(json: &str) -> Option<&str> {
         index += 1;
     }
     None
+}
+
+fn is_scalar(value: &Value) -> bool {
+    !value.is_array() && !value.is_object()
 }
 
 #[cfg(test)]

@@ -164,12 +164,27 @@ impl SchemaProperty {
         Ok(value)
     }
 
+    /// A whole number: digits, or a number written with a fraction or an exponent whose value
+    /// is whole (`7.0`, `1e2`: what a JSON record's numbers read as), within the range where a
+    /// double is exact.
     fn integer(&self, text: &str) -> std::result::Result<i64, String> {
-        text.parse::<i64>().map_err(|_| format!("{}: {text:?} is not a whole number", self.name))
+        if let Ok(whole) = text.parse::<i64>() {
+            return Ok(whole);
+        }
+        match self.number(text) {
+            Ok(value) if value.is_i64() => Ok(value.as_i64().unwrap_or_default()),
+            _ => Err(format!("{}: {text:?} is not a whole number", self.name)),
+        }
     }
 
     fn number(&self, text: &str) -> std::result::Result<Value, String> {
-        match text.parse::<f64>().ok().filter(|n| n.is_finite()) {
+        let parsed = text.parse::<f64>().ok().filter(|n| n.is_finite());
+        // A number too small for a double reads as 0: refused rather than written as 0.
+        let mantissa = text.split(['e', 'E']).next().unwrap_or_default();
+        if parsed == Some(0.0) && mantissa.chars().any(|c| c.is_ascii_digit() && c != '0') {
+            return Err(format!("{}: {text:?} is too small to be written (it would become 0)", self.name));
+        }
+        match parsed {
             Some(number) if number.fract() == 0.0 && number.abs() < 9.0e15 => Ok(Value::from(number as i64)),
             Some(number) => serde_json::Number::from_f64(number)
                 .map(Value::Number)
@@ -445,12 +460,18 @@ mod tests {
         let integer = property(json!({"type": "integer"}));
         assert_eq!(integer.from_text(" 42 ").unwrap(), json!(42));
         assert!(integer.from_text("4.5").unwrap_err().contains("whole number"));
+        assert_eq!(integer.from_text("7.0").unwrap(), json!(7), "a JSON record's 7.0");
+        assert_eq!(integer.from_text("1e2").unwrap(), json!(100));
+        assert!(integer.from_text("1e300").unwrap_err().contains("whole number"));
         assert_eq!(integer.from_text("").unwrap(), Value::Null);
         let flag = property(json!({"type": "boolean"}));
         assert_eq!(flag.from_text("TRUE").unwrap(), json!(true));
         assert!(flag.from_text("maybe").is_err());
         let number = property(json!({"type": "number"}));
         assert_eq!(number.from_text("2.5").unwrap(), json!(2.5));
+        assert!(number.from_text("1e-400").unwrap_err().contains("too small"));
+        assert_eq!(number.from_text("0.0e5").unwrap(), json!(0));
+        assert_eq!(number.from_text("-0").unwrap(), json!(0));
         assert!(number.from_text("NaN").is_err());
         let codes = property(json!({"type": "array", "items": {"type": "integer"}}));
         assert_eq!(codes.from_text("1; 2;3").unwrap(), json!([1, 2, 3]));

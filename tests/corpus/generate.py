@@ -177,6 +177,10 @@ for name, fields in {
     "empty email": {"email": ""},
     "email without a domain": {"email": "ada"},
     "blank first name": {"first": "   "},
+    "first name is an object": {"first": {"given": "Ada"}},
+    "last name is a list": {"last": ["Lovelace", "Byron"]},
+    "email is a list": {"email": ["a@acme.com", "b@acme.com"]},
+    "first name is an empty object": {"first": {}},
 }.items():
     case("record_issue", name, fields=fields, expect="issue")
 

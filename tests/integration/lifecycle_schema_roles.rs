@@ -124,6 +124,66 @@ async fn csv_text_becomes_typed_custom_attributes_and_values_okta_would_refuse_a
 }
 
 #[tokio::test]
+async fn native_json_values_take_the_schemas_types_and_structures_that_fit_no_attribute_are_issues() {
+    let org = Org::new().await;
+    let client = common::client_for(&org.simulator, |_| {});
+    define_custom(&client).await;
+    let mut properties = Map::new();
+    properties.insert("tags".into(), json!({"title": "Tags", "type": "array", "items": {"type": "string"}}));
+    properties.insert("score".into(), json!({"title": "Score", "type": "number"}));
+    client.schema().update_custom(&properties).await.unwrap();
+    let journal = Journal::in_memory().unwrap();
+    let policy = policy(
+        json!({"hrCostCenter": "{cost_center}", "costCodes": "{codes}", "tags": "{tags}", "score": "{score}",
+               "title": "{title}"}),
+        joiners(),
+    );
+    // JSON records as a .jsonl source or Python dicts give them: native arrays and numbers.
+    let row = |id: &str, fields: Value| {
+        let mut value = json!({"id": id, "email": format!("j{id}@acme.com"), "first": "J", "last": id,
+            "status": "active", "cost_center": 7.0, "codes": [4100, 4200.0], "tags": ["vpn", "admins"],
+            "score": 1e2, "title": "Engineer"});
+        for (key, field) in fields.as_object().unwrap() {
+            value[key] = field.clone();
+        }
+        record(value)
+    };
+    let records = [
+        row("1", json!({})),
+        row("2", json!({"title": {"name": "Eng"}})),
+        row("3", json!({"title": ["Eng", "Ops"]})),
+        row("4", json!({"score": "1e-400"})),
+        row("5", json!({"tags": [["nested"]]})),
+        row("6", json!({"tags": ["a;b"]})),
+        row("7", json!({"cost_center": 7.5})),
+    ];
+    let made = plan(&client, &policy, &records, &journal).await.unwrap();
+    let issues: Vec<(usize, String)> = made.issues.iter().map(|i| (i.row, i.message.clone())).collect();
+    let expected = [
+        "title: the field title is an object",
+        "title: the field title is a list of 2 values, and title takes one value",
+        "score: \"1e-400\" is too small",
+        "tags: the field tags holds [\"nested\"]",
+        "tags: the field tags holds \"a;b\"",
+        "hrCostCenter: \"7.5\" is not a whole number",
+    ];
+    assert_eq!(issues.len(), expected.len(), "{issues:#?}");
+    for ((_, message), wanted) in issues.iter().zip(expected) {
+        assert!(message.contains(wanted), "{message:?} should say {wanted:?}");
+    }
+    assert_eq!(made.changes.len(), 1, "only the first record is sound: {}", made.render());
+    let Operation::CreateUser { profile, .. } = &made.changes[0].operation else { panic!("{:?}", made.changes) };
+    assert_eq!(profile["hrCostCenter"], json!(7));
+    assert_eq!(profile["costCodes"], json!([4100, 4200]));
+    assert_eq!(profile["tags"], json!(["vpn", "admins"]), "a list, not its JSON text");
+    assert_eq!(profile["score"], json!(100));
+    assert_eq!(profile["title"], json!("Engineer"));
+    assert!(apply(&client, &made, &journal, &ApplyOptions::default()).await.unwrap().is_success());
+    let user = org.call(Method::GET, "/api/v1/users/j1@acme.com", None).await;
+    assert_eq!(user.body["profile"]["tags"], json!(["vpn", "admins"]), "{}", user.body);
+}
+
+#[tokio::test]
 async fn a_leavers_admin_roles_are_removed_recorded_and_given_back_unless_they_were_scoped() {
     let org = Org::start(SimulatorConfig::default()).await;
     let client = common::client_for(&org.simulator, |_| {});
