@@ -277,7 +277,11 @@ class Report:
         """Counts of the outcomes by status."""
     @property
     def is_success(self) -> bool:
-        """Whether no change failed."""
+        """Whether every change succeeded and the journal recorded it all."""
+    @property
+    def journal_error(self) -> str | None:
+        """Why the journal could not record the end of the run, if it could not (the changes and
+        links in this report are as Okta made them)."""
     @property
     def reset_links(self) -> dict[str, Secret]:
         """Password-reset links Okta returned, by login (as secrets)."""

@@ -409,11 +409,28 @@ def _confirm_and_apply(client: OktaClient, plan: Plan, arguments: argparse.Names
         _print_json({"plan": json.loads(plan.to_json()), "applied": True, "report": _report_data(report)})
     else:
         sys.stdout.write(report.render())
+        _write_links(report)
     return max(_report_exit(report), EXIT_FAILED if plan.issues else EXIT_OK)
 
 
 def _report_data(report: Report) -> dict[str, Any]:
-    return {"run_id": report.run_id, "counts": report.counts, "outcomes": report.outcomes}
+    data: dict[str, Any] = {"run_id": report.run_id, "counts": report.counts, "outcomes": report.outcomes}
+    if report.journal_error:
+        data["journal_error"] = report.journal_error
+    # Links Okta issued because the policy asked for them instead of its emails: the user has no
+    # other way in, so they are handed to whoever ran the command.
+    for key, links in (("reset_links", report.reset_links), ("activation_links", report.activation_links)):
+        if links:
+            data[key] = {login: secret.reveal() for login, secret in links.items()}
+    return data
+
+
+def _write_links(report: Report) -> None:
+    """The reset and activation links Okta issued (send_email = false), one line each, to this
+    terminal or whatever standard output is."""
+    for kind, links in (("reset", report.reset_links), ("activation", report.activation_links)):
+        for login, link in links.items():
+            sys.stdout.write(f"{kind} link for {login}: {link.reveal()}\n")
 
 
 def command_history(arguments: argparse.Namespace) -> int:
@@ -609,14 +626,12 @@ def command_reset_password(arguments: argparse.Namespace) -> int:
         report = client.actions.reset_password(
             arguments.login, send_email=not arguments.no_email, revoke_sessions=arguments.revoke_sessions
         )
-    links = {login: secret.reveal() for login, secret in report.reset_links.items()}
     if arguments.json:
-        _print_json({**_report_data(report), "reset_links": links})
+        _print_json(_report_data(report))
     else:
         sys.stdout.write(report.render())
-        for login, link in links.items():
-            # Asked for explicitly with --no-email: the link goes to this terminal only.
-            sys.stdout.write(f"reset link for {login}: {link}\n")
+        # Asked for explicitly with --no-email: the link goes to this terminal only.
+        _write_links(report)
     return _report_exit(report)
 
 

@@ -108,12 +108,17 @@ pub struct Report {
     /// above.
     #[serde(skip)]
     pub activation_links: Vec<(String, SecretString)>,
+    /// The journal could not record the end of the run (or give its lease back): the changes
+    /// above happened as reported, and the links Okta issued are here, but the run's row may
+    /// still say `applying` (the next apply finds every change done).
+    pub journal_error: Option<String>,
 }
 
 impl Report {
     /// True when every change succeeded (or had already) and the journal recorded every outcome.
     pub fn is_success(&self) -> bool {
-        self.outcomes.iter().all(|o| o.status == ChangeStatus::Succeeded && o.journal_error.is_none())
+        self.journal_error.is_none()
+            && self.outcomes.iter().all(|o| o.status == ChangeStatus::Succeeded && o.journal_error.is_none())
     }
 
     /// A human-readable account.
@@ -124,6 +129,9 @@ impl Report {
         }
         out.pop();
         out.push('\n');
+        if let Some(error) = &self.journal_error {
+            out.push_str(&format!("  the journal could not record the end of the run: {error}\n"));
+        }
         for outcome in self.outcomes.iter().filter(|o| o.status != ChangeStatus::Succeeded || o.journal_error.is_some())
         {
             out.push_str(&format!(
@@ -261,14 +269,22 @@ pub async fn apply(client: &OktaClient, plan: &Plan, journal: &Journal, options:
     } else {
         "finished_with_errors"
     };
-    journal.finish_run(&plan.run_id, finished)?;
-    lease.release()?;
+    // Changes were sent and links issued: a journal that cannot record the run's end is
+    // reported with them, never instead of them (a lost link leaves its user with no way in).
+    let mut journal_error = journal.finish_run(&plan.run_id, finished).err().map(|e| e.to_string());
+    if let Err(error) = lease.release() {
+        journal_error.get_or_insert_with(|| error.to_string());
+    }
+    if let Some(error) = &journal_error {
+        tracing::warn!(run_id = plan.run_id, error = %error, "the journal could not record the end of the run");
+    }
     Ok(Report {
         run_id: plan.run_id.clone(),
         outcomes,
         counts,
         reset_links: context.reset_links.into_inner().unwrap_or_else(|e| e.into_inner()),
         activation_links: context.activation_links.into_inner().unwrap_or_else(|e| e.into_inner()),
+        journal_error,
     })
 }
 

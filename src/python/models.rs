@@ -451,6 +451,12 @@ impl PyReport {
     fn is_success(&self) -> bool {
         self.inner.is_success()
     }
+    /// Why the journal could not record the end of the run, if it could not (the changes and
+    /// links in this report are as Okta made them).
+    #[getter]
+    fn journal_error(&self) -> Option<&str> {
+        self.inner.journal_error.as_deref()
+    }
     /// Password-reset links Okta returned, by login (as secrets).
     #[getter]
     fn reset_links<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

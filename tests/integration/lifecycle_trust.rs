@@ -598,6 +598,35 @@ async fn a_file_that_is_not_a_journal_is_refused_and_left_exactly_as_it_was() {
 }
 
 #[tokio::test]
+async fn a_reset_link_okta_issued_is_returned_even_when_the_journal_cannot_record_the_runs_end() {
+    let (sim, client) = common::org(SimulatorConfig::default()).await;
+    let scratch = Scratch::new("link-kept");
+    let journal = Journal::open(&scratch.journal()).unwrap();
+    user_with_number(&client, "ada@acme.com", "1").await;
+    let policy = policy(
+        "email",
+        json!({}),
+        json!([{"name": "reset", "when": "status eq \"reset\"", "actions": [
+            {"action": "reset_password", "send_email": false}]}]),
+    );
+    let planned = plan(&client, &policy, &[record("1", "ada@acme.com", "reset")], &journal).await.unwrap();
+    // The disk fills up just as the run's end is recorded.
+    sqlite(&scratch.journal())
+        .execute_batch(
+            "CREATE TRIGGER full BEFORE UPDATE OF status ON runs WHEN NEW.status != 'applying'
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+        )
+        .unwrap();
+    let report = apply(&client, &planned, &journal, &ApplyOptions::default()).await.unwrap();
+    assert_eq!(report.reset_links.len(), 1, "Okta's link is handed back: {}", report.render());
+    assert!(report.reset_links[0].1.expose().contains("/reset_password/"), "a link, not a placeholder");
+    assert!(report.journal_error.as_deref().is_some_and(|e| e.contains("disk is full")), "{:?}", report.journal_error);
+    assert!(!report.is_success());
+    assert!(report.render().contains("could not record the end of the run"), "{}", report.render());
+    assert_eq!(sim.counters().reset_password.values().sum::<u64>(), 1);
+}
+
+#[tokio::test]
 async fn one_journal_for_two_orgs_keeps_their_runs_and_histories_apart() {
     let (org_a, client_a) = common::org(SimulatorConfig::default()).await;
     let (org_b, client_b) = common::org(SimulatorConfig::default()).await;

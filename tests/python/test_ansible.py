@@ -476,8 +476,9 @@ def test_groups_and_memberships(simulator: Simulator, playbook: Any) -> None:
         client.close()
 
 
-def test_policy_module(simulator: Simulator, playbook: Any) -> None:
-    run = playbook(simulator, "policy.yml")
+def test_policy_module(simulator: Simulator, playbook: Any, tmp_path: Path) -> None:
+    link_file = tmp_path / "links.json"
+    run = playbook(simulator, "policy.yml", extra_vars={"link_file": str(link_file)})
     assert run.returncode == 0, run.stdout
     plan = run.task("Plan day 1")
     assert plan["status"] == "changed"
@@ -498,6 +499,13 @@ def test_policy_module(simulator: Simulator, playbook: Any) -> None:
     assert blocked["result"]["blocked"]
     overridden = run.result("Day 2 with the limit overridden")
     assert overridden["changed"] is True
+    # The links a policy asked Okta for reach the registered result, and nothing else.
+    links = json.loads(link_file.read_text())
+    assert list(links) == ["ada@acme.example"] and "/reset_password/" in links["ada@acme.example"]
+    link = links["ada@acme.example"]
+    assert link not in run.stdout and link not in run.stderr and link not in json.dumps(run.results)
+    hidden = run.result("Resets with the links returned")
+    assert "reset_links" not in hidden and "censored" in hidden and hidden["changed"] is True
     state = org_state(simulator)
     assert state["grace@acme.example"]["status"] == "DEPROVISIONED"
     assert state["ada@acme.example"]["groups"] == ["dept-research"]

@@ -123,6 +123,32 @@ def test_reset_password_prints_the_link_only_when_asked(tmp_path: Path) -> None:
     assert "/reset_password/" in json.loads(linked.stdout)["reset_links"]["grace.hopper@acme.example"]
 
 
+def test_apply_hands_back_the_links_a_policy_asked_okta_for(tmp_path: Path) -> None:
+    run("apply", "--policy", str(POLICY), "--source", day(1), "--yes", state=tmp_path)
+    policy = tmp_path / "resets.toml"
+    policy.write_text(
+        'name = "resets"\n[source]\nformat = "jsonl"\nkey = "email"\n'
+        '[attributes]\nlogin = "{email}"\n'
+        '[[workflow]]\nname = "reset"\nwhen = \'status eq "reset"\'\n'
+        '[[workflow.actions]]\naction = "reset_password"\nsend_email = false\n'
+    )
+    source = tmp_path / "resets.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"email": email, "status": "reset"}) + "\n"
+            for email in ("grace.hopper@acme.example", "ada.lovelace@acme.example")
+        )
+    )
+    text = run("apply", "--policy", str(policy), "--source", str(source), "--yes", state=tmp_path)
+    assert text.returncode == 0, text.stderr
+    links = [line for line in text.stdout.splitlines() if line.startswith("reset link for ")]
+    assert len(links) == 2 and all("/reset_password/" in line for line in links), text.stdout
+    applied = run("apply", "--policy", str(policy), "--source", str(source), "--yes", "--json", state=tmp_path)
+    report = json.loads(applied.stdout)["report"]
+    assert sorted(report["reset_links"]) == ["ada.lovelace@acme.example", "grace.hopper@acme.example"]
+    assert all("/reset_password/" in link for link in report["reset_links"].values())
+
+
 @pytest.mark.skipif(not hasattr(pty, "openpty"), reason="needs a pseudo-terminal")
 @pytest.mark.parametrize(("answer", "applied"), [("n", False), ("y", True)])
 def test_apply_asks_on_a_terminal(tmp_path: Path, answer: str, applied: bool) -> None:

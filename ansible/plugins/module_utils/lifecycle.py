@@ -332,8 +332,17 @@ def plan_result(plan):
 
 
 def report_result(report):
-    """The result keys of a report: run_id, outcomes and counts."""
-    return dict(run_id=report.run_id, outcomes=report.outcomes, counts=report.counts)
+    """The result keys of a report: run_id, outcomes and counts, and the reset and activation
+    links Okta issued (``reset_links``, ``activation_links``: login to link), whatever else
+    happened, so that no link is lost with a failure. The modules that can return them have an
+    action plugin that censors the task's displayed result (plugin_utils/secret_result.py)."""
+    result = dict(run_id=report.run_id, outcomes=report.outcomes, counts=report.counts)
+    for key, links in (("reset_links", report.reset_links), ("activation_links", report.activation_links)):
+        if links:
+            result[key] = dict((login, secret.reveal()) for login, secret in links.items())
+    if report.journal_error:
+        result["journal_error"] = report.journal_error
+    return result
 
 
 _NOT_DONE = ("failed", "unknown", "skipped", "planned", "started")

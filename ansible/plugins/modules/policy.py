@@ -142,6 +142,19 @@ counts:
   returned: when the plan was applied
   type: dict
   sample: {"succeeded": 12}
+reset_links:
+  description:
+    - The password-reset links Okta issued for a policy's C(reset_password) with C(send_email = false), by login.
+    - They are secrets. The task's logged output is hidden (as with C(no_log)), but the values are in the registered
+      result, failures included.
+  returned: when a policy asked for them
+  type: dict
+activation_links:
+  description:
+    - The activation links of users a policy reactivated with C(send_email = false), by login.
+    - Secrets, hidden as RV(reset_links) are.
+  returned: when a policy asked for them
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -16,7 +16,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
 #: Result keys that hold a secret.
-SECRET_KEYS = ("reset_link", "activation_link")
+SECRET_KEYS = ("reset_link", "activation_link", "reset_links", "activation_links")
 
 
 class SecretResultAction(ActionBase):
