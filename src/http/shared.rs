@@ -216,8 +216,56 @@ impl From<std::io::Error> for StoreError {
     }
 }
 
+/// Opens (creating it, private to the user) one of the store's files. A symbolic link in its
+/// place is refused (`O_NOFOLLOW`): writing through it would overwrite whatever it points to. So
+/// is anything but a regular file (a FIFO would block the open).
 fn open_lock_file(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|error| match error.raw_os_error() {
+            Some(libc::ELOOP) => std::io::Error::other(format!("{} is a symbolic link", path.display())),
+            _ => error,
+        })?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(format!("{} is not a regular file", path.display())));
+    }
+    Ok(file)
+}
+
+/// The store's directory must be this user's alone: created private (0700) if missing, and
+/// refused when another user owns it or others may write in it (they could then plant links
+/// or files the store would use).
+fn check_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let metadata = std::fs::metadata(dir)?;
+    // This process's effective user: the owner of its /proc entry (Linux, the package's
+    // platform; elsewhere the owner is not checked, the mode still is).
+    let me = std::fs::metadata("/proc/self").map(|own| own.uid()).ok();
+    if !metadata.is_dir() {
+        return Err(std::io::Error::other(format!("{} is not a directory", dir.display())));
+    }
+    if me.is_some_and(|me| metadata.uid() != me) {
+        return Err(std::io::Error::other(format!(
+            "{} belongs to another user (uid {}); the store must be this user's own",
+            dir.display(),
+            metadata.uid()
+        )));
+    }
+    if metadata.mode() & 0o022 != 0 {
+        return Err(std::io::Error::other(format!(
+            "{} may be written by others (mode {:o}); make it private (chmod 700)",
+            dir.display(),
+            metadata.mode() & 0o777
+        )));
+    }
+    Ok(())
 }
 
 /// The slot files this process has open and does not hold, by index (`None`: not opened yet, or
@@ -283,9 +331,10 @@ impl Drop for Unlock<'_> {
 
 impl SharedBudget {
     /// Opens (creating it if needed, private to the user) the store in `dir` for a client with
-    /// at most `max_concurrency` requests in flight.
+    /// at most `max_concurrency` requests in flight. A directory of another user's, or one others
+    /// may write in, is refused, and so are links in place of its files.
     pub fn open(dir: &Path, max_concurrency: usize) -> std::io::Result<SharedBudget> {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        check_private_dir(dir)?;
         let state = open_lock_file(&dir.join("state.json"))?;
         let max_concurrency = max_concurrency.max(1);
         Ok(SharedBudget {
@@ -481,6 +530,52 @@ mod tests {
         match verdict {
             SharedVerdict::Go(lease) => lease,
             other => panic!("expected to send, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn links_and_directories_others_control_are_refused_and_nothing_is_written_through_them() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("links");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let victim = dir.with_extension("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("state.json")).unwrap();
+        let error = SharedBudget::open(&dir, 2).unwrap_err();
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+
+        // A slot file planted as a link: the request is not sent through the store.
+        std::fs::remove_file(dir.join("state.json")).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("slot-0.lock")).unwrap();
+        let store = SharedBudget::open(&dir, 2).unwrap();
+        assert!(store.try_send("/api/v1/users", 1.0).is_err(), "the planted slot is refused");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        std::fs::remove_file(&victim).unwrap();
+
+        // A directory others may write in.
+        let open = temp_dir("world-writable");
+        std::fs::create_dir_all(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let error = SharedBudget::open(&open, 2).unwrap_err();
+        assert!(error.to_string().contains("written by others"), "{error}");
+        assert!(!open.join("state.json").exists());
+        // A new one is created private.
+        let fresh = temp_dir("fresh");
+        SharedBudget::open(&fresh, 2).unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        // A FIFO in place of the state file is refused at once, not waited on.
+        let fifo_dir = temp_dir("fifo");
+        std::fs::create_dir_all(&fifo_dir).unwrap();
+        std::fs::set_permissions(&fifo_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(fifo_dir.join("state.json")).status().unwrap();
+        assert!(made.success());
+        let error = SharedBudget::open(&fifo_dir, 2).unwrap_err();
+        assert!(error.to_string().contains("not a regular file"), "{error}");
+        for dir in [dir, open, fresh, fifo_dir] {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 
