@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::http::retry::RateLimitHeaders;
-use crate::http::shared::{SharedBudget, SharedVerdict, SlotLease, StoreError, LOCK_PATIENCE};
+use crate::http::shared::{SharedBudget, SharedVerdict, SlotLease, StoreError, LOCK_PATIENCE, STORE_PATIENCE};
 
 /// Below this share of the limit, the remaining budget is paced until the reset.
 const PACING_THRESHOLD: f64 = 0.1;
@@ -274,6 +274,7 @@ impl Governor {
     /// Logs (once) that the shared store could not be used; requests are then governed by this
     /// process's own state.
     fn shared_failed(&self, store: &SharedBudget, error: &dyn std::fmt::Display) {
+        store.give_up();
         if !self.shared_failed.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 store = %store.dir().display(),
@@ -285,14 +286,28 @@ impl Governor {
     /// Waits for a slot and the budget in the shared store. `None` when the store fails, or when
     /// another process has held its lock for [`LOCK_PATIENCE`] (a stopped process): then the
     /// request, and every later one, is governed by this process alone.
+    ///
+    /// Every decision is taken on the store's own thread, never on the runtime's. What other
+    /// processes hold is waited on for a bounded time: the store's lock for [`LOCK_PATIENCE`] at
+    /// a stretch, its slots and another process's probe of a new bucket for [`STORE_PATIENCE`]
+    /// in all. Only the bucket's own budget (a spent window) is waited out in full, and that is
+    /// at most one window.
     async fn acquire_shared(&self, store: &SharedBudget, bucket: &'static str, waited: &mut bool) -> Option<SlotLease> {
         let mut locked_since: Option<Instant> = None;
+        let mut held_by_others = Duration::ZERO;
         loop {
-            let verdict = store.try_send(bucket, self.share);
+            if store.has_failed() {
+                self.shared_failed(store, &"an answer could not be recorded in it");
+                return None;
+            }
+            let Some(verdict) = store.verdict(bucket, self.share).await else {
+                self.shared_failed(store, &StoreError::Busy);
+                return None;
+            };
             if !matches!(verdict, Ok(SharedVerdict::Locked)) {
                 locked_since = None;
             }
-            match verdict {
+            let pause = match verdict {
                 Ok(SharedVerdict::Locked) => {
                     let since = *locked_since.get_or_insert_with(Instant::now);
                     if since.elapsed() >= LOCK_PATIENCE {
@@ -300,16 +315,31 @@ impl Governor {
                         return None;
                     }
                     tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=4))).await;
+                    continue;
                 }
                 Ok(SharedVerdict::Go(lease)) => return Some(lease),
-                Ok(SharedVerdict::WaitUntil(moment)) => wait_for_budget(bucket, moment, waited).await,
-                // Every shared slot is in use.
-                Ok(SharedVerdict::Busy) => tokio::time::sleep(Duration::from_millis(fastrand::u64(2..=12))).await,
+                Ok(SharedVerdict::WaitUntil { at, for_others: false }) => {
+                    wait_for_budget(bucket, at, waited).await;
+                    continue;
+                }
+                // Another process's probe of a new bucket, or every shared slot in use.
+                Ok(SharedVerdict::WaitUntil { at, for_others: true }) => at.saturating_duration_since(Instant::now()),
+                Ok(SharedVerdict::Busy) => Duration::from_millis(fastrand::u64(2..=12)),
                 Err(error) => {
                     self.shared_failed(store, &error);
                     return None;
                 }
+            };
+            if held_by_others >= STORE_PATIENCE {
+                self.shared_failed(
+                    store,
+                    &format!("other processes held its slots for more than {} s", STORE_PATIENCE.as_secs()),
+                );
+                return None;
             }
+            let started = Instant::now();
+            tokio::time::sleep(pause).await;
+            held_by_others += started.elapsed();
         }
     }
 
@@ -320,7 +350,7 @@ impl Governor {
         let started = Instant::now();
         let mut lease = None;
         if let Some(store) = &self.shared {
-            if !self.shared_failed.load(Ordering::Relaxed) {
+            if !self.shared_failed.load(Ordering::Relaxed) && !store.has_failed() {
                 lease = self.acquire_shared(store, bucket, &mut waited).await;
             }
         }
@@ -439,11 +469,10 @@ impl Permit {
             governor.concurrency_limited.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(lease) = self.lease.take() {
-            // Counted in the shared store: the answer and the cap go there.
+            // Counted in the shared store: the answer and the cap go there, on the store's
+            // thread (this never waits for another process's lock).
             if let Some(store) = &governor.shared {
-                if let Err(error) = store.finish(lease, self.bucket, status, headers, date) {
-                    governor.shared_failed(store, &error);
-                }
+                store.finish_later(lease, self.bucket, status, headers, date);
             }
         } else {
             let now = Instant::now();
@@ -476,9 +505,7 @@ impl Drop for Permit {
             // Cancelled before an answer: the request no longer counts as in flight.
             if let Some(lease) = self.lease.take() {
                 if let Some(store) = &self.governor.shared {
-                    if let Err(error) = store.finish(lease, self.bucket, None, None, None) {
-                        self.governor.shared_failed(store, &error);
-                    }
+                    store.finish_later(lease, self.bucket, None, None, None);
                 }
             } else {
                 let mut buckets = self.governor.buckets.lock().unwrap_or_else(|e| e.into_inner());

@@ -28,6 +28,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -39,6 +40,10 @@ use crate::http::retry::RateLimitHeaders;
 /// How long one process waits for the store's lock before governing a request alone. The lock
 /// is held for microseconds; only a stopped or wedged process holds it longer.
 pub const LOCK_PATIENCE: Duration = Duration::from_secs(2);
+/// How long the governor waits, in all, on what other processes hold for one request: the
+/// store's slots (every one under the cap taken) and another process's first request to a new
+/// bucket. Past it (a stopped process holds them), the process governs its requests alone.
+pub const STORE_PATIENCE: Duration = Duration::from_secs(5);
 /// A process's in-flight count older than this is dropped even if its pid looks alive (the pid
 /// may have been reused). Longer than any request: Okta's windows are a minute and requests
 /// time out well within this.
@@ -73,11 +78,22 @@ fn to_ms(instant: Instant, now: Instant, now_ms: u64) -> u64 {
     }
 }
 
-/// Whether a process with this pid exists, as far as this machine's `/proc` tells. Where there
-/// is no `/proc`, every pid counts as alive and only [`IN_FLIGHT_EXPIRY`] drops a count.
+/// Whether a process with this pid exists and runs, as far as this machine's `/proc` tells. A
+/// stopped process (Ctrl-Z, `docker pause`, a debugger: state `T` or `t`) sends nothing, so its
+/// requests do not count as in flight while it is stopped. Where there is no `/proc`, every pid
+/// counts as alive and only [`IN_FLIGHT_EXPIRY`] drops a count.
 fn alive(pid: u32) -> bool {
     let proc = Path::new("/proc");
-    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+    if !proc.join("self").exists() {
+        return true;
+    }
+    match std::fs::read_to_string(proc.join(pid.to_string()).join("stat")) {
+        // `pid (comm) state ...`: the state follows the last ')' (comm may hold one).
+        Ok(stat) => {
+            !matches!(stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()), Some('T' | 't'))
+        }
+        Err(_) => proc.join(pid.to_string()).exists(),
+    }
 }
 
 /// Requests one process has in flight in one bucket.
@@ -143,13 +159,17 @@ impl Stored {
         let pids: BTreeSet<u32> = self.buckets.values().flat_map(|bucket| bucket.in_flight.keys().copied()).collect();
         let live: BTreeSet<u32> = pids.into_iter().filter(|&pid| pid == own_pid || alive(pid)).collect();
         for bucket in self.buckets.values_mut() {
-            if !bucket.remaining.is_finite() {
+            // A limit of 0 is no answer's (a concurrency 429 carries no bucket): it would make
+            // every sender wait for ever.
+            if !bucket.remaining.is_finite() || bucket.limit == Some(0) {
                 *bucket = StoredBucket { in_flight: std::mem::take(&mut bucket.in_flight), ..StoredBucket::default() };
             }
             bucket.reset_at_ms = bucket.reset_at_ms.map(|ms| ms.min(horizon));
             bucket.next_slot_ms = bucket.next_slot_ms.map(|ms| ms.min(horizon));
             bucket.in_flight.retain(|&pid, entry| {
                 entry.count > 0
+                    // A count from the future (a clock set back, a forged file) would never expire.
+                    && entry.since_ms <= now_ms.saturating_add(LOCK_PATIENCE.as_millis() as u64)
                     && now_ms.saturating_sub(entry.since_ms) < IN_FLIGHT_EXPIRY.as_millis() as u64
                     && live.contains(&pid)
             });
@@ -300,8 +320,15 @@ impl Drop for SlotLease {
 pub(crate) enum SharedVerdict {
     /// Send now; the request is counted in the store and holds a slot.
     Go(SlotLease),
-    /// The bucket's budget says wait until then.
-    WaitUntil(Instant),
+    /// The bucket's budget says wait until then. `for_others` when the wait is for another
+    /// process's first request to a bucket not yet known (its answer teaches the limit), which
+    /// the governor waits on only for [`STORE_PATIENCE`].
+    WaitUntil {
+        /// When to ask again.
+        at: Instant,
+        /// Whether the wait is for another process's probe.
+        for_others: bool,
+    },
     /// Every slot under the cap is in use: try again shortly.
     Busy,
     /// Another process holds the store's lock this instant: try again shortly, and give the
@@ -310,12 +337,44 @@ pub(crate) enum SharedVerdict {
 }
 
 /// The file store of one org's budget, shared by every process that opens the same directory.
+///
+/// Its file locks and file I/O never run on the async runtime's threads: the governor hands
+/// them to one thread of the store's own ([`SharedBudget::verdict`],
+/// [`SharedBudget::finish_later`]), so a store another process holds locked (a stopped process)
+/// delays only the store's thread, and the governor gives the store up after
+/// [`LOCK_PATIENCE`] instead of stalling the program.
 #[derive(Debug)]
 pub struct SharedBudget {
+    core: Arc<StoreCore>,
+    /// The store thread's queue (started with the first job).
+    worker: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+    /// Set when the store thread could not record an answer: the governor stops using the store.
+    failed: Arc<AtomicBool>,
+}
+
+/// What the store's thread does: decide a send, or fold an answer in.
+enum Job {
+    Verdict {
+        bucket: &'static str,
+        share: f64,
+        reply: tokio::sync::oneshot::Sender<Result<SharedVerdict, StoreError>>,
+    },
+    Finish {
+        lease: SlotLease,
+        bucket: &'static str,
+        status: Option<u16>,
+        headers: Option<RateLimitHeaders>,
+        date: Option<SystemTime>,
+    },
+}
+
+/// The store's files and the decisions taken under their lock.
+#[derive(Debug)]
+struct StoreCore {
     dir: PathBuf,
     max_concurrency: usize,
-    /// `state.json`, open for the store's lifetime; the mutex lets one task of this process at a
-    /// time take its `flock`.
+    /// `state.json`, open for the store's lifetime; the mutex lets one thread of this process at
+    /// a time take its `flock`.
     state: Mutex<File>,
     slots: SlotPool,
 }
@@ -337,17 +396,78 @@ impl SharedBudget {
         check_private_dir(dir)?;
         let state = open_lock_file(&dir.join("state.json"))?;
         let max_concurrency = max_concurrency.max(1);
-        Ok(SharedBudget {
+        let core = StoreCore {
             dir: dir.to_owned(),
             max_concurrency,
             state: Mutex::new(state),
             slots: Arc::new(Mutex::new((0..max_concurrency).map(|_| None).collect())),
-        })
+        };
+        Ok(SharedBudget { core: Arc::new(core), worker: Mutex::new(None), failed: Arc::new(AtomicBool::new(false)) })
     }
 
     /// The store's directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.core.dir
+    }
+
+    /// Whether the store has been given up (an answer its thread could not record, or the
+    /// governor's patience ran out).
+    pub(crate) fn has_failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Gives the store up for this process: answers still queued give their slots back without
+    /// waiting for its lock.
+    pub(crate) fn give_up(&self) {
+        self.failed.store(true, Ordering::Relaxed);
+    }
+
+    /// Queues a job for the store's thread, starting it if needed. False when the thread is gone.
+    fn submit(&self, job: Job) -> bool {
+        let mut worker = self.worker.lock().unwrap_or_else(PoisonError::into_inner);
+        if worker.is_none() {
+            let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+            let core = Arc::clone(&self.core);
+            let failed = Arc::clone(&self.failed);
+            let started = std::thread::Builder::new()
+                .name("okta-lifecycle-budget".into())
+                .spawn(move || serve(&core, &failed, receiver));
+            if started.is_err() {
+                return false;
+            }
+            *worker = Some(sender);
+        }
+        worker.as_ref().is_some_and(|sender| sender.send(job).is_ok())
+    }
+
+    /// One attempt to send a request to `bucket`, decided on the store's thread; `None` when no
+    /// decision came within [`LOCK_PATIENCE`] (the thread is waiting on a lock another process
+    /// holds) or the thread is gone.
+    pub(crate) async fn verdict(&self, bucket: &'static str, share: f64) -> Option<Result<SharedVerdict, StoreError>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if !self.submit(Job::Verdict { bucket, share, reply }) {
+            return None;
+        }
+        tokio::time::timeout(LOCK_PATIENCE, answer).await.ok()?.ok()
+    }
+
+    /// Folds a request's answer into the store on the store's thread, and gives its slot back
+    /// there (after the answer is recorded). Never blocks the caller. A store already given up
+    /// is not written: the slot is given back at once.
+    pub(crate) fn finish_later(
+        &self,
+        lease: SlotLease,
+        bucket: &'static str,
+        status: Option<u16>,
+        headers: Option<RateLimitHeaders>,
+        date: Option<SystemTime>,
+    ) {
+        if self.has_failed() {
+            drop(lease);
+            return;
+        }
+        // If the thread is gone the job (and its slot) is dropped with the failed send.
+        let _ = self.submit(Job::Finish { lease, bucket, status, headers, date });
     }
 
     /// The default store of an org: beside the org's default journal,
@@ -356,6 +476,62 @@ impl SharedBudget {
         crate::lifecycle::journal::Journal::default_path(org_url).with_extension("budget")
     }
 
+    /// One attempt to send a request to `bucket`, on the caller's thread (tests).
+    #[cfg(test)]
+    pub(crate) fn try_send(&self, bucket: &str, share: f64) -> Result<SharedVerdict, StoreError> {
+        self.core.try_send(bucket, share)
+    }
+
+    /// Folds a request's answer into the store on the caller's thread (tests).
+    #[cfg(test)]
+    pub(crate) fn finish(
+        &self,
+        lease: SlotLease,
+        bucket: &str,
+        status: Option<u16>,
+        headers: Option<RateLimitHeaders>,
+        date: Option<SystemTime>,
+    ) -> Result<(), StoreError> {
+        self.core.finish(lease, bucket, status, headers, date)
+    }
+
+    /// A snapshot of one bucket as the store holds it (tests and diagnostics).
+    pub fn bucket(&self, bucket: &str) -> Option<BucketState> {
+        self.core.bucket(bucket)
+    }
+
+    /// The shared cap on requests in flight (this client's own maximum unless lowered).
+    pub fn concurrency_cap(&self) -> usize {
+        self.core.concurrency_cap()
+    }
+}
+
+/// The store's thread: serves jobs until the store is dropped. An answer it cannot record gives
+/// the store up for this process (logged by the governor), so that later answers are not queued
+/// behind a lock another process holds.
+fn serve(core: &StoreCore, failed: &AtomicBool, jobs: std::sync::mpsc::Receiver<Job>) {
+    for job in jobs {
+        match job {
+            Job::Verdict { bucket, share, reply } => {
+                // Once given up, the governor stops asking; a late question is answered with
+                // the failure.
+                let verdict =
+                    if failed.load(Ordering::Relaxed) { Err(StoreError::Busy) } else { core.try_send(bucket, share) };
+                let _ = reply.send(verdict);
+            }
+            Job::Finish { lease, bucket, status, headers, date } => {
+                if failed.load(Ordering::Relaxed) {
+                    drop(lease);
+                } else if let Err(error) = core.finish(lease, bucket, status, headers, date) {
+                    tracing::debug!(error = %error, "the shared rate budget could not record an answer");
+                    failed.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+impl StoreCore {
     /// Runs `change` on the stored state under the lock and writes the result back. Waits for
     /// another process's `flock` at most `patience` (it is only ever held for a read and a
     /// write, so the wait yields, then naps a fifth of a millisecond at a time).
@@ -426,13 +602,15 @@ impl SharedBudget {
 
     /// One attempt to send a request to `bucket`: a free slot under the shared cap and the
     /// bucket's budget. Does not wait for the lock beyond a few milliseconds (`Locked` then).
-    pub(crate) fn try_send(&self, bucket: &str, share: f64) -> Result<SharedVerdict, StoreError> {
+    fn try_send(&self, bucket: &str, share: f64) -> Result<SharedVerdict, StoreError> {
         let outcome = self.locked(Duration::from_millis(5), |stored| -> std::io::Result<SharedVerdict> {
             let now = Instant::now();
             let now_ms = now_ms();
             let state = stored.bucket_state(bucket, now, now_ms);
             match plan_send(&state, share, now) {
-                SendPlan::WaitUntil(moment) => return Ok(SharedVerdict::WaitUntil(moment)),
+                SendPlan::WaitUntil(at) => {
+                    return Ok(SharedVerdict::WaitUntil { at, for_others: state.limit.is_none() });
+                }
                 SendPlan::Go => {}
             }
             let Some(lease) = self.take_slot(self.cap(stored))? else { return Ok(SharedVerdict::Busy) };
@@ -450,7 +628,7 @@ impl SharedBudget {
 
     /// Folds a request's answer (or its failure, with `status` None) into the store and gives
     /// its slot back. A concurrency 429 lowers the shared cap by one; successes raise it back.
-    pub(crate) fn finish(
+    fn finish(
         &self,
         lease: SlotLease,
         bucket: &str,
@@ -497,8 +675,7 @@ impl SharedBudget {
         result
     }
 
-    /// A snapshot of one bucket as the store holds it (tests and diagnostics).
-    pub fn bucket(&self, bucket: &str) -> Option<BucketState> {
+    fn bucket(&self, bucket: &str) -> Option<BucketState> {
         self.locked(LOCK_PATIENCE, |stored| {
             stored.buckets.contains_key(bucket).then(|| stored.bucket_state(bucket, Instant::now(), now_ms()))
         })
@@ -506,8 +683,7 @@ impl SharedBudget {
         .flatten()
     }
 
-    /// The shared cap on requests in flight (this client's own maximum unless lowered).
-    pub fn concurrency_cap(&self) -> usize {
+    fn concurrency_cap(&self) -> usize {
         self.locked(LOCK_PATIENCE, |stored| self.cap(stored)).unwrap_or(self.max_concurrency)
     }
 }
@@ -588,7 +764,10 @@ mod tests {
         let epoch = now.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
         let lease = go(first.try_send("/api/v1/users", 1.0).unwrap());
         // The other process sees the probe in flight and waits for its answer.
-        assert!(matches!(second.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::WaitUntil(_)));
+        assert!(matches!(
+            second.try_send("/api/v1/users", 1.0).unwrap(),
+            SharedVerdict::WaitUntil { for_others: true, .. }
+        ));
         first.finish(lease, "/api/v1/users", Some(200), Some(headers(10, 2, epoch + 30)), Some(now)).unwrap();
         let learnt = second.bucket("/api/v1/users").unwrap();
         assert_eq!(learnt.limit, Some(10));
@@ -597,8 +776,11 @@ mod tests {
         // Two left: one each, then both wait for the reset.
         let a = go(first.try_send("/api/v1/users", 1.0).unwrap());
         let b = go(second.try_send("/api/v1/users", 1.0).unwrap());
-        assert!(matches!(first.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::WaitUntil(_)));
-        assert!(matches!(second.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::WaitUntil(_)));
+        assert!(matches!(first.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::WaitUntil { .. }));
+        assert!(matches!(
+            second.try_send("/api/v1/users", 1.0).unwrap(),
+            SharedVerdict::WaitUntil { for_others: false, .. }
+        ));
         assert_eq!(second.bucket("/api/v1/users").unwrap().in_flight, 2);
         drop((a, b));
         let _ = std::fs::remove_dir_all(&dir);
@@ -676,6 +858,42 @@ mod tests {
         std::fs::write(dir.join("state.json"), vec![b' '; (MAX_STATE_BYTES + 10) as usize]).unwrap();
         assert_eq!(store.bucket("/api/v1/users"), None);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn no_stored_state_makes_senders_wait_for_ever() {
+        let now = now_ms();
+        let mut stored = Stored::default();
+        // A limit of 0, which no answer gives, and a count from the future of a live process
+        // (pid 1 always exists) on a bucket that has not answered yet.
+        stored.buckets.entry("/api/v1/users".into()).or_default().limit = Some(0);
+        let probe = stored.buckets.entry("/api/v1/groups".into()).or_default();
+        probe.in_flight.insert(1, InFlight { count: 1, since_ms: now + 10_000_000 });
+        stored.sanitise(now, std::process::id());
+        let instant = Instant::now();
+        for bucket in ["/api/v1/users", "/api/v1/groups"] {
+            let state = stored.bucket_state(bucket, instant, now);
+            assert_eq!(plan_send(&state, 1.0, instant), SendPlan::Go, "{bucket}: {state:?}");
+        }
+    }
+
+    #[test]
+    fn a_stopped_process_has_nothing_in_flight_until_it_runs_again() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = child.id();
+        assert!(alive(pid));
+        let signal = |name: &str| {
+            assert!(std::process::Command::new("kill").args([name, &pid.to_string()]).status().unwrap().success());
+            // The kernel changes the state at once, but give /proc a moment.
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        signal("-STOP");
+        assert!(!alive(pid), "a stopped process sends nothing");
+        signal("-CONT");
+        assert!(alive(pid));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(!alive(pid), "a process that is gone");
     }
 
     #[test]
