@@ -367,7 +367,7 @@ pub fn seconds(name: &str, value: f64, max: Duration) -> Result<Duration> {
 
 /// Splits a scope list written with spaces and/or commas.
 pub fn parse_scopes(text: &str) -> Vec<String> {
-    text.split([' ', ',']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    text.split(|c: char| c.is_whitespace() || c == ',').filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
 /// Validates an org URL: `https` with a host and no path, query or credentials; plain `http`

@@ -36,7 +36,6 @@ __all__ = [
     "__version__",
     "scim_quote",
     "scim_canonical",
-    "split_scopes",
     "refresh_logging",
     "shutdown",
     "OktaSimulator",
@@ -91,9 +90,6 @@ def scim_canonical(expression: str) -> str:
     Operators come out in lower case, values escaped, parentheses only where precedence needs them.
     Raises okta_lifecycle.errors.FilterSyntaxError if it does not parse.
     """
-
-def split_scopes(text: str) -> list[str]:
-    """Parse a scope list written with spaces and/or commas (exposed for the command line)."""
 
 def refresh_logging() -> None:
     """Make the core see changes to Python's logging configuration (levels are cached)."""
@@ -668,7 +664,7 @@ class OktaClient:
         client_id: str | None = None,
         private_key: str | None = None,
         private_key_path: _StrPath | None = None,
-        scopes: Sequence[str] | None = None,
+        scopes: str | Sequence[str] | None = None,
         key_id: str | None = None,
         dpop: bool = True,
         timeout: float = 30.0,
@@ -1026,7 +1022,7 @@ class AsyncOktaClient:
         client_id: str | None = None,
         private_key: str | None = None,
         private_key_path: _StrPath | None = None,
-        scopes: Sequence[str] | None = None,
+        scopes: str | Sequence[str] | None = None,
         key_id: str | None = None,
         dpop: bool = True,
         timeout: float = 30.0,

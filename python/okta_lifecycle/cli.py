@@ -39,13 +39,8 @@ _seconds = _arguments.bounded(float, 0.0, 86_400.0)
 _timeout = _arguments.bounded(float, 0.0, 3_600.0, above_low=True)
 
 
-def _shared_budget(text: str) -> bool | str:
-    """``--shared-budget``: on, off, or the store's directory."""
-    lowered = text.strip().lower()
-    if lowered in ("on", "true", "yes", "1"):
-        return True
-    if lowered in ("off", "false", "no", "0"):
-        return False
+def _shared_budget(text: str) -> str:
+    """``--shared-budget``: on, off, or the store's directory (the client reads it)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("give on, off or a directory")
     return text

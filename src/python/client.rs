@@ -102,9 +102,19 @@ fn budget_sharing(
             if let Ok(flag) = value.cast::<pyo3::types::PyBool>() {
                 return Ok(if flag.is_true() { BudgetSharing::OrgDefault } else { BudgetSharing::Off });
             }
+            // Text is read as the environment variable and the command's option are: on, off
+            // (and their synonyms) or a directory; an os.PathLike is a directory.
+            if let Ok(text) = value.extract::<String>() {
+                if text.trim().is_empty() {
+                    return Err(
+                        invalid_input("shared_budget is empty: give True, False, on, off or a directory").into()
+                    );
+                }
+                return to_py(BudgetSharing::from_text(&text));
+            }
             return match value.extract::<PathBuf>() {
                 Ok(dir) => Ok(BudgetSharing::At(dir)),
-                Err(_) => Err(invalid_input("shared_budget must be True, False or a directory").into()),
+                Err(_) => Err(invalid_input("shared_budget must be True, False, on, off or a directory").into()),
             };
         }
         None => {}
@@ -146,7 +156,7 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
             client_id: Option<String>,
             private_key: Option<String>,
             private_key_path: Option<PathBuf>,
-            scopes: Option<Vec<String>>,
+            scopes: Option<Bound<'_, PyAny>>,
             key_id: Option<String>,
             dpop: bool,
             timeout: f64,
@@ -158,6 +168,7 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
             journal: Option<PathBuf>,
             shared_budget: Option<Bound<'_, PyAny>>,
         ) -> PyResult<Self> {
+            let scopes = scopes_argument(scopes.as_ref())?;
             let credentials = CredentialOptions {
                 api_token: api_token.map(SecretString::new),
                 client_id,
@@ -384,10 +395,19 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
     }
 }
 
-/// Parses a scope list written with spaces and/or commas (exposed for the command line).
-#[pyfunction]
-pub(crate) fn split_scopes(text: &str) -> Vec<String> {
-    parse_scopes(text)
+/// The `scopes` argument: a string of scopes separated by spaces or commas (as `OKTA_SCOPES` is
+/// written), or a list of such strings (as Ansible gives a list option from an environment
+/// variable or a playbook). Parsed here, once, for every caller.
+fn scopes_argument(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<String>>> {
+    let Some(value) = value.filter(|value| !value.is_none()) else { return Ok(None) };
+    let texts: Vec<String> = match value.extract::<String>() {
+        Ok(text) => vec![text],
+        Err(_) => value
+            .extract::<Vec<String>>()
+            .map_err(|_| PyErr::from(invalid_input("scopes must be a string or a list of strings")))?,
+    };
+    let scopes: Vec<String> = texts.iter().flat_map(|text| parse_scopes(text)).collect();
+    Ok((!scopes.is_empty()).then_some(scopes))
 }
 
 /// A blocking client for an org at `url` with an API token (the simulator's `client()`).

@@ -79,7 +79,6 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_function(wrap_pyfunction!(scim_quote, module)?)?;
     module.add_function(wrap_pyfunction!(scim_canonical, module)?)?;
-    module.add_function(wrap_pyfunction!(client::split_scopes, module)?)?;
     module.add_function(wrap_pyfunction!(refresh_logging, module)?)?;
     module.add_function(wrap_pyfunction!(runtime::shutdown, module)?)?;
     // Before the interpreter finalizes, runtime threads must stop calling into Python.

@@ -371,6 +371,24 @@ def test_a_wrong_token_fails_with_oktas_error_code(simulator: Simulator, playboo
     assert simulator.api_token not in good.stdout
 
 
+def test_options_of_the_wrong_type_fail_before_anything_is_written(
+    simulator: Simulator, playbook: Any, tmp_path: Path
+) -> None:
+    run = playbook(simulator, "wrong_types.yml")
+    assert run.returncode == 0, run.stdout  # ignore_errors
+    mapping = run.task("A profile attribute given as a mapping")
+    assert mapping["status"] == "ignored" and "department" in mapping["result"]["msg"], mapping
+    assert "object" in mapping["result"]["msg"], mapping
+    listed = run.task("A one-value attribute given as a list")
+    assert listed["status"] == "ignored" and "firstName" in listed["result"]["msg"], listed
+    budget = run.task("A shared budget given as a mapping")
+    assert budget["status"] == "ignored" and "shared_budget" in budget["result"]["msg"], budget
+    assert not list(Path.cwd().glob("{*")), "no directory named after the mapping"
+    assert run.task("Scopes written as OKTA_SCOPES writes them")["status"] == "ok"
+    report = simulator.stop()
+    assert [r for r in report["requests"] if r["method"] in WRITES] == []
+
+
 def test_without_okta_lifecycle_the_module_fails_cleanly(simulator: Simulator, playbook: Any, tmp_path: Path) -> None:
     bare = shutil.which("python3", path="/usr/bin:/usr/local/bin")
     if bare is None or subprocess.run([bare, "-c", "import okta_lifecycle"], capture_output=True).returncode == 0:

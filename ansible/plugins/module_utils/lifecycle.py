@@ -48,8 +48,6 @@ CONNECTION_ARGUMENT_SPEC = dict(
 #: Okta's user statuses in which the account is disabled.
 DISABLED_STATUSES = ("SUSPENDED", "DEPROVISIONED")
 
-_TRUE_WORDS = ("1", "true", "yes", "on")
-_FALSE_WORDS = ("0", "false", "no", "off")
 
 
 def argument_spec(**module_options):
@@ -66,29 +64,6 @@ def require_library(module):
             msg=missing_required_lib("okta-lifecycle", url="https://github.com/okta-lifecycle/okta-lifecycle"),
             exception=OKTA_LIFECYCLE_IMPORT_ERROR,
         )
-
-
-def _scopes(value):
-    """Scopes from the option (a list) or OKTA_SCOPES (a string split on commas by Ansible):
-    split each item again on white space and commas, as the library does."""
-    if not value:
-        return None
-    scopes = []
-    for item in value:
-        scopes.extend(part for part in re.split(r"[\s,]+", item) if part)
-    return scopes or None
-
-
-def _shared_budget(value):
-    """The shared_budget option: a bool, or the directory of the store."""
-    if isinstance(value, bool) or value is None:
-        return value
-    text = str(value).strip()
-    if text.lower() in _TRUE_WORDS:
-        return True
-    if text.lower() in _FALSE_WORDS:
-        return False
-    return text
 
 
 def connect(module):
@@ -108,7 +83,9 @@ def connect(module):
         client_id=params.get("client_id"),
         private_key=params.get("private_key"),
         private_key_path=params.get("private_key_path"),
-        scopes=_scopes(params.get("scopes")),
+        # A list as the option or OKTA_SCOPES gives it; the client splits each item on spaces and
+        # commas, as it reads OKTA_SCOPES itself.
+        scopes=params.get("scopes") or None,
         key_id=params.get("key_id"),
         timeout=params["timeout"],
         rate_limit_share=params["rate_limit_share"],
@@ -118,8 +95,9 @@ def connect(module):
     if params.get("dpop") is not None:
         options["dpop"] = params["dpop"]
     # Passed only when set, so that the modules work with okta-lifecycle releases from before it.
+    # The client reads it (True, False, on, off or a directory) and refuses anything else.
     if params.get("shared_budget") is not None:
-        options["shared_budget"] = _shared_budget(params["shared_budget"])
+        options["shared_budget"] = params["shared_budget"]
     try:
         return okta_lifecycle.OktaClient(params["org_url"], **options)
     except TypeError as error:
@@ -286,13 +264,12 @@ def literal(text):
 
 
 def record_value(value):
-    """A module value as the text of an identity record: lists joined with ';' (the engine splits
-    arrays on it), booleans as true/false; the user schema types them again at planning."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "; ".join(record_value(item) for item in value)
-    return "%s" % (value,)
+    """A module value as an identity record holds it: as given (a list stays a list, a dict a
+    dict), for the engine to type by the org's schema. It refuses what fits no attribute (a dict,
+    or a list for a one-value attribute) as an issue of the record, never as its text."""
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 def attribute_rules(module, names):
