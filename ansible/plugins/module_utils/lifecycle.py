@@ -49,7 +49,6 @@ CONNECTION_ARGUMENT_SPEC = dict(
 DISABLED_STATUSES = ("SUSPENDED", "DEPROVISIONED")
 
 
-
 def argument_spec(**module_options):
     """The module's own options plus the connection options."""
     spec = dict(CONNECTION_ARGUMENT_SPEC)
