@@ -247,6 +247,12 @@ class Plan:
     @property
     def is_empty(self) -> bool:
         """Whether the plan changes nothing."""
+    def diff(self) -> dict[str, dict[str, Any]]:
+        """What the plan changes, per identity and for each group it creates, from its changes
+        alone: ``{"before": {key: ...}, "after": {key: ...}}`` (check mode's diff)."""
+    def predict(self, before: Mapping[str, Any]) -> dict[str, Any]:
+        """The state a user (``{"exists", "login", "status", "profile", "groups"}`` as read now) is
+        left in once the plan's changes are applied (a plan of that user's changes)."""
     def render(self) -> str:
         """The plan as text."""
     def to_json(self) -> str:

@@ -10,6 +10,7 @@ pub mod actions;
 pub mod apply;
 pub mod direct;
 pub mod drift;
+pub mod effects;
 pub mod journal;
 pub mod plan;
 pub mod planner;

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::lifecycle;
 use crate::okta;
+use crate::python::conversions::Json;
 use crate::python::errors::to_py;
 use crate::secret::SecretString;
 
@@ -374,6 +375,16 @@ impl PyPlan {
     #[getter]
     fn is_empty(&self) -> bool {
         self.inner.is_empty()
+    }
+    /// What the plan changes, per identity and for each group it creates, from its changes
+    /// alone: ``{"before": {key: ...}, "after": {key: ...}}`` (check mode's diff).
+    fn diff<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &lifecycle::effects::diff(&self.inner.changes))
+    }
+    /// The state a user (``{"exists", "login", "status", "profile", "groups"}`` as read now) is
+    /// left in once the plan's changes are applied (a plan of that user's changes).
+    fn predict<'py>(&self, py: Python<'py>, before: Json) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &lifecycle::effects::predict(&before.0, &self.inner.changes))
     }
     /// The plan as text.
     fn render(&self) -> String {

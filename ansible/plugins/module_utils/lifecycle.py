@@ -381,48 +381,6 @@ def apply_report(module, report, result):
     return report
 
 
-_STATUS_AFTER = {
-    "deactivate_user": "DEPROVISIONED",
-    "suspend_user": "SUSPENDED",
-    "unsuspend_user": "ACTIVE",
-}
-
-
-def predict(before, changes):
-    """What a user's state (``{"exists", "status", "profile", "groups"}``) becomes once ``changes``
-    (the plan's changes of that user) are applied."""
-    after = dict(before)
-    after["profile"] = dict(before.get("profile") or {})
-    groups = set(before.get("groups") or [])
-    for change in changes:
-        operation = change["operation"]
-        if operation == "create_user":
-            after["exists"] = True
-            after["status"] = "PROVISIONED" if change.get("activate") else "STAGED"
-            after["login"] = change.get("login")
-            after["profile"].update(change.get("profile") or {})
-            groups.update(group["name"] for group in change.get("groups") or [])
-        elif operation == "update_user":
-            for attribute in change.get("changes", []):
-                after["profile"][attribute["attribute"]] = attribute["after"]
-        elif operation == "add_member":
-            groups.add(change["group"]["name"])
-        elif operation == "remove_member":
-            groups.discard(change["group"]["name"])
-        elif operation in _STATUS_AFTER:
-            after["status"] = _STATUS_AFTER[operation]
-        elif operation == "activate_user":
-            after["status"] = "ACTIVE" if before.get("status") == "SUSPENDED" else "PROVISIONED"
-        elif operation == "unassign_role":
-            after.setdefault("roles_removed", []).append(change["role"]["role_type"])
-        elif operation == "assign_role":
-            after.setdefault("roles_added", []).append(change["role_type"])
-        elif operation == "clear_sessions":
-            after["sessions"] = "revoked"
-    after["groups"] = sorted(groups)
-    return after
-
-
 def user_state(user, managed_attributes, groups):
     """A user's state for a diff: its status, the managed profile attributes, its OKTA_GROUPs."""
     if user is None:
@@ -435,44 +393,3 @@ def user_state(user, managed_attributes, groups):
         "profile": dict((name, profile.get(name)) for name in managed_attributes),
         "groups": groups,
     }
-
-
-def diff_from_changes(changes):
-    """A diff of a plan without reading more of the org: for each identity, only what changes
-    (attributes before and after, groups left and joined, status after), and each group created."""
-    before, after = {}, {}
-    for change in changes:
-        operation = change["operation"]
-        if operation == "create_group":
-            key = "group %s" % change["name"]
-            before[key] = None
-            after[key] = {"name": change["name"], "description": change.get("description")}
-            continue
-        key = change.get("identity") or change.get("login") or (change.get("user") or {}).get("login")
-        old = before.setdefault(key, {})
-        new = after.setdefault(key, {})
-        if operation == "create_user":
-            before[key] = None
-            new.update(profile=change.get("profile"), groups=sorted(g["name"] for g in change.get("groups") or []))
-            new["status"] = "PROVISIONED" if change.get("activate") else "STAGED"
-        elif operation == "update_user":
-            for attribute in change.get("changes", []):
-                old.setdefault("profile", {})[attribute["attribute"]] = attribute["before"]
-                new.setdefault("profile", {})[attribute["attribute"]] = attribute["after"]
-        elif operation == "add_member":
-            new.setdefault("groups_joined", []).append(change["group"]["name"])
-        elif operation == "remove_member":
-            old.setdefault("groups_left", []).append(change["group"]["name"])
-        elif operation in _STATUS_AFTER:
-            new["status"] = _STATUS_AFTER[operation]
-        elif operation == "activate_user":
-            new["status"] = "reactivated"
-        elif operation == "unassign_role":
-            old.setdefault("roles", []).append(change["role"]["role_type"])
-        elif operation == "assign_role":
-            new.setdefault("roles", []).append(change["role_type"])
-        elif operation == "clear_sessions":
-            new["sessions"] = "revoked"
-        elif operation == "reset_password":
-            new["password"] = "reset"
-    return {"before": before, "after": after}

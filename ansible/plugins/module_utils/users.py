@@ -19,7 +19,6 @@ from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle impo
     okta_group_names,
     one_off_policy,
     plan_result,
-    predict,
     record_value,
     user_state,
     user_to_dict,
@@ -147,7 +146,8 @@ def manage_user(module, client, login, state, options):
         )
         result["changes"] = changes
     before = user_state(existing, managed, groups_before)
-    predicted = {"exists": False} if delete else predict(before, plan.changes)
+    # What the engine's plan says the user becomes: told by the plan, not worked out here again.
+    predicted = {"exists": False} if delete else plan.predict(before)
     result["changed"] = bool(changes)
     result["user"] = user_to_dict(existing, groups_before) if existing is not None else None
 

@@ -189,12 +189,14 @@ def main():
         result.update(plan_result(plan))
         fail_on_issues(module, plan, **result)
         by_login = dict((login.lower(), login) for login in current)
-        for change in plan.changes:
-            login = change["user"]["login"]
-            by_login.setdefault(login.lower(), login)
-            if change["operation"] == "add_member":
+        # Who joins and who leaves, as the engine's plan tells it (keyed by login).
+        diff = plan.diff()
+        for login, joined in diff["after"].items():
+            if group.name in ((joined or {}).get("groups_joined") or []):
+                by_login.setdefault(login.lower(), login)
                 members_after.add(login.lower())
-            elif change["operation"] == "remove_member":
+        for login, left in diff["before"].items():
+            if group.name in ((left or {}).get("groups_left") or []):
                 members_after.discard(login.lower())
         result["changed"] = bool(plan.changes)
     else:

@@ -163,7 +163,6 @@ from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle impo
     apply_plan,
     argument_spec,
     connect,
-    diff_from_changes,
     fail_from_error,
     fail_if_blocked,
     okta_lifecycle,
@@ -204,7 +203,7 @@ def main():
     result["events"] = plan.events
     result["changed"] = bool(plan.changes)
     if module._diff:
-        result["diff"] = diff_from_changes(plan.changes)
+        result["diff"] = plan.diff()
     for issue in plan.issues[:WARNED_ISSUES]:
         module.warn("row %s (%s): %s" % (issue.get("row"), issue.get("identity"), issue.get("message")))
     if len(plan.issues) > WARNED_ISSUES:
