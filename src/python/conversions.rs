@@ -37,6 +37,18 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Whole {
 }
 
 impl Whole {
+    /// A call's argument (`limit`, ...): the value when it lies in `low..=max`, otherwise an
+    /// `InvalidInputError` naming it.
+    pub(crate) fn argument(self, name: &str, low: u64, max: u64) -> PyResult<u32> {
+        match self {
+            Whole::Number(number) if (i128::from(low)..=i128::from(max)).contains(&number) => Ok(number as u32),
+            Whole::Number(number) => {
+                Err(invalid_input(format!("{name} must be between {low} and {max}, not {number}")).into())
+            }
+            Whole::Huge => Err(invalid_input(format!("{name} must be between {low} and {max}")).into()),
+        }
+    }
+
     /// The value, when it lies in `low..=max`; otherwise a `ConfigurationError` naming `name`.
     pub(crate) fn within(self, name: &str, low: u64, max: u64) -> PyResult<u64> {
         match self {

@@ -24,9 +24,10 @@ twins! { Groups, AsyncGroups, core;
             filter: Option<String>,
             q: Option<String>,
             expand_stats: bool,
-            limit: Option<u32>,
+            limit: Option<crate::python::conversions::Whole>,
         ) -> PyResult<GroupPages> {
             self.core.check()?;
+            let limit = limit.map(|limit| limit.argument("limit", 1, 200)).transpose()?;
             let options = ListGroups { search, filter, q, expand_stats, limit };
             to_py(self.core.client.groups().list(&options)).map(group_pages)
         }

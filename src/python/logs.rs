@@ -104,10 +104,11 @@ twins! { Logs, AsyncLogs, core;
             until: Option<DateTime<FixedOffset>>,
             filter: Option<String>,
             q: Option<String>,
-            limit: Option<u32>,
+            limit: Option<crate::python::conversions::Whole>,
             descending: bool,
         ) -> PyResult<LogEvents> {
             self.core.check()?;
+            let limit = limit.map(|limit| limit.argument("limit", 1, 1000)).transpose()?;
             let query = LogQuery { since: utc(since), until: utc(until), filter, q, limit, descending };
             let listing = to_py(self.core.client.logs().list(&query))?;
             Ok(LogEvents::new(listing.boxed()))
@@ -122,7 +123,7 @@ twins! { Logs, AsyncLogs, core;
             since: Option<DateTime<FixedOffset>>,
             filter: Option<String>,
             q: Option<String>,
-            limit: Option<u32>,
+            limit: Option<crate::python::conversions::Whole>,
             interval: f64,
         ) -> PyResult<LogEvents> {
             self.core.check()?;
@@ -131,6 +132,7 @@ twins! { Logs, AsyncLogs, core;
                 .filter(|interval| !interval.is_zero())
                 .ok_or_else(|| PyErr::from(invalid_input(format!("interval must be a positive number of seconds, not {interval}"))))?;
             let since = utc(since).unwrap_or_else(Utc::now);
+            let limit = limit.map(|limit| limit.argument("limit", 1, 1000)).transpose()?;
             let query = LogQuery { since: Some(since), filter, q, limit, ..LogQuery::default() };
             let feed = to_py(self.core.client.logs().follow(&query, interval))?;
             Ok(LogEvents::new(feed.boxed()))

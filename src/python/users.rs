@@ -26,9 +26,10 @@ twins! { Users, AsyncUsers, core;
             q: Option<String>,
             sort_by: Option<String>,
             sort_order: Option<String>,
-            limit: Option<u32>,
+            limit: Option<crate::python::conversions::Whole>,
         ) -> PyResult<UserPages> {
             self.core.check()?;
+            let limit = limit.map(|limit| limit.argument("limit", 1, 200)).transpose()?;
             let options = ListUsers { search, filter, q, sort_by, sort_order, limit };
             to_py(self.core.client.users().list(&options)).map(user_pages)
         }

@@ -183,6 +183,19 @@ for name, fields in {
     "first name is an empty object": {"first": {}},
 }.items():
     case("record_issue", name, fields=fields, expect="issue")
+# Native JSON structures (a .jsonl record, a dict) for one-value attributes: an issue for the
+# record, never their JSON text written to Okta.
+for field in ("first", "last", "email"):
+    for shape, value in {
+        "an object": {"a": 1},
+        "a nested object": {"name": {"given": "Ada"}},
+        "an empty list": [],
+        "a list of one": ["x@acme.com"],
+        "a list of lists": [["x"]],
+        "a list of objects": [{"a": 1}],
+        "a list of numbers": [1, 2],
+    }.items():
+        case("record_issue", f"{field} is {shape}", fields={field: value}, expect="issue")
 
 # Client arguments.
 url = "https://acme.okta.com"
@@ -216,12 +229,36 @@ for name, kwargs in {
     "retries absurd": {"api_token": "t", "max_retries": 1_000_000},
     "concurrency beyond 64 bits": {"api_token": "t", "max_concurrency": 2**70},
     "concurrency negative": {"api_token": "t", "max_concurrency": -5},
+    "concurrency above the most": {"api_token": "t", "max_concurrency": 10_001},
+    "page size negative": {"api_token": "t", "page_size": -1},
+    "page size one above Okta's maximum": {"api_token": "t", "page_size": 201},
+    "retries one above the most": {"api_token": "t", "max_retries": 101},
+    "timeout above an hour": {"api_token": "t", "timeout": 3601},
+    "timeout of a picosecond": {"api_token": "t", "timeout": 1e-12},
+    "share that underflows to zero": {"api_token": "t", "rate_limit_share": 1e-400},
+    "journal is /dev/zero": {"api_token": "t", "journal": "/dev/zero"},
+    "journal is /dev/full": {"api_token": "t", "journal": "/dev/full"},
+    "journal is /dev/urandom": {"api_token": "t", "journal": "/dev/urandom"},
+    "journal is /tmp": {"api_token": "t", "journal": "/tmp"},
+    "journal is /proc": {"api_token": "t", "journal": "/proc"},
     "journal is a directory": {"api_token": "t", "journal": "/"},
     "journal is an empty path": {"api_token": "t", "journal": ""},
     "journal is blank": {"api_token": "t", "journal": "   "},
     "journal is a device": {"api_token": "t", "journal": "/dev/null"},
 }.items():
     case("client", name, kwargs=kwargs, expect="ConfigurationError" if "journal" not in kwargs else "JournalError")
+# Options the client reads itself, of the wrong shape.
+for name, kwargs in {
+    "shared budget empty": {"api_token": "t", "shared_budget": ""},
+    "shared budget blank": {"api_token": "t", "shared_budget": "   "},
+    "shared budget a mapping": {"api_token": "t", "shared_budget": {"a": 1}},
+    "shared budget a list": {"api_token": "t", "shared_budget": [1, 2]},
+    "shared budget a number": {"api_token": "t", "shared_budget": 5},
+    "scopes a number": {"api_token": "t", "scopes": 5},
+    "scopes a list of numbers": {"api_token": "t", "scopes": [1, 2]},
+    "scopes a mapping": {"api_token": "t", "scopes": {"okta.users.read": True}},
+}.items():
+    case("client", name, kwargs=kwargs, expect="InvalidInputError")
 for name, key in {
     "not a key": "hello",
     "PEM with a broken body": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
@@ -271,11 +308,27 @@ for name, call in {
     "a plan with a wrong shape": ["plan_from_json", '{"run_id": 5}'],
     "apply with a negative wait": ["apply_wait", -1],
     "unassign a role by a path": ["roles.unassign", "../x"],
+    "unassign a role by a dot": ["roles.unassign", "."],
+    "unassign a role by two dots": ["roles.unassign", ".."],
+    "get a user by a dot": ["users.get", "."],
+    "get a user by two dots": ["users.get", ".."],
+    "list with a negative limit": ["users.list", {"limit": -1}],
+    "list with a limit beyond 64 bits": ["users.list", {"limit": 2**64}],
+    "list with a limit beyond 128 bits": ["users.list", {"limit": 2**200}],
+    "log listing with limit zero": ["logs.list", {"limit": 0}],
+    "log listing with limit beyond 1000": ["logs.list", {"limit": 1001}],
+    "log listing with a negative limit": ["logs.list", {"limit": -1}],
+    "log listing with a broken filter": ["logs.list", {"filter": "eventType eq"}],
+    "group listing with a negative limit": ["groups.list", {"limit": -1}],
+    "group listing with a limit beyond 64 bits": ["groups.list", {"limit": 2**64}],
+    "apply with no concurrency": ["apply_concurrency", 0],
+    "apply with a negative concurrency": ["apply_concurrency", -1],
+    "apply with a concurrency beyond 64 bits": ["apply_concurrency", 2**64],
     "unassign an empty role assignment": ["roles.unassign", " "],
     "apply with an infinite wait": ["apply_wait", float("inf")],
 }.items():
     # A search is Okta's to judge (E0000031): a read, refused with Okta's typed error.
-    case("call", name, call=call, expect="ValidationError" if name == "list with a broken search" else "InvalidInputError")
+    case("call", name, call=call, expect="ValidationError" if "broken" in name else "InvalidInputError")
 
 # Hostile server answers.
 for name, answer in {

@@ -133,10 +133,13 @@ def run_call_case(sim: OktaSimulator, case: dict[str, Any]) -> None:
         "users.get": lambda: client.users.get(argument),
         "users.list": lambda: list(client.users.list(**argument)),
         "groups.create": lambda: client.groups.create(argument),
+        "groups.list": lambda: list(client.groups.list(**argument)),
+        "logs.list": lambda: list(client.logs.list(**argument)),
         "actions.reset_password": lambda: client.actions.reset_password(argument),
         "plan_from_json": lambda: Plan.from_json(argument),
         "apply_wait": lambda: client.apply(client.plan(Policy.from_toml(GOOD_POLICY), []), wait_for_lease=argument),
         "roles.unassign": lambda: client.roles.unassign(argument, user="ada@acme.com"),
+        "apply_concurrency": lambda: client.apply(client.plan(Policy.from_toml(GOOD_POLICY), []), concurrency=argument),
     }
     expect_error(case["expect"], calls[name])
 
@@ -175,7 +178,7 @@ def test_bad_input(case: dict[str, Any], sim: OktaSimulator, tmp_path: Path) -> 
 
 
 def test_the_corpus_is_large_and_current() -> None:
-    assert len(CASES) >= 150
+    assert len(CASES) >= 250
     kinds = {case["kind"] for case in CASES}
     assert kinds >= {"policy_toml", "policy_dict", "records_csv", "records_jsonl", "client", "call", "server"}
 
