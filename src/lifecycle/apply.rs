@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::http::OktaClient;
 use crate::lifecycle::journal::{
-    new_lease_owner, plan_digest, ChangeStatus, Fence, Journal, LeaseOutcome, SnapshotRole, UserSnapshot,
+    new_lease_owner, off_runtime, plan_digest, ChangeStatus, Fence, Journal, LeaseOutcome, SnapshotRole, UserSnapshot,
 };
 use crate::lifecycle::plan::{safety_verdict, Change, GroupRef, Operation, Plan, UserRef};
 use crate::okta::roles::GROUP_SCOPED_ROLE_TYPES;
@@ -212,7 +212,7 @@ impl Context<'_> {
         if now < *self.lease_until.lock().unwrap_or_else(|e| e.into_inner()) {
             return true;
         }
-        match self.journal.renew_lease(&self.plan.run_id, &self.fence, LEASE_TTL) {
+        match off_runtime(|| self.journal.renew_lease(&self.plan.run_id, &self.fence, LEASE_TTL)) {
             Ok(true) => {
                 *self.lease_until.lock().unwrap_or_else(|e| e.into_inner()) = now + LEASE_TTL - LEASE_RENEWAL;
                 true
@@ -237,7 +237,7 @@ pub async fn apply(client: &OktaClient, plan: &Plan, journal: &Journal, options:
     let owner = new_lease_owner();
     let lease = Lease::acquire(journal, &plan.run_id, &owner, options.wait_for_lease).await?;
     let acquired_at = std::time::Instant::now();
-    journal.begin_run(&plan.run_id)?;
+    off_runtime(|| journal.begin_run(&plan.run_id))?;
     let context = Context {
         client,
         plan,
@@ -271,7 +271,7 @@ pub async fn apply(client: &OktaClient, plan: &Plan, journal: &Journal, options:
     };
     // Changes were sent and links issued: a journal that cannot record the run's end is
     // reported with them, never instead of them (a lost link leaves its user with no way in).
-    let mut journal_error = journal.finish_run(&plan.run_id, finished).err().map(|e| e.to_string());
+    let mut journal_error = off_runtime(|| journal.finish_run(&plan.run_id, finished)).err().map(|e| e.to_string());
     if let Err(error) = lease.release() {
         journal_error.get_or_insert_with(|| error.to_string());
     }
@@ -292,7 +292,7 @@ pub async fn apply(client: &OktaClient, plan: &Plan, journal: &Journal, options:
 /// safety limits recorded with it (derived again from its changes) unless overridden.
 fn check_plan(client: &OktaClient, plan: &Plan, journal: &Journal, options: &ApplyOptions) -> Result<()> {
     let rejected = |reason: String| Error::PlanRejected { run_id: plan.run_id.clone(), reason };
-    let Some(recorded) = journal.recorded_run(&plan.run_id)? else {
+    let Some(recorded) = off_runtime(|| journal.recorded_run(&plan.run_id))? else {
         return Err(rejected(
             "it was not made with this journal (a plan is recorded when it is made, so that what is applied is what was planned); plan again with this journal".into(),
         ));
@@ -341,7 +341,7 @@ impl<'a> Lease<'a> {
     async fn acquire(journal: &'a Journal, run_id: &'a str, owner: &'a str, wait: Option<Duration>) -> Result<Self> {
         let deadline = wait.map(|wait| tokio::time::Instant::now() + wait.min(Duration::from_secs(86_400)));
         loop {
-            match journal.acquire_lease(run_id, owner, LEASE_TTL)? {
+            match off_runtime(|| journal.acquire_lease(run_id, owner, LEASE_TTL))? {
                 LeaseOutcome::Acquired(fence) => return Ok(Lease { journal, run_id, fence, released: false }),
                 LeaseOutcome::Held { owner: holder } => match deadline {
                     Some(deadline) if tokio::time::Instant::now() < deadline => {
@@ -375,7 +375,7 @@ async fn renew_lease(context: &Context<'_>) {
     loop {
         tokio::time::sleep(LEASE_RENEWAL).await;
         let now = std::time::Instant::now();
-        match context.journal.renew_lease(&context.plan.run_id, &context.fence, LEASE_TTL) {
+        match off_runtime(|| context.journal.renew_lease(&context.plan.run_id, &context.fence, LEASE_TTL)) {
             Ok(true) => {
                 *context.lease_until.lock().unwrap_or_else(|e| e.into_inner()) = now + LEASE_TTL - LEASE_RENEWAL;
             }
@@ -488,9 +488,9 @@ fn record(
     request_id: Option<&str>,
     outcome: &mut ChangeOutcome,
 ) {
-    if let Err(journal_error) =
+    if let Err(journal_error) = off_runtime(|| {
         context.journal.mark(&context.plan.run_id, change, status, result, error, request_id, Some(&context.fence))
-    {
+    }) {
         tracing::warn!(run_id = context.plan.run_id, seq = change.seq, error = %journal_error, "journal write failed");
         outcome.journal_error = Some(journal_error.to_string());
     }
@@ -554,7 +554,7 @@ fn learn(resolved: &Mutex<Resolved>, change: &Change, result: Option<&Value>, su
 async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
     let (journal, run_id, resolved) = (context.journal, &context.plan.run_id, &context.resolved);
     let mut outcome = ChangeOutcome::for_change(change);
-    let (recorded_status, recorded_result) = match journal.change_status(run_id, change.seq) {
+    let (recorded_status, recorded_result) = match off_runtime(|| journal.change_status(run_id, change.seq)) {
         Ok(Some(recorded)) => recorded,
         Ok(None) => {
             outcome.status = ChangeStatus::Skipped;
@@ -617,10 +617,13 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
         }
     }
     // Claim the change: only the applier whose compare-and-set moves it to "started" sends it.
-    match journal.claim(run_id, change, recorded_status, &context.fence) {
+    match off_runtime(|| journal.claim(run_id, change, recorded_status, &context.fence)) {
         Ok(true) => {}
         Ok(false) => {
-            outcome.status = journal.change_status(run_id, change.seq).ok().flatten().map_or(recorded_status, |r| r.0);
+            outcome.status = off_runtime(|| journal.change_status(run_id, change.seq))
+                .ok()
+                .flatten()
+                .map_or(recorded_status, |r| r.0);
             outcome.message = Some(if context.still_owns_run() {
                 "not sent: another applier claimed it".into()
             } else {
@@ -638,7 +641,7 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
     let (settled, writes) = crate::http::record_writes(settle(context, change)).await;
     // The request ids of what was sent, before the outcome: a System Log event is then joined
     // with this change (`drift`), whatever the outcome turns out to be.
-    if let Err(journal_error) = journal.record_requests(run_id, change.seq, &writes) {
+    if let Err(journal_error) = off_runtime(|| journal.record_requests(run_id, change.seq, &writes)) {
         tracing::warn!(run_id, seq = change.seq, error = %journal_error, "journal write failed");
         outcome.journal_error = Some(journal_error.to_string());
     }
@@ -784,10 +787,13 @@ async fn prepare_reset(context: &Context<'_>, change: &Change, user: &UserRef) -
     let sent_at = crate::okta::logs::log_time(chrono::Utc::now());
     let started = json!({ "user_id": id, "status_before": before.as_str(), "sent_at": sent_at });
     let run_id = &context.plan.run_id;
-    match context.journal.mark(run_id, change, ChangeStatus::Started, Some(&started), None, None, Some(&context.fence))
-    {
+    match off_runtime(|| {
+        context.journal.mark(run_id, change, ChangeStatus::Started, Some(&started), None, None, Some(&context.fence))
+    }) {
         Ok(()) => Ok(None),
-        Err(_) if !context.journal.holds_lease(run_id, &context.fence).unwrap_or(false) => Err(lease_lost(context)),
+        Err(_) if !off_runtime(|| context.journal.holds_lease(run_id, &context.fence)).unwrap_or(false) => {
+            Err(lease_lost(context))
+        }
         Err(error) => Err(error),
     }
 }
@@ -855,7 +861,7 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
                 groups.push((group.id().to_owned(), group.name().unwrap_or_default().to_owned()));
             }
             let roles = held_roles(client, &id).await?;
-            journal.record_snapshot(&UserSnapshot {
+            let snapshot = UserSnapshot {
                 run_id: plan.run_id.clone(),
                 user_id: id.clone(),
                 login: current.login().unwrap_or_default().to_owned(),
@@ -865,7 +871,8 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
                 profile: current.profile().clone(),
                 groups,
                 roles,
-            })?;
+            };
+            off_runtime(|| journal.record_snapshot(&snapshot))?;
             Done::answered(json!({ "user_id": id }))
         }
         Operation::UnassignRole { user, role } => {

@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::http::OktaClient;
-use crate::lifecycle::journal::{Journal, JournaledWrites};
+use crate::lifecycle::journal::{off_runtime, Journal, JournaledWrites};
 use crate::okta::{LogEvent, LogQuery, LogTarget};
 
 /// The System Log event types of changes to users and groups (Okta's event-type catalog):
@@ -194,7 +194,7 @@ pub async fn drift(client: &OktaClient, journal: &Journal, options: &DriftOption
     // can have an event after it.
     let from = (options.since - TimeDelta::from_std(crate::lifecycle::apply::LEASE_TTL).unwrap_or_default())
         .to_rfc3339_opts(SecondsFormat::Millis, true);
-    let sent = journal.sent_since(&from)?;
+    let sent = off_runtime(|| journal.sent_since(&from))?;
     let managed_ids: HashSet<&String> = sent.users.iter().chain(sent.groups.iter()).collect();
     let query = LogQuery {
         since: Some(options.since),

@@ -180,6 +180,19 @@ fn now() -> String {
 /// How long a journal operation waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Runs a journal call (SQLite, which may wait up to [`BUSY_TIMEOUT`] for another process's
+/// write) without holding up the async runtime: on a worker of a multi-threaded runtime the
+/// worker's other tasks move to another thread meanwhile (`block_in_place`); anywhere else (no
+/// runtime, a single-threaded one) it simply runs.
+pub fn off_runtime<R>(call: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(call)
+        }
+        _ => call(),
+    }
+}
+
 /// The journal's schema version (`PRAGMA user_version`). Version 0 is the schema of release
 /// 0.1; each later version adds to it through [`MIGRATIONS`].
 pub const SCHEMA_VERSION: i64 = 4;

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::http::OktaClient;
 use crate::lifecycle::actions::{self, Identity, PlanContext};
-use crate::lifecycle::journal::Journal;
+use crate::lifecycle::journal::{off_runtime, Journal};
 use crate::lifecycle::plan::{safety_verdict, IdentityEvent, Operation, Plan, RecordIssue, Summary};
 use crate::lifecycle::policy::{ActionSpec, Policy, TieBreak};
 use crate::lifecycle::record::{records_digest, IdentityRecord};
@@ -242,10 +242,10 @@ pub async fn plan(client: &OktaClient, policy: &Policy, records: &[IdentityRecor
     let mut snapshot = state::read(client, &read_request(policy, records, Some(&schema))).await?;
     snapshot.set_schema(schema);
     let recorded = |user_id: &str, status_changed: Option<&str>| {
-        journal.restorable(user_id, status_changed).map_err(|e| e.to_string())
+        off_runtime(|| journal.restorable(user_id, status_changed)).map_err(|e| e.to_string())
     };
     let plan = plan_with_snapshot(policy, records, &snapshot, client.config().org_url.as_str(), &recorded);
-    journal.record_plan(&plan, &policy.safety, records.len())?;
+    off_runtime(|| journal.record_plan(&plan, &policy.safety, records.len()))?;
     Ok(plan)
 }
 

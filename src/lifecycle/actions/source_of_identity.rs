@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::http::OktaClient;
-use crate::lifecycle::journal::Journal;
+use crate::lifecycle::journal::{off_runtime, Journal};
 use crate::lifecycle::plan::AttributeChange;
 use crate::lifecycle::record::IdentityRecord;
 use crate::okta::{ListUsers, LogEvent, LogQuery, LogTarget, User, UserStatus};
@@ -168,11 +168,11 @@ pub fn read(
     let entitlements = options.entitlements;
     let identities = futures_util::stream::iter(listings).flatten().map(move |user| {
         let user = user?;
-        let previous = journal.identity_attributes(user.id())?;
+        let previous = off_runtime(|| journal.identity_attributes(user.id()))?;
         let (event, moved) = classify(&user, since, &movers, previous.as_ref());
         let seen: Map<String, Value> =
             movers.iter().filter_map(|m| user.profile().get(m).map(|v| (m.clone(), v.clone()))).collect();
-        journal.remember_identity(user.id(), &seen)?;
+        off_runtime(|| journal.remember_identity(user.id(), &seen))?;
         Ok(SourcedIdentity { record: record_of(&user), user, event, moved })
     });
     // Entitlements are read a few users at a time, in the listing's order.
@@ -309,7 +309,7 @@ async fn logged_change(
     // What the journal saw of this user before the feed began, read at its first event.
     let known = remember(&mut |s| s.seen_before.contains_key(&target.id));
     if !known {
-        let previous = journal.identity_attributes(&target.id)?;
+        let previous = off_runtime(|| journal.identity_attributes(&target.id))?;
         remember(&mut |s| s.seen_before.insert(target.id.clone(), previous.clone()).is_none());
     }
     let user = match client.users().get(&target.id).await {
@@ -371,7 +371,7 @@ async fn logged_change(
         Some(user) => {
             let seen: Map<String, Value> =
                 movers.iter().filter_map(|m| user.profile().get(m).map(|v| (m.clone(), v.clone()))).collect();
-            journal.remember_identity(user.id(), &seen)?;
+            off_runtime(|| journal.remember_identity(user.id(), &seen))?;
             record_of(user)
         }
         None => {
