@@ -180,6 +180,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _simulator(state: Path) -> OktaSimulator:
+    """The simulated org kept in ``state``, served on the port it had last time when that port
+    is free: the journal knows an org by its URL, so the same org keeps the same URL (its runs,
+    history and unfinished runs stay its own) from one invocation to the next."""
+    port_file = state / "simulator.port"
+    try:
+        port = int(port_file.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        port = 0
+    if not 0 < port < 65536:
+        port = 0
+    simulator = None
+    for candidate in dict.fromkeys((port, 0)):
+        try:
+            simulator = OktaSimulator(state_file=state / "simulator.json", api_token=SIMULATOR_TOKEN, port=candidate)
+            break
+        except (ValueError, RuntimeError, OSError, errors.OktaError) as error:
+            if candidate == 0:
+                raise UsageError(f"the simulator's state in {state} cannot be used: {error}") from error
+    assert simulator is not None
+    try:
+        port_file.write_text(str(simulator.url.rsplit(":", 1)[1].strip("/")), encoding="utf-8")
+    except OSError:
+        pass  # the next invocation then picks a port of its own
+    return simulator
+
+
 @contextmanager
 def _client(arguments: argparse.Namespace) -> Iterator[OktaClient]:
     if arguments.simulator:
@@ -188,10 +215,7 @@ def _client(arguments: argparse.Namespace) -> Iterator[OktaClient]:
             state.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise UsageError(f"--state-dir {state} cannot be used: {error.strerror or error}") from error
-        try:
-            simulator = OktaSimulator(state_file=state / "simulator.json", api_token=SIMULATOR_TOKEN)
-        except (ValueError, RuntimeError, OSError) as error:
-            raise UsageError(f"the simulator's state in {state} cannot be used: {error}") from error
+        simulator = _simulator(state)
         with simulator:
             journal = arguments.journal or state / "journal.sqlite"
             timeout = 30.0 if arguments.timeout is None else arguments.timeout
