@@ -185,6 +185,10 @@ pub struct ClientConfig {
     /// the same org (see [`crate::http::shared`]). Off unless set: the Python package and the
     /// command turn it on for every org but the built-in simulator's own clients.
     pub budget_sharing: BudgetSharing,
+    /// How long the org's user schema, read once for planning, is used before it is read again
+    /// (it is also read again after Okta refuses a write as invalid, and after a schema change
+    /// made through this client). Zero reads it for every plan.
+    pub schema_max_age: Duration,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -203,6 +207,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("page_size", &self.page_size)
             .field("backoff", &self.backoff)
             .field("budget_sharing", &self.budget_sharing)
+            .field("schema_max_age", &self.schema_max_age)
             .finish()
     }
 }
@@ -258,6 +263,7 @@ impl ClientConfig {
             page_size: 200,
             backoff: Backoff::default(),
             budget_sharing: BudgetSharing::Off,
+            schema_max_age: DEFAULT_SCHEMA_MAX_AGE,
         })
     }
 
@@ -349,6 +355,8 @@ impl ClientConfig {
     }
 }
 
+/// The default [`ClientConfig::schema_max_age`]: five minutes.
+pub const DEFAULT_SCHEMA_MAX_AGE: Duration = Duration::from_secs(300);
 /// The most retries a client may be configured for.
 pub const MAX_RETRIES: u32 = 100;
 /// The most requests in flight a client may be configured for (Okta's own limit is 75).

@@ -71,6 +71,8 @@ struct Inner {
     http: reqwest::Client,
     auth: Authenticator,
     governor: Arc<Governor>,
+    /// The org's user schema as last read, and when (see [`OktaClient::cached_schema`]).
+    schema: std::sync::Mutex<Option<(Instant, crate::okta::UserSchema)>>,
 }
 
 /// The Okta Management API client. Cheap to clone; clones share connections, the token cache
@@ -231,12 +233,33 @@ impl OktaClient {
         let http = builder.build().map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
         let auth = Authenticator::new(&config.credentials, &config.org_url)?;
         let governor = governor_for(&config)?;
-        Ok(OktaClient { inner: Arc::new(Inner { config, http, auth, governor }) })
+        let schema = std::sync::Mutex::new(None);
+        Ok(OktaClient { inner: Arc::new(Inner { config, http, auth, governor, schema }) })
     }
 
     /// The configuration the client was built with.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// The user schema this client read last, if it is younger than
+    /// [`ClientConfig::schema_max_age`].
+    pub(crate) fn cached_schema(&self) -> Option<crate::okta::UserSchema> {
+        let cached = self.inner.schema.lock().unwrap_or_else(|e| e.into_inner());
+        cached
+            .as_ref()
+            .filter(|(read_at, _)| read_at.elapsed() < self.inner.config.schema_max_age)
+            .map(|(_, schema)| schema.clone())
+    }
+
+    /// Remembers the user schema as just read or written.
+    pub(crate) fn remember_schema(&self, schema: &crate::okta::UserSchema) {
+        *self.inner.schema.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), schema.clone()));
+    }
+
+    /// Forgets the user schema: the next plan reads it again.
+    pub(crate) fn forget_schema(&self) {
+        *self.inner.schema.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// The rate-limit governor's counters.
@@ -424,6 +447,11 @@ impl OktaClient {
                         });
                     }
                     let mut api = OktaApiError::from_body(status, &bytes, request_id, method, &path);
+                    if status == 400 && api.error_code.as_deref() == Some("E0000001") {
+                        // Okta refused a value (an attribute, a type): the schema may have
+                        // changed since it was read.
+                        self.forget_schema();
+                    }
                     if status < 400 {
                         let location = header_text(&headers, "location").unwrap_or_else(|| "none".into());
                         api.error_code = None;

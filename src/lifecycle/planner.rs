@@ -237,7 +237,14 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord], schema: Option<
 /// applied). The journal also gives the memberships to restore for reactivations. Nothing is
 /// written to Okta.
 pub async fn plan(client: &OktaClient, policy: &Policy, records: &[IdentityRecord], journal: &Journal) -> Result<Plan> {
-    let schema = client.schema().user_schema().await?;
+    let (mut schema, kept) = match client.cached_schema() {
+        Some(schema) => (schema, true),
+        None => (client.schema().user_schema().await?, false),
+    };
+    if kept && check_against_schema(policy, &schema).is_err() {
+        // The schema may have gained the attribute since this client read it.
+        schema = client.schema().user_schema().await?;
+    }
     check_against_schema(policy, &schema)?;
     let mut snapshot = state::read(client, &read_request(policy, records, Some(&schema))).await?;
     snapshot.set_schema(schema);

@@ -364,11 +364,27 @@ fn user_type(value: Value) -> std::result::Result<UserType, String> {
 }
 
 impl SchemaApi {
-    /// The default user type's schema.
+    /// The default user type's schema, read now.
     pub async fn user_schema(&self) -> Result<UserSchema> {
         let request = self.client.request(Method::GET, DEFAULT_SCHEMA_PATH, &[]);
         let (value, _) = self.client.send_json(&request).await?;
-        decode(value, DEFAULT_SCHEMA_PATH, UserSchema::from_json)
+        let schema = decode(value, DEFAULT_SCHEMA_PATH, UserSchema::from_json)?;
+        self.client.remember_schema(&schema);
+        Ok(schema)
+    }
+
+    /// The default user type's schema as this client read it last, when that is younger than
+    /// [`crate::ClientConfig::schema_max_age`] (five minutes by default); otherwise read now.
+    /// What planning uses: a loop of one-user actions reads the schema once, not once a user.
+    /// It is read again after Okta refuses a write as invalid (`400 E0000001`: a value the
+    /// schema no longer allows, an attribute since removed) and after a schema change made
+    /// through this client. A change made elsewhere is seen within the age at most, and at once
+    /// when a write it affects is refused.
+    pub async fn cached_user_schema(&self) -> Result<UserSchema> {
+        match self.client.cached_schema() {
+            Some(schema) => Ok(schema),
+            None => self.user_schema().await,
+        }
     }
 
     /// Adds or changes custom attributes (`name` → Okta's attribute definition, e.g.
@@ -402,8 +418,11 @@ impl SchemaApi {
         request.body = Some(
             json!({ "definitions": { "custom": { "id": "#custom", "type": "object", "properties": properties } } }),
         );
+        self.client.forget_schema();
         let (value, _) = self.client.send_json(&request).await?;
-        decode(value, DEFAULT_SCHEMA_PATH, UserSchema::from_json)
+        let schema = decode(value, DEFAULT_SCHEMA_PATH, UserSchema::from_json)?;
+        self.client.remember_schema(&schema);
+        Ok(schema)
     }
 
     /// Every user type, the default first as Okta lists them.

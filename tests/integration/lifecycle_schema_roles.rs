@@ -9,11 +9,12 @@ use crate::common::raw::Org;
 use okta_lifecycle::lifecycle::plan::Operation;
 use okta_lifecycle::lifecycle::record::IdentityRecord;
 use okta_lifecycle::lifecycle::{apply, direct, plan, ApplyOptions, Journal, Policy};
-use okta_lifecycle::okta::Assignee;
+use okta_lifecycle::okta::{Assignee, CreateUser};
 use okta_lifecycle::simulator::SimulatorConfig;
 use okta_lifecycle::{Error, OktaClient};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Map, Value};
+use std::time::Duration;
 
 fn policy(extra_attributes: Value, workflows: Value) -> Policy {
     let mut attributes = json!({
@@ -354,4 +355,52 @@ async fn source_of_identity_can_carry_each_users_groups_and_roles() {
     assert_eq!(record["roles"], json!(["REPORT_ADMIN"]));
     let paths: Vec<String> = org.simulator.requests().iter().map(|r| r.path.clone()).collect();
     assert!(paths.contains(&format!("/api/v1/users/{id}/roles")), "{paths:?}");
+}
+
+#[tokio::test]
+async fn the_schema_is_read_once_for_many_plans_and_again_when_it_may_have_changed() {
+    let org = Org::new().await;
+    let client = common::client_for(&org.simulator, |_| {});
+    let journal = Journal::in_memory().unwrap();
+    let schema_reads = |org: &Org| {
+        org.simulator
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.starts_with("/api/v1/meta/schemas"))
+            .count()
+    };
+    // One hundred one-user actions in a loop read the schema once.
+    for n in 0..100 {
+        let login = format!("loop{n}@acme.com");
+        let profile = common::profile(&login, "Loop", "User");
+        let outcome = direct::sync_identity(&client, &journal, &profile, true, true).await.unwrap();
+        assert!(outcome.report.is_success());
+    }
+    assert_eq!(schema_reads(&org), 1);
+
+    // Another client adds an attribute: a policy that writes it is planned with the schema
+    // read again, not refused with the one this client had.
+    let other = common::client_for(&org.simulator, |_| {});
+    define_custom(&other).await;
+    let policy = policy(json!({"hrCostCenter": "{cost_center}"}), joiners());
+    let row = record(json!({"id": "1", "email": "cc@acme.com", "first": "C", "last": "C", "status": "active",
+        "cost_center": "1200"}));
+    let made = plan(&client, &policy, &[row], &journal).await.unwrap();
+    assert!(made.issues.is_empty(), "{:?}", made.issues);
+    assert_eq!(schema_reads(&org), 2);
+    // A value Okta refuses as invalid (400 E0000001) makes the next plan read it again.
+    let refused = client.users().create(&CreateUser::new(common::profile("not-an-email", "N", "E"))).await;
+    assert!(
+        matches!(refused, Err(Error::Api(ref api)) if api.error_code.as_deref() == Some("E0000001")),
+        "{refused:?}"
+    );
+    direct::sync_identity(&client, &journal, &common::profile("after@acme.com", "A", "R"), true, true).await.unwrap();
+    assert_eq!(schema_reads(&org), 3);
+    // With no age allowed, every plan reads it.
+    let fresh = common::client_for(&org.simulator, |config| config.schema_max_age = Duration::ZERO);
+    for n in 0..3 {
+        let login = format!("fresh{n}@acme.com");
+        direct::sync_identity(&fresh, &journal, &common::profile(&login, "F", "R"), true, true).await.unwrap();
+    }
+    assert_eq!(schema_reads(&org), 6);
 }
