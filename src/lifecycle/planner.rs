@@ -210,6 +210,18 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord], schema: Option<
                         request.group_prefixes.insert(prefix.clone());
                     }
                 }
+                // A returner's memberships are restored only where it is not a member already:
+                // every one of them is read, in scope or not, as a leaver's are (the lookup path
+                // reads them all too).
+                ActionSpec::ReactivateIdentity { restore_groups: true, .. } => {
+                    if let Ok(attributes) = render_attributes(policy, record, schema) {
+                        if let Some(value) =
+                            match_value(policy, record, &attributes, schema).as_ref().and_then(match_text)
+                        {
+                            request.full_membership_users.push(value);
+                        }
+                    }
+                }
                 ActionSpec::DeprovisionIdentity { remove_groups, remove_roles, .. }
                     if *remove_groups || *remove_roles =>
                 {
