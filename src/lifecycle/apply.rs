@@ -29,6 +29,7 @@ use crate::lifecycle::journal::{
     new_lease_owner, off_runtime, plan_digest, ChangeStatus, Fence, Journal, LeaseOutcome, SnapshotRole, UserSnapshot,
 };
 use crate::lifecycle::plan::{safety_verdict, Change, GroupRef, Operation, Plan, UserRef};
+use crate::okta::logs::{CLOCK_MARGIN, LOG_RETENTION};
 use crate::okta::roles::GROUP_SCOPED_ROLE_TYPES;
 use crate::okta::{Assignee, CreateUser, UserStatus};
 use crate::secret::SecretString;
@@ -945,13 +946,6 @@ async fn execute(context: &Context<'_>, change: &Change) -> Result<Done> {
 
 /// Okta's System Log event for a password reset an admin (or an API client) started.
 pub const RESET_EVENT: &str = "user.account.reset_password";
-
-/// How far before the journaled send time a reset's event is looked for: the clocks of this
-/// machine and of Okta may differ by this much.
-const CLOCK_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
-
-/// How long Okta keeps System Log events.
-const LOG_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(90);
 
 /// What the System Log says of a reset sent at a known time.
 #[derive(Debug)]

@@ -30,6 +30,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::http::OktaClient;
 use crate::lifecycle::journal::{off_runtime, Journal, JournaledWrites};
+use crate::okta::logs::{any_event_type, CLOCK_MARGIN, LOG_RETENTION};
 use crate::okta::{LogEvent, LogQuery, LogTarget};
 
 /// The System Log event types of changes to users and groups (Okta's event-type catalog):
@@ -60,13 +61,6 @@ pub const CHANGE_EVENT_TYPES: &[&str] = &[
     "group.privilege.grant",
     "group.privilege.revoke",
 ];
-
-/// How far apart this machine's clock and Okta's may be when a log event is placed within a
-/// write's time in flight.
-pub const CLOCK_MARGIN: TimeDelta = TimeDelta::seconds(2);
-
-/// How long Okta keeps its System Log; drift cannot look further back.
-pub const LOG_RETENTION: TimeDelta = TimeDelta::days(90);
 
 /// What to look for.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,11 +165,6 @@ pub fn made_by_a_run(event: &LogEvent, sent: &JournaledWrites) -> bool {
     })
 }
 
-/// The filter of the change event types.
-fn change_filter() -> String {
-    CHANGE_EVENT_TYPES.iter().map(|t| format!("eventType eq \"{t}\"")).collect::<Vec<_>>().join(" or ")
-}
-
 /// The changes Okta's System Log shows between `since` and `until` to the users and groups the
 /// journal's runs manage (or to any, with `everything`) that none of its runs made, oldest
 /// first. Reading the log needs the `okta.logs.read` scope.
@@ -199,7 +188,7 @@ pub async fn drift(client: &OktaClient, journal: &Journal, options: &DriftOption
     let query = LogQuery {
         since: Some(options.since),
         until: Some(until),
-        filter: Some(change_filter()),
+        filter: Some(any_event_type(CHANGE_EVENT_TYPES)),
         ..LogQuery::default()
     };
     let events = client.logs().list(&query)?.try_collect_all().await.map_err(|error| match error.status() {

@@ -29,6 +29,18 @@ use crate::http::{ItemStream, OktaClient};
 /// Okta's largest page of log events.
 pub const MAX_LOG_LIMIT: u32 = 1_000;
 
+/// How long Okta keeps System Log events (90 days): nothing older can be read.
+pub const LOG_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(90);
+
+/// How far apart this machine's clock and Okta's may be when an event's `published` is compared
+/// with a moment measured here (a send, a claim).
+pub const CLOCK_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
+/// A filter matching any of `event_types` (`eventType eq "a" or eventType eq "b" ...`).
+pub fn any_event_type(event_types: &[&str]) -> String {
+    event_types.iter().map(|t| format!("eventType eq \"{t}\"")).collect::<Vec<_>>().join(" or ")
+}
+
 /// One System Log event, as Okta wrote it, with typed access to the fields this crate uses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogEvent {

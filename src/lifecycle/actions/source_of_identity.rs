@@ -277,9 +277,8 @@ pub fn changes(
     if options.since >= until {
         return Err(crate::error::Error::InvalidInput("since must be earlier than until (and than now)".into()));
     }
-    let filter = IDENTITY_EVENT_TYPES.iter().map(|t| format!("eventType eq \"{t}\"")).collect::<Vec<_>>().join(" or ");
-    let query =
-        LogQuery { since: Some(options.since), until: Some(until), filter: Some(filter), ..LogQuery::default() };
+    let filter = Some(crate::okta::logs::any_event_type(IDENTITY_EVENT_TYPES));
+    let query = LogQuery { since: Some(options.since), until: Some(until), filter, ..LogQuery::default() };
     let events = client.logs().list(&query)?;
     let state = Arc::new(std::sync::Mutex::new(FeedState::default()));
     let client = client.clone();
@@ -328,7 +327,7 @@ async fn logged_change(
                 return Ok(None);
             }
             let before = LogQuery {
-                since: Some(published - chrono::TimeDelta::days(90) + chrono::TimeDelta::minutes(1)),
+                since: Some(published - crate::okta::logs::LOG_RETENTION + chrono::TimeDelta::minutes(1)),
                 until: Some(published),
                 filter: Some(format!("eventType eq \"user.lifecycle.deactivate\" and target.id eq \"{}\"", target.id)),
                 limit: Some(1),
