@@ -385,10 +385,7 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
     /// Applies a plan (or resumes it), journaling every change.
     #[pyo3(signature = (plan, *, concurrency=Whole::Number(16), override_safety=false, wait_for_lease=None), text_signature = "($self, plan, *, concurrency=16, override_safety=False, wait_for_lease=None)")]
     fn apply(&self, plan: PyPlan, concurrency: Whole, override_safety: bool, wait_for_lease: Option<f64>) -> Outcome<PyReport> {
-        let concurrency = match concurrency {
-            Whole::Number(number @ 1..=10_000) => number as usize,
-            _ => return Err(invalid_input("concurrency must be between 1 and 10000")),
-        };
+        let concurrency = concurrency.argument("concurrency", 1, crate::config::MAX_CONCURRENCY as u64)? as usize;
         let wait_for_lease = match wait_for_lease {
             None => None,
             Some(seconds) if seconds.is_finite() && seconds >= 0.0 => Some(Duration::from_secs_f64(seconds.min(86_400.0))),

@@ -39,13 +39,15 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Whole {
 impl Whole {
     /// A call's argument (`limit`, ...): the value when it lies in `low..=max`, otherwise an
     /// `InvalidInputError` naming it.
-    pub(crate) fn argument(self, name: &str, low: u64, max: u64) -> PyResult<u32> {
+    /// Checked inside a call's future, so its refusal is an [`Outcome`] (built into an exception
+    /// later, with the GIL).
+    pub(crate) fn argument(self, name: &str, low: u64, max: u64) -> Outcome<u32> {
         match self {
             Whole::Number(number) if (i128::from(low)..=i128::from(max)).contains(&number) => Ok(number as u32),
             Whole::Number(number) => {
-                Err(invalid_input(format!("{name} must be between {low} and {max}, not {number}")).into())
+                Err(invalid_input(format!("{name} must be between {low} and {max}, not {number}")))
             }
-            Whole::Huge => Err(invalid_input(format!("{name} must be between {low} and {max}")).into()),
+            Whole::Huge => Err(invalid_input(format!("{name} must be between {low} and {max}"))),
         }
     }
 
