@@ -249,6 +249,9 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord], schema: Option<
 /// applied). The journal also gives the memberships to restore for reactivations. Nothing is
 /// written to Okta.
 pub async fn plan(client: &OktaClient, policy: &Policy, records: &[IdentityRecord], journal: &Journal) -> Result<Plan> {
+    // The schema this client read last, while younger than `ClientConfig::schema_max_age`: a
+    // loop of one-user actions reads it once. The client forgets it after Okta refuses a write
+    // as invalid (400 E0000001) and after a schema change made through it.
     let (mut schema, kept) = match client.cached_schema() {
         Some(schema) => (schema, true),
         None => (client.schema().user_schema().await?, false),

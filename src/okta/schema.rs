@@ -373,20 +373,6 @@ impl SchemaApi {
         Ok(schema)
     }
 
-    /// The default user type's schema as this client read it last, when that is younger than
-    /// [`crate::ClientConfig::schema_max_age`] (five minutes by default); otherwise read now.
-    /// What planning uses: a loop of one-user actions reads the schema once, not once a user.
-    /// It is read again after Okta refuses a write as invalid (`400 E0000001`: a value the
-    /// schema no longer allows, an attribute since removed) and after a schema change made
-    /// through this client. A change made elsewhere is seen within the age at most, and at once
-    /// when a write it affects is refused.
-    pub async fn cached_user_schema(&self) -> Result<UserSchema> {
-        match self.client.cached_schema() {
-            Some(schema) => Ok(schema),
-            None => self.user_schema().await,
-        }
-    }
-
     /// Adds or changes custom attributes (`name` → Okta's attribute definition, e.g.
     /// `{"title": "Cost center", "type": "integer"}`); the others are left as they are.
     /// Repeating it sets the same definitions again.
