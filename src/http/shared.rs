@@ -476,25 +476,6 @@ impl SharedBudget {
         crate::lifecycle::journal::Journal::default_path(org_url).with_extension("budget")
     }
 
-    /// One attempt to send a request to `bucket`, on the caller's thread (tests).
-    #[cfg(test)]
-    pub(crate) fn try_send(&self, bucket: &str, share: f64) -> Result<SharedVerdict, StoreError> {
-        self.core.try_send(bucket, share)
-    }
-
-    /// Folds a request's answer into the store on the caller's thread (tests).
-    #[cfg(test)]
-    pub(crate) fn finish(
-        &self,
-        lease: SlotLease,
-        bucket: &str,
-        status: Option<u16>,
-        headers: Option<RateLimitHeaders>,
-        date: Option<SystemTime>,
-    ) -> Result<(), StoreError> {
-        self.core.finish(lease, bucket, status, headers, date)
-    }
-
     /// A snapshot of one bucket as the store holds it (tests and diagnostics).
     pub fn bucket(&self, bucket: &str) -> Option<BucketState> {
         self.core.bucket(bucket)
@@ -726,7 +707,7 @@ mod tests {
         std::fs::remove_file(dir.join("state.json")).unwrap();
         std::os::unix::fs::symlink(&victim, dir.join("slot-0.lock")).unwrap();
         let store = SharedBudget::open(&dir, 2).unwrap();
-        assert!(store.try_send("/api/v1/users", 1.0).is_err(), "the planted slot is refused");
+        assert!(store.core.try_send("/api/v1/users", 1.0).is_err(), "the planted slot is refused");
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
         std::fs::remove_file(&victim).unwrap();
 
@@ -762,23 +743,23 @@ mod tests {
         let second = SharedBudget::open(&dir, 4).unwrap();
         let now = SystemTime::now();
         let epoch = now.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
-        let lease = go(first.try_send("/api/v1/users", 1.0).unwrap());
+        let lease = go(first.core.try_send("/api/v1/users", 1.0).unwrap());
         // The other process sees the probe in flight and waits for its answer.
         assert!(matches!(
-            second.try_send("/api/v1/users", 1.0).unwrap(),
+            second.core.try_send("/api/v1/users", 1.0).unwrap(),
             SharedVerdict::WaitUntil { for_others: true, .. }
         ));
-        first.finish(lease, "/api/v1/users", Some(200), Some(headers(10, 2, epoch + 30)), Some(now)).unwrap();
+        first.core.finish(lease, "/api/v1/users", Some(200), Some(headers(10, 2, epoch + 30)), Some(now)).unwrap();
         let learnt = second.bucket("/api/v1/users").unwrap();
         assert_eq!(learnt.limit, Some(10));
         assert_eq!(learnt.remaining, 2.0);
         assert_eq!(learnt.in_flight, 0);
         // Two left: one each, then both wait for the reset.
-        let a = go(first.try_send("/api/v1/users", 1.0).unwrap());
-        let b = go(second.try_send("/api/v1/users", 1.0).unwrap());
-        assert!(matches!(first.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::WaitUntil { .. }));
+        let a = go(first.core.try_send("/api/v1/users", 1.0).unwrap());
+        let b = go(second.core.try_send("/api/v1/users", 1.0).unwrap());
+        assert!(matches!(first.core.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::WaitUntil { .. }));
         assert!(matches!(
-            second.try_send("/api/v1/users", 1.0).unwrap(),
+            second.core.try_send("/api/v1/users", 1.0).unwrap(),
             SharedVerdict::WaitUntil { for_others: false, .. }
         ));
         assert_eq!(second.bucket("/api/v1/users").unwrap().in_flight, 2);
@@ -792,13 +773,13 @@ mod tests {
         let first = SharedBudget::open(&dir, 2).unwrap();
         let second = SharedBudget::open(&dir, 2).unwrap();
         // A bucket that answers without rate-limit headers is limited by the slots alone.
-        let probe = go(first.try_send("/api/v1", 1.0).unwrap());
-        first.finish(probe, "/api/v1", Some(200), None, None).unwrap();
-        let a = go(first.try_send("/api/v1", 1.0).unwrap());
-        let b = go(second.try_send("/api/v1", 1.0).unwrap());
-        assert!(matches!(second.try_send("/api/v1", 1.0).unwrap(), SharedVerdict::Busy));
-        first.finish(a, "/api/v1", Some(200), None, None).unwrap();
-        let c = go(second.try_send("/api/v1", 1.0).unwrap());
+        let probe = go(first.core.try_send("/api/v1", 1.0).unwrap());
+        first.core.finish(probe, "/api/v1", Some(200), None, None).unwrap();
+        let a = go(first.core.try_send("/api/v1", 1.0).unwrap());
+        let b = go(second.core.try_send("/api/v1", 1.0).unwrap());
+        assert!(matches!(second.core.try_send("/api/v1", 1.0).unwrap(), SharedVerdict::Busy));
+        first.core.finish(a, "/api/v1", Some(200), None, None).unwrap();
+        let c = go(second.core.try_send("/api/v1", 1.0).unwrap());
         drop((b, c));
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -808,12 +789,12 @@ mod tests {
         let dir = temp_dir("cap");
         let first = SharedBudget::open(&dir, 3).unwrap();
         let second = SharedBudget::open(&dir, 3).unwrap();
-        let lease = go(first.try_send("/api/v1", 1.0).unwrap());
-        first.finish(lease, "/api/v1", Some(429), Some(headers(0, 0, 0)), None).unwrap();
+        let lease = go(first.core.try_send("/api/v1", 1.0).unwrap());
+        first.core.finish(lease, "/api/v1", Some(429), Some(headers(0, 0, 0)), None).unwrap();
         assert_eq!(second.concurrency_cap(), 2);
         for _ in 0..SUCCESSES_PER_SLOT {
-            let lease = go(second.try_send("/api/v1", 1.0).unwrap());
-            second.finish(lease, "/api/v1", Some(200), None, None).unwrap();
+            let lease = go(second.core.try_send("/api/v1", 1.0).unwrap());
+            second.core.finish(lease, "/api/v1", Some(200), None, None).unwrap();
         }
         assert_eq!(first.concurrency_cap(), 3);
         let _ = std::fs::remove_dir_all(&dir);
@@ -824,7 +805,7 @@ mod tests {
         let dir = temp_dir("hostile");
         let store = SharedBudget::open(&dir, 2).unwrap();
         std::fs::write(dir.join("state.json"), b"{ not json").unwrap();
-        assert!(matches!(store.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::Go(_)));
+        assert!(matches!(store.core.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::Go(_)));
         // A reset a century away, a remaining that is not a number, a dead process in flight.
         let far = now_ms() + 100 * 365 * 24 * 3600 * 1000;
         std::fs::write(
@@ -853,8 +834,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(store.concurrency_cap(), 1, "a cap of nothing is one slot");
-        let lease = go(store.try_send("/api/v1", 1.0).unwrap());
-        store.finish(lease, "/api/v1", Some(200), None, None).unwrap();
+        let lease = go(store.core.try_send("/api/v1", 1.0).unwrap());
+        store.core.finish(lease, "/api/v1", Some(200), None, None).unwrap();
         std::fs::write(dir.join("state.json"), vec![b' '; (MAX_STATE_BYTES + 10) as usize]).unwrap();
         assert_eq!(store.bucket("/api/v1/users"), None);
         let _ = std::fs::remove_dir_all(&dir);

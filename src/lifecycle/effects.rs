@@ -31,6 +31,27 @@ fn status_after(operation: &Operation, before: Option<&str>) -> Option<&'static 
     }
 }
 
+/// What a change leaves on the user that no attribute shows: its sessions revoked, a password
+/// reset started.
+fn mark(operation: &Operation) -> Option<(&'static str, &'static str)> {
+    match operation {
+        Operation::ClearSessions { .. } => Some(("sessions", "revoked")),
+        Operation::ResetPassword { .. } => Some(("password", "reset")),
+        Operation::CreateGroup { .. }
+        | Operation::CreateUser { .. }
+        | Operation::UpdateUser { .. }
+        | Operation::AddMember { .. }
+        | Operation::RemoveMember { .. }
+        | Operation::SnapshotUser { .. }
+        | Operation::DeactivateUser { .. }
+        | Operation::SuspendUser { .. }
+        | Operation::ActivateUser { .. }
+        | Operation::UnsuspendUser { .. }
+        | Operation::UnassignRole { .. }
+        | Operation::AssignRole { .. } => None,
+    }
+}
+
 fn push(map: &mut Map<String, Value>, key: &str, value: Value) {
     match map.entry(key.to_owned()).or_insert_with(|| Value::Array(Vec::new())) {
         Value::Array(items) => items.push(value),
@@ -64,6 +85,9 @@ pub fn predict(before: &Value, changes: &[Change]) -> Value {
         if let Some(status) = status_after(operation, status_before.as_deref()) {
             after.insert("status".into(), json!(status));
         }
+        if let Some((key, value)) = mark(operation) {
+            after.insert(key.into(), json!(value));
+        }
         match operation {
             Operation::CreateUser { login, profile: created, groups: joined, .. } => {
                 after.insert("exists".into(), json!(true));
@@ -82,14 +106,10 @@ pub fn predict(before: &Value, changes: &[Change]) -> Value {
             }
             Operation::UnassignRole { role, .. } => push(&mut after, "roles_removed", json!(role.role_type)),
             Operation::AssignRole { role_type, .. } => push(&mut after, "roles_added", json!(role_type)),
-            Operation::ClearSessions { .. } => {
-                after.insert("sessions".into(), json!("revoked"));
-            }
-            Operation::ResetPassword { .. } => {
-                after.insert("password".into(), json!("reset"));
-            }
-            // Told by `status_after`, or nothing the user's state shows.
-            Operation::DeactivateUser { .. }
+            // Told by `status_after` or `mark`, or nothing the user's state shows.
+            Operation::ClearSessions { .. }
+            | Operation::ResetPassword { .. }
+            | Operation::DeactivateUser { .. }
             | Operation::SuspendUser { .. }
             | Operation::UnsuspendUser { .. }
             | Operation::ActivateUser { .. }
@@ -124,6 +144,9 @@ pub fn diff(changes: &[Change]) -> Value {
             let shown = if matches!(operation, Operation::ActivateUser { .. }) { "reactivated" } else { status };
             new.insert("status".into(), json!(shown));
         }
+        if let Some((key, value)) = mark(operation) {
+            new.insert(key.into(), json!(value));
+        }
         match operation {
             Operation::CreateUser { profile, groups, .. } => {
                 new.insert("profile".into(), Value::Object(profile.clone()));
@@ -154,14 +177,11 @@ pub fn diff(changes: &[Change]) -> Value {
                 }
             }
             Operation::AssignRole { role_type, .. } => push(new, "roles", json!(role_type)),
-            Operation::ClearSessions { .. } => {
-                new.insert("sessions".into(), json!("revoked"));
-            }
-            Operation::ResetPassword { .. } => {
-                new.insert("password".into(), json!("reset"));
-            }
-            // Told by `status_after`; a snapshot changes nothing in Okta; groups are above.
-            Operation::DeactivateUser { .. }
+            // Told by `status_after` or `mark`; a snapshot changes nothing in Okta; groups are
+            // above.
+            Operation::ClearSessions { .. }
+            | Operation::ResetPassword { .. }
+            | Operation::DeactivateUser { .. }
             | Operation::SuspendUser { .. }
             | Operation::UnsuspendUser { .. }
             | Operation::ActivateUser { .. }
