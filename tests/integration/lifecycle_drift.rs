@@ -155,16 +155,9 @@ async fn answers_lost_and_an_applier_killed_mid_send_leave_no_false_drift() {
     let leavers = plan(&client, &leavers_policy(), &records("terminated", 3), &journal).await.unwrap();
     sim.hold_write(1, true);
     let applier = apply(&client, &leavers, &journal, &options);
-    let watch = async {
-        while !sim.holding() {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    };
-    tokio::select! {
-        report = applier => panic!("the apply ended before the kill: {}", report.unwrap().render()),
-        () = watch => {}
+    if let Some(report) = common::kill_at_held_write(&sim, applier).await {
+        panic!("the apply ended before the kill: {}", report.unwrap().render());
     }
-    sim.release_hold();
     let in_flight = journal.run_changes(&leavers.run_id).unwrap();
     assert!(in_flight.iter().any(|(_, status)| *status == ChangeStatus::Started), "{in_flight:?}");
     let resumed = apply(&client, &leavers, &journal, &options).await.unwrap();

@@ -770,19 +770,8 @@ impl World {
                 // write, done or not, and the applier is dropped while it waits for the answer.
                 let planned_writes = planned.changes.iter().filter(|c| c.operation.writes()).count().max(1);
                 self.sim.hold_write(usize::from(after) % planned_writes, processed);
-                let killed = {
-                    let apply = self.apply_bounded(planned, &self.journal, options);
-                    let watch = async {
-                        while !self.sim.holding() {
-                            tokio::time::sleep(Duration::from_millis(2)).await;
-                        }
-                    };
-                    tokio::select! {
-                        report = apply => Some(report),
-                        () = watch => None,
-                    }
-                };
-                self.sim.release_hold();
+                let apply = self.apply_bounded(planned, &self.journal, options);
+                let killed = common::kill_at_held_write(&self.sim, apply).await;
                 self.sim.set_faults(Faults::default());
                 match killed {
                     Some(report) => {

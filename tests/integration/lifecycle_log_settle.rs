@@ -48,16 +48,9 @@ async fn kill_at_the_reset(sim: &Simulator, client: &OktaClient, planned: &Plan,
     sim.hold_write(0, processed);
     let options = ApplyOptions::default();
     let applier = apply(client, planned, journal, &options);
-    let watch = async {
-        while !sim.holding() {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    };
-    tokio::select! {
-        report = applier => panic!("the apply ended before the kill: {}", report.unwrap().render()),
-        () = watch => {}
+    if let Some(report) = common::kill_at_held_write(sim, applier).await {
+        panic!("the apply ended before the kill: {}", report.unwrap().render());
     }
-    sim.release_hold();
     let (status, result) = journal.change_status(&planned.run_id, 1).unwrap().unwrap();
     assert_eq!(status, ChangeStatus::Started, "the reset is in flight in the journal");
     assert!(result.unwrap()["sent_at"].is_string(), "its send time is journaled before it is sent");

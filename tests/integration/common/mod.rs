@@ -31,3 +31,20 @@ pub fn client_for(simulator: &Simulator, adjust: impl FnOnce(&mut ClientConfig))
 pub fn profile(login: &str, first: &str, last: &str) -> Map<String, Value> {
     json!({"login": login, "email": login, "firstName": first, "lastName": last}).as_object().cloned().unwrap()
 }
+
+/// Runs `work` (an apply) until the simulator holds the write [`Simulator::hold_write`] chose,
+/// then drops it there, as a kill at that moment would, and lets the simulator go on. `Some`
+/// with the work's output when it ended before any write was held.
+pub async fn kill_at_held_write<F: std::future::Future>(sim: &Simulator, work: F) -> Option<F::Output> {
+    let held = async {
+        while !sim.holding() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    let ended = tokio::select! {
+        output = work => Some(output),
+        () = held => None,
+    };
+    sim.release_hold();
+    ended
+}
