@@ -504,7 +504,8 @@ _UNITS = {"m": 60, "h": 3_600, "d": 86_400}
 def _moment(text: str, flag: str) -> datetime.datetime:
     """A time given as RFC 3339 or as a duration ago (``30m``, ``24h``, ``7d``)."""
     stripped = text.strip().lower()
-    if stripped[:-1].isdigit() and stripped[-1:] in _UNITS:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if stripped[:-1].isascii() and stripped[:-1].isdigit() and stripped[-1:] in _UNITS:
         seconds = int(stripped[:-1]) * _UNITS[stripped[-1]]
         if seconds > 90 * 86_400:
             raise UsageError(f"{flag} {text} is further back than Okta keeps its System Log (90 days)")
