@@ -34,10 +34,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
 
+    let option = |name: &str| arguments.iter().position(|a| a == name).and_then(|i| arguments.get(i + 1)).cloned();
+    // `--url U --token T`: an org served by another process (benchmarks/sim_server.py), so that
+    // the peak memory printed is the planner's alone.
     let started = Instant::now();
-    let sim = Simulator::start(SimulatorConfig { seed_users: users, ..Default::default() }).await?;
+    let (sim, url, token) = match (option("--url"), option("--token")) {
+        (Some(url), Some(token)) => (None, url, token),
+        _ => {
+            let sim = Simulator::start(SimulatorConfig { seed_users: users, ..Default::default() }).await?;
+            let (url, token) = (sim.url(), sim.api_token().to_owned());
+            (Some(sim), url, token)
+        }
+    };
     let seeded = started.elapsed();
-    let client = OktaClient::new(ClientConfig::with_api_token(&sim.url(), sim.api_token())?)?;
+    let client = OktaClient::new(ClientConfig::with_api_token(&url, token.as_str())?)?;
     let after_seed = peak_memory_mib();
 
     let policy = Policy::from_value(&json!({
@@ -66,7 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let snapshot = state::read(&client, &read_request(&policy, &records, None)).await?;
     let read = read_started.elapsed();
     let plan_started = Instant::now();
-    let plan = plan_with_snapshot(&policy, &records, &snapshot, &sim.url(), &|_, _| Ok(None));
+    let plan = plan_with_snapshot(&policy, &records, &snapshot, &url, &|_, _| Ok(None));
     let planned = plan_started.elapsed();
     println!("users={users} records={} seed={:.2}s", records.len(), seeded.as_secs_f64());
     println!(
@@ -84,5 +94,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         plan.issues.len(),
         peak_memory_mib()
     );
+    drop(sim);
     Ok(())
 }

@@ -27,7 +27,21 @@ use crate::http::{ApiRequest, OktaClient};
 pub trait Resource: Sized + Send + 'static {
     /// Decodes one element; the message names what is wrong.
     fn from_value(value: Value) -> std::result::Result<Self, String>;
+
+    /// Decodes a page's body, a JSON array, into its elements (each decoded or the reason it
+    /// cannot be). The default reads the page as JSON values first; a type that needs a few
+    /// fields of each element can read them straight from the bytes, skipping the rest.
+    fn from_page(body: &[u8]) -> std::result::Result<Vec<std::result::Result<Self, String>>, String> {
+        match serde_json::from_slice(body) {
+            Ok(Value::Array(items)) => Ok(items.into_iter().map(Self::from_value).collect()),
+            Ok(_) => Err(NOT_AN_ARRAY.into()),
+            Err(error) => Err(format!("invalid JSON: {error}")),
+        }
+    }
 }
+
+/// Why a page that is not a JSON array is refused.
+pub const NOT_AN_ARRAY: &str = "a listing answered with something other than a JSON array";
 
 /// More pages than this in one listing is not an org but a server that never ends (at Okta's
 /// 200 per page, 400 million records).
@@ -40,23 +54,25 @@ pub struct ItemStream<T> {
     inner: BoxStream<'static, Result<T>>,
 }
 
-type PageResult = Result<(Value, crate::http::ApiResponse)>;
+/// A page: its elements, decoded where it was fetched, and the response (for its links).
+type PageResult<T> = Result<(Vec<std::result::Result<T, String>>, crate::http::ApiResponse)>;
 
-/// A page being fetched in the background; aborted when dropped.
-struct Prefetch(tokio::task::JoinHandle<PageResult>);
+/// A page being fetched (and decoded) in the background; aborted when dropped.
+struct Prefetch<T>(tokio::task::JoinHandle<PageResult<T>>);
 
-impl Drop for Prefetch {
+impl<T> Drop for Prefetch<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
 }
 
-struct State {
+struct State<T> {
     client: OktaClient,
     next: Option<ApiRequest>,
     /// The fetch of `next`, when it was started early.
-    prefetch: Option<Prefetch>,
-    buffer: VecDeque<Value>,
+    prefetch: Option<Prefetch<T>>,
+    /// The current page's elements, decoded (or why not).
+    buffer: VecDeque<std::result::Result<T, String>>,
     path: String,
     /// An error to yield once the buffered items are out (a refused next link).
     pending: Option<Error>,
@@ -72,7 +88,7 @@ fn url_hash(url: &url::Url) -> u64 {
     hasher.finish()
 }
 
-impl State {
+impl<T> State<T> {
     /// Takes a page's `next` link, unless following it would never end.
     fn follow(&mut self, next: Option<url::Url>, page_was_empty: bool) -> Option<url::Url> {
         let next = next?;
@@ -113,9 +129,8 @@ impl<T: Resource> ItemStream<T> {
         };
         let inner = futures_util::stream::unfold(state, |mut state| async move {
             loop {
-                if let Some(value) = state.buffer.pop_front() {
-                    let item =
-                        T::from_value(value).map_err(|message| Error::Decode { path: state.path.clone(), message });
+                if let Some(item) = state.buffer.pop_front() {
+                    let item = item.map_err(|message| Error::Decode { path: state.path.clone(), message });
                     return Some((item, state));
                 }
                 if let Some(error) = state.pending.take() {
@@ -131,23 +146,16 @@ impl<T: Resource> ItemStream<T> {
                             message: format!("the page fetch stopped: {join_error}"),
                         }),
                     },
-                    None => state.client.send_json(&request).await,
+                    None => fetch_page(&state.client, &request).await,
                 };
                 match page {
-                    Ok((Value::Array(items), response)) => {
+                    Ok((items, response)) => {
                         let empty = items.is_empty();
                         state.buffer = items.into();
                         state.pending =
                             response.next_refused.map(|message| Error::Decode { path: state.path.clone(), message });
                         state.next = state.follow(response.next, empty).map(|url| ApiRequest { url, ..request });
                         state.prefetch = state.next.as_ref().and_then(|next| prefetch(&state.client, next));
-                    }
-                    Ok((_, _)) => {
-                        let error = Error::Decode {
-                            path: state.path.clone(),
-                            message: "a listing answered with something other than a JSON array".into(),
-                        };
-                        return Some((Err(error), state));
                     }
                     Err(error) => return Some((Err(error), state)),
                 }
@@ -166,12 +174,23 @@ impl<T: Resource> ItemStream<T> {
     }
 }
 
+/// Fetches a page and decodes it, off the caller's task when it is prefetched.
+async fn fetch_page<T: Resource>(client: &OktaClient, request: &ApiRequest) -> PageResult<T> {
+    let response = client.send(request).await?;
+    if response.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::Decode { path: request.url.path().to_owned(), message: NOT_AN_ARRAY.into() });
+    }
+    let items = T::from_page(&response.body)
+        .map_err(|message| Error::Decode { path: request.url.path().to_owned(), message })?;
+    Ok((items, response))
+}
+
 /// Starts fetching `request` in the background, when there is a runtime to do it on.
-fn prefetch(client: &OktaClient, request: &ApiRequest) -> Option<Prefetch> {
+fn prefetch<T: Resource>(client: &OktaClient, request: &ApiRequest) -> Option<Prefetch<T>> {
     let runtime = tokio::runtime::Handle::try_current().ok()?;
     let client = client.clone();
     let request = request.clone();
-    Some(Prefetch(runtime.spawn(async move { client.send_json(&request).await })))
+    Some(Prefetch(runtime.spawn(async move { fetch_page(&client, &request).await })))
 }
 
 impl<T> Stream for ItemStream<T> {

@@ -24,7 +24,7 @@ fn render_attributes(
     schema: Option<&UserSchema>,
 ) -> std::result::Result<Map<String, Value>, String> {
     let lookup = |field: &str| record.text(field);
-    let mut attributes = Map::new();
+    let mut attributes = Map::with_capacity(policy.attributes.len());
     for rule in &policy.attributes {
         let property = schema.and_then(|schema| schema.property(&rule.name));
         let takes_a_list = property.is_some_and(|p| matches!(p.kind, crate::okta::schema::PropertyType::Array(_)));
@@ -273,21 +273,21 @@ pub async fn plan(client: &OktaClient, policy: &Policy, records: &[IdentityRecor
 
 /// The Okta user a match value designates: none, exactly one, or, when several users carry the
 /// value, the policy's tie-break or an issue naming every candidate.
-fn matched_user(
+fn matched_user<'s>(
     policy: &Policy,
-    snapshot: &OrgSnapshot,
+    snapshot: &'s OrgSnapshot,
     value: &str,
-) -> std::result::Result<Option<UserState>, String> {
+) -> std::result::Result<Option<&'s UserState>, String> {
     let candidates = snapshot.users_by_attribute(&policy.source.match_on, value);
     match candidates.as_slice() {
         [] => return Ok(None),
-        [only] => return Ok(Some((*only).clone())),
+        [only] => return Ok(Some(only)),
         _ => {}
     }
     if policy.source.tie_break == TieBreak::PreferNotDeprovisioned {
         let live: Vec<&&UserState> = candidates.iter().filter(|u| u.status != UserStatus::Deprovisioned).collect();
         if let [only] = live.as_slice() {
-            return Ok(Some((**only).clone()));
+            return Ok(Some(only));
         }
     }
     let names: Vec<String> = candidates.iter().map(|u| format!("{} ({}, {})", u.login, u.id, u.status)).collect();
@@ -337,10 +337,10 @@ pub fn plan_with_snapshot(
     let mut context = PlanContext::new(policy, snapshot, restorable);
     let mut issues = Vec::new();
     let mut summary = Summary { records: records.len(), ..Default::default() };
-    let mut seen_keys = HashSet::new();
+    let mut seen_keys = HashSet::with_capacity(records.len());
     // First pass: every record's key, workflow, attributes and matched user, so that two
     // records resolving to one Okta user are found before anything is decided for either.
-    let mut prepared = Vec::new();
+    let mut prepared = Vec::with_capacity(records.len());
     for (index, record) in records.iter().enumerate() {
         let row = index + 1;
         let key = record.text(&policy.source.key).filter(|k| !k.trim().is_empty());
@@ -373,21 +373,23 @@ pub fn plan_with_snapshot(
                 continue;
             }
         };
-        let target =
-            user.as_ref().map(|u| crate::lifecycle::plan::UserRef { id: Some(u.id.clone()), login: u.login.clone() });
+        // The attributes are rendered again when the identity is decided: holding every
+        // record's rendered attributes until then was a quarter of a large plan's memory.
+        drop(attributes);
         let identity = Identity {
             key: key_text,
             row,
             record,
             workflow: workflow.name.clone(),
-            attributes,
+            attributes: Map::new(),
             user,
-            target,
+            target: None,
             planned_status: None,
             match_value: value,
         };
         prepared.push((identity, workflow));
     }
+    drop(seen_keys);
     let mut claimants: std::collections::HashMap<&str, Vec<(usize, &str)>> = std::collections::HashMap::new();
     for (identity, _) in &prepared {
         if let Some(user) = &identity.user {
@@ -423,6 +425,16 @@ pub fn plan_with_snapshot(
             continue;
         }
         let (row, record) = (identity.row, identity.record);
+        match render_attributes(policy, record, snapshot.schema()) {
+            Ok(attributes) => identity.attributes = attributes,
+            // Rendered once already without an issue: the same record and schema render alike.
+            Err(message) => {
+                issues.push(RecordIssue { row, identity: Some(identity.key.clone()), message });
+                continue;
+            }
+        }
+        identity.target =
+            identity.user.map(|u| crate::lifecycle::plan::UserRef { id: Some(u.id.clone()), login: u.login.clone() });
         let before = context.changes.len();
         let lookup = |field: &str| record.text(field);
         let mut failure = None;

@@ -66,6 +66,9 @@ pub struct OrgSnapshot {
     by_login: HashMap<String, usize>,
     by_email: HashMap<String, Vec<usize>>,
     by_attribute: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// The profile attributes `by_attribute` indexes (`None`: every one). A plan matches on one
+    /// attribute; indexing every profile value of a large org doubled the snapshot's memory.
+    indexed: Option<BTreeSet<String>>,
     groups: Vec<GroupState>,
     groups_by_name: HashMap<String, usize>,
     groups_by_id: HashMap<String, usize>,
@@ -98,6 +101,24 @@ impl OrgSnapshot {
         Self::default()
     }
 
+    /// An empty org whose users are indexed by the profile attribute `match_on` only (logins
+    /// and emails always are); [`OrgSnapshot::users_by_attribute`] scans for any other.
+    pub fn indexing(match_on: &str) -> Self {
+        OrgSnapshot { indexed: Some(BTreeSet::from([match_on.to_owned()])), ..Self::default() }
+    }
+
+    /// Makes room for `additional` users at once: a large org's indexes then never hold their
+    /// old and grown tables together while they grow.
+    pub fn reserve_users(&mut self, additional: usize) {
+        self.users.reserve_exact(additional);
+        self.by_id.reserve(additional);
+        self.by_login.reserve(additional);
+        self.by_email.reserve(additional);
+        for attribute in self.indexed.iter().flatten() {
+            self.by_attribute.entry(attribute.clone()).or_default().reserve(additional);
+        }
+    }
+
     /// Adds a user; `keep` names the profile attributes to keep.
     pub fn add_user(&mut self, user: &User, keep: &BTreeSet<String>) {
         self.insert_user(UserState::from_user(user, keep));
@@ -112,6 +133,9 @@ impl OrgSnapshot {
             self.by_email.entry(crate::lifecycle::actions::email_key(&state.email)).or_default().push(index);
         }
         for (name, value) in &state.profile {
+            if self.indexed.as_ref().is_some_and(|indexed| !indexed.contains(name)) {
+                continue;
+            }
             if let Some(text) = crate::lifecycle::actions::match_key(value) {
                 self.by_attribute.entry(name.clone()).or_default().entry(text).or_default().push(index);
             }
@@ -178,6 +202,12 @@ impl OrgSnapshot {
         let Some(key) = crate::lifecycle::actions::match_key(&Value::String(value.to_owned())) else {
             return Vec::new();
         };
+        if self.indexed.as_ref().is_some_and(|indexed| !indexed.contains(attribute)) {
+            let holds = |user: &&UserState| {
+                user.profile.get(attribute).and_then(crate::lifecycle::actions::match_key).as_deref() == Some(&key)
+            };
+            return self.users.iter().filter(holds).collect();
+        }
         match self.by_attribute.get(attribute).and_then(|values| values.get(&key)) {
             Some(indices) => indices.iter().map(|i| &self.users[*i]).collect(),
             None => Vec::new(),
@@ -288,9 +318,11 @@ pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnaps
     let keep = kept_attributes(request);
     // Users are reduced to what planning needs as each page arrives, so memory holds one page
     // of full users at a time, not the whole org.
-    let visible = users.list(&ListUsers::default())?;
-    let deprovisioned = users
-        .list(&ListUsers { filter: Some(Filter::eq("status", "DEPROVISIONED").to_string()), ..Default::default() })?;
+    let visible = users.list_as(&ListUsers::default())?;
+    let deprovisioned = users.list_as(&ListUsers {
+        filter: Some(Filter::eq("status", "DEPROVISIONED").to_string()),
+        ..Default::default()
+    })?;
     let groups = client.groups().list(&ListGroups::default())?;
     let (visible, deprovisioned, groups) = futures_util::future::try_join3(
         compact_users(visible, &keep),
@@ -298,7 +330,8 @@ pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnaps
         groups.try_collect::<Vec<_>>(),
     )
     .await?;
-    let mut snapshot = OrgSnapshot::new();
+    let mut snapshot = OrgSnapshot::indexing(&request.match_on);
+    snapshot.reserve_users(visible.len() + deprovisioned.len());
     for user in visible.into_iter().chain(deprovisioned) {
         if snapshot.user(&user.id).is_none() {
             snapshot.insert_user(user);
@@ -367,7 +400,7 @@ async fn read_targeted(client: &OktaClient, request: &ReadRequest, lookups: &Loo
         .map(|search| {
             let keep = &keep;
             async move {
-                let listing = client.users().list(&ListUsers { search: Some(search), ..Default::default() })?;
+                let listing = client.users().list_as(&ListUsers { search: Some(search), ..Default::default() })?;
                 compact_users(listing, keep).await
             }
         })
@@ -375,7 +408,7 @@ async fn read_targeted(client: &OktaClient, request: &ReadRequest, lookups: &Loo
         .try_collect()
         .await?;
     let groups: Vec<Group> = client.groups().list(&ListGroups::default())?.try_collect().await?;
-    let mut snapshot = OrgSnapshot::new();
+    let mut snapshot = OrgSnapshot::indexing(&request.match_on);
     let found = by_login.iter().flatten().map(|user| UserState::from_user(user, &keep));
     for user in found.chain(by_search.into_iter().flatten()) {
         if snapshot.user(&user.id).is_none() {
@@ -431,12 +464,74 @@ async fn roles_of(roles: crate::okta::RolesApi, user_id: String) -> Result<(Stri
     Ok((user_id, states))
 }
 
-async fn compact_users(mut users: crate::http::ItemStream<User>, keep: &BTreeSet<String>) -> Result<Vec<UserState>> {
+async fn compact_users(
+    mut users: crate::http::ItemStream<ListedUser>,
+    keep: &BTreeSet<String>,
+) -> Result<Vec<UserState>> {
     let mut states = Vec::new();
     while let Some(user) = users.next().await {
-        states.push(UserState::from_user(&user?, keep));
+        states.push(user?.into_state(keep));
     }
     Ok(states)
+}
+
+/// A user of a listing, with only what a plan reads: decoded from the page's bytes, skipping
+/// everything else Okta sends (links, credentials, dates). A large org is read as 500 pages per
+/// 100,000 users, and building each user's whole JSON first was most of the cost of a plan.
+#[derive(Debug, serde::Deserialize)]
+struct ListedUser {
+    id: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default, rename = "statusChanged")]
+    status_changed: Option<String>,
+    profile: Map<String, Value>,
+}
+
+impl ListedUser {
+    fn checked(self) -> std::result::Result<Self, String> {
+        if self.id.is_empty() {
+            return Err("a user has no string \"id\"".into());
+        }
+        Ok(self)
+    }
+
+    fn into_state(self, keep: &BTreeSet<String>) -> UserState {
+        let text = |name: &str| self.profile.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let (login, email) = (text("login"), text("email"));
+        UserState {
+            id: self.id,
+            status: UserStatus::parse(self.status.as_deref().unwrap_or_default()),
+            login,
+            email,
+            profile: {
+                // Sized exactly: an org of 100,000 users keeps 100,000 of these maps.
+                let kept = self.profile.keys().filter(|name| keep.contains(*name)).count();
+                let mut profile = Map::with_capacity(kept);
+                profile.extend(self.profile.into_iter().filter(|(name, _)| keep.contains(name)));
+                profile
+            },
+            status_changed: self.status_changed,
+        }
+    }
+}
+
+impl crate::http::pages::Resource for ListedUser {
+    fn from_value(value: Value) -> std::result::Result<Self, String> {
+        serde_json::from_value::<ListedUser>(value).map_err(|e| format!("a user cannot be read: {e}"))?.checked()
+    }
+
+    fn from_page(body: &[u8]) -> std::result::Result<Vec<std::result::Result<Self, String>>, String> {
+        match serde_json::from_slice::<Vec<ListedUser>>(body) {
+            Ok(users) => Ok(users.into_iter().map(ListedUser::checked).collect()),
+            // Not a list of users: read as JSON values, for the error that says why.
+            Err(error) => match serde_json::from_slice::<Value>(body) {
+                Ok(Value::Array(items)) => Ok(items.into_iter().map(Self::from_value).collect()),
+                Ok(_) => Err(crate::http::pages::NOT_AN_ARRAY.into()),
+                Err(_) => Err(format!("invalid JSON: {error}")),
+            },
+        }
+    }
 }
 
 async fn member_ids(groups: crate::okta::GroupsApi, group_id: String) -> Result<(String, Vec<String>)> {
@@ -483,4 +578,75 @@ fn ids_of(snapshot: &OrgSnapshot, values: &[String], match_on: &str) -> Vec<Stri
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::pages::Resource;
+    use serde_json::json;
+
+    fn keep(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_listed_user_keeps_what_planning_reads_and_skips_the_rest() {
+        let page = json!([{
+            "id": "00u1", "status": "ACTIVE", "statusChanged": "2026-01-02T03:04:05.000Z",
+            "created": "2025-01-01T00:00:00.000Z", "credentials": {"provider": {"type": "OKTA", "name": "OKTA"}},
+            "_links": {"self": {"href": "https://example.okta.com/api/v1/users/00u1"}},
+            "profile": {"login": "ada@example.com", "email": "ada@example.com", "title": "Engineer", "nickName": null}
+        }]);
+        let users = ListedUser::from_page(page.to_string().as_bytes()).unwrap();
+        let state = users.into_iter().next().unwrap().unwrap().into_state(&keep(&["login", "title"]));
+        assert_eq!(state.id, "00u1");
+        assert_eq!(state.status, UserStatus::Active);
+        assert_eq!(state.login, "ada@example.com");
+        assert_eq!(state.email, "ada@example.com");
+        assert_eq!(state.status_changed.as_deref(), Some("2026-01-02T03:04:05.000Z"));
+        assert_eq!(Value::Object(state.profile), json!({"login": "ada@example.com", "title": "Engineer"}));
+    }
+
+    #[test]
+    fn a_page_that_is_not_a_list_of_users_says_why() {
+        let refused = ListedUser::from_page(br#"{"errorCode": "E0000011"}"#).unwrap_err();
+        assert_eq!(refused, crate::http::pages::NOT_AN_ARRAY);
+        assert!(ListedUser::from_page(b"[{").unwrap_err().starts_with("invalid JSON"));
+        // One element that is not a user is an error of that element, not of the page.
+        let page =
+            json!([{"id": "00u1", "profile": {"login": "a@example.com"}}, {"id": "", "profile": {}}, {"id": "00u3"}]);
+        let items = ListedUser::from_page(page.to_string().as_bytes()).unwrap();
+        assert_eq!(items.len(), 3);
+        assert!(items[0].is_ok());
+        assert_eq!(items[1].as_ref().err().map(String::as_str), Some("a user has no string \"id\""));
+        assert!(items[2].as_ref().err().is_some_and(|message| message.contains("profile")));
+    }
+
+    #[test]
+    fn an_attribute_that_is_not_indexed_is_still_found() {
+        let user = |id: &str, number: Value| UserState {
+            id: id.into(),
+            status: UserStatus::Active,
+            login: format!("{id}@example.com"),
+            email: format!("{id}@example.com"),
+            profile: json!({"employeeNumber": number, "costCenter": "CC-1"}).as_object().cloned().unwrap(),
+            status_changed: None,
+        };
+        let mut indexed = OrgSnapshot::indexing("employeeNumber");
+        let mut everything = OrgSnapshot::new();
+        for snapshot in [&mut indexed, &mut everything] {
+            snapshot.insert_user(user("00u1", json!("E100")));
+            snapshot.insert_user(user("00u2", json!(4100)));
+        }
+        for snapshot in [&indexed, &everything] {
+            let ids = |attribute: &str, value: &str| -> Vec<String> {
+                snapshot.users_by_attribute(attribute, value).iter().map(|u| u.id.clone()).collect()
+            };
+            assert_eq!(ids("employeeNumber", " e100"), ["00u1"]);
+            assert_eq!(ids("employeeNumber", "4100"), ["00u2"]);
+            assert_eq!(ids("costCenter", "cc-1"), ["00u1", "00u2"]);
+            assert!(ids("costCenter", "CC-2").is_empty());
+        }
+    }
 }

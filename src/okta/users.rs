@@ -244,6 +244,12 @@ impl UsersApi {
 
     /// Lists users lazily, page by page.
     pub fn list(&self, options: &ListUsers) -> Result<ItemStream<User>> {
+        self.list_as(options)
+    }
+
+    /// Lists users as `T`, a type that may read only the fields it needs from each page (the
+    /// planner reads a large org this way, without building every user's full JSON).
+    pub fn list_as<T: crate::http::pages::Resource>(&self, options: &ListUsers) -> Result<ItemStream<T>> {
         let limit = options.limit.unwrap_or(self.client.config().page_size);
         let extra = [("sortBy", &options.sort_by), ("sortOrder", &options.sort_order)];
         let query = listing_query(limit, &options.search, &options.filter, &options.q, &extra)?;

@@ -79,7 +79,8 @@ fn json_from_python(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
         return Ok(Value::String(text.to_str()?.to_owned()));
     }
     if let Ok(dict) = value.cast::<PyDict>() {
-        let mut map = serde_json::Map::new();
+        // Sized once: a source of 100,000 records holds 100,000 of these maps.
+        let mut map = serde_json::Map::with_capacity(dict.len());
         for (key, item) in dict.iter() {
             let Ok(key) = key.cast::<PyString>() else {
                 return refuse(format!("not JSON-like: a dict key must be a string, not {}", key.get_type().name()?));

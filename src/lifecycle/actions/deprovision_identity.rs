@@ -43,7 +43,7 @@ pub fn decide(
     options: &DeprovisionOptions,
 ) -> Result<(), String> {
     let DeprovisionOptions { mode, remove_groups, logout, remove_roles, suspend_refused } = *options;
-    let Some(user) = identity.user.clone() else {
+    let Some(user) = identity.user else {
         return Err(format!(
             "no Okta user matches {} {}: a leaver is never passed over; if the account was never created or \
              was deleted, remove the record from the leavers, otherwise correct the key in Okta or the source",

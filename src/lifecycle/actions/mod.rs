@@ -34,7 +34,7 @@ pub struct Identity<'a> {
     /// The attribute values the policy's primary formatters give.
     pub attributes: Map<String, Value>,
     /// The Okta user it matches, if any.
-    pub user: Option<UserState>,
+    pub user: Option<&'a UserState>,
     /// The user as later actions should see it (after a create or a reactivation planned
     /// earlier for the same identity).
     pub target: Option<UserRef>,

@@ -26,7 +26,7 @@ pub fn decide(
     restore_roles: bool,
     send_email: bool,
 ) -> Result<(), String> {
-    let Some(user) = identity.user.clone() else {
+    let Some(user) = identity.user else {
         return Ok(());
     };
     let recorded = if restore_groups || restore_roles {

@@ -62,7 +62,7 @@ pub fn decide(
             return Err(problem);
         }
     }
-    match identity.user.clone() {
+    match identity.user {
         Some(user) => {
             let status = identity.planned_status.clone().unwrap_or(user.status.clone());
             if status == UserStatus::Deprovisioned {
