@@ -26,7 +26,8 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::http::OktaClient;
 use crate::lifecycle::journal::{
-    new_lease_owner, off_runtime, plan_digest, ChangeStatus, Fence, Journal, LeaseOutcome, SnapshotRole, UserSnapshot,
+    new_lease_owner, off_runtime, plan_digest, ChangeStatus, Fence, Journal, LeaseOutcome, Outcome, SnapshotRole,
+    UserSnapshot,
 };
 use crate::lifecycle::plan::{safety_verdict, Change, GroupRef, Operation, Plan, UserRef};
 use crate::okta::logs::{CLOCK_MARGIN, LOG_RETENTION};
@@ -480,7 +481,7 @@ impl ChangeOutcome {
 }
 
 /// Records a change's new status; a journal failure is kept in the outcome, never dropped.
-fn record(
+async fn record(
     context: &Context<'_>,
     change: &Change,
     status: ChangeStatus,
@@ -489,9 +490,30 @@ fn record(
     request_id: Option<&str>,
     outcome: &mut ChangeOutcome,
 ) {
-    if let Err(journal_error) = off_runtime(|| {
-        context.journal.mark(&context.plan.run_id, change, status, result, error, request_id, Some(&context.fence))
-    }) {
+    record_sent(context, change, &Outcome { status, result, error, request_id }, Vec::new(), outcome).await;
+}
+
+/// Records a change's new status with the writes it sent (their request ids join Okta's System
+/// Log with this change, whatever the outcome), in one journal transaction, off the apply's task.
+async fn record_sent(
+    context: &Context<'_>,
+    change: &Change,
+    settled: &Outcome<'_>,
+    writes: Vec<crate::http::SentWrite>,
+    outcome: &mut ChangeOutcome,
+) {
+    let (run_id, owned_change, fence) = (context.plan.run_id.clone(), change.clone(), context.fence.clone());
+    let (status, result) = (settled.status, settled.result.cloned());
+    let (error, request_id) = (settled.error.map(str::to_owned), settled.request_id.map(str::to_owned));
+    let recorded = context
+        .journal
+        .call(move |journal| {
+            let settled =
+                Outcome { status, result: result.as_ref(), error: error.as_deref(), request_id: request_id.as_deref() };
+            journal.settle(&run_id, &owned_change, &settled, &writes, Some(&fence))
+        })
+        .await;
+    if let Err(journal_error) = recorded {
         tracing::warn!(run_id = context.plan.run_id, seq = change.seq, error = %journal_error, "journal write failed");
         outcome.journal_error = Some(journal_error.to_string());
     }
@@ -555,7 +577,9 @@ fn learn(resolved: &Mutex<Resolved>, change: &Change, result: Option<&Value>, su
 async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
     let (journal, run_id, resolved) = (context.journal, &context.plan.run_id, &context.resolved);
     let mut outcome = ChangeOutcome::for_change(change);
-    let (recorded_status, recorded_result) = match off_runtime(|| journal.change_status(run_id, change.seq)) {
+    let seq = change.seq;
+    let owned_run_id = run_id.clone();
+    let (recorded_status, recorded_result) = match journal.call(move |j| j.change_status(&owned_run_id, seq)).await {
         Ok(Some(recorded)) => recorded,
         Ok(None) => {
             outcome.status = ChangeStatus::Skipped;
@@ -586,14 +610,14 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
             match verified {
                 Ok(Some(result)) => {
                     learn(resolved, change, result.as_ref(), true);
-                    record(context, change, ChangeStatus::Succeeded, result.as_ref(), None, None, &mut outcome);
+                    record(context, change, ChangeStatus::Succeeded, result.as_ref(), None, None, &mut outcome).await;
                     outcome.status = ChangeStatus::Succeeded;
                     outcome.already_done = true;
                     return outcome;
                 }
                 Ok(None) => {}
                 Err(message) => {
-                    record(context, change, ChangeStatus::Unknown, None, Some(&message), None, &mut outcome);
+                    record(context, change, ChangeStatus::Unknown, None, Some(&message), None, &mut outcome).await;
                     outcome.status = ChangeStatus::Unknown;
                     outcome.message = Some(message);
                     return outcome;
@@ -611,14 +635,15 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
         let blocked = resolved.lock().unwrap_or_else(|e| e.into_inner()).blocked_users.get(&fold(login)).cloned();
         if let Some(reason) = blocked.filter(|_| !matches!(change.operation, Operation::SnapshotUser { .. })) {
             let message = format!("skipped: {reason}");
-            record(context, change, ChangeStatus::Skipped, None, Some(&message), None, &mut outcome);
+            record(context, change, ChangeStatus::Skipped, None, Some(&message), None, &mut outcome).await;
             outcome.status = ChangeStatus::Skipped;
             outcome.message = Some(message);
             return outcome;
         }
     }
     // Claim the change: only the applier whose compare-and-set moves it to "started" sends it.
-    match off_runtime(|| journal.claim(run_id, change, recorded_status, &context.fence)) {
+    let (owned_run_id, owned_change, fence) = (run_id.clone(), change.clone(), context.fence.clone());
+    match journal.call(move |j| j.claim(&owned_run_id, &owned_change, recorded_status, &fence)).await {
         Ok(true) => {}
         Ok(false) => {
             outcome.status = off_runtime(|| journal.change_status(run_id, change.seq))
@@ -640,35 +665,52 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
         }
     }
     let (settled, writes) = crate::http::record_writes(settle(context, change)).await;
-    // The request ids of what was sent, before the outcome: a System Log event is then joined
+    // The request ids of what was sent go with the outcome: a System Log event is then joined
     // with this change (`drift`), whatever the outcome turns out to be.
-    if let Err(journal_error) = off_runtime(|| journal.record_requests(run_id, change.seq, &writes)) {
-        tracing::warn!(run_id, seq = change.seq, error = %journal_error, "journal write failed");
-        outcome.journal_error = Some(journal_error.to_string());
-    }
+    let done = |status, result, error, request_id| Outcome { status, result, error, request_id };
     match settled {
         Ok(Done::Succeeded { result, note }) => {
             learn(resolved, change, result.as_ref(), true);
-            record(context, change, ChangeStatus::Succeeded, result.as_ref(), note.as_deref(), None, &mut outcome);
+            let settled = done(ChangeStatus::Succeeded, result.as_ref(), note.as_deref(), None);
+            record_sent(context, change, &settled, writes, &mut outcome).await;
             outcome.status = ChangeStatus::Succeeded;
             outcome.message = note;
         }
         Ok(Done::Skipped(message)) => {
             learn(resolved, change, None, false);
-            record(context, change, ChangeStatus::Skipped, None, Some(&message), None, &mut outcome);
+            record_sent(
+                context,
+                change,
+                &done(ChangeStatus::Skipped, None, Some(&message), None),
+                writes,
+                &mut outcome,
+            )
+            .await;
             outcome.status = ChangeStatus::Skipped;
             outcome.message = Some(message);
         }
         Err(Error::RunInProgress { .. }) => {
-            // The run was taken over between the claim and the send: nothing was sent, and the
-            // applier that owns the run now owns this change too.
+            // The run was taken over between the claim and the send: nothing more was sent, and
+            // the applier that owns the run now owns this change too. What was sent before is
+            // still this change's.
+            if let Err(journal_error) = off_runtime(|| journal.record_requests(run_id, change.seq, &writes)) {
+                tracing::warn!(run_id, seq = change.seq, error = %journal_error, "journal write failed");
+                outcome.journal_error = Some(journal_error.to_string());
+            }
             outcome.status = ChangeStatus::Started;
             outcome.message = Some(LEASE_LOST.into());
         }
         Err(Error::OutcomeUnknown { reason, .. }) => {
             learn(resolved, change, None, false);
             let message = format!("outcome unknown: {reason}");
-            record(context, change, ChangeStatus::Unknown, None, Some(&message), None, &mut outcome);
+            record_sent(
+                context,
+                change,
+                &done(ChangeStatus::Unknown, None, Some(&message), None),
+                writes,
+                &mut outcome,
+            )
+            .await;
             outcome.status = ChangeStatus::Unknown;
             outcome.message = Some(message);
         }
@@ -678,7 +720,8 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
             let request_id = api.and_then(|a| a.request_id.clone());
             outcome.error_code = api.and_then(|a| a.error_code.clone());
             let message = error.to_string();
-            record(context, change, ChangeStatus::Failed, None, Some(&message), request_id.as_deref(), &mut outcome);
+            let settled = done(ChangeStatus::Failed, None, Some(&message), request_id.as_deref());
+            record_sent(context, change, &settled, writes, &mut outcome).await;
             outcome.request_id = request_id;
             outcome.message = Some(message);
             outcome.status = ChangeStatus::Failed;

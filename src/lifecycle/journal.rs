@@ -162,10 +162,10 @@ pub struct Restorable {
     pub roles: Vec<SnapshotRole>,
 }
 
-/// The journal database.
-#[derive(Debug)]
+/// The journal database. Clones share one connection.
+#[derive(Debug, Clone)]
 pub struct Journal {
-    connection: Mutex<Connection>,
+    connection: std::sync::Arc<Mutex<Connection>>,
     path: Option<PathBuf>,
 }
 
@@ -582,6 +582,51 @@ fn this_host() -> &'static str {
     })
 }
 
+/// What became of a change, for [`Journal::settle`].
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome<'a> {
+    /// The change's new status.
+    pub status: ChangeStatus,
+    /// Its result, merged into its detail.
+    pub result: Option<&'a Value>,
+    /// Why it failed or was skipped.
+    pub error: Option<&'a str>,
+    /// Okta's request id of a refused write.
+    pub request_id: Option<&'a str>,
+}
+
+fn insert_requests(
+    transaction: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    seq: u32,
+    writes: &[crate::http::SentWrite],
+) -> Result<()> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let mut insert = transaction
+        .prepare_cached(
+            "INSERT INTO requests (run_id, seq, method, path, request_id, status, sent_at, ended_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(journal_error)?;
+    for write in writes {
+        insert
+            .execute(params![
+                run_id,
+                seq,
+                write.method,
+                write.path,
+                write.request_id,
+                write.status,
+                write.sent_at,
+                write.ended_at
+            ])
+            .map_err(journal_error)?;
+    }
+    Ok(())
+}
+
 /// A fresh lease owner for this process: `host:pid:token`.
 pub fn new_lease_owner() -> String {
     format!("{}:{}:{}", this_host(), std::process::id(), &crate::jose::random_id()[..12])
@@ -654,7 +699,7 @@ impl Journal {
             }
         }
         migrate(&connection)?;
-        Ok(Journal { connection: Mutex::new(connection), path })
+        Ok(Journal { connection: std::sync::Arc::new(Mutex::new(connection)), path })
     }
 
     /// The default journal of an org: `$XDG_STATE_HOME/okta-lifecycle/<host>.sqlite`
@@ -679,8 +724,43 @@ impl Journal {
         self.path.as_deref()
     }
 
+    /// Runs `call` on a thread of the async runtime's blocking pool and waits for it without
+    /// holding up anything else (with no runtime, it simply runs). An apply's changes share one
+    /// task: a journal write there (a fsync) would stop every other change in flight while it
+    /// lasts; here only the change that waits for it waits.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Journal) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let journal = self.clone();
+                runtime
+                    .spawn_blocking(move || call(&journal))
+                    .await
+                    .unwrap_or_else(|stopped| Err(Error::Journal(format!("a journal call stopped: {stopped}"))))
+            }
+            Err(_) => call(self),
+        }
+    }
+
     fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `write` with SQLite's `synchronous=NORMAL` instead of the journal's `FULL`: its commit
+    /// survives the process being killed (WAL), but not a power cut before the next full sync,
+    /// which any later `FULL` commit brings (it syncs the whole log). Only for what a resume
+    /// finds out again on its own if it is lost: an outcome (the change then reads as `started`
+    /// and is verified in Okta), the request ids of a change, the claim of a change that is
+    /// harmless to send twice ([`Operation::repeat_is_harmful`]).
+    fn relaxed<T>(&self, write: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut connection = self.connection();
+        connection.pragma_update(None, "synchronous", "NORMAL").map_err(journal_error)?;
+        let result = write(&mut connection);
+        let restored = connection.pragma_update(None, "synchronous", "FULL").map_err(journal_error);
+        let value = result?;
+        restored.map(|()| value)
     }
 
     /// Records a plan as made: its run, its changes as planned, its digest, the safety limits it
@@ -892,16 +972,21 @@ impl Journal {
     /// status `expected` the caller read (a compare-and-set), and only while the caller still
     /// holds the run under `fence`. False when another applier got there first, or took the
     /// run over, in which case the change must not be sent.
+    ///
+    /// The claim of a change that must not be sent twice is synced in full before this returns.
     pub fn claim(&self, run_id: &str, change: &Change, expected: ChangeStatus, fence: &Fence) -> Result<bool> {
-        let updated = self
-            .connection()
-            .execute(
-                "UPDATE changes SET status = 'started', error = NULL, updated_at = ?4, claimed_at = ?4
-                 WHERE run_id = ?1 AND seq = ?2 AND status = ?3
-                   AND EXISTS (SELECT 1 FROM runs WHERE run_id = ?1 AND lease_owner = ?5 AND lease_generation = ?6)",
-                params![run_id, change.seq, expected.as_str(), now(), fence.owner, fence.generation],
-            )
-            .map_err(journal_error)?;
+        let claim = |connection: &mut Connection| {
+            connection
+                .execute(
+                    "UPDATE changes SET status = 'started', error = NULL, updated_at = ?4, claimed_at = ?4
+                     WHERE run_id = ?1 AND seq = ?2 AND status = ?3
+                       AND EXISTS (SELECT 1 FROM runs WHERE run_id = ?1 AND lease_owner = ?5 AND lease_generation = ?6)",
+                    params![run_id, change.seq, expected.as_str(), now(), fence.owner, fence.generation],
+                )
+                .map_err(journal_error)
+        };
+        let updated =
+            if change.operation.repeat_is_harmful() { claim(&mut self.connection()) } else { self.relaxed(claim) }?;
         Ok(updated == 1)
     }
 
@@ -919,6 +1004,24 @@ impl Journal {
         request_id: Option<&str>,
         fence: Option<&Fence>,
     ) -> Result<()> {
+        self.settle(run_id, change, &Outcome { status, result, error, request_id }, &[], fence)
+    }
+
+    /// Records what became of a change after it was sent, in one transaction: the attempts of
+    /// the writes it sent (recorded whoever holds the run: they were sent) and its new status
+    /// (only under `fence`, as [`Journal::mark`]). An outcome is committed without waiting for a
+    /// full sync: lost to a power cut, the change reads as `started` again and a resume verifies
+    /// it in Okta. A change moved back to `started` with what its send depends on (a reset's
+    /// status before it) is synced in full, as its claim was.
+    pub fn settle(
+        &self,
+        run_id: &str,
+        change: &Change,
+        outcome: &Outcome<'_>,
+        writes: &[crate::http::SentWrite],
+        fence: Option<&Fence>,
+    ) -> Result<()> {
+        let Outcome { status, result, error, request_id } = *outcome;
         let mut detail = serde_json::to_value(change).unwrap_or(Value::Null);
         if let (Some(result), Value::Object(map)) = (result, &mut detail) {
             map.insert("result".into(), result.clone());
@@ -928,33 +1031,41 @@ impl Journal {
             .and_then(Value::as_str)
             .map(str::to_owned)
             .or_else(|| change.operation.user().and_then(|u| u.id.clone()));
-        let updated = self
-            .connection()
-            .execute(
-                // A result recorded earlier (a reset's status before it was sent) is kept when this
-                // mark brings none: it is what a resume needs to tell whether the change happened.
-                "UPDATE changes SET status = ?3,
-                    detail = CASE WHEN ?9 AND json_extract(detail, '$.result') IS NOT NULL
-                        THEN json_set(?4, '$.result', json(json_extract(detail, '$.result'))) ELSE ?4 END,
-                    error = ?5, request_id = ?6, user_id = COALESCE(?7, user_id), updated_at = ?8
-                 WHERE run_id = ?1 AND seq = ?2
-                   AND (?10 IS NULL OR EXISTS (
-                       SELECT 1 FROM runs WHERE run_id = ?1 AND lease_owner = ?10 AND lease_generation = ?11))",
-                params![
-                    run_id,
-                    change.seq,
-                    status.as_str(),
-                    detail.to_string(),
-                    error,
-                    request_id,
-                    user_id,
-                    now(),
-                    result.is_none(),
-                    fence.map(|f| f.owner.as_str()),
-                    fence.map(|f| f.generation)
-                ],
-            )
-            .map_err(journal_error)?;
+        let write = |connection: &mut Connection| -> Result<usize> {
+            let transaction = connection.transaction().map_err(journal_error)?;
+            insert_requests(&transaction, run_id, change.seq, writes)?;
+            let updated = transaction
+                .execute(
+                    // A result recorded earlier (a reset's status before it was sent) is kept when
+                    // this mark brings none: it is what a resume needs to tell whether the change
+                    // happened.
+                    "UPDATE changes SET status = ?3,
+                        detail = CASE WHEN ?9 AND json_extract(detail, '$.result') IS NOT NULL
+                            THEN json_set(?4, '$.result', json(json_extract(detail, '$.result'))) ELSE ?4 END,
+                        error = ?5, request_id = ?6, user_id = COALESCE(?7, user_id), updated_at = ?8
+                     WHERE run_id = ?1 AND seq = ?2
+                       AND (?10 IS NULL OR EXISTS (
+                           SELECT 1 FROM runs WHERE run_id = ?1 AND lease_owner = ?10 AND lease_generation = ?11))",
+                    params![
+                        run_id,
+                        change.seq,
+                        status.as_str(),
+                        detail.to_string(),
+                        error,
+                        request_id,
+                        user_id,
+                        now(),
+                        result.is_none(),
+                        fence.map(|f| f.owner.as_str()),
+                        fence.map(|f| f.generation)
+                    ],
+                )
+                .map_err(journal_error)?;
+            transaction.commit().map_err(journal_error)?;
+            Ok(updated)
+        };
+        let updated =
+            if status == ChangeStatus::Started { write(&mut self.connection()) } else { self.relaxed(write) }?;
         if updated == 0 && fence.is_some() {
             return Err(Error::Journal(format!(
                 "run {run_id}: another applier took the run over; change {} is not recorded by this one",
@@ -970,31 +1081,11 @@ impl Journal {
         if writes.is_empty() {
             return Ok(());
         }
-        let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(journal_error)?;
-        {
-            let mut insert = transaction
-                .prepare(
-                    "INSERT INTO requests (run_id, seq, method, path, request_id, status, sent_at, ended_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
-                .map_err(journal_error)?;
-            for write in writes {
-                insert
-                    .execute(params![
-                        run_id,
-                        seq,
-                        write.method,
-                        write.path,
-                        write.request_id,
-                        write.status,
-                        write.sent_at,
-                        write.ended_at
-                    ])
-                    .map_err(journal_error)?;
-            }
-        }
-        transaction.commit().map_err(journal_error)
+        self.relaxed(|connection| {
+            let transaction = connection.transaction().map_err(journal_error)?;
+            insert_requests(&transaction, run_id, seq, writes)?;
+            transaction.commit().map_err(journal_error)
+        })
     }
 
     /// The attempts of writes recorded for a change, in the order they ended.

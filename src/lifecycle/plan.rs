@@ -158,6 +158,22 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Whether sending it a second time could do something the first did not: create a second
+    /// user or group, send a second email or reset, add a second assignment. Such a change is
+    /// claimed in the journal with a full sync before it is sent, so that not even a power cut
+    /// between the claim and the send can make a resume send it again. Sending any other change
+    /// twice leaves Okta as sending it once does.
+    pub fn repeat_is_harmful(&self) -> bool {
+        matches!(
+            self,
+            Operation::CreateGroup { .. }
+                | Operation::CreateUser { .. }
+                | Operation::ActivateUser { .. }
+                | Operation::AssignRole { .. }
+                | Operation::ResetPassword { .. }
+        )
+    }
+
     /// A short name (`create_user`, ...).
     pub fn name(&self) -> &'static str {
         match self {
