@@ -28,7 +28,7 @@ fuzz_target!(|input: (&str, &[u8], u64, u64, u64, u64, u16, u32, f64)| {
     }
     let now = Instant::now();
     let mut state = BucketState::default();
-    state.on_send(share, now);
+    state.on_send(now);
     state.observe(headers, date, now);
     state.on_done();
     if let SendPlan::WaitUntil(until) = plan_send(&state, share.clamp(f64::MIN_POSITIVE, 1.0), now) {

@@ -6,9 +6,12 @@
 //! bucket (the rest is left to the org's other integrations, like Terraform's
 //! `max_api_capacity`). Requests are counted against the estimate when they are sent, and the
 //! estimate is corrected from every answer, assuming conservatively that requests still in
-//! flight have not been counted by Okta yet. When the usable budget falls below a tenth of the
-//! limit, the rest is spread evenly until the reset instead of being spent in a burst; when it
-//! is spent, senders wait for the reset (Okta's clock, read through the `Date` header, plus a
+//! flight have been counted by Okta already (so it is never more than Okta has left, and is
+//! exact again once nothing is in flight). The budget is spent as the work asks for it, not
+//! spread over the window: spreading it made a job whose last requests fit in the window end
+//! at the reset, a whole window late, and `share` is what leaves room to the org's other
+//! integrations. When it is spent, senders look again as answers come in (they may show Okta
+//! counted fewer), then wait for the reset (Okta's clock, read through the `Date` header, plus a
 //! quarter of a second). A semaphore caps requests in flight; each concurrency 429 takes one slot away, and
 //! successes give them back one at a time.
 //!
@@ -34,14 +37,15 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::http::retry::RateLimitHeaders;
 use crate::http::shared::{SharedBudget, SharedVerdict, SlotLease, StoreError, LOCK_PATIENCE, STORE_PATIENCE};
 
-/// Below this share of the limit, the remaining budget is paced until the reset.
-const PACING_THRESHOLD: f64 = 0.1;
 /// Added to every reset. `Date` is truncated to the second, so `Reset − Date` already errs late
 /// by up to a second; the margin only absorbs clock jitter between Okta's servers.
 const RESET_MARGIN: Duration = Duration::from_millis(250);
 /// The longest window believed from `X-Rate-Limit-Reset`: Okta's windows are per minute, so a
 /// reset further away (a wrong clock, a lying server) is held to this.
 pub const MAX_WINDOW: Duration = Duration::from_secs(65);
+/// How often a request that found the budget spent while requests are in flight looks again at
+/// their answers.
+const ANSWER_POLL: Duration = Duration::from_millis(15);
 /// How long to wait when the budget is spent and the reset time is unknown.
 const UNKNOWN_RESET_WAIT: Duration = Duration::from_millis(500);
 /// Successes needed to give back one concurrency slot after a concurrency 429.
@@ -58,13 +62,18 @@ pub struct BucketState {
     pub reset_at: Option<Instant>,
     /// Requests sent and not answered yet.
     pub in_flight: u64,
-    /// The earliest moment the next request may go while pacing.
-    pub next_slot: Option<Instant>,
     /// Whether the bucket has answered at least once (with or without rate-limit headers).
     pub answered: bool,
     /// Whether `reset_at` is this client's assumption (one window from the first request after
     /// a reset) rather than a reset Okta announced: the next announced reset replaces it.
     pub reset_assumed: bool,
+    /// The lowest `X-Rate-Limit-Remaining` Okta has answered in this window. Okta counts down,
+    /// so it is what was left after the last request Okta counted of those answered; every
+    /// request counted since is one still in flight.
+    pub reported: Option<u64>,
+    /// Requests of this window that ended without telling the bucket's count (a lost answer,
+    /// a concurrency 429): Okta may have counted them after every count it reported.
+    pub unreported: u64,
 }
 
 impl Default for BucketState {
@@ -74,9 +83,10 @@ impl Default for BucketState {
             remaining: 0.0,
             reset_at: None,
             in_flight: 0,
-            next_slot: None,
             answered: false,
             reset_assumed: false,
+            reported: None,
+            unreported: 0,
         }
     }
 }
@@ -118,19 +128,22 @@ pub fn plan_send(state: &BucketState, share: f64, now: Instant) -> SendPlan {
     };
     let budget = remaining - reserve(limit, share);
     if budget < 1.0 {
-        return SendPlan::WaitUntil(reset_at.unwrap_or(now + UNKNOWN_RESET_WAIT));
-    }
-    if let Some(slot) = state.next_slot {
-        if slot > now && reset_at.is_some() {
-            return SendPlan::WaitUntil(slot);
-        }
+        // Spent, as far as the estimate knows. The estimate counts every request in flight as
+        // already counted by Okta; their answers can show that Okta has counted fewer (it
+        // counted them in another order), so while any is in flight they are looked at again
+        // shortly, and the end of a window is not left unused. Otherwise: the reset.
+        return match reset_at {
+            Some(reset) if state.in_flight > 0 => SendPlan::WaitUntil(reset.min(now + ANSWER_POLL)),
+            Some(reset) => SendPlan::WaitUntil(reset),
+            None => SendPlan::WaitUntil(now + UNKNOWN_RESET_WAIT),
+        };
     }
     SendPlan::Go
 }
 
 impl BucketState {
     /// Records a request leaving now.
-    pub fn on_send(&mut self, share: f64, now: Instant) {
+    pub fn on_send(&mut self, now: Instant) {
         if let Some(limit) = self.limit {
             if self.reset_at.is_none_or(|reset| now >= reset) {
                 // A new window. Okta announces its reset with the next answer; until one comes
@@ -140,19 +153,12 @@ impl BucketState {
                 self.remaining = limit as f64;
                 self.reset_at = Some(now + MAX_WINDOW + RESET_MARGIN);
                 self.reset_assumed = true;
-                self.next_slot = None;
+                self.reported = None;
+                self.unreported = 0;
             }
         }
         self.in_flight = self.in_flight.saturating_add(1);
         self.remaining -= 1.0;
-        if let (Some(limit), Some(reset)) = (self.limit, self.reset_at) {
-            let budget = self.remaining - reserve(limit, share);
-            if budget < limit as f64 * PACING_THRESHOLD && budget >= 1.0 {
-                self.next_slot = Some(now + reset.saturating_duration_since(now).div_f64(budget + 1.0));
-            } else {
-                self.next_slot = None;
-            }
-        }
     }
 
     /// Folds in an answer's rate-limit headers. `date` is the answer's `Date` (Okta's clock),
@@ -163,14 +169,15 @@ impl BucketState {
             // A concurrency 429 carries no bucket information.
             return;
         }
+        // Okta's clock now: the `Date` header (whole seconds), or what [`ServerClock`] made of
+        // it (finer). A reset read against an earlier server time only waits longer.
         let server_now =
-            date.and_then(|d| d.duration_since(SystemTime::UNIX_EPOCH).ok()).map(|d| d.as_secs()).unwrap_or_else(
-                || SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-            );
-        let until_reset = Duration::from_secs(headers.reset_epoch.saturating_sub(server_now)).min(MAX_WINDOW);
+            date.unwrap_or_else(SystemTime::now).duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let until_reset = Duration::from_secs(headers.reset_epoch).saturating_sub(server_now).min(MAX_WINDOW);
         let reset_at = now + until_reset + RESET_MARGIN;
+        // Every request sent and not answered may or may not have been counted by Okta: the
+        // estimate assumes each was, which is never more than Okta has left.
         let others_in_flight = self.in_flight.saturating_sub(1) as f64;
-        let estimate = headers.remaining as f64 - others_in_flight;
         let new_window = match self.reset_at {
             _ if self.limit.is_none() || self.reset_assumed => true,
             None => true,
@@ -179,17 +186,68 @@ impl BucketState {
         };
         self.limit = Some(headers.limit);
         if new_window {
-            self.remaining = estimate;
+            self.reported = Some(headers.remaining);
+            self.unreported = 0;
             self.reset_at = Some(reset_at);
             self.reset_assumed = false;
         } else {
-            self.remaining = self.remaining.min(estimate);
+            // Answers may arrive in another order than Okta counted their requests: the lowest
+            // count is the latest Okta made of those answered. Subtracting only what is in flight
+            // now (not what was in flight at each earlier answer, which counted some requests
+            // twice) lets the estimate come back up to exact once nothing is in flight, so the
+            // end of a window is not left unused.
+            self.reported = Some(self.reported.map_or(headers.remaining, |lowest| lowest.min(headers.remaining)));
+        }
+        self.remaining = self.reported.unwrap_or(headers.remaining) as f64 - others_in_flight - self.unreported as f64;
+    }
+
+    /// Folds in how a request ended: its answer's rate-limit headers, or none (a failure, or
+    /// a concurrency 429, whose headers say nothing of the bucket). Then [`BucketState::on_done`].
+    pub fn on_answer(&mut self, headers: Option<RateLimitHeaders>, date: Option<SystemTime>, now: Instant) {
+        match headers {
+            Some(headers) if headers.limit > 0 => self.observe(headers, date, now),
+            _ => self.unreported = self.unreported.saturating_add(1),
         }
     }
 
     /// Records that a request's answer (or failure) arrived.
     pub fn on_done(&mut self) {
         self.in_flight = self.in_flight.saturating_sub(1);
+    }
+}
+
+/// Okta's clock, read finer than its `Date` header's whole seconds. Each answer says that when
+/// Okta wrote it, its clock was between `Date` and `Date` + 1 s, and that it wrote it between
+/// the moment the request left and the moment the answer came back. The offset between Okta's
+/// clock and this machine's lies in every such interval; their intersection narrows to about a
+/// round trip after a few answers. Its lower end is used: an earlier server time makes a reset
+/// look later, never sooner. When the answers stop agreeing (a clock was stepped), it starts
+/// again from the latest.
+///
+/// Without it, `Reset − Date` overstates the time to a reset by the fraction of a second `Date`
+/// drops, on average half a second at every reset.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct ServerClock {
+    /// Okta's clock minus this machine's, in seconds: at least the first, less than the second.
+    offset: Option<(f64, f64)>,
+}
+
+impl ServerClock {
+    /// Folds in one answer and returns Okta's clock at `received`, as finely as is known.
+    pub fn observe(&mut self, date: SystemTime, sent: SystemTime, received: SystemTime) -> SystemTime {
+        let seconds = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let written = seconds(date).floor();
+        let (low, high) = (written - seconds(received), written + 1.0 - seconds(sent));
+        let (low, high) = match self.offset {
+            Some((known_low, known_high)) if low.max(known_low) < high.min(known_high) => {
+                (low.max(known_low), high.min(known_high))
+            }
+            _ => (low, high),
+        };
+        self.offset = Some((low, high));
+        let at = seconds(received) + low;
+        // Never before the whole second `Date` names (a wrong interval cannot make it earlier).
+        SystemTime::UNIX_EPOCH + Duration::from_secs_f64(at.max(written).max(0.0))
     }
 }
 
@@ -226,6 +284,8 @@ pub struct Governor {
     shared: Option<SharedBudget>,
     /// Set once the shared store has failed and this has been logged.
     shared_failed: AtomicBool,
+    /// Okta's clock as the answers' `Date` headers tell it.
+    clock: Mutex<ServerClock>,
 }
 
 /// Permission to send one request; hand the answer to [`Permit::finish`].
@@ -236,6 +296,8 @@ pub struct Permit {
     slot: Option<OwnedSemaphorePermit>,
     /// The slot held in the shared store, when the request was counted there.
     lease: Option<SlotLease>,
+    /// When the request was let go (this machine's clock), for [`ServerClock`].
+    sent: SystemTime,
     finished: bool,
 }
 
@@ -268,6 +330,7 @@ impl Governor {
             concurrency_limited: AtomicU64::new(0),
             shared,
             shared_failed: AtomicBool::new(false),
+            clock: Mutex::new(ServerClock::default()),
         })
     }
 
@@ -361,7 +424,7 @@ impl Governor {
             self.throttled_waits.fetch_add(1, Ordering::Relaxed);
             self.throttled_ms.fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         }
-        Permit { governor: Arc::clone(self), bucket, slot: Some(slot), lease, finished: false }
+        Permit { governor: Arc::clone(self), bucket, slot: Some(slot), lease, sent: SystemTime::now(), finished: false }
     }
 
     /// Waits for the bucket's budget as this process alone knows it, then counts the request.
@@ -373,7 +436,7 @@ impl Governor {
                 let now = Instant::now();
                 let plan = plan_send(state, self.share, now);
                 if plan == SendPlan::Go {
-                    state.on_send(self.share, now);
+                    state.on_send(now);
                 }
                 plan
             };
@@ -464,6 +527,9 @@ impl Permit {
     pub fn finish(mut self, status: Option<u16>, headers: Option<RateLimitHeaders>, date: Option<SystemTime>) {
         self.finished = true;
         let governor = Arc::clone(&self.governor);
+        let date = date.map(|date| {
+            governor.clock.lock().unwrap_or_else(|e| e.into_inner()).observe(date, self.sent, SystemTime::now())
+        });
         let concurrency_limited = matches!((status, headers), (Some(429), Some(h)) if h.limit == 0);
         if concurrency_limited {
             governor.concurrency_limited.fetch_add(1, Ordering::Relaxed);
@@ -479,9 +545,7 @@ impl Permit {
             {
                 let mut buckets = governor.buckets.lock().unwrap_or_else(|e| e.into_inner());
                 let state = buckets.entry(self.bucket).or_default();
-                if let Some(headers) = headers {
-                    state.observe(headers, date, now);
-                }
+                state.on_answer(headers, date, now);
                 if status.is_some() {
                     state.answered = true;
                 }
@@ -537,7 +601,7 @@ mod tests {
         let now = Instant::now();
         let mut state = BucketState::default();
         assert_eq!(plan_send(&state, 1.0, now), SendPlan::Go);
-        state.on_send(1.0, now);
+        state.on_send(now);
         assert!(matches!(plan_send(&state, 1.0, now), SendPlan::WaitUntil(_)));
         state.observe(headers(600, 599, 1_000_060), epoch(1_000_000), now);
         state.on_done();
@@ -570,7 +634,7 @@ mod tests {
         let mut state = BucketState::default();
         state.observe(headers(50, 50, 1_000_060), epoch(1_000_000), now);
         assert_eq!(plan_send(&state, 0.001, now), SendPlan::Go);
-        state.on_send(0.001, now);
+        state.on_send(now);
         state.on_done();
         assert!(matches!(plan_send(&state, 0.001, now), SendPlan::WaitUntil(_)), "one per window, not more");
     }
@@ -585,18 +649,50 @@ mod tests {
     }
 
     #[test]
+    fn okta_clock_is_read_finer_than_whole_seconds_and_never_ahead() {
+        let at = |seconds: f64| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(seconds);
+        let seconds = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs_f64();
+        let mut clock = ServerClock::default();
+        // Okta's clock is 0.3 s ahead of this machine's; each answer takes 50 ms.
+        let mut errors = Vec::new();
+        for step in 0..40 {
+            let sent = 1_000_000.0 + f64::from(step) * 0.137;
+            let written = sent + 0.025 + 0.3;
+            let received = sent + 0.05;
+            let date = at(written.floor());
+            let estimate = seconds(clock.observe(date, at(sent), at(received)));
+            let truth = received + 0.3;
+            assert!(estimate <= truth + 1e-9, "step {step}: {estimate} is ahead of Okta's {truth}");
+            errors.push(truth - estimate);
+        }
+        // The first answer knows the whole second only; after a few, about a round trip.
+        assert!(errors[0] > 0.05, "{errors:?}");
+        assert!(errors[39] < 0.06, "{errors:?}");
+        // This machine's clock is stepped back 5 s: the answers disagree with what was known,
+        // and it starts again rather than believe Okta is 5 s further ahead than it is.
+        let sent: f64 = 1_000_010.0 - 5.0;
+        let written = sent + 5.0 + 0.025 + 0.3;
+        let estimate = seconds(clock.observe(at(written.floor()), at(sent), at(sent + 0.05)));
+        assert!(estimate <= sent + 0.05 + 5.3 + 1e-9 && estimate >= written.floor());
+    }
+
+    #[test]
     fn spent_budget_waits_for_the_reset() {
         let now = Instant::now();
         let mut state = BucketState { in_flight: 1, ..Default::default() };
         state.observe(headers(10, 1, 1_000_020), epoch(1_000_000), now);
         state.on_done();
         assert_eq!(plan_send(&state, 1.0, now), SendPlan::Go);
-        state.on_send(1.0, now);
+        state.on_send(now);
+        // Spent; its answer may still show one left, so it is looked at before the reset is.
+        assert_eq!(plan_send(&state, 1.0, now), SendPlan::WaitUntil(now + ANSWER_POLL));
+        state.on_answer(Some(headers(10, 0, 1_000_020)), epoch(1_000_000), now);
+        state.on_done();
         assert_eq!(plan_send(&state, 1.0, now), SendPlan::WaitUntil(now + Duration::from_secs(20) + RESET_MARGIN));
         // After the reset the whole limit is available again.
         let later = now + Duration::from_secs(22);
         assert_eq!(plan_send(&state, 1.0, later), SendPlan::Go);
-        state.on_send(1.0, later);
+        state.on_send(later);
         assert_eq!(state.remaining, 9.0);
     }
 
@@ -609,11 +705,9 @@ mod tests {
         // With half the bucket, 10 more requests may go (60 - 50).
         let mut sent = 0;
         while plan_send(&state, 0.5, now) == SendPlan::Go && sent < 100 {
-            state.on_send(0.5, now);
+            state.on_send(now);
             state.on_done();
             sent += 1;
-            // Paced slots would delay later sends; this test only counts the budget.
-            state.next_slot = None;
         }
         assert_eq!(sent, 10);
     }
@@ -623,7 +717,7 @@ mod tests {
         let now = Instant::now();
         let mut state = BucketState { limit: Some(100), remaining: 100.0, ..Default::default() };
         for _ in 0..5 {
-            state.on_send(1.0, now);
+            state.on_send(now);
         }
         // The first answer says 99 remain; four others are still in flight.
         state.observe(headers(100, 99, 1_000_060), epoch(1_000_000), now);
@@ -638,20 +732,66 @@ mod tests {
     }
 
     #[test]
-    fn low_budget_is_paced_until_the_reset() {
+    fn the_estimate_is_exact_again_once_nothing_is_in_flight() {
+        let now = Instant::now();
+        let mut state = BucketState { in_flight: 1, ..Default::default() };
+        state.observe(headers(100, 100, 1_000_060), epoch(1_000_000), now);
+        state.on_done();
+        for _ in 0..4 {
+            state.on_send(now);
+        }
+        // Okta counted them in another order than they are answered in.
+        let mut estimates = Vec::new();
+        for reported in [96, 98, 97, 99] {
+            state.on_answer(Some(headers(100, reported, 1_000_060)), epoch(1_000_000), now);
+            state.on_done();
+            estimates.push(state.remaining);
+        }
+        // While some are in flight, each is assumed counted; none in flight: Okta's own count.
+        assert_eq!(estimates, [93.0, 94.0, 95.0, 96.0]);
+        // A request that ended without an answer may have been counted after every answer.
+        state.on_send(now);
+        state.on_send(now);
+        state.on_answer(None, None, now);
+        state.on_done();
+        state.on_answer(Some(headers(100, 95, 1_000_060)), epoch(1_000_000), now);
+        state.on_done();
+        assert_eq!(state.remaining, 94.0);
+        // A new window forgets both.
+        let later = now + Duration::from_secs(61);
+        state.on_send(later);
+        assert_eq!((state.reported, state.unreported), (None, 0));
+        state.on_answer(Some(headers(100, 99, 1_000_121)), epoch(1_000_061), later);
+        state.on_done();
+        assert_eq!((state.remaining, state.reported, state.unreported), (99.0, Some(99), 0));
+    }
+
+    #[test]
+    fn the_end_of_a_window_is_spent_as_asked_and_not_left_unused() {
         let now = Instant::now();
         let mut state = BucketState { in_flight: 1, ..Default::default() };
         state.observe(headers(100, 6, 1_000_059), epoch(1_000_000), now);
         state.on_done();
-        assert_eq!(plan_send(&state, 1.0, now), SendPlan::Go);
-        state.on_send(1.0, now);
-        // 5 left until the reset: the next slot is a sixth of the way there.
-        match plan_send(&state, 1.0, now) {
-            SendPlan::WaitUntil(slot) => assert_eq!(slot, now + (Duration::from_secs(59) + RESET_MARGIN) / 6),
-            other => panic!("expected pacing, got {other:?}"),
+        // The last of the budget goes at once, not spread until the reset.
+        for _ in 0..6 {
+            assert_eq!(plan_send(&state, 1.0, now), SendPlan::Go);
+            state.on_send(now);
         }
+        // Spent with six in flight: their answers are looked at shortly, not the reset.
+        assert_eq!(plan_send(&state, 1.0, now), SendPlan::WaitUntil(now + ANSWER_POLL));
+        // Okta had counted two of them before the first answered (it shows 1 left, not 0).
+        for reported in [1, 1, 1, 1, 1, 1] {
+            state.on_answer(Some(headers(100, reported, 1_000_059)), epoch(1_000_000), now);
+            state.on_done();
+        }
+        assert_eq!(state.remaining, 1.0);
+        assert_eq!(plan_send(&state, 1.0, now), SendPlan::Go);
+        state.on_send(now);
+        state.on_answer(Some(headers(100, 0, 1_000_059)), epoch(1_000_000), now);
+        state.on_done();
+        // Spent, nothing in flight: the reset.
+        assert_eq!(plan_send(&state, 1.0, now), SendPlan::WaitUntil(now + Duration::from_secs(59) + RESET_MARGIN));
     }
-
     /// Sends `count` requests whose answers carry no rate-limit headers, following the
     /// governor's verdicts on a virtual clock; the time it took, or `None` when it never ended.
     fn send_without_headers(state: &mut BucketState, count: usize, start: Instant) -> Option<Duration> {
@@ -660,7 +800,8 @@ mod tests {
         for _ in 0..10_000 {
             match plan_send(state, 1.0, now) {
                 SendPlan::Go => {
-                    state.on_send(1.0, now);
+                    state.on_send(now);
+                    state.on_answer(None, None, now);
                     state.on_done();
                     sent += 1;
                     if sent == count {
@@ -694,7 +835,7 @@ mod tests {
     fn an_announced_reset_replaces_an_assumed_one() {
         let now = Instant::now();
         let mut state = BucketState { limit: Some(100), remaining: 0.0, ..Default::default() };
-        state.on_send(1.0, now);
+        state.on_send(now);
         assert!(state.reset_assumed);
         assert_eq!(state.reset_at, Some(now + MAX_WINDOW + RESET_MARGIN));
         // Okta says the window resets in 20 s: that is believed, though it is earlier.

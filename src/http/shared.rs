@@ -6,8 +6,9 @@
 //! whole bucket and the org's concurrency limit, and together they run into Okta's 429s. With a
 //! shared store they decide as one client would:
 //!
-//! - `state.json` holds each bucket's learnt limit, remaining estimate, reset and pacing slot
-//!   (wall-clock milliseconds, which every process on the machine shares), the requests each
+//! - `state.json` holds each bucket's learnt limit, remaining estimate, reset (wall-clock
+//!   milliseconds, which every process on the machine shares), the lowest count Okta reported in
+//!   the window and the requests whose count it did not report, the requests each
 //!   process has in flight in it, and the concurrency cap lowered by concurrency 429s. It is
 //!   read and rewritten in place under an exclusive `flock` on the file itself; within one
 //!   process a mutex orders the tasks, so only processes ever wait on the `flock`.
@@ -114,11 +115,13 @@ struct StoredBucket {
     #[serde(default)]
     reset_at_ms: Option<u64>,
     #[serde(default)]
-    next_slot_ms: Option<u64>,
-    #[serde(default)]
     answered: bool,
     #[serde(default)]
     reset_assumed: bool,
+    #[serde(default)]
+    reported: Option<u64>,
+    #[serde(default)]
+    unreported: u64,
     #[serde(default)]
     in_flight: BTreeMap<u32, InFlight>,
 }
@@ -165,7 +168,6 @@ impl Stored {
                 *bucket = StoredBucket { in_flight: std::mem::take(&mut bucket.in_flight), ..StoredBucket::default() };
             }
             bucket.reset_at_ms = bucket.reset_at_ms.map(|ms| ms.min(horizon));
-            bucket.next_slot_ms = bucket.next_slot_ms.map(|ms| ms.min(horizon));
             bucket.in_flight.retain(|&pid, entry| {
                 entry.count > 0
                     // A count from the future (a clock set back, a forged file) would never expire.
@@ -184,9 +186,11 @@ impl Stored {
             remaining: stored.remaining,
             reset_at: stored.reset_at_ms.map(|ms| to_instant(ms, now, now_ms)),
             in_flight: stored.in_flight.values().fold(0, |sum, entry| sum.saturating_add(entry.count)),
-            next_slot: stored.next_slot_ms.map(|ms| to_instant(ms, now, now_ms)),
             answered: stored.answered,
             reset_assumed: stored.reset_assumed,
+            // Held to the limit, as an answer would be.
+            reported: stored.reported.map(|reported| stored.limit.map_or(reported, |limit| reported.min(limit))),
+            unreported: stored.unreported,
         }
     }
 
@@ -197,9 +201,10 @@ impl Stored {
         stored.limit = after.limit;
         stored.remaining = after.remaining;
         stored.reset_at_ms = after.reset_at.map(|at| to_ms(at, now, now_ms));
-        stored.next_slot_ms = after.next_slot.map(|at| to_ms(at, now, now_ms));
         stored.answered = after.answered;
         stored.reset_assumed = after.reset_assumed;
+        stored.reported = after.reported;
+        stored.unreported = after.unreported;
         let own = stored.in_flight.entry(pid).or_default();
         if after.in_flight > before.in_flight {
             own.count = own.count.saturating_add(after.in_flight - before.in_flight);
@@ -596,7 +601,7 @@ impl StoreCore {
             }
             let Some(lease) = self.take_slot(self.cap(stored))? else { return Ok(SharedVerdict::Busy) };
             let mut after = state.clone();
-            after.on_send(share, now);
+            after.on_send(now);
             stored.put_bucket(bucket, &state, &after, now, now_ms);
             Ok(SharedVerdict::Go(lease))
         });
@@ -622,9 +627,7 @@ impl StoreCore {
             let now_ms = now_ms();
             let before = stored.bucket_state(bucket, now, now_ms);
             let mut after = before.clone();
-            if let Some(headers) = headers {
-                after.observe(headers, date, now);
-            }
+            after.on_answer(headers, date, now);
             if status.is_some() {
                 after.answered = true;
             }
