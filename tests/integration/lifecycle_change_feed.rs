@@ -105,7 +105,12 @@ async fn the_log_gives_joiners_movers_leavers_returners_and_deletions_with_who_m
 
     // Reading on from the last event's moment gives nothing new.
     let next = found.last().unwrap().published + chrono::TimeDelta::milliseconds(1);
-    assert!(read(&client, &journal, next).await.is_empty());
+    let again = read(&client, &journal, next).await;
+    assert!(
+        again.is_empty(),
+        "read again from {next}: {:?}",
+        again.iter().map(|c| (c.event, &c.login, c.published)).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -118,4 +123,61 @@ async fn the_feed_refuses_a_window_that_ends_before_it_starts() {
         mover_attributes: Vec::new(),
     };
     assert!(matches!(changes(&client, journal, options).err(), Some(Error::InvalidInput(_))));
+}
+
+/// The events Okta logged of `event_type` on `user_id`.
+async fn logged(client: &OktaClient, event_type: &str, user_id: &str) -> Vec<okta_lifecycle::okta::LogEvent> {
+    let query = okta_lifecycle::okta::LogQuery {
+        since: Some(Utc::now() - chrono::TimeDelta::minutes(5)),
+        until: Some(Utc::now() + chrono::TimeDelta::seconds(1)),
+        filter: Some(format!("eventType eq \"{event_type}\" and target.id eq \"{user_id}\"")),
+        ..Default::default()
+    };
+    client.logs().list(&query).unwrap().map(|event| event.unwrap()).collect().await
+}
+
+#[tokio::test]
+async fn a_read_that_starts_between_two_events_of_one_request_reports_it_once() {
+    let (_sim, client) = common::org(SimulatorConfig { log_delay: Duration::ZERO, ..SimulatorConfig::default() }).await;
+    let journal = Arc::new(Journal::in_memory().unwrap());
+    let users = client.users();
+    // One request logs a create and an activation; one deletion logs its start and its end.
+    // The simulator may log the two of a pair in one millisecond; a pair a read can start
+    // between is made again until there is one.
+    let published = |events: &[okta_lifecycle::okta::LogEvent]| events[0].published().unwrap();
+    let mut attempt = 0;
+    let (ana, create, activate, started, completed) = loop {
+        let ana = users.create(&CreateUser::new(person(&format!("ana{attempt}@acme.com"), "Eng"))).await.unwrap();
+        users.deactivate(ana.id(), false).await.unwrap();
+        users.delete(ana.id(), false).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let create = published(&logged(&client, "user.lifecycle.create", ana.id()).await);
+        let activate = published(&logged(&client, "user.lifecycle.activate", ana.id()).await);
+        let started = published(&logged(&client, "user.lifecycle.delete.initiated", ana.id()).await);
+        let completed = published(&logged(&client, "user.lifecycle.delete.completed", ana.id()).await);
+        attempt += 1;
+        if (create < activate && started < completed) || attempt == 200 {
+            break (ana, create, activate, started, completed);
+        }
+    };
+    assert!(create < activate && started < completed, "no pair was logged in two milliseconds");
+    let login = ana.login().unwrap().to_owned();
+    // A read that begins at the activation: its create was in the read before.
+    let from_activation = read(&client, &journal, activate).await;
+    let joiners = from_activation.iter().filter(|c| c.event == SourceEvent::Joiner).count();
+    assert_eq!(joiners, 0, "{:?}", summary(&from_activation));
+    // A read that begins at the deletion's end: it was reported with its start.
+    let from_completion = read(&client, &journal, completed).await;
+    let deletions = from_completion.iter().filter(|c| c.event == SourceEvent::Deleted).count();
+    assert_eq!(deletions, 0, "{:?}", summary(&from_completion));
+    // Read whole, each is there once.
+    let whole: Vec<LoggedChange> = read(&client, &journal, create - chrono::TimeDelta::milliseconds(1))
+        .await
+        .into_iter()
+        .filter(|c| c.user_id == ana.id())
+        .collect();
+    assert_eq!(
+        summary(&whole),
+        vec![(SourceEvent::Joiner, login.clone()), (SourceEvent::Leaver, login.clone()), (SourceEvent::Deleted, login)]
+    );
 }

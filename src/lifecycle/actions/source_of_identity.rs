@@ -293,6 +293,27 @@ pub fn changes(
     Ok(changes)
 }
 
+/// An event of `event_type` on user `id` before `published`, within the log's retention.
+async fn earlier_event(
+    client: &OktaClient,
+    event_type: &str,
+    id: &str,
+    published: chrono::DateTime<Utc>,
+) -> Result<Option<LogEvent>> {
+    let before = LogQuery {
+        since: Some(published - crate::okta::logs::LOG_RETENTION + chrono::TimeDelta::minutes(1)),
+        until: Some(published),
+        filter: Some(format!(
+            "eventType eq {} and target.id eq {}",
+            crate::scim::quote(event_type),
+            crate::scim::quote(id)
+        )),
+        limit: Some(1),
+        ..LogQuery::default()
+    };
+    client.logs().list(&before)?.next().await.transpose()
+}
+
 /// The change one log event makes, if it is one the feed reports.
 async fn logged_change(
     client: &OktaClient,
@@ -326,24 +347,31 @@ async fn logged_change(
                 // The activation of a user created in this window: part of its joiner.
                 return Ok(None);
             }
-            let before = LogQuery {
-                since: Some(published - crate::okta::logs::LOG_RETENTION + chrono::TimeDelta::minutes(1)),
-                until: Some(published),
-                filter: Some(format!("eventType eq \"user.lifecycle.deactivate\" and target.id eq \"{}\"", target.id)),
-                limit: Some(1),
-                ..LogQuery::default()
-            };
-            let mut deactivations = client.logs().list(&before)?;
-            match deactivations.next().await {
-                Some(Ok(_)) => (SourceEvent::Returner, Vec::new()),
-                Some(Err(error)) => return Err(error),
-                None => (SourceEvent::Joiner, Vec::new()),
+            if earlier_event(client, "user.lifecycle.deactivate", &target.id, published).await?.is_some() {
+                (SourceEvent::Returner, Vec::new())
+            } else {
+                // The activation a create made in the same request, read in a later window than
+                // the create (a read that ended between the two): the create was the joiner.
+                let create = earlier_event(client, "user.lifecycle.create", &target.id, published).await?;
+                let same_request = event.request_id().is_some()
+                    && create.as_ref().and_then(LogEvent::request_id) == event.request_id();
+                if same_request {
+                    return Ok(None);
+                }
+                (SourceEvent::Joiner, Vec::new())
             }
         }
         "user.lifecycle.unsuspend" => (SourceEvent::Returner, Vec::new()),
         "user.lifecycle.deactivate" | "user.lifecycle.suspend" => (SourceEvent::Leaver, Vec::new()),
         "user.lifecycle.delete.initiated" | "user.lifecycle.delete.completed" => {
             if !remember(&mut |s| s.deleted.insert(target.id.clone())) {
+                return Ok(None);
+            }
+            // A deletion's completion read in a later window than its start (a read that ended
+            // between the two) was reported with its start.
+            if kind == "user.lifecycle.delete.completed"
+                && earlier_event(client, "user.lifecycle.delete.initiated", &target.id, published).await?.is_some()
+            {
                 return Ok(None);
             }
             (SourceEvent::Deleted, Vec::new())
