@@ -481,7 +481,7 @@ impl ChangeOutcome {
 }
 
 /// Records a change's new status; a journal failure is kept in the outcome, never dropped.
-async fn record(
+fn record(
     context: &Context<'_>,
     change: &Change,
     status: ChangeStatus,
@@ -490,29 +490,20 @@ async fn record(
     request_id: Option<&str>,
     outcome: &mut ChangeOutcome,
 ) {
-    record_sent(context, change, &Outcome { status, result, error, request_id }, Vec::new(), outcome).await;
+    record_sent(context, change, &Outcome { status, result, error, request_id }, &[], outcome);
 }
 
 /// Records a change's new status with the writes it sent (their request ids join Okta's System
-/// Log with this change, whatever the outcome), in one journal transaction, off the apply's task.
-async fn record_sent(
+/// Log with this change, whatever the outcome), in one journal transaction.
+fn record_sent(
     context: &Context<'_>,
     change: &Change,
     settled: &Outcome<'_>,
-    writes: Vec<crate::http::SentWrite>,
+    writes: &[crate::http::SentWrite],
     outcome: &mut ChangeOutcome,
 ) {
-    let (run_id, owned_change, fence) = (context.plan.run_id.clone(), change.clone(), context.fence.clone());
-    let (status, result) = (settled.status, settled.result.cloned());
-    let (error, request_id) = (settled.error.map(str::to_owned), settled.request_id.map(str::to_owned));
-    let recorded = context
-        .journal
-        .call(move |journal| {
-            let settled =
-                Outcome { status, result: result.as_ref(), error: error.as_deref(), request_id: request_id.as_deref() };
-            journal.settle(&run_id, &owned_change, &settled, &writes, Some(&fence))
-        })
-        .await;
+    let (run_id, fence) = (&context.plan.run_id, &context.fence);
+    let recorded = off_runtime(|| context.journal.settle(run_id, change, settled, writes, Some(fence)));
     if let Err(journal_error) = recorded {
         tracing::warn!(run_id = context.plan.run_id, seq = change.seq, error = %journal_error, "journal write failed");
         outcome.journal_error = Some(journal_error.to_string());
@@ -577,9 +568,7 @@ fn learn(resolved: &Mutex<Resolved>, change: &Change, result: Option<&Value>, su
 async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
     let (journal, run_id, resolved) = (context.journal, &context.plan.run_id, &context.resolved);
     let mut outcome = ChangeOutcome::for_change(change);
-    let seq = change.seq;
-    let owned_run_id = run_id.clone();
-    let (recorded_status, recorded_result) = match journal.call(move |j| j.change_status(&owned_run_id, seq)).await {
+    let (recorded_status, recorded_result) = match off_runtime(|| journal.change_status(run_id, change.seq)) {
         Ok(Some(recorded)) => recorded,
         Ok(None) => {
             outcome.status = ChangeStatus::Skipped;
@@ -610,14 +599,14 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
             match verified {
                 Ok(Some(result)) => {
                     learn(resolved, change, result.as_ref(), true);
-                    record(context, change, ChangeStatus::Succeeded, result.as_ref(), None, None, &mut outcome).await;
+                    record(context, change, ChangeStatus::Succeeded, result.as_ref(), None, None, &mut outcome);
                     outcome.status = ChangeStatus::Succeeded;
                     outcome.already_done = true;
                     return outcome;
                 }
                 Ok(None) => {}
                 Err(message) => {
-                    record(context, change, ChangeStatus::Unknown, None, Some(&message), None, &mut outcome).await;
+                    record(context, change, ChangeStatus::Unknown, None, Some(&message), None, &mut outcome);
                     outcome.status = ChangeStatus::Unknown;
                     outcome.message = Some(message);
                     return outcome;
@@ -635,15 +624,14 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
         let blocked = resolved.lock().unwrap_or_else(|e| e.into_inner()).blocked_users.get(&fold(login)).cloned();
         if let Some(reason) = blocked.filter(|_| !matches!(change.operation, Operation::SnapshotUser { .. })) {
             let message = format!("skipped: {reason}");
-            record(context, change, ChangeStatus::Skipped, None, Some(&message), None, &mut outcome).await;
+            record(context, change, ChangeStatus::Skipped, None, Some(&message), None, &mut outcome);
             outcome.status = ChangeStatus::Skipped;
             outcome.message = Some(message);
             return outcome;
         }
     }
     // Claim the change: only the applier whose compare-and-set moves it to "started" sends it.
-    let (owned_run_id, owned_change, fence) = (run_id.clone(), change.clone(), context.fence.clone());
-    match journal.call(move |j| j.claim(&owned_run_id, &owned_change, recorded_status, &fence)).await {
+    match off_runtime(|| journal.claim(run_id, change, recorded_status, &context.fence)) {
         Ok(true) => {}
         Ok(false) => {
             outcome.status = off_runtime(|| journal.change_status(run_id, change.seq))
@@ -672,7 +660,7 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
         Ok(Done::Succeeded { result, note }) => {
             learn(resolved, change, result.as_ref(), true);
             let settled = done(ChangeStatus::Succeeded, result.as_ref(), note.as_deref(), None);
-            record_sent(context, change, &settled, writes, &mut outcome).await;
+            record_sent(context, change, &settled, &writes, &mut outcome);
             outcome.status = ChangeStatus::Succeeded;
             outcome.message = note;
         }
@@ -682,10 +670,9 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
                 context,
                 change,
                 &done(ChangeStatus::Skipped, None, Some(&message), None),
-                writes,
+                &writes,
                 &mut outcome,
-            )
-            .await;
+            );
             outcome.status = ChangeStatus::Skipped;
             outcome.message = Some(message);
         }
@@ -707,10 +694,9 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
                 context,
                 change,
                 &done(ChangeStatus::Unknown, None, Some(&message), None),
-                writes,
+                &writes,
                 &mut outcome,
-            )
-            .await;
+            );
             outcome.status = ChangeStatus::Unknown;
             outcome.message = Some(message);
         }
@@ -721,7 +707,7 @@ async fn run_change(context: &Context<'_>, change: &Change) -> ChangeOutcome {
             outcome.error_code = api.and_then(|a| a.error_code.clone());
             let message = error.to_string();
             let settled = done(ChangeStatus::Failed, None, Some(&message), request_id.as_deref());
-            record_sent(context, change, &settled, writes, &mut outcome).await;
+            record_sent(context, change, &settled, &writes, &mut outcome);
             outcome.request_id = request_id;
             outcome.message = Some(message);
             outcome.status = ChangeStatus::Failed;

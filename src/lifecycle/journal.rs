@@ -162,10 +162,10 @@ pub struct Restorable {
     pub roles: Vec<SnapshotRole>,
 }
 
-/// The journal database. Clones share one connection.
-#[derive(Debug, Clone)]
+/// The journal database.
+#[derive(Debug)]
 pub struct Journal {
-    connection: std::sync::Arc<Mutex<Connection>>,
+    connection: Mutex<Connection>,
     path: Option<PathBuf>,
 }
 
@@ -699,7 +699,7 @@ impl Journal {
             }
         }
         migrate(&connection)?;
-        Ok(Journal { connection: std::sync::Arc::new(Mutex::new(connection)), path })
+        Ok(Journal { connection: Mutex::new(connection), path })
     }
 
     /// The default journal of an org: `$XDG_STATE_HOME/okta-lifecycle/<host>.sqlite`
@@ -722,26 +722,6 @@ impl Journal {
     /// The file behind the journal (`None` in memory).
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
-    }
-
-    /// Runs `call` on a thread of the async runtime's blocking pool and waits for it without
-    /// holding up anything else (with no runtime, it simply runs). An apply's changes share one
-    /// task: a journal write there (a fsync) would stop every other change in flight while it
-    /// lasts; here only the change that waits for it waits.
-    pub async fn call<T: Send + 'static>(
-        &self,
-        call: impl FnOnce(&Journal) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let journal = self.clone();
-                runtime
-                    .spawn_blocking(move || call(&journal))
-                    .await
-                    .unwrap_or_else(|stopped| Err(Error::Journal(format!("a journal call stopped: {stopped}"))))
-            }
-            Err(_) => call(self),
-        }
     }
 
     fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
