@@ -12,9 +12,11 @@
 //! 2. its uuid is the one a run settled a change by (a reset found in the log); or
 //! 3. its `requestUri` is the path of an attempt no answer came back to, and it was published
 //!    while that attempt was in flight (give or take the clocks' margin); or
-//! 4. it acts on the user or group of a change whose attempts were never recorded (the process
-//!    stopped mid-send; a journal from before schema version 4), and it was published between
-//!    that change's claim and its last mark.
+//! 4. it acts on the user or group of a change, and it was published while an attempt of that
+//!    change may have gone unrecorded: between the change's first claim and its first recorded
+//!    attempt (or its last mark, with none recorded). The process stopped mid-send records
+//!    nothing of what it sent, and the applier that resumes the change may send it again;
+//!    a journal from before schema version 4 records no attempts at all.
 //!
 //! Every other successful change event acting on a managed user or group is drift, reported
 //! with its actor: who changed it outside the process. A managed user is one a run changed or
@@ -155,7 +157,7 @@ pub fn made_by_a_run(event: &LogEvent, sent: &JournaledWrites) -> bool {
         }
     }
     sent.unrecorded.iter().any(|change| {
-        let to = parse(&change.updated_at);
+        let to = parse(&change.until);
         // A change recorded by a release without claim times: from a lease's lifetime before it.
         let from =
             change.claimed_at.as_deref().and_then(parse).or_else(|| {

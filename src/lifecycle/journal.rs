@@ -464,13 +464,17 @@ pub struct Unanswered {
     pub by: SentBy,
 }
 
-/// A change whose attempts were not recorded: its targets and when it was in flight.
+/// A change that was in flight with attempts not recorded: its targets and when. An applier
+/// stopped mid-send records nothing of what it sent; the applier that resumes the change may
+/// send it again and record that. What the stopped one sent lies between the change's first
+/// claim and the first attempt recorded (or, with none, the change's last mark).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unrecorded {
-    /// When it was last claimed (`None`: before schema version 4).
+    /// When it was first claimed (`None`: before schema version 4).
     pub claimed_at: Option<String>,
-    /// When its row last changed.
-    pub updated_at: String,
+    /// When its first recorded attempt was sent, or, with none recorded, when its row last
+    /// changed.
+    pub until: String,
     /// The ids of the user and group it was about.
     pub targets: Vec<String>,
     /// The change.
@@ -581,6 +585,11 @@ fn this_host() -> &'static str {
             .unwrap_or_else(|| "localhost".into())
     })
 }
+
+/// The `method` of a `requests` row that stands for the attempts an applier that stopped
+/// mid-send may have made of a change, unrecorded: from its claim (`sent_at`) until another
+/// applier claimed the change again (`ended_at`).
+const LOST_ATTEMPTS: &str = "*";
 
 /// What became of a change, for [`Journal::settle`].
 #[derive(Debug, Clone, Copy)]
@@ -956,14 +965,42 @@ impl Journal {
     /// The claim of a change that must not be sent twice is synced in full before this returns.
     pub fn claim(&self, run_id: &str, change: &Change, expected: ChangeStatus, fence: &Fence) -> Result<bool> {
         let claim = |connection: &mut Connection| {
-            connection
+            let transaction = connection.transaction().map_err(journal_error)?;
+            let stamp = now();
+            // A change another applier left in flight (it stopped mid-send) may have been sent
+            // by it, unrecorded: the time since that applier claimed it is kept for the join
+            // with Okta's System Log, whatever this applier then sends.
+            let left_since: Option<String> = if matches!(expected, ChangeStatus::Started | ChangeStatus::Unknown) {
+                transaction
+                    .query_row(
+                        "SELECT COALESCE(claimed_at, updated_at) FROM changes WHERE run_id = ?1 AND seq = ?2",
+                        params![run_id, change.seq],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(journal_error)?
+            } else {
+                None
+            };
+            let updated = transaction
                 .execute(
                     "UPDATE changes SET status = 'started', error = NULL, updated_at = ?4, claimed_at = ?4
                      WHERE run_id = ?1 AND seq = ?2 AND status = ?3
                        AND EXISTS (SELECT 1 FROM runs WHERE run_id = ?1 AND lease_owner = ?5 AND lease_generation = ?6)",
-                    params![run_id, change.seq, expected.as_str(), now(), fence.owner, fence.generation],
+                    params![run_id, change.seq, expected.as_str(), stamp, fence.owner, fence.generation],
                 )
-                .map_err(journal_error)
+                .map_err(journal_error)?;
+            if let (1, Some(since)) = (updated, left_since) {
+                transaction
+                    .execute(
+                        "INSERT INTO requests (run_id, seq, method, path, request_id, status, sent_at, ended_at)
+                         VALUES (?1, ?2, ?3, '', NULL, NULL, ?4, ?5)",
+                        params![run_id, change.seq, LOST_ATTEMPTS, since, stamp],
+                    )
+                    .map_err(journal_error)?;
+            }
+            transaction.commit().map_err(journal_error)?;
+            Ok(updated)
         };
         let updated =
             if change.operation.repeat_is_harmful() { claim(&mut self.connection()) } else { self.relaxed(claim) }?;
@@ -1074,11 +1111,11 @@ impl Journal {
         let mut statement = connection
             .prepare(
                 "SELECT method, path, request_id, status, sent_at, ended_at FROM requests
-                 WHERE run_id = ?1 AND seq = ?2 ORDER BY rowid",
+                 WHERE run_id = ?1 AND seq = ?2 AND method != ?3 ORDER BY rowid",
             )
             .map_err(journal_error)?;
         let rows = statement
-            .query_map(params![run_id, seq], |row| {
+            .query_map(params![run_id, seq, LOST_ATTEMPTS], |row| {
                 Ok(crate::http::SentWrite {
                     method: row.get(0)?,
                     path: row.get(1)?,
@@ -1104,11 +1141,11 @@ impl Journal {
             .prepare(
                 "SELECT q.path, q.request_id, q.sent_at, q.ended_at, q.run_id, q.seq, c.operation
                  FROM requests q JOIN changes c ON c.run_id = q.run_id AND c.seq = q.seq
-                 WHERE q.ended_at >= ?1",
+                 WHERE q.ended_at >= ?1 AND q.method != ?2",
             )
             .map_err(journal_error)?;
         let rows = statement
-            .query_map(params![since], |row| {
+            .query_map(params![since, LOST_ATTEMPTS], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, Option<String>>(1)?,
@@ -1128,6 +1165,27 @@ impl Journal {
             }
         }
         drop(statement);
+        // The time attempts may have been sent in by an applier that stopped mid-send, recorded
+        // when another resumed the change.
+        let mut statement = connection
+            .prepare("SELECT run_id, seq, sent_at, ended_at FROM requests WHERE method = ?1 AND ended_at >= ?2")
+            .map_err(journal_error)?;
+        let rows = statement
+            .query_map(params![LOST_ATTEMPTS, since], |row| {
+                Ok((
+                    (row.get::<_, String>(0)?, row.get::<_, u32>(1)?),
+                    (row.get::<_, String>(2)?, row.get::<_, String>(3)?),
+                ))
+            })
+            .map_err(journal_error)?;
+        let mut lost: std::collections::HashMap<(String, u32), (String, String)> = std::collections::HashMap::new();
+        for row in rows {
+            let (change, (from, until)) = row.map_err(journal_error)?;
+            let span = lost.entry(change).or_insert((from.clone(), until.clone()));
+            span.0 = span.0.clone().min(from);
+            span.1 = span.1.clone().max(until);
+        }
+        drop(statement);
         // Changes in flight whose attempts were never recorded (the process stopped mid-send, or
         // the journal was written by a release before schema version 4): only their target and
         // the time between their claim and their last mark are known.
@@ -1136,14 +1194,14 @@ impl Journal {
                 "SELECT c.claimed_at, c.updated_at, c.user_id, json_extract(c.detail, '$.group.id'),
                         json_extract(c.detail, '$.result.group_id'), json_extract(c.detail, '$.result.log_event'),
                         c.run_id, c.seq, c.operation,
-                        EXISTS (SELECT 1 FROM requests q WHERE q.run_id = c.run_id AND q.seq = c.seq)
+                        EXISTS (SELECT 1 FROM requests q WHERE q.run_id = c.run_id AND q.seq = c.seq AND q.method != ?2)
                  FROM changes c JOIN runs r ON r.run_id = c.run_id
                  WHERE r.status != 'planned' AND c.status != 'planned' AND c.updated_at >= ?1
                    AND c.operation != 'snapshot_user'",
             )
             .map_err(journal_error)?;
         let rows = statement
-            .query_map(params![since], |row| {
+            .query_map(params![since, LOST_ATTEMPTS], |row| {
                 Ok((
                     row.get::<_, Option<String>>(0)?,
                     row.get::<_, String>(1)?,
@@ -1163,11 +1221,22 @@ impl Journal {
             if let Some(uuid) = log_event {
                 sent.log_events.insert(uuid, by.clone());
             }
+            let targets: Vec<String> = targets.into_iter().flatten().collect();
+            if targets.is_empty() {
+                continue;
+            }
+            if let Some((from, until)) = lost.remove(&(by.run_id.clone(), by.seq)) {
+                // Resumed after an applier stopped with it in flight: what that one sent is
+                // recorded only as the time it may have been sent in.
+                sent.unrecorded.push(Unrecorded {
+                    claimed_at: Some(from),
+                    until,
+                    targets: targets.clone(),
+                    by: by.clone(),
+                });
+            }
             if !recorded {
-                let targets: Vec<String> = targets.into_iter().flatten().collect();
-                if !targets.is_empty() {
-                    sent.unrecorded.push(Unrecorded { claimed_at, updated_at, targets, by });
-                }
+                sent.unrecorded.push(Unrecorded { claimed_at, until: updated_at, targets, by });
             }
         }
         drop(statement);

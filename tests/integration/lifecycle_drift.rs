@@ -209,3 +209,31 @@ async fn the_journal_keeps_the_request_id_of_every_write_a_change_sent() {
         .expect("the create is logged");
     assert_eq!(created["debugContext"]["debugData"]["requestId"].as_str(), writes[0].request_id.as_deref());
 }
+
+#[tokio::test]
+async fn a_write_whose_answer_died_with_its_applier_is_the_runs_even_when_the_resume_sends_it_again() {
+    // A leaver's two writes (its sessions cleared, its deactivation), each in turn held by Okta
+    // after it acted while the applier is killed:
+    // the killed applier never records that attempt. The resume then either finds the change
+    // made (a deactivation, a removed membership) or, where Okta cannot show it (a session
+    // cleared), sends it again and records that second attempt. Neither event is drift.
+    for held in 1..=2 {
+        let (sim, client) = common::org(quick_log()).await;
+        let journal = Journal::in_memory().unwrap();
+        client.groups().create("Staff", None).await.unwrap();
+        let options = ApplyOptions { log_settle: Duration::from_secs(2), ..ApplyOptions::default() };
+        let joiner = plan(&client, &leavers_policy(), &records("active", 1), &journal).await.unwrap();
+        assert!(apply(&client, &joiner, &journal, &options).await.unwrap().is_success());
+        let leaver = plan(&client, &leavers_policy(), &records("terminated", 1), &journal).await.unwrap();
+        sim.hold_write(held, true);
+        let applier = apply(&client, &leaver, &journal, &options);
+        if let Some(report) = common::kill_at_held_write(&sim, applier).await {
+            panic!("write {held}: the apply ended before the kill: {}", report.unwrap().render());
+        }
+        let resumed = apply(&client, &leaver, &journal, &options).await.unwrap();
+        assert!(resumed.is_success(), "write {held}: {}", resumed.render());
+        let found = drift(&client, &journal, &since_a_minute_ago()).await.unwrap();
+        let kinds: Vec<&str> = found.iter().map(|event| event.event_type.as_str()).collect();
+        assert!(found.is_empty(), "write {held} held: every change was the run's, not {kinds:?}");
+    }
+}
