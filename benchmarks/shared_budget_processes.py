@@ -40,7 +40,8 @@ BUCKET = "/api/v1/users/{idOrLogin}"
 OTHER_LIMIT = 100_000
 
 
-async def _reads(url: str, token: str, store: str | None, reads: int, in_flight: int, start_at: float) -> dict[str, Any]:
+async def _reads(url: str, token: str, store: str | None, reads: int, in_flight: int,
+                 start_at: float) -> dict[str, Any]:
     from okta_lifecycle import AsyncOktaClient
 
     async with AsyncOktaClient(url, api_token=token, journal=":memory:", shared_budget=store or False) as client:
