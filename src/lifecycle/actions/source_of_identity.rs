@@ -425,13 +425,17 @@ async fn logged_change(
     }))
 }
 
-/// A user's group names and admin role types.
+/// A user's group names (sorted: Okta lists them in an order of its own, by id, so that an
+/// export of the same memberships would otherwise differ between orgs and runs) and admin role
+/// types.
 async fn entitlements_of(client: &OktaClient, user_id: &str) -> Result<(Vec<Value>, Vec<Value>)> {
-    let mut groups = Vec::new();
+    let mut names = Vec::new();
     let mut listing = client.users().groups(user_id)?;
     while let Some(group) = listing.next().await {
-        groups.push(Value::String(group?.name().unwrap_or_default().to_owned()));
+        names.push(group?.name().unwrap_or_default().to_owned());
     }
+    names.sort();
+    let groups = names.into_iter().map(Value::String).collect();
     let assignee = crate::okta::Assignee::User(user_id.to_owned());
     let mut roles: Vec<Value> = Vec::new();
     for role in client.roles().list(&assignee).await? {
