@@ -9,46 +9,46 @@ use serde_json::{json, Map, Value};
 
 use crate::lifecycle::plan::{Change, Operation};
 
-/// The status Okta gives a user after a status change, when the plan alone can tell it.
-/// `before` is the status the user had (an activation of a SUSPENDED user makes it ACTIVE,
-/// of a DEPROVISIONED one PROVISIONED).
-fn status_after(operation: &Operation, before: Option<&str>) -> Option<&'static str> {
-    match operation {
-        Operation::CreateUser { activate, .. } => Some(if *activate { "PROVISIONED" } else { "STAGED" }),
-        Operation::DeactivateUser { .. } => Some("DEPROVISIONED"),
-        Operation::SuspendUser { .. } => Some("SUSPENDED"),
-        Operation::UnsuspendUser { .. } => Some("ACTIVE"),
-        Operation::ActivateUser { .. } => Some(if before == Some("SUSPENDED") { "ACTIVE" } else { "PROVISIONED" }),
-        Operation::CreateGroup { .. }
-        | Operation::UpdateUser { .. }
-        | Operation::AddMember { .. }
-        | Operation::RemoveMember { .. }
-        | Operation::SnapshotUser { .. }
-        | Operation::ClearSessions { .. }
-        | Operation::UnassignRole { .. }
-        | Operation::AssignRole { .. }
-        | Operation::ResetPassword { .. } => None,
+/// What a change does to its user that the plan alone can tell, besides attributes, groups
+/// and roles: the status Okta gives it, and a mark no attribute shows (its sessions revoked, a
+/// password reset started).
+struct Effect {
+    status: Option<&'static str>,
+    mark: Option<(&'static str, &'static str)>,
+}
+
+impl Effect {
+    const NONE: Effect = Effect { status: None, mark: None };
+
+    fn status(status: &'static str) -> Effect {
+        Effect { status: Some(status), mark: None }
+    }
+
+    fn mark(key: &'static str, value: &'static str) -> Effect {
+        Effect { status: None, mark: Some((key, value)) }
     }
 }
 
-/// What a change leaves on the user that no attribute shows: its sessions revoked, a password
-/// reset started.
-fn mark(operation: &Operation) -> Option<(&'static str, &'static str)> {
+/// The [`Effect`] of `operation`. `before` is the status the user had (an activation of a
+/// SUSPENDED user makes it ACTIVE, of a DEPROVISIONED one PROVISIONED).
+fn effect(operation: &Operation, before: Option<&str>) -> Effect {
     match operation {
-        Operation::ClearSessions { .. } => Some(("sessions", "revoked")),
-        Operation::ResetPassword { .. } => Some(("password", "reset")),
+        Operation::CreateUser { activate, .. } => Effect::status(if *activate { "PROVISIONED" } else { "STAGED" }),
+        Operation::DeactivateUser { .. } => Effect::status("DEPROVISIONED"),
+        Operation::SuspendUser { .. } => Effect::status("SUSPENDED"),
+        Operation::UnsuspendUser { .. } => Effect::status("ACTIVE"),
+        Operation::ActivateUser { .. } => {
+            Effect::status(if before == Some("SUSPENDED") { "ACTIVE" } else { "PROVISIONED" })
+        }
+        Operation::ClearSessions { .. } => Effect::mark("sessions", "revoked"),
+        Operation::ResetPassword { .. } => Effect::mark("password", "reset"),
         Operation::CreateGroup { .. }
-        | Operation::CreateUser { .. }
         | Operation::UpdateUser { .. }
         | Operation::AddMember { .. }
         | Operation::RemoveMember { .. }
         | Operation::SnapshotUser { .. }
-        | Operation::DeactivateUser { .. }
-        | Operation::SuspendUser { .. }
-        | Operation::ActivateUser { .. }
-        | Operation::UnsuspendUser { .. }
         | Operation::UnassignRole { .. }
-        | Operation::AssignRole { .. } => None,
+        | Operation::AssignRole { .. } => Effect::NONE,
     }
 }
 
@@ -82,10 +82,11 @@ pub fn predict(before: &Value, changes: &[Change]) -> Value {
     let status_before = before.get("status").and_then(Value::as_str).map(str::to_owned);
     for change in changes {
         let operation = &change.operation;
-        if let Some(status) = status_after(operation, status_before.as_deref()) {
+        let Effect { status, mark } = effect(operation, status_before.as_deref());
+        if let Some(status) = status {
             after.insert("status".into(), json!(status));
         }
-        if let Some((key, value)) = mark(operation) {
+        if let Some((key, value)) = mark {
             after.insert(key.into(), json!(value));
         }
         match operation {
@@ -140,11 +141,12 @@ pub fn diff(changes: &[Change]) -> Value {
             before.insert(key.clone(), Value::Object(Map::new()));
         }
         let new = object(&mut after, &key);
-        if let Some(status) = status_after(operation, None) {
+        let Effect { status, mark } = effect(operation, None);
+        if let Some(status) = status {
             let shown = if matches!(operation, Operation::ActivateUser { .. }) { "reactivated" } else { status };
             new.insert("status".into(), json!(shown));
         }
-        if let Some((key, value)) = mark(operation) {
+        if let Some((key, value)) = mark {
             new.insert(key.into(), json!(value));
         }
         match operation {
