@@ -163,15 +163,26 @@ impl Operation {
     /// claimed in the journal with a full sync before it is sent, so that not even a power cut
     /// between the claim and the send can make a resume send it again. Sending any other change
     /// twice leaves Okta as sending it once does.
+    ///
+    /// Every operation is named, with no catch-all: a new one does not compile until it says,
+    /// and a wrong default here would let a power cut repeat a write.
     pub fn repeat_is_harmful(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Operation::CreateGroup { .. }
-                | Operation::CreateUser { .. }
-                | Operation::ActivateUser { .. }
-                | Operation::AssignRole { .. }
-                | Operation::ResetPassword { .. }
-        )
+            | Operation::CreateUser { .. }
+            | Operation::ActivateUser { .. }
+            | Operation::AssignRole { .. }
+            | Operation::ResetPassword { .. } => true,
+            Operation::UpdateUser { .. }
+            | Operation::AddMember { .. }
+            | Operation::RemoveMember { .. }
+            | Operation::SnapshotUser { .. }
+            | Operation::DeactivateUser { .. }
+            | Operation::SuspendUser { .. }
+            | Operation::UnsuspendUser { .. }
+            | Operation::ClearSessions { .. }
+            | Operation::UnassignRole { .. } => false,
+        }
     }
 
     /// A short name (`create_user`, ...).
