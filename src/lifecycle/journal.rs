@@ -1168,7 +1168,10 @@ impl Journal {
         // The time attempts may have been sent in by an applier that stopped mid-send, recorded
         // when another resumed the change.
         let mut statement = connection
-            .prepare("SELECT run_id, seq, sent_at, ended_at FROM requests WHERE method = ?1 AND ended_at >= ?2")
+            .prepare(
+                "SELECT run_id, seq, MIN(sent_at), MAX(ended_at) FROM requests
+                 WHERE method = ?1 AND ended_at >= ?2 GROUP BY run_id, seq",
+            )
             .map_err(journal_error)?;
         let rows = statement
             .query_map(params![LOST_ATTEMPTS, since], |row| {
@@ -1178,13 +1181,7 @@ impl Journal {
                 ))
             })
             .map_err(journal_error)?;
-        let mut lost: std::collections::HashMap<(String, u32), (String, String)> = std::collections::HashMap::new();
-        for row in rows {
-            let (change, (from, until)) = row.map_err(journal_error)?;
-            let span = lost.entry(change).or_insert((from.clone(), until.clone()));
-            span.0 = span.0.clone().min(from);
-            span.1 = span.1.clone().max(until);
-        }
+        let mut lost = rows.collect::<rusqlite::Result<std::collections::HashMap<_, _>>>().map_err(journal_error)?;
         drop(statement);
         // Changes in flight whose attempts were never recorded (the process stopped mid-send, or
         // the journal was written by a release before schema version 4): only their target and
