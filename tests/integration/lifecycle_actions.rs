@@ -366,9 +366,20 @@ async fn an_interrupted_apply_resumes_without_repeating_anything() {
     // One create's answer is lost on the way back: its outcome must be checked, not repeated.
     sim.script_fault("POST", "/api/v1/users", ScriptedFault::DropAfter);
     let options = ApplyOptions { concurrency: 4, ..Default::default() };
-    let interrupted =
-        tokio::time::timeout(std::time::Duration::from_millis(150), apply(&client, &planned, &journal, &options)).await;
-    assert!(interrupted.is_err(), "the apply was cut off midway");
+    // Cut off midway: once ten users have been created (not after a fixed time, which a busy
+    // machine may spend before the first create).
+    let created = || sim.requests().iter().filter(|r| r.method == "POST" && r.path == "/api/v1/users").count();
+    let midway = async {
+        while created() < 10 {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    };
+    let interrupted = tokio::select! {
+        report = apply(&client, &planned, &journal, &options) => Some(report),
+        () = midway => None,
+    };
+    assert!(interrupted.is_none(), "the apply was cut off midway");
+    assert!(created() < 40, "cut off before every user was created");
     drop(journal);
 
     // A new process: the journal on disk is all that is left.
