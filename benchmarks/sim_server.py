@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency-limit", type=int, default=None)
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--latency-jitter-ms", type=int, default=0)
+    parser.add_argument("--search-delay-seconds", type=float, default=0.0)
     parser.add_argument("--api-token", default="benchmark-token")
     return parser
 
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         latency_jitter_ms=arguments.latency_jitter_ms,
         api_token=arguments.api_token,
         rate_limit_window_seconds=arguments.rate_limit_window_seconds,
+        search_delay_seconds=arguments.search_delay_seconds,
     )
     print(json.dumps({"url": simulator.url, "api_token": simulator.api_token}), flush=True)
     try:

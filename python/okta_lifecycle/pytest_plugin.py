@@ -27,7 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "okta_simulator(**options): options of the okta_simulator fixture (seed_users, rate_limits, "
         "concurrency_limit, latency_ms, latency_jitter_ms, faults, custom_attributes, rate_limit_window_seconds, "
-        "log_delay_seconds)",
+        "log_delay_seconds, search_delay_seconds)",
     )
 
 

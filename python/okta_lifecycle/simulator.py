@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-delay-seconds", type=float, default=0.3, help="how long after a change its System Log event shows"
     )
+    parser.add_argument(
+        "--search-delay-seconds", type=float, default=0.0, help="how far the search index trails writes"
+    )
     parser.add_argument("--concurrency-limit", type=_arguments.count, default=None)
     parser.add_argument("--latency-ms", type=_arguments.count, default=0)
     parser.add_argument("--latency-jitter-ms", type=_arguments.count, default=0)
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             port=arguments.port,
             rate_limit_window_seconds=arguments.rate_limit_window_seconds,
             log_delay_seconds=arguments.log_delay_seconds,
+            search_delay_seconds=arguments.search_delay_seconds,
         )
     except (ValueError, RuntimeError, OSError, OverflowError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)

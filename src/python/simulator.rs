@@ -88,7 +88,7 @@ impl PySimulator {
     #[pyo3(signature = (
         *, seed_users=0, rate_limits=None, concurrency_limit=None, latency_ms=0, latency_jitter_ms=0,
         faults=None, custom_attributes=None, api_token=None, state_file=None, port=0,
-        rate_limit_window_seconds=60.0, log_delay_seconds=0.3
+        rate_limit_window_seconds=60.0, log_delay_seconds=0.3, search_delay_seconds=0.0
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -105,9 +105,13 @@ impl PySimulator {
         port: u16,
         rate_limit_window_seconds: f64,
         log_delay_seconds: f64,
+        search_delay_seconds: f64,
     ) -> PyResult<Self> {
         if !(log_delay_seconds.is_finite() && (0.0..=3_600.0).contains(&log_delay_seconds)) {
             return Err(raise(Class::Kind(ErrorKind::InvalidInput), "log_delay_seconds must be between 0 and 3600"));
+        }
+        if !(search_delay_seconds.is_finite() && (0.0..=60.0).contains(&search_delay_seconds)) {
+            return Err(raise(Class::Kind(ErrorKind::InvalidInput), "search_delay_seconds must be between 0 and 60"));
         }
         if !(rate_limit_window_seconds.is_finite()
             && rate_limit_window_seconds > 0.0
@@ -138,6 +142,7 @@ impl PySimulator {
             api_token,
             state_file,
             log_delay: Duration::from_secs_f64(log_delay_seconds),
+            search_delay: Duration::from_secs_f64(search_delay_seconds),
             ..SimulatorConfig::default()
         };
         if let Some(extra) = custom_attributes {

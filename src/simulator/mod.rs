@@ -114,6 +114,11 @@ pub struct SimulatorConfig {
     /// `GET /api/v1/logs` (Okta's log is near real time, not immediate), so that code reading the
     /// log right after a change is caught. [`Simulator::log_events`] sees every event at once.
     pub log_delay: Duration,
+    /// How far Okta's search index trails writes: `search` and `filter` on
+    /// `GET /api/v1/users` answer from the users as they were this long ago (Okta: "typically
+    /// less than one second"), so that code reading its own writes through a search is caught.
+    /// Zero (the default) answers from the current users.
+    pub search_delay: Duration,
 }
 
 impl Default for SimulatorConfig {
@@ -146,6 +151,7 @@ impl Default for SimulatorConfig {
             api_token: None,
             state_file: None,
             log_delay: Duration::from_millis(300),
+            search_delay: Duration::ZERO,
         }
     }
 }
@@ -370,6 +376,9 @@ pub(crate) struct Shared {
     oauth: oauth::OAuthServer,
     /// [`SimulatorConfig::log_delay`], in nanoseconds (changed by [`Simulator::set_log_delay`]).
     log_delay_nanos: AtomicU64,
+    /// When the org was last taken for writing, in nanoseconds since `started`.
+    written_nanos: AtomicU64,
+    started: std::time::Instant,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -383,6 +392,7 @@ impl Shared {
 
     fn write_org(&self) -> std::sync::RwLockWriteGuard<'_, Org> {
         self.dirty.store(true, Ordering::Release);
+        self.written_nanos.store(nanos(self.started.elapsed()), Ordering::Release);
         self.org.write().unwrap_or_else(|poison| poison.into_inner())
     }
 
@@ -407,6 +417,12 @@ impl Shared {
     }
 
     /// How long System Log events stay invisible after `published`.
+    /// Whether the org may have changed within `delay` (the search index may then trail it).
+    pub(crate) fn written_within(&self, delay: Duration) -> bool {
+        let written = Duration::from_nanos(self.written_nanos.load(Ordering::Acquire));
+        self.started.elapsed().saturating_sub(written) < delay
+    }
+
     pub(crate) fn log_delay(&self) -> Duration {
         Duration::from_nanos(self.log_delay_nanos.load(Ordering::Relaxed))
     }
@@ -443,10 +459,15 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Creates the configured seed users in a fresh org.
+/// Creates the configured seed users in a fresh org, one a minute up to now (oldest first), as
+/// an org's users come over the years rather than all in the same millisecond.
 fn seed_org(org: &mut Org, seed_users: usize) {
-    let now = state::now_timestamp();
+    let start = chrono::Utc::now();
     for number in 1..=seed_users {
+        let minutes_ago =
+            chrono::TimeDelta::try_minutes(i64::try_from(seed_users - number).unwrap_or(i64::MAX)).unwrap_or_default();
+        let created = start.checked_sub_signed(minutes_ago).unwrap_or(start);
+        let now = created.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
         let login = format!("user{number}@example.com");
         let mut profile = serde_json::Map::new();
         profile.insert("firstName".into(), Value::String("User".into()));
@@ -500,6 +521,8 @@ impl Simulator {
                 org
             }
         };
+        let mut org = org;
+        org.set_search_delay(config.search_delay);
         let api_token = config.api_token.clone().unwrap_or_else(|| format!("00{}", ids::random_token(40)));
         let mut credentials = Credentials::default();
         credentials.api_tokens.insert(api_token.clone(), None);
@@ -522,6 +545,8 @@ impl Simulator {
             state_file: config.state_file.clone(),
             oauth: oauth::OAuthServer::default(),
             log_delay_nanos: AtomicU64::new(nanos(config.log_delay)),
+            written_nanos: AtomicU64::new(0),
+            started: std::time::Instant::now(),
         });
         let (stop, stopped) = watch::channel(false);
         let app = router::router(shared.clone()).into_make_service_with_connect_info::<ConnectionHandle>();
@@ -627,7 +652,10 @@ impl Simulator {
         let seed = fastrand::u64(..);
         let mut fresh = Org::new(seed, &self.shared.custom_attributes);
         seed_org(&mut fresh, self.shared.seed_users);
-        *self.shared.write_org() = fresh;
+        let mut org = self.shared.write_org();
+        fresh.set_search_delay(org.search_delay);
+        *org = fresh;
+        drop(org);
         self.clear_requests();
         self.shared.counters.clear();
         self.shared.limiter.clear();
@@ -800,6 +828,29 @@ impl Simulator {
             return existing.clone();
         }
         org.insert_group(GroupType::AppGroup, name, Value::Null)
+    }
+
+    /// Adds `count` `ACTIVE` users (logins `{prefix}{n}@example.com`) all created in the one
+    /// millisecond `created` (`2024-01-01T00:00:00.000Z`), as a bulk import can leave them, and
+    /// returns their ids. They are in the search index at once.
+    pub fn import_users(&self, prefix: &str, count: usize, created: &str) -> Vec<String> {
+        let mut org = self.shared.write_org();
+        let delay = std::mem::take(&mut org.search_delay);
+        let ids = (1..=count)
+            .map(|number| {
+                let login = format!("{prefix}{number}@example.com");
+                let mut profile = serde_json::Map::new();
+                profile.insert("firstName".into(), Value::String("Imported".into()));
+                profile.insert("lastName".into(), Value::String(number.to_string()));
+                profile.insert("login".into(), Value::String(login.clone()));
+                profile.insert("email".into(), Value::String(login));
+                let type_id = org.user_type_id.clone();
+                let status = state::UserStatus::Active;
+                routes_users::insert_user(&mut org, profile, status, true, "OKTA", &type_id, created)
+            })
+            .collect::<Vec<_>>();
+        org.set_search_delay(delay);
+        ids
     }
 
     /// Accepts another SSWS token; `Some(scopes)` restricts it to those scopes, `None` allows

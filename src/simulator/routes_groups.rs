@@ -182,10 +182,17 @@ pub(crate) fn list_members(call: &Call, group_id: &str) -> Result<Response, ApiE
         None => Bound::Unbounded,
     };
     let (page, next) = if group.id == org.everyone_id {
-        select_page(org.users.range::<String, _>((lower, Bound::Unbounded)), None, limit, |_| true)
+        select_page(
+            org.users.range::<String, _>((lower, Bound::Unbounded)).map(|(id, user)| (id.as_str(), user)),
+            None,
+            limit,
+            |_| true,
+        )
     } else {
-        let members =
-            group.members.range::<String, _>((lower, Bound::Unbounded)).filter_map(|id| org.users.get_key_value(id));
+        let members = group
+            .members
+            .range::<String, _>((lower, Bound::Unbounded))
+            .filter_map(|id| org.users.get_key_value(id).map(|(id, user)| (id.as_str(), user)));
         select_page(members, None, limit, |_| true)
     };
     let views: Vec<_> = page.into_iter().map(|user| user_view(user, call.base(), UserLinks::SelfOnly)).collect();

@@ -11,7 +11,7 @@ use super::ids::{fold_login, random_token, Cursor};
 use super::logs::{group_target, user_target, EventKind};
 use super::router::{json_response, link, no_content, with_links, Call};
 use super::state::{group_json, now_timestamp, user_view, DocumentWith, GroupType, Org, User, UserLinks, UserStatus};
-use crate::scim::{CompareOp, EvalOptions, Filter};
+use crate::scim::{CompareOp, EvalOptions, Filter, ScimValue};
 
 /// Most group ids accepted when creating a user.
 const MAX_CREATE_GROUP_IDS: usize = 20;
@@ -51,9 +51,12 @@ pub(crate) fn insert_user(
         type_id: type_id.to_owned(),
         realm_id: org.realm_id.clone(),
         document: Value::Null,
+        index_delay: org.search_delay,
+        earlier: Vec::new(),
     };
     user.refresh();
     org.logins.insert(fold_login(user.login()), id.clone());
+    org.by_created.insert((user.created.clone(), id.clone()));
     org.users.insert(id.clone(), user);
     org.touch_everyone(now);
     id
@@ -664,25 +667,29 @@ pub(crate) fn page_links(call: &Call, path: &str, next: Option<Cursor>, limit: u
     links
 }
 
-/// One page of items from an id-ordered map (or a sorted list), and the cursor of the next.
 /// One page of a listing over resources keyed by id. Sorted by `sort` (attribute, descending),
 /// pages are positions (offset cursors); unsorted, they follow id order (after-id cursors), which
-/// keeps pages stable while resources are created. A cursor of the other kind is refused.
-pub(crate) fn listing_page<'a, T>(
-    items: &'a std::collections::BTreeMap<String, T>,
+/// keeps pages stable while resources are created or removed. A cursor of the other kind is
+/// refused.
+pub(crate) fn listing_page<'a, K, T>(
+    items: &'a std::collections::BTreeMap<K, T>,
     cursor: Option<Cursor>,
     sort: Option<(&str, bool)>,
     limit: usize,
     keep: impl Fn(&T) -> bool,
     sort_value: impl Fn(&T, &str) -> (bool, String),
-) -> Result<(Vec<&'a T>, Option<Cursor>), ApiError> {
+) -> Result<(Vec<&'a T>, Option<Cursor>), ApiError>
+where
+    K: std::borrow::Borrow<str> + Ord,
+{
     if let Some((attribute, descending)) = sort {
         if matches!(cursor, Some(Cursor::AfterId(_))) {
             return Err(ApiError::invalid_cursor());
         }
         let cursor = cursor.unwrap_or(Cursor::Offset(0));
-        let mut sorted: Vec<(&String, &T)> = items.iter().filter(|(_, item)| keep(item)).collect();
-        sorted.sort_by_cached_key(|(id, item)| (sort_value(item, attribute), (*id).clone()));
+        let mut sorted: Vec<(&str, &T)> =
+            items.iter().filter(|(_, item)| keep(item)).map(|(id, item)| (id.borrow(), item)).collect();
+        sorted.sort_by_cached_key(|(id, item)| (sort_value(item, attribute), *id));
         if descending {
             sorted.reverse();
         }
@@ -692,27 +699,26 @@ pub(crate) fn listing_page<'a, T>(
         return Err(ApiError::invalid_cursor());
     }
     let range = match &cursor {
-        Some(Cursor::AfterId(after)) => items.range::<String, _>((Bound::Excluded(after), Bound::Unbounded)),
-        _ => items.range::<String, _>(..),
+        Some(Cursor::AfterId(after)) => items.range::<str, _>((Bound::Excluded(after.as_str()), Bound::Unbounded)),
+        _ => items.range::<str, _>(..),
     };
-    Ok(select_page(range, cursor.as_ref(), limit, keep))
+    Ok(select_page(range.map(|(id, item)| (id.borrow(), item)), cursor.as_ref(), limit, |item: &&T| keep(item)))
 }
 
-pub(crate) fn select_page<'a, T>(
-    items: impl Iterator<Item = (&'a String, &'a T)>,
+/// The first `limit` items `keep` accepts (after an offset cursor's position), and the cursor of
+/// the next page when more remain.
+pub(crate) fn select_page<'a, V>(
+    items: impl Iterator<Item = (&'a str, V)>,
     cursor: Option<&Cursor>,
     limit: usize,
-    keep: impl Fn(&T) -> bool,
-) -> (Vec<&'a T>, Option<Cursor>)
-where
-    T: 'a,
-{
+    keep: impl Fn(&V) -> bool,
+) -> (Vec<V>, Option<Cursor>) {
     let skip = match cursor {
         Some(Cursor::Offset(offset)) => *offset,
         _ => 0,
     };
     let mut page = Vec::with_capacity(limit.min(256));
-    let mut last_id: Option<&String> = None;
+    let mut last_id: Option<&str> = None;
     let mut position = skip;
     let mut more = false;
     for (id, item) in items.filter(|(_, item)| keep(item)).skip(skip) {
@@ -727,9 +733,48 @@ where
     let next = match (more, cursor) {
         (false, _) => None,
         (true, Some(Cursor::Offset(_))) => Some(Cursor::Offset(position)),
-        (true, _) => last_id.map(|id| Cursor::AfterId(id.clone())),
+        (true, _) => last_id.map(|id| Cursor::AfterId(id.to_owned())),
     };
     (page, next)
+}
+
+/// The range of `created` a search is confined to, when it is an `and` of terms one or more of
+/// which compare `created` with a timestamp: `(lowest, highest)`, both inclusive and in the form
+/// the org writes timestamps. The users to consider are then read from [`Org::by_created`]
+/// rather than all of them (the whole search is still evaluated on each).
+fn created_range(filter: &Filter) -> Option<(Option<String>, Option<String>)> {
+    let mut terms = vec![filter];
+    let (mut lowest, mut highest): (Option<String>, Option<String>) = (None, None);
+    let mut confined = false;
+    while let Some(term) = terms.pop() {
+        match term {
+            Filter::And(left, right) => terms.extend([left.as_ref(), right.as_ref()]),
+            Filter::Compare { attribute, op, value: ScimValue::String(text) } if attribute == "created" => {
+                let Some(at) = canonical_timestamp(text) else { continue };
+                let (raises_lowest, lowers_highest) = match op {
+                    CompareOp::Gt | CompareOp::Ge => (true, false),
+                    CompareOp::Lt | CompareOp::Le => (false, true),
+                    CompareOp::Eq => (true, true),
+                    _ => (false, false),
+                };
+                if raises_lowest && lowest.as_ref().is_none_or(|current| at > *current) {
+                    lowest = Some(at.clone());
+                }
+                if lowers_highest && highest.as_ref().is_none_or(|current| at < *current) {
+                    highest = Some(at);
+                }
+                confined |= raises_lowest || lowers_highest;
+            }
+            _ => {}
+        }
+    }
+    confined.then_some((lowest, highest))
+}
+
+/// A timestamp as the org writes them (`2025-09-29T03:49:50.123Z`, UTC, milliseconds).
+fn canonical_timestamp(text: &str) -> Option<String> {
+    let at = chrono::DateTime::parse_from_rfc3339(text).ok()?.with_timezone(&chrono::Utc);
+    Some(at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
 }
 
 /// `GET /api/v1/users` with `q`, `filter`, `search`, `limit`, `after`, `sortBy`, `sortOrder`.
@@ -780,20 +825,98 @@ pub(crate) fn list_users(call: &Call) -> Result<Response, ApiError> {
         Selection { filter: None, case_insensitive: false, sort_by: None, descending: false }
     };
     let options = EvalOptions { case_insensitive_values: selection.case_insensitive };
+    let org = call.shared.read_org();
+    let sort = selection.sort_by.as_deref().map(|attribute| (attribute, selection.descending));
+    let base = call.base();
+    if let Some(filter) = &selection.filter {
+        // Okta answers `search` and `filter` from an index that trails writes.
+        let cutoff = std::time::Instant::now().checked_sub(org.search_delay);
+        let recent_writes = !org.search_delay.is_zero() && call.shared.written_within(org.search_delay);
+        if let Some(cutoff) = cutoff.filter(|cutoff| recent_writes && !org.index_is_current(*cutoff)) {
+            let indexed: std::collections::BTreeMap<&str, (&User, &Value)> = org.indexed_users(cutoff);
+            let (page, next) = listing_page(
+                &indexed,
+                cursor,
+                sort,
+                limit,
+                |(_, document)| filter.matches(document, &options),
+                |(_, document), attribute| sort_key(value_at(document, attribute)),
+            )?;
+            let views = page
+                .into_iter()
+                .map(|(user, document)| DocumentWith {
+                    document,
+                    extra: vec![("_links", super::state::user_links(user, base, UserLinks::SelfOnly))],
+                })
+                .collect();
+            return Ok(finish_listing(call, path, views, next, limit));
+        }
+        let by_created = call.query.get("search").is_some() && sort.is_none_or(|(attribute, _)| attribute == "created");
+        if let Some(range) = created_range(filter).filter(|_| by_created) {
+            let keep = |user: &&User| filter.matches(&user.document, &options);
+            let (page, next) = created_page(&org, &range, cursor, sort, limit, keep)?;
+            let views = page.into_iter().map(|user| user_view(user, base, UserLinks::SelfOnly)).collect();
+            return Ok(finish_listing(call, path, views, next, limit));
+        }
+    }
     let keep = |user: &User| match &selection.filter {
         Some(filter) => filter.matches(&user.document, &options),
         None => user.status != UserStatus::Deprovisioned,
     };
-
-    let org = call.shared.read_org();
-    let sort = selection.sort_by.as_deref().map(|attribute| (attribute, selection.descending));
     let (page, next) = listing_page(&org.users, cursor, sort, limit, keep, |user, attribute| {
         sort_key(value_at(&user.document, attribute))
     })?;
-    let views: Vec<DocumentWith> =
-        page.into_iter().map(|user| user_view(user, call.base(), UserLinks::SelfOnly)).collect();
+    let views: Vec<DocumentWith> = page.into_iter().map(|user| user_view(user, base, UserLinks::SelfOnly)).collect();
+    Ok(finish_listing(call, path, views, next, limit))
+}
+
+/// The listing's response: the page as JSON and its `Link` header.
+fn finish_listing(call: &Call, path: &str, views: Vec<DocumentWith>, next: Option<Cursor>, limit: usize) -> Response {
     let response = json_response(StatusCode::OK, &views);
     drop(views);
-    drop(org);
-    Ok(with_links(response, &page_links(call, path, next, limit)))
+    with_links(response, &page_links(call, path, next, limit))
+}
+
+/// A page of a search confined to a range of `created`, read from [`Org::by_created`]: in
+/// `(created, id)` order when sorted by `created` (Okta orders equal values by id), else in id
+/// order like any unsorted listing.
+fn created_page<'a>(
+    org: &'a Org,
+    (lowest, highest): &(Option<String>, Option<String>),
+    cursor: Option<Cursor>,
+    sort: Option<(&str, bool)>,
+    limit: usize,
+    keep: impl Fn(&&'a User) -> bool,
+) -> Result<(Vec<&'a User>, Option<Cursor>), ApiError> {
+    let start = match lowest {
+        Some(lowest) => Bound::Included((lowest.clone(), String::new())),
+        None => Bound::Unbounded,
+    };
+    let in_range = org
+        .by_created
+        .range((start, Bound::Unbounded))
+        .take_while(|(created, _)| highest.as_ref().is_none_or(|highest| created <= highest))
+        .filter_map(|(_, id)| org.users.get(id));
+    match sort {
+        Some((_, descending)) => {
+            if matches!(cursor, Some(Cursor::AfterId(_))) {
+                return Err(ApiError::invalid_cursor());
+            }
+            let cursor = cursor.unwrap_or(Cursor::Offset(0));
+            let users = in_range.map(|user| (user.id.as_str(), user));
+            if descending {
+                let mut all: Vec<(&str, &User)> = users.collect();
+                all.reverse();
+                Ok(select_page(all.into_iter(), Some(&cursor), limit, &keep))
+            } else {
+                Ok(select_page(users, Some(&cursor), limit, &keep))
+            }
+        }
+        None => {
+            let by_id: std::collections::BTreeMap<&str, &User> =
+                in_range.filter(|user| keep(user)).map(|user| (user.id.as_str(), user)).collect();
+            let (page, next) = listing_page(&by_id, cursor, None, limit, |_| true, |_, _| (false, String::new()))?;
+            Ok((page.into_iter().copied().collect(), next))
+        }
+    }
 }

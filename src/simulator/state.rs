@@ -3,6 +3,7 @@
 //! and the state-file format.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
@@ -79,9 +80,26 @@ pub(crate) struct User {
     /// evaluated against it and responses are serialized from it without copying.
     #[serde(skip)]
     pub document: Value,
+    /// How far the org's search index trails writes ([`Org::search_delay`]); zero keeps no
+    /// earlier documents.
+    #[serde(skip)]
+    pub index_delay: Duration,
+    /// The documents this user had before its writes of the last `index_delay`, each with the
+    /// time it was replaced (`Null`: the user did not exist yet), oldest first.
+    #[serde(skip)]
+    pub earlier: Vec<(Instant, Value)>,
 }
 
 impl User {
+    /// What the search index holds for this user at `cutoff` (writes before it are indexed,
+    /// later ones not yet): `None` when the user was created after it.
+    pub(crate) fn indexed_at(&self, cutoff: Instant) -> Option<&Value> {
+        match self.earlier.iter().find(|(replaced, _)| *replaced > cutoff) {
+            Some((_, before)) => (!before.is_null()).then_some(before),
+            None => Some(&self.document),
+        }
+    }
+
     /// Rebuilds [`User::document`]; call after every change.
     pub(crate) fn refresh(&mut self) {
         let mut credentials = Map::new();
@@ -93,7 +111,7 @@ impl User {
         credentials.insert("provider".into(), json!({ "type": self.provider, "name": self.provider }));
         // Okta leaves `transitioningToStatus` out unless a transition is in progress, which
         // never happens here: every lifecycle operation completes synchronously.
-        self.document = json!({
+        let document = json!({
             "id": self.id,
             "status": self.status.as_str(),
             "created": self.created,
@@ -109,6 +127,13 @@ impl User {
             "profile": self.profile,
             "credentials": credentials,
         });
+        let before = std::mem::replace(&mut self.document, document);
+        if !self.index_delay.is_zero() {
+            let now = Instant::now();
+            let delay = self.index_delay;
+            self.earlier.retain(|(replaced, _)| now.duration_since(*replaced) < delay);
+            self.earlier.push((now, before));
+        }
     }
 
     /// Records a write: new `lastUpdated`, new version (and so a new ETag).
@@ -219,6 +244,13 @@ pub(crate) struct Org {
     pub rng: fastrand::Rng,
     /// The System Log: an event for every change made through the API.
     pub log: SystemLog,
+    /// `(created, id)` of every user: the index a search on a range of `created` is served from.
+    pub by_created: BTreeSet<(String, String)>,
+    /// How far the search index (`search`, `filter` and `q` on users) trails writes.
+    pub search_delay: Duration,
+    /// Users removed within the last `search_delay`, with the time they went: the index still
+    /// holds them.
+    pub removed: Vec<(Instant, User)>,
 }
 
 /// A user type (`/api/v1/meta/types/user`).
@@ -327,6 +359,9 @@ impl Org {
             sequence,
             rng,
             log: SystemLog::default(),
+            by_created: BTreeSet::new(),
+            search_delay: Duration::ZERO,
+            removed: Vec::new(),
         };
         org.insert_default_type(&user_type_id, &now);
         let everyone =
@@ -434,6 +469,7 @@ impl Org {
         self.roles.remove(user_id);
         if let Some(user) = self.users.remove(user_id) {
             self.logins.remove(&fold_login(user.login()));
+            self.by_created.remove(&(user.created.clone(), user.id.clone()));
             let now = now_timestamp();
             for group_id in &user.groups {
                 if let Some(group) = self.groups.get_mut(group_id) {
@@ -442,7 +478,38 @@ impl Org {
                 }
             }
             self.touch_everyone(&now);
+            if !self.search_delay.is_zero() {
+                let at = Instant::now();
+                let delay = self.search_delay;
+                self.removed.retain(|(removed, _)| at.duration_since(*removed) < delay);
+                self.removed.push((at, user));
+            }
         }
+    }
+
+    /// Makes the search index trail writes by `delay` from now on.
+    pub(crate) fn set_search_delay(&mut self, delay: Duration) {
+        self.search_delay = delay;
+        for user in self.users.values_mut() {
+            user.index_delay = delay;
+        }
+    }
+
+    /// Whether the search index at `cutoff` holds every user as it is now (no write since).
+    pub(crate) fn index_is_current(&self, cutoff: Instant) -> bool {
+        self.removed.iter().all(|(at, _)| *at <= cutoff)
+            && self.users.values().all(|user| user.earlier.last().is_none_or(|(at, _)| *at <= cutoff))
+    }
+
+    /// Every user the search index holds at `cutoff`, by id, as it holds them: current users
+    /// written before it, and users removed after it.
+    pub(crate) fn indexed_users(&self, cutoff: Instant) -> BTreeMap<&str, (&User, &Value)> {
+        let removed = self.removed.iter().filter(|(at, _)| *at > cutoff).map(|(_, user)| user);
+        self.users
+            .values()
+            .chain(removed)
+            .filter_map(|user| user.indexed_at(cutoff).map(|document| (user.id.as_str(), (user, document))))
+            .collect()
     }
 
     /// Removes a group, its memberships, its role assignments, and the group from the targets
@@ -519,6 +586,9 @@ impl Org {
             sequence: persisted.sequence,
             rng,
             log: SystemLog::from_events(persisted.events),
+            by_created: BTreeSet::new(),
+            search_delay: Duration::ZERO,
+            removed: Vec::new(),
         };
         if !org.user_types.contains_key(&org.user_type_id) {
             let id = org.user_type_id.clone();
@@ -537,6 +607,7 @@ impl Org {
             }
             user.refresh();
             org.logins.insert(fold_login(user.login()), user.id.clone());
+            org.by_created.insert((user.created.clone(), user.id.clone()));
             org.users.insert(user.id.clone(), user);
         }
         let (users, groups) = (&org.users, &org.groups);
