@@ -113,6 +113,19 @@ def _okl_b2_list(job: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": seconds, "items": count, "rss_after_import_kib": after_import}
 
 
+def _okl_b2_list_partitioned(job: dict[str, Any]) -> dict[str, Any]:
+    from okta_lifecycle import OktaClient
+
+    with OktaClient(job["url"], api_token=job["api_token"], page_size=job["page_size"]) as client:
+        after_import = _rss_kib()
+        started = time.perf_counter()
+        count = 0
+        for user in client.users.list_partitioned(limit=job["page_size"]):
+            count += user.id is not None
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "items": count, "rss_after_import_kib": after_import}
+
+
 def _okl_b3_get(job: dict[str, Any]) -> dict[str, Any]:
     from okta_lifecycle import OktaClient
 
@@ -302,6 +315,7 @@ JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "B1/sdk-sequential": lambda job: _sdk_b1(job, concurrent=False),
     "B1/sdk-gather": lambda job: _sdk_b1(job, concurrent=True),
     "B2/okta-lifecycle": _okl_b2_list,
+    "B2/okta-lifecycle-partitioned": _okl_b2_list_partitioned,
     "B2/sdk": _sdk_b2_list,
     "B3/okta-lifecycle": _okl_b3_get,
     "B3/okta-lifecycle-async": _okl_b3_get_async,

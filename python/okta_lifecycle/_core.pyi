@@ -23,6 +23,8 @@ from okta_lifecycle.types import (
     LogEvent,
     LogParty,
     Outcome,
+    PartitionReport,
+    PlanRead,
     PlanSummary,
     RecordIssue,
     RoleAssignment,
@@ -61,6 +63,7 @@ __all__ = [
     "Policy",
     "Plan",
     "Report",
+    "PartitionedUsers",
     "UserPages",
     "GroupPages",
     "IdentityChanges",
@@ -242,6 +245,11 @@ class Plan:
     def summary(self) -> PlanSummary:
         """Counts of the changes by kind."""
     @property
+    def read(self) -> PlanRead | None:
+        """How the org was read, when ``plan(..., incremental=True)`` was asked for: ``mode``
+        ("incremental" or "full"), the ``reason`` for a full read, the users read and deleted, the
+        groups whose members were read, and the watermark it read from."""
+    @property
     def blocked(self) -> list[str]:
         """Why the policy's safety limits block the plan (empty: not blocked)."""
     @property
@@ -361,6 +369,19 @@ class UserPages:
     def __anext__(self) -> Awaitable[User]: ...
 
 @final
+class PartitionedUsers:
+    """The users a partitioned read found, in id order: iterate it once (each user is decoded as it is
+    reached; the org is held as Okta's JSON text), ``len()`` counts them."""
+
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> User: ...
+    @property
+    def report(self) -> PartitionReport:
+        """What the read did: pages, ranges, crowded milliseconds, users caught up, and the catch-up's
+        lower bound on ``lastUpdated``."""
+
+@final
 class GroupPages:
     """A lazy listing of groups, one page in memory at a time: iterate it, or ``async for`` over it."""
 
@@ -460,6 +481,10 @@ class Users:
         limit: int | None = None,
     ) -> UserPages:
         """List users lazily (use at most one of search, filter and q; ``limit`` is the page size)."""
+    def list_partitioned(self, *, chains: int = 8, settle: float = 2.0, limit: int | None = None) -> PartitionedUsers:
+        """Every user (DEPROVISIONED included), read as ``chains`` searches over ranges of ``created`` side
+        by side, then caught up with the users changed meanwhile after ``settle`` seconds for Okta's
+        search index: each user once, in the newest version read, in id order."""
     def groups(self, user: _UserRef) -> GroupPages:
         """The groups a user belongs to, Everyone included."""
     def get_with_etag(self, id_or_login: str) -> tuple[User, str | None]:
@@ -723,10 +748,12 @@ class OktaClient:
         """The journal's record of a user (by login or id) in this client's org, oldest first."""
     def snapshots(self, user: str) -> list[UserSnapshot]:
         """The profile and memberships recorded before each deprovision of a user."""
-    def plan(self, policy: Policy, records: _Records) -> Plan:
+    def plan(self, policy: Policy, records: _Records, *, incremental: bool = False) -> Plan:
         """Read the org and plan ``policy`` for ``records`` (a list of dicts or a .csv/.jsonl path).
         Nothing is written to Okta; the plan is recorded in the journal, which is what lets it be
-        applied."""
+        applied. With ``incremental=True`` a plan over the whole org reads only what changed in
+        Okta since the journal's last read of it, or the whole org when it cannot (``Plan.read``
+        says which, and why)."""
     def drift(
         self, *, since: datetime.datetime, until: datetime.datetime | None = None, everything: bool = False
     ) -> list[DriftEvent]:
@@ -824,6 +851,12 @@ class AsyncUsers:
         limit: int | None = None,
     ) -> UserPages:
         """List users lazily (use at most one of search, filter and q); ``async for`` over the result."""
+    def list_partitioned(
+        self, *, chains: int = 8, settle: float = 2.0, limit: int | None = None
+    ) -> Awaitable[PartitionedUsers]:
+        """Every user (DEPROVISIONED included), read as ``chains`` searches over ranges of ``created`` side
+        by side, then caught up with the users changed meanwhile after ``settle`` seconds for Okta's
+        search index: each user once, in the newest version read, in id order."""
     def groups(self, user: _UserRef) -> GroupPages:
         """The groups a user belongs to, Everyone included; ``async for`` over the result."""
     def get_with_etag(self, id_or_login: str) -> Awaitable[tuple[User, str | None]]:
@@ -1081,10 +1114,12 @@ class AsyncOktaClient:
         """The journal's record of a user (by login or id), oldest first (not awaitable)."""
     def snapshots(self, user: str) -> list[UserSnapshot]:
         """The profile and memberships recorded before each deprovision of a user (not awaitable)."""
-    def plan(self, policy: Policy, records: _Records) -> Awaitable[Plan]:
+    def plan(self, policy: Policy, records: _Records, *, incremental: bool = False) -> Awaitable[Plan]:
         """Read the org and plan ``policy`` for ``records`` (a list of dicts or a .csv/.jsonl path).
         Nothing is written to Okta; the plan is recorded in the journal, which is what lets it be
-        applied."""
+        applied. With ``incremental=True`` a plan over the whole org reads only what changed in
+        Okta since the journal's last read of it, or the whole org when it cannot (``Plan.read``
+        says which, and why)."""
     def drift(
         self, *, since: datetime.datetime, until: datetime.datetime | None = None, everything: bool = False
     ) -> Awaitable[list[DriftEvent]]:
@@ -1147,6 +1182,7 @@ class OktaSimulator:
         port: int = 0,
         rate_limit_window_seconds: float = 60.0,
         log_delay_seconds: float = 0.3,
+        search_delay_seconds: float = 0.0,
     ) -> Self: ...
     @property
     def url(self) -> str:

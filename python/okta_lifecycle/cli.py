@@ -91,9 +91,14 @@ def _parser() -> argparse.ArgumentParser:
             help="if another applier owns the run, wait this long for it (default: refuse at once)",
         )
 
+    incremental_help = (
+        "read only what changed in Okta since the journal's last read of the org (the whole org when it cannot, "
+        "saying why)"
+    )
     command = commands.add_parser("plan", help="show what a policy would change (recorded in the journal)")
     command.add_argument("--policy", required=True, help="the policy file (TOML)")
     command.add_argument("--source", required=True, help="the identity records (.csv or .jsonl)")
+    command.add_argument("--incremental", action="store_true", help=incremental_help)
     target(command)
 
     command = commands.add_parser(
@@ -105,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     command.add_argument("--policy", help="the policy file (TOML)")
     command.add_argument("--source", help="the identity records (.csv or .jsonl)")
     command.add_argument("--plan", help="a plan saved with `plan --json` (instead of --policy and --source)")
+    command.add_argument("--incremental", action="store_true", help=incremental_help)
     target(command)
     applying(command)
 
@@ -341,7 +347,7 @@ def _report_exit(report: Report) -> int:
 def command_plan(arguments: argparse.Namespace) -> int:
     policy, source = _policy(arguments.policy), _records(arguments.source)
     with _client(arguments) as client:
-        plan = client.plan(policy, source)
+        plan = client.plan(policy, source, incremental=arguments.incremental)
     if arguments.json:
         sys.stdout.write(plan.to_json() + "\n")
     else:
@@ -370,7 +376,7 @@ def command_apply(arguments: argparse.Namespace) -> int:
         if unfinished:
             sys.stderr.write(f"resuming run {unfinished}: an earlier apply of this policy and source did not finish\n")
             return _confirm_and_apply(client, client.recorded_plan(unfinished), arguments, resumed=True)
-        plan = client.plan(policy, source)
+        plan = client.plan(policy, source, incremental=arguments.incremental)
         return _confirm_and_apply(client, plan, arguments, resumed=False)
 
 

@@ -29,6 +29,8 @@ __all__ = [
     "LogParty",
     "LogTarget",
     "Outcome",
+    "PartitionReport",
+    "PlanRead",
     "PlanSummary",
     "RecordIssue",
     "RoleAssignment",
@@ -224,6 +226,32 @@ class GovernorStats(TypedDict):
     throttled_ms: int
     concurrency_limited: int
     concurrency_cap: int
+
+
+class _PlanReadMaybe(TypedDict, total=False):
+    reason: str
+    changed_since: str
+
+
+class PlanRead(_PlanReadMaybe):
+    """How a plan read the org (``Plan.read``, with ``plan(..., incremental=True)``): ``reason`` says
+    why the whole org was read, ``changed_since`` the watermark an incremental read started from."""
+
+    mode: Literal["incremental", "full"]
+    users_read: int
+    users_deleted: int
+    groups_read: int
+    groups_patched: int
+
+
+class PartitionReport(TypedDict):
+    """What a partitioned read of every user did (``PartitionedUsers.report``)."""
+
+    pages: int
+    ranges: int
+    crowded: int
+    caught_up: int
+    changed_since: str
 
 
 class SimulatorRequest(TypedDict):

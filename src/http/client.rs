@@ -52,6 +52,8 @@ pub struct ApiResponse {
     pub next_refused: Option<String>,
     /// The `X-Okta-Request-Id` header.
     pub request_id: Option<String>,
+    /// The `Date` header: Okta's clock when it answered, to the second (rounded down).
+    pub date: Option<SystemTime>,
 }
 
 impl ApiResponse {
@@ -444,6 +446,7 @@ impl OktaClient {
                             next,
                             next_refused,
                             request_id,
+                            date: date_header(&headers),
                         });
                     }
                     let mut api = OktaApiError::from_body(status, &bytes, request_id, method, &path);
@@ -629,6 +632,7 @@ mod tests {
             next: None,
             next_refused: None,
             request_id: None,
+            date: None,
         };
         assert_eq!(response.json("/p").unwrap(), serde_json::json!({}));
     }

@@ -55,7 +55,7 @@ pub struct ItemStream<T> {
 }
 
 /// A page: its elements, decoded where it was fetched, and the response (for its links).
-type PageResult<T> = Result<(Vec<std::result::Result<T, String>>, crate::http::ApiResponse)>;
+pub(crate) type PageResult<T> = Result<(Vec<std::result::Result<T, String>>, crate::http::ApiResponse)>;
 
 /// A page being fetched (and decoded) in the background; aborted when dropped.
 struct Prefetch<T>(tokio::task::JoinHandle<PageResult<T>>);
@@ -175,7 +175,7 @@ impl<T: Resource> ItemStream<T> {
 }
 
 /// Fetches a page and decodes it, off the caller's task when it is prefetched.
-async fn fetch_page<T: Resource>(client: &OktaClient, request: &ApiRequest) -> PageResult<T> {
+pub(crate) async fn fetch_page<T: Resource>(client: &OktaClient, request: &ApiRequest) -> PageResult<T> {
     let response = client.send(request).await?;
     if response.body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::Decode { path: request.url.path().to_owned(), message: NOT_AN_ARRAY.into() });

@@ -18,6 +18,7 @@
 //! refused. One applier owns a run at a time through a lease ([`Journal::acquire_lease`]), and
 //! every change is claimed with a compare-and-set ([`Journal::claim`]) before it is sent.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -162,6 +163,32 @@ pub struct Restorable {
     pub roles: Vec<SnapshotRole>,
 }
 
+/// What a mirror of an org (the users, and the members of the groups that matter, as the
+/// journal last read them) was read under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorHead {
+    /// Okta's clock, less the settle delay, when the read that brought it up to date began: the
+    /// next read asks for what changed from then on (RFC 3339).
+    pub read_from: String,
+    /// A digest of what a plan reads of each user (its attributes and match attribute).
+    pub reads: String,
+    /// A digest of the org's user schema.
+    pub schema: String,
+}
+
+/// A change to a mirror (see [`Journal::save_mirror`]).
+#[derive(Debug, Clone, Default)]
+pub struct MirrorUpdate {
+    /// Forget every user and member first (a full read).
+    pub replace: bool,
+    /// Users read (each replaces the mirror's).
+    pub users: Vec<crate::lifecycle::state::UserState>,
+    /// Users deleted from the org.
+    pub removed: Vec<String>,
+    /// Members read: group id, its `lastMembershipUpdated`, member ids.
+    pub members: Vec<(String, String, Vec<String>)>,
+}
+
 /// The journal database.
 #[derive(Debug)]
 pub struct Journal {
@@ -195,7 +222,7 @@ pub fn off_runtime<R>(call: impl FnOnce() -> R) -> R {
 
 /// The journal's schema version (`PRAGMA user_version`). Version 0 is the schema of release
 /// 0.1; each later version adds to it through [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The schema of release 0.1 (version 0), created as it was so that old and new journals go
 /// through the same migrations.
@@ -262,7 +289,18 @@ fn org_key(org_url: &str) -> String {
 pub const APPLICATION_ID: i64 = 0x4F4B_4C4A;
 
 /// The tables a journal of any schema version may hold (besides SQLite's own).
-const JOURNAL_TABLES: &[&str] = &["runs", "changes", "snapshots", "identities", "watermarks", "requests"];
+const JOURNAL_TABLES: &[&str] = &[
+    "runs",
+    "changes",
+    "snapshots",
+    "identities",
+    "watermarks",
+    "requests",
+    "mirrors",
+    "mirror_users",
+    "mirror_members",
+    "run_plans",
+];
 
 /// Refuses, without changing it, a non-empty file that is not an okta-lifecycle journal: one
 /// that is not SQLite, one marked by another application, or one whose tables are not a
@@ -358,6 +396,34 @@ CREATE TABLE IF NOT EXISTS requests (
 CREATE INDEX IF NOT EXISTS requests_by_change ON requests(run_id, seq);
 CREATE INDEX IF NOT EXISTS requests_by_request_id ON requests(request_id);
 PRAGMA application_id = 1330334794;
+",
+    "
+CREATE TABLE IF NOT EXISTS mirrors (
+    org TEXT PRIMARY KEY,
+    read_from TEXT NOT NULL,
+    reads TEXT NOT NULL,
+    schema TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mirror_users (
+    org TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (org, user_id)
+);
+CREATE TABLE IF NOT EXISTS mirror_members (
+    org TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    last_membership_updated TEXT NOT NULL,
+    members TEXT NOT NULL,
+    PRIMARY KEY (org, group_id)
+);
+CREATE TABLE IF NOT EXISTS run_plans (
+    run_id TEXT PRIMARY KEY,
+    plan TEXT NOT NULL
+);
+INSERT OR IGNORE INTO run_plans (run_id, plan) SELECT run_id, plan FROM runs WHERE plan IS NOT NULL;
+UPDATE runs SET plan = NULL WHERE plan IS NOT NULL;
 ",
 ];
 
@@ -765,15 +831,14 @@ impl Journal {
         let transaction = connection.transaction().map_err(journal_error)?;
         let inserted = transaction
             .execute(
-                "INSERT OR IGNORE INTO runs (run_id, policy, org_url, planned_at, status, summary, plan, digest, safety, records, source_digest)
-                 VALUES (?1, ?2, ?3, ?4, 'planned', ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT OR IGNORE INTO runs (run_id, policy, org_url, planned_at, status, summary, digest, safety, records, source_digest)
+                 VALUES (?1, ?2, ?3, ?4, 'planned', ?5, ?6, ?7, ?8, ?9)",
                 params![
                     plan.run_id,
                     plan.policy,
                     plan.org_url,
                     plan.created_at,
                     summary,
-                    plan_json,
                     plan_digest(plan),
                     safety_json,
                     records as i64,
@@ -784,6 +849,11 @@ impl Journal {
         if inserted != 1 {
             return Err(Error::Journal(format!("run {} is already recorded", plan.run_id)));
         }
+        // The plan's JSON has a table of its own: in the run's row it would sit before the lease
+        // columns, which every claim reads, and SQLite would walk all of it to reach them.
+        transaction
+            .execute("INSERT INTO run_plans (run_id, plan) VALUES (?1, ?2)", params![plan.run_id, plan_json])
+            .map_err(journal_error)?;
         {
             let mut insert = transaction
                 .prepare("INSERT INTO changes (run_id, seq, action, operation, identity, login, user_id, status, detail, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'planned', ?8, ?9)")
@@ -816,7 +886,8 @@ impl Journal {
         let row: Option<Row> = self
             .connection()
             .query_row(
-                "SELECT org_url, digest, safety, records, plan FROM runs WHERE run_id = ?1",
+                "SELECT r.org_url, r.digest, r.safety, r.records, coalesce(p.plan, r.plan)
+                 FROM runs r LEFT JOIN run_plans p ON p.run_id = r.run_id WHERE r.run_id = ?1",
                 params![run_id],
                 |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
             )
@@ -1579,6 +1650,111 @@ impl Journal {
             )
             .map_err(journal_error)?;
         Ok(())
+    }
+
+    /// What the mirror of `org_url` was read under, if the journal keeps one.
+    pub fn mirror_head(&self, org_url: &str) -> Result<Option<MirrorHead>> {
+        self.connection()
+            .query_row(
+                "SELECT read_from, reads, schema FROM mirrors WHERE org = ?1",
+                params![org_key(org_url)],
+                |row| Ok(MirrorHead { read_from: row.get(0)?, reads: row.get(1)?, schema: row.get(2)? }),
+            )
+            .optional()
+            .map_err(journal_error)
+    }
+
+    /// The users of the mirror of `org_url`. A row that does not decode is an error: the mirror
+    /// is then not to be trusted, and [`Journal::save_mirror`] with `replace` starts it afresh.
+    pub fn mirror_users(&self, org_url: &str) -> Result<Vec<crate::lifecycle::state::UserState>> {
+        let connection = self.connection();
+        let mut statement =
+            connection.prepare("SELECT state FROM mirror_users WHERE org = ?1").map_err(journal_error)?;
+        let rows =
+            statement.query_map(params![org_key(org_url)], |row| row.get::<_, String>(0)).map_err(journal_error)?;
+        let mut users = Vec::new();
+        for row in rows {
+            let text = row.map_err(journal_error)?;
+            let state = serde_json::from_str(&text)
+                .ok()
+                .and_then(|value| crate::lifecycle::state::UserState::from_json(&value))
+                .ok_or_else(|| Error::Journal("a user of the mirror cannot be read".into()))?;
+            users.push(state);
+        }
+        Ok(users)
+    }
+
+    /// The members the mirror of `org_url` holds, by group id, with the group's
+    /// `lastMembershipUpdated` when they were read.
+    pub fn mirror_members(&self, org_url: &str) -> Result<HashMap<String, (String, Vec<String>)>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT group_id, last_membership_updated, members FROM mirror_members WHERE org = ?1")
+            .map_err(journal_error)?;
+        let rows = statement
+            .query_map(params![org_key(org_url)], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+            })
+            .map_err(journal_error)?;
+        let mut members = HashMap::new();
+        for row in rows {
+            let (group_id, updated, ids) = row.map_err(journal_error)?;
+            let ids: Vec<String> = serde_json::from_str(&ids)
+                .map_err(|_| Error::Journal(format!("the mirror's members of group {group_id} cannot be read")))?;
+            members.insert(group_id, (updated, ids));
+        }
+        Ok(members)
+    }
+
+    /// Brings the mirror of `org_url` up to date in one transaction: `head`, the users changed
+    /// (or, with `update.replace`, every user), the users deleted, and the members read.
+    pub fn save_mirror(&self, org_url: &str, head: &MirrorHead, update: &MirrorUpdate) -> Result<()> {
+        let org = org_key(org_url);
+        self.relaxed(|connection| {
+            let transaction = connection.transaction().map_err(journal_error)?;
+            if update.replace {
+                transaction.execute("DELETE FROM mirror_users WHERE org = ?1", params![org]).map_err(journal_error)?;
+                transaction
+                    .execute("DELETE FROM mirror_members WHERE org = ?1", params![org])
+                    .map_err(journal_error)?;
+            }
+            {
+                let mut upsert = transaction
+                    .prepare(
+                        "INSERT INTO mirror_users (org, user_id, state) VALUES (?1, ?2, ?3)
+                         ON CONFLICT(org, user_id) DO UPDATE SET state = excluded.state",
+                    )
+                    .map_err(journal_error)?;
+                for user in &update.users {
+                    upsert.execute(params![org, user.id, user.to_json().to_string()]).map_err(journal_error)?;
+                }
+                let mut remove = transaction
+                    .prepare("DELETE FROM mirror_users WHERE org = ?1 AND user_id = ?2")
+                    .map_err(journal_error)?;
+                for user_id in &update.removed {
+                    remove.execute(params![org, user_id]).map_err(journal_error)?;
+                }
+                let mut members = transaction
+                    .prepare(
+                        "INSERT INTO mirror_members (org, group_id, last_membership_updated, members) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(org, group_id) DO UPDATE SET last_membership_updated = excluded.last_membership_updated, members = excluded.members",
+                    )
+                    .map_err(journal_error)?;
+                for (group_id, updated, ids) in &update.members {
+                    let ids = serde_json::to_string(ids).map_err(|e| Error::Journal(e.to_string()))?;
+                    members.execute(params![org, group_id, updated, ids]).map_err(journal_error)?;
+                }
+            }
+            transaction
+                .execute(
+                    "INSERT INTO mirrors (org, read_from, reads, schema, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(org) DO UPDATE SET read_from = excluded.read_from, reads = excluded.reads,
+                     schema = excluded.schema, updated_at = excluded.updated_at",
+                    params![org, head.read_from, head.reads, head.schema, now()],
+                )
+                .map_err(journal_error)?;
+            transaction.commit().map_err(journal_error)
+        })
     }
 
     /// A named watermark (e.g. the last `lastUpdated` an incremental read reached).

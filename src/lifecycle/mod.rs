@@ -11,6 +11,7 @@ pub mod apply;
 pub mod direct;
 pub mod drift;
 pub mod effects;
+pub mod incremental;
 pub mod journal;
 pub mod plan;
 pub mod planner;

@@ -410,6 +410,9 @@ pub struct Plan {
     /// source finds its unfinished run by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_digest: Option<String>,
+    /// How the org was read, when an incremental read was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<crate::lifecycle::incremental::ReadInfo>,
 }
 
 /// The safety verdict of a list of changes: why `safety` blocks them (empty: it does not).
@@ -461,6 +464,17 @@ impl Plan {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "Plan {} for policy {:?} against {}", self.run_id, self.policy, self.org_url);
+        if let Some(read) = &self.read {
+            let _ = match (&read.reason, &read.changed_since) {
+                (Some(reason), _) => writeln!(out, "  read the whole org ({} users): {reason}", read.users_read),
+                (None, Some(since)) => writeln!(
+                    out,
+                    "  read what changed since {since}: {} users changed, {} deleted; members of {} groups read, of {} brought up to date from the System Log",
+                    read.users_read, read.users_deleted, read.groups_read, read.groups_patched
+                ),
+                (None, None) => writeln!(out, "  read the whole org ({} users)", read.users_read),
+            };
+        }
         let identities: BTreeSet<_> = self.changes.iter().filter_map(|c| c.identity.as_deref()).collect();
         let _ = writeln!(
             out,

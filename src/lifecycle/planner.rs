@@ -249,6 +249,36 @@ pub fn read_request(policy: &Policy, records: &[IdentityRecord], schema: Option<
 /// applied). The journal also gives the memberships to restore for reactivations. Nothing is
 /// written to Okta.
 pub async fn plan(client: &OktaClient, policy: &Policy, records: &[IdentityRecord], journal: &Journal) -> Result<Plan> {
+    plan_with(client, policy, records, journal, &PlanOptions::default()).await
+}
+
+/// How [`plan_with`] reads the org.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Read from the journal's mirror of the org and what changed in Okta since the last read
+    /// (see [`crate::lifecycle::incremental`]), when the plan reads the whole org; the plan's
+    /// `read` says how it read and, after a full read, why.
+    pub incremental: bool,
+    /// How long Okta's System Log may take to show an event: an incremental read reads the
+    /// members of a group whose membership moved more recently than this again, rather than
+    /// trusting the log for it. Default [`crate::lifecycle::apply::LOG_SETTLE`].
+    pub log_settle: std::time::Duration,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions { incremental: false, log_settle: crate::lifecycle::apply::LOG_SETTLE }
+    }
+}
+
+/// [`plan`], with options.
+pub async fn plan_with(
+    client: &OktaClient,
+    policy: &Policy,
+    records: &[IdentityRecord],
+    journal: &Journal,
+    options: &PlanOptions,
+) -> Result<Plan> {
     // The schema this client read last, while younger than `ClientConfig::schema_max_age`: a
     // loop of one-user actions reads it once. The client forgets it after Okta refuses a write
     // as invalid (400 E0000001) and after a schema change made through it.
@@ -261,12 +291,20 @@ pub async fn plan(client: &OktaClient, policy: &Policy, records: &[IdentityRecor
         schema = client.schema().user_schema().await?;
     }
     check_against_schema(policy, &schema)?;
-    let mut snapshot = state::read(client, &read_request(policy, records, Some(&schema))).await?;
+    let request = read_request(policy, records, Some(&schema));
+    let (mut snapshot, read) = if options.incremental && request.lookups.is_none() {
+        let (snapshot, read) =
+            crate::lifecycle::incremental::read(client, &request, journal, &schema, options.log_settle).await?;
+        (snapshot, Some(read))
+    } else {
+        (state::read(client, &request).await?, None)
+    };
     snapshot.set_schema(schema);
     let recorded = |user_id: &str, status_changed: Option<&str>| {
         off_runtime(|| journal.restorable(user_id, status_changed)).map_err(|e| e.to_string())
     };
-    let plan = plan_with_snapshot(policy, records, &snapshot, client.config().org_url.as_str(), &recorded);
+    let mut plan = plan_with_snapshot(policy, records, &snapshot, client.config().org_url.as_str(), &recorded);
+    plan.read = read;
     off_runtime(|| journal.record_plan(&plan, &policy.safety, records.len()))?;
     Ok(plan)
 }
@@ -562,6 +600,7 @@ pub fn plan_with_snapshot(
         summary,
         blocked,
         source_digest: Some(source_digest(policy, records)),
+        read: None,
     }
 }
 

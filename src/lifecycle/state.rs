@@ -29,6 +29,31 @@ pub struct UserState {
 }
 
 impl UserState {
+    /// The user as the journal's mirror keeps it (see [`UserState::from_json`]).
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "id": self.id,
+            "status": self.status.as_str(),
+            "login": self.login,
+            "email": self.email,
+            "profile": self.profile,
+            "statusChanged": self.status_changed,
+        })
+    }
+
+    /// A user kept by [`UserState::to_json`]; `None` for anything else.
+    pub fn from_json(value: &Value) -> Option<UserState> {
+        let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
+        Some(UserState {
+            id: text("id").filter(|id| !id.is_empty())?,
+            status: UserStatus::parse(&text("status")?),
+            login: text("login")?,
+            email: text("email")?,
+            profile: value.get("profile")?.as_object()?.clone(),
+            status_changed: text("statusChanged"),
+        })
+    }
+
     /// The planning view of a user, keeping only the profile attributes named in `keep`.
     pub fn from_user(user: &User, keep: &BTreeSet<String>) -> Self {
         UserState {
@@ -289,6 +314,22 @@ pub struct ReadRequest {
     pub match_on: String,
     /// For a plan over a few records: the users to look up instead of listing the whole org.
     pub lookups: Option<Lookups>,
+    /// How the whole org's users are read (without lookups).
+    pub users_read: UsersRead,
+}
+
+/// How a read of the whole org lists its users.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum UsersRead {
+    /// In ranges of `created` when the org's size and Okta's round trip say it is sooner,
+    /// otherwise as plain listings.
+    #[default]
+    Auto,
+    /// As plain listings: one cursor chain for the users Okta lists by default, one for
+    /// DEPROVISIONED users.
+    Plain,
+    /// In ranges of `created`, read side by side (see [`crate::okta::partitioned`]).
+    Ranges(crate::okta::PartitionedListing),
 }
 
 /// The users a plan over a few records can consult, looked up one by one: every user holding a
@@ -314,41 +355,64 @@ pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnaps
     if let Some(lookups) = &request.lookups {
         return read_targeted(client, request, lookups).await;
     }
-    let users = client.users();
     let keep = kept_attributes(request);
-    // Users are reduced to what planning needs as each page arrives, so memory holds one page
-    // of full users at a time, not the whole org.
-    let visible = users.list_as(&ListUsers::default())?;
-    let deprovisioned = users.list_as(&ListUsers {
-        filter: Some(Filter::eq("status", "DEPROVISIONED").to_string()),
-        ..Default::default()
-    })?;
     let groups = client.groups().list(&ListGroups::default())?;
-    let (visible, deprovisioned, groups) = futures_util::future::try_join3(
-        compact_users(visible, &keep),
-        compact_users(deprovisioned, &keep),
-        groups.try_collect::<Vec<_>>(),
-    )
-    .await?;
+    let users = read_users(client, &keep, &request.users_read);
+    let (users, groups) = futures_util::future::try_join(users, groups.try_collect::<Vec<_>>()).await?;
+    let snapshot = assemble(request, users, &groups);
+    Ok(complete(client, request, snapshot, &|_| None).await?.0)
+}
+
+/// A snapshot of `users` and `groups`, users in the order a plain listing gives them: those
+/// Okta lists by default, then DEPROVISIONED ones, each by id (so that every way of reading the
+/// org plans alike, down to the order candidates are named in).
+pub(crate) fn assemble(request: &ReadRequest, mut users: Vec<UserState>, groups: &[Group]) -> OrgSnapshot {
+    users.sort_by(|a, b| {
+        let gone = |user: &UserState| user.status == UserStatus::Deprovisioned;
+        (gone(a), &a.id).cmp(&(gone(b), &b.id))
+    });
     let mut snapshot = OrgSnapshot::indexing(&request.match_on);
-    snapshot.reserve_users(visible.len() + deprovisioned.len());
-    for user in visible.into_iter().chain(deprovisioned) {
+    snapshot.reserve_users(users.len());
+    for user in users {
         if snapshot.user(&user.id).is_none() {
             snapshot.insert_user(user);
         }
     }
-    for group in &groups {
+    for group in groups {
         snapshot.add_group(group);
     }
+    snapshot
+}
+
+/// Completes a snapshot of users and groups: the members of the groups that matter (taken from
+/// `known` where it has them, else read), the full memberships of the users that need them,
+/// and roles. Returns the snapshot and the members it read.
+pub(crate) async fn complete(
+    client: &OktaClient,
+    request: &ReadRequest,
+    mut snapshot: OrgSnapshot,
+    known: &(dyn Fn(&str) -> Option<Vec<String>> + Sync),
+) -> Result<(OrgSnapshot, Vec<(String, Vec<String>)>)> {
     let wanted = managed_group_ids(&snapshot, request);
-    let members: Vec<(String, Vec<String>)> = stream::iter(wanted)
+    let mut unknown = Vec::new();
+    for group_id in wanted {
+        match known(&group_id) {
+            Some(user_ids) => {
+                for user_id in user_ids {
+                    snapshot.add_membership(&user_id, &group_id);
+                }
+            }
+            None => unknown.push(group_id),
+        }
+    }
+    let read: Vec<(String, Vec<String>)> = stream::iter(unknown)
         .map(|group_id| member_ids(client.groups(), group_id))
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await?;
-    for (group_id, user_ids) in members {
+    for (group_id, user_ids) in &read {
         for user_id in user_ids {
-            snapshot.add_membership(&user_id, &group_id);
+            snapshot.add_membership(user_id, group_id);
         }
     }
     let leavers = ids_of(&snapshot, &request.full_membership_users, &request.match_on);
@@ -364,11 +428,117 @@ pub async fn read(client: &OktaClient, request: &ReadRequest) -> Result<OrgSnaps
         snapshot.mark_memberships_complete(&user_id);
     }
     read_roles(client, request, &mut snapshot).await?;
-    Ok(snapshot)
+    Ok((snapshot, read))
+}
+
+/// Reads every user, DEPROVISIONED included, reduced to what planning needs.
+///
+/// The plain listings (one chain for the users Okta lists by default, one for DEPROVISIONED
+/// users) start at once. Beside them, one request reads the size of the org (`Everyone`'s member
+/// count) and, by its round trip, how long a page takes. When a partitioned read (see
+/// [`crate::okta::partitioned`]) would be done sooner, after its settle delay, than the plain
+/// chain, the plain listings are dropped and the org is read in ranges instead. A count that
+/// cannot be read (a token that does not see `Everyone`) leaves the plain listings to finish.
+pub(crate) async fn read_users(
+    client: &OktaClient,
+    keep: &BTreeSet<String>,
+    how: &UsersRead,
+) -> Result<Vec<UserState>> {
+    let users = client.users();
+    if let UsersRead::Ranges(options) = how {
+        return read_ranges(client, keep, options).await;
+    }
+    // Users are reduced to what planning needs as each page arrives, so memory holds one page
+    // of full users at a time, not the whole org.
+    let visible = users.list_as(&ListUsers::default())?;
+    let deprovisioned = users.list_as(&ListUsers {
+        filter: Some(Filter::eq("status", "DEPROVISIONED").to_string()),
+        ..Default::default()
+    })?;
+    // Boxed, so that dropping it ends its requests (and frees their share of the governor).
+    let mut plain =
+        Box::pin(futures_util::future::try_join(compact_users(visible, keep), compact_users(deprovisioned, keep)));
+    let probe = async {
+        match how {
+            UsersRead::Auto => org_size(client).await,
+            _ => std::future::pending().await,
+        }
+    };
+    tokio::pin!(probe);
+    let size = tokio::select! {
+        biased;
+        read = &mut plain => {
+            let (mut visible, deprovisioned) = read?;
+            visible.extend(deprovisioned);
+            return Ok(visible);
+        }
+        size = &mut probe => size,
+    };
+    let options = crate::okta::PartitionedListing::default();
+    let page_size = client.config().page_size;
+    if !size.is_some_and(|(users, round_trip)| partitioning_pays(users, round_trip, page_size, &options)) {
+        let (mut visible, deprovisioned) = plain.await?;
+        visible.extend(deprovisioned);
+        return Ok(visible);
+    }
+    drop(plain);
+    read_ranges(client, keep, &options).await
+}
+
+async fn read_ranges(
+    client: &OktaClient,
+    keep: &BTreeSet<String>,
+    options: &crate::okta::PartitionedListing,
+) -> Result<Vec<UserState>> {
+    let read = client.users().list_partitioned::<ListedUser>(options).await?;
+    tracing::info!(
+        users = read.users.len(),
+        pages = read.report.pages,
+        ranges = read.report.ranges,
+        caught_up = read.report.caught_up,
+        "read the org in ranges of created"
+    );
+    Ok(read.users.into_iter().map(|user| user.into_state(keep)).collect())
+}
+
+/// The number of users in the org (`Everyone`'s member count) and the round trip of the request
+/// that read it; `None` when it cannot be read.
+async fn org_size(client: &OktaClient) -> Option<(u64, std::time::Duration)> {
+    let started = std::time::Instant::now();
+    let options = ListGroups {
+        filter: Some(Filter::eq("type", "BUILT_IN").to_string()),
+        expand_stats: true,
+        limit: Some(10),
+        ..Default::default()
+    };
+    let mut built_in = client.groups().list(&options).ok()?;
+    while let Some(group) = built_in.next().await {
+        let group = group.ok()?;
+        if group.name() == Some("Everyone") {
+            return group.users_count().map(|count| (count, started.elapsed()));
+        }
+    }
+    None
+}
+
+/// Whether reading `users` in ranges is done sooner than one chain of pages: one chain takes a
+/// round trip per page; the ranges take the first page, their share of the pages, the settle
+/// delay and the catch-up.
+fn partitioning_pays(
+    users: u64,
+    round_trip: std::time::Duration,
+    page_size: u32,
+    options: &crate::okta::PartitionedListing,
+) -> bool {
+    let pages = users.div_ceil(u64::from(page_size.max(1))) as f64;
+    let page = round_trip.as_secs_f64();
+    let chain = pages * page;
+    let ranges = options.settle.as_secs_f64() + page * (2.0 + pages / options.chains as f64);
+    chain > ranges
 }
 
 /// The profile attributes a snapshot keeps for each user.
-fn kept_attributes(request: &ReadRequest) -> BTreeSet<String> {
+pub(crate) fn kept_attributes(request: &ReadRequest) -> BTreeSet<String> {
     let mut keep = request.attributes.clone();
     keep.insert("login".into());
     keep.insert("email".into());
@@ -479,13 +649,31 @@ async fn compact_users(
 /// everything else Okta sends (links, credentials, dates). A large org is read as 500 pages per
 /// 100,000 users, and building each user's whole JSON first was most of the cost of a plan.
 #[derive(Debug, serde::Deserialize)]
-struct ListedUser {
+pub(crate) struct ListedUser {
     id: String,
     #[serde(default)]
     status: Option<String>,
     #[serde(default, rename = "statusChanged")]
     status_changed: Option<String>,
+    #[serde(default)]
+    created: Option<String>,
+    #[serde(default, rename = "lastUpdated")]
+    last_updated: Option<String>,
     profile: Map<String, Value>,
+}
+
+impl crate::okta::Dated for ListedUser {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn created_ms(&self) -> Option<i64> {
+        self.created.as_deref().and_then(crate::okta::partitioned::timestamp_ms)
+    }
+
+    fn last_updated_ms(&self) -> Option<i64> {
+        self.last_updated.as_deref().and_then(crate::okta::partitioned::timestamp_ms)
+    }
 }
 
 impl ListedUser {
@@ -496,7 +684,7 @@ impl ListedUser {
         Ok(self)
     }
 
-    fn into_state(self, keep: &BTreeSet<String>) -> UserState {
+    pub(crate) fn into_state(self, keep: &BTreeSet<String>) -> UserState {
         let text = |name: &str| self.profile.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
         let (login, email) = (text("login"), text("email"));
         UserState {
@@ -585,6 +773,22 @@ mod tests {
     use super::*;
     use crate::http::pages::Resource;
     use serde_json::json;
+
+    #[test]
+    fn ranges_are_read_when_the_chain_would_take_longer_than_settling() {
+        use std::time::Duration;
+        let options = crate::okta::PartitionedListing::default(); // 8 chains, 2 s settle
+        let ms = Duration::from_millis;
+        // 100,000 users at 50 ms a page: 25 s in one chain, about 2.7 s in ranges.
+        assert!(partitioning_pays(100_000, ms(50), 200, &options));
+        // The same org over loopback with no latency: half a second in one chain.
+        assert!(!partitioning_pays(100_000, ms(1), 200, &options));
+        // 1,000 users at Okta's 300 ms: five pages, 1.5 s.
+        assert!(!partitioning_pays(1_000, ms(300), 200, &options));
+        // 5,000 users at 300 ms: 7.5 s against 2 s + 0.6 s + 25/8 pages.
+        assert!(partitioning_pays(5_000, ms(300), 200, &options));
+        assert!(!partitioning_pays(0, ms(300), 200, &options));
+    }
 
     fn keep(names: &[&str]) -> BTreeSet<String> {
         names.iter().map(|name| (*name).to_owned()).collect()

@@ -362,9 +362,13 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
     }
 
     /// Reads the org and plans `policy` for `records` (a list of dicts or a .csv/.jsonl path).
-    /// Nothing is written.
-    fn plan(&self, policy: PyPolicy, records: Records) -> Outcome<PyPlan> {
-        convert(lifecycle::plan(&core.client, &policy.inner, &records.0, &core.journal).await).map(|inner| PyPlan { inner })
+    /// Nothing is written. With incremental=True a plan over the whole org reads only what
+    /// changed in Okta since the journal's last read of it (or the whole org, saying why).
+    #[pyo3(signature = (policy, records, *, incremental=false))]
+    fn plan(&self, policy: PyPolicy, records: Records, incremental: bool) -> Outcome<PyPlan> {
+        let options = lifecycle::planner::PlanOptions { incremental, ..Default::default() };
+        convert(lifecycle::planner::plan_with(&core.client, &policy.inner, &records.0, &core.journal, &options).await)
+            .map(|inner| PyPlan { inner })
     }
 
     /// The changes Okta's System Log shows to the users and groups this journal's runs manage

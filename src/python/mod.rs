@@ -108,6 +108,7 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<models::PyPlan>()?;
     module.add_class::<models::PyReport>()?;
     module.add_class::<pages::UserPages>()?;
+    module.add_class::<users::PartitionedUsers>()?;
     module.add_class::<pages::GroupPages>()?;
     module.add_class::<pages::IdentityEvents>()?;
     module.add_class::<pages::IdentityChanges>()?;

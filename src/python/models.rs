@@ -373,6 +373,11 @@ impl PyPlan {
     fn blocked(&self) -> Vec<String> {
         self.inner.blocked.clone()
     }
+    /// How the org was read when an incremental plan was asked for (None otherwise).
+    #[getter]
+    fn read<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.read)
+    }
     #[getter]
     fn is_empty(&self) -> bool {
         self.inner.is_empty()

@@ -2,9 +2,15 @@
 
 use pyo3::prelude::*;
 
-use crate::okta::{CreateUser, ListUsers, NextLogin};
+use std::time::Duration;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::okta::partitioned::UserText;
+use crate::okta::{CreateUser, ListUsers, NextLogin, PartitionReport, PartitionedListing};
+use crate::python::conversions::Whole;
 use crate::python::conversions::{group_pages, secret, user_pages, wrap_user, Json, Target};
-use crate::python::errors::{convert, to_py, Nothing};
+use crate::python::errors::{convert, invalid_input, to_py, Nothing};
 use crate::python::models::{PySecret, PyUser};
 use crate::python::pages::{GroupPages, UserPages};
 use crate::python::twins::{holders, twins};
@@ -26,7 +32,7 @@ twins! { Users, AsyncUsers, core;
             q: Option<String>,
             sort_by: Option<String>,
             sort_order: Option<String>,
-            limit: Option<crate::python::conversions::Whole>,
+            limit: Option<Whole>,
         ) -> PyResult<UserPages> {
             self.core.check()?;
             let limit = limit.map(|limit| limit.argument("limit", 1, 200)).transpose()?;
@@ -39,6 +45,30 @@ twins! { Users, AsyncUsers, core;
             self.core.check()?;
             to_py(self.core.client.users().groups(&user.0)).map(group_pages)
         }
+    }
+
+    /// Reads every user (DEPROVISIONED included) as `chains` searches over ranges of `created`
+    /// side by side, then, after `settle` seconds for Okta's search index, catches up with the
+    /// users changed meanwhile: each user once, in the newest version read, in id order.
+    #[pyo3(signature = (*, chains=Whole::Number(8), settle=2.0, limit=None), text_signature = "($self, *, chains=8, settle=2.0, limit=None)")]
+    fn list_partitioned(&self, chains: Whole, settle: f64, limit: Option<Whole>) -> Outcome<PartitionedUsers> {
+        let chains = chains.argument("chains", 1, PartitionedListing::MAX_CHAINS as u64)? as usize;
+        let limit = limit.map(|limit| limit.argument("limit", 1, 200)).transpose()?;
+        let most = PartitionedListing::MAX_SETTLE.as_secs_f64();
+        if !(settle.is_finite() && (0.0..=most).contains(&settle)) {
+            return Err(invalid_input(format!("settle must be a number of seconds from 0 to {most}")));
+        }
+        let options = PartitionedListing { chains, settle: Duration::from_secs_f64(settle), limit };
+        let read = convert(core.client.users().list_partitioned::<UserText>(&options).await)?;
+        let report = &read.report;
+        tracing::info!(
+            users = read.users.len(),
+            pages = report.pages,
+            ranges = report.ranges,
+            caught_up = report.caught_up,
+            "read every user in ranges of created"
+        );
+        Ok(PartitionedUsers { users: read.users, report: read.report, next: AtomicUsize::new(0) })
     }
 
     /// A user by id or login.
@@ -146,5 +176,53 @@ twins! { Users, AsyncUsers, core;
     #[pyo3(signature = (user, *, oauth_tokens=true, forget_devices=None))]
     fn clear_sessions(&self, user: Target, oauth_tokens: bool, forget_devices: Option<bool>) -> Outcome<Nothing> {
         convert(core.client.users().clear_sessions(&user.0, oauth_tokens, forget_devices).await).map(|()| Nothing)
+    }
+}
+
+/// The users a partitioned read found, in id order: an iterator (each user is decoded as it is
+/// reached, so the org is held as Okta's JSON text, not as objects), with `len()` and what the
+/// read did.
+#[pyclass(module = "okta_lifecycle._core", name = "PartitionedUsers", frozen)]
+pub struct PartitionedUsers {
+    users: Vec<UserText>,
+    report: PartitionReport,
+    next: AtomicUsize,
+}
+
+#[pymethods]
+impl PartitionedUsers {
+    fn __len__(&self) -> usize {
+        self.users.len()
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self) -> PyResult<Option<PyUser>> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        let Some(text) = self.users.get(index) else {
+            self.next.store(self.users.len(), Ordering::Relaxed);
+            return Ok(None);
+        };
+        let user = text.user().map_err(|message| crate::error::Error::Decode { path: "/api/v1/users".into(), message });
+        to_py(user).map(|user| Some(wrap_user(user)))
+    }
+
+    /// What the read did: pages, ranges, crowded milliseconds, users caught up, and the
+    /// catch-up's lower bound on `lastUpdated`.
+    #[getter]
+    fn report<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let report = pyo3::types::PyDict::new(py);
+        report.set_item("pages", self.report.pages)?;
+        report.set_item("ranges", self.report.ranges)?;
+        report.set_item("crowded", self.report.crowded)?;
+        report.set_item("caught_up", self.report.caught_up)?;
+        report.set_item("changed_since", &self.report.changed_since)?;
+        Ok(report)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("PartitionedUsers({} users, {} pages)", self.users.len(), self.report.pages)
     }
 }

@@ -45,8 +45,9 @@ use std::time::{Duration, Instant};
 use okta_lifecycle::lifecycle::journal::ChangeStatus;
 use okta_lifecycle::lifecycle::plan::Operation;
 use okta_lifecycle::lifecycle::record::IdentityRecord;
+use okta_lifecycle::lifecycle::state::UsersRead;
 use okta_lifecycle::lifecycle::{apply, plan, planner, state, ApplyOptions, Journal, Plan, Policy, Report};
-use okta_lifecycle::okta::Assignee;
+use okta_lifecycle::okta::{Assignee, PartitionedListing};
 use okta_lifecycle::simulator::{Faults, ScriptedFault, Simulator, SimulatorConfig};
 use okta_lifecycle::OktaClient;
 use proptest::prelude::*;
@@ -691,7 +692,8 @@ impl World {
         Ok(())
     }
 
-    /// (f): the lookup path (a few records) and the listing path plan alike.
+    /// (f): the lookup path (a few records), the listing path and the read in ranges of
+    /// `created` plan alike.
     async fn lookup_and_listing_agree(&self, records: &[IdentityRecord]) -> Checked {
         let schema = self.client.schema().user_schema().await.map_err(|e| e.to_string())?;
         let journal = &self.journal;
@@ -699,10 +701,12 @@ impl World {
             journal.restorable(user_id, status_changed).map_err(|e| e.to_string())
         };
         let mut plans = Vec::new();
-        for targeted in [true, false] {
+        let ranges = PartitionedListing { chains: 3, settle: Duration::ZERO, limit: Some(2) };
+        for read in [None, Some(UsersRead::Plain), Some(UsersRead::Ranges(ranges))] {
             let mut request = planner::read_request(&self.policy, records, Some(&schema));
-            if !targeted {
+            if let Some(read) = read {
                 request.lookups = None;
+                request.users_read = read;
             } else if request.lookups.is_none() {
                 return fail("a few records did not take the lookup path".into());
             }
@@ -716,12 +720,14 @@ impl World {
                 &restorable,
             ));
         }
-        if plans[0].changes != plans[1].changes || plans[0].issues != plans[1].issues {
-            return fail(format!(
-                "(f) the lookup path and the listing path disagree\n--- lookups ---\n{}\n--- listing ---\n{}",
-                plans[0].render(),
-                plans[1].render()
-            ));
+        for (other, name) in [(&plans[1], "listing"), (&plans[2], "ranges")] {
+            if plans[0].changes != other.changes || plans[0].issues != other.issues {
+                return fail(format!(
+                    "(f) the lookup path and the {name} path disagree\n--- lookups ---\n{}\n--- {name} ---\n{}",
+                    plans[0].render(),
+                    other.render()
+                ));
+            }
         }
         Ok(())
     }

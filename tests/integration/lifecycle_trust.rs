@@ -517,6 +517,32 @@ INSERT INTO snapshots (run_id, user_id, login, taken_at, status, profile, groups
     ('20260101T000000Z-old', '00u1', 'ada@acme.com', '2026-01-01T00:00:00Z', 'ACTIVE', '{}', '[[\"00g1\",\"staff\"]]');
 ";
 
+/// The run's lease and fence are checked at every claim and outcome. SQLite reads a row's
+/// columns in order, and the lease columns were added after the plan's JSON: with the plan in
+/// the row, each check walked every overflow page of the plan (half a megabyte for 1,000
+/// joiners, 50 MB for 100,000), which made an apply quadratic in its size. The plan is kept in
+/// a table of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_plan_is_kept_apart_from_the_lease_that_every_claim_reads() {
+    let (_sim, client) = common::org(SimulatorConfig::default()).await;
+    let scratch = Scratch::new("plan-apart");
+    let journal = Journal::open(&scratch.journal()).unwrap();
+    let policy = policy("employeeNumber", json!({}), joiner_leaver());
+    let planned = plan(&client, &policy, &joiners(300), &journal).await.unwrap();
+    let database = sqlite(&scratch.journal());
+    let in_row: Option<String> =
+        database.query_row("SELECT plan FROM runs WHERE run_id = ?1", [&planned.run_id], |row| row.get(0)).unwrap();
+    assert!(in_row.is_none(), "the plan's JSON sits in the runs row, before the lease columns");
+    let apart: String = database
+        .query_row("SELECT plan FROM run_plans WHERE run_id = ?1", [&planned.run_id], |row| row.get(0))
+        .unwrap();
+    assert!(apart.len() > 100_000, "{}", apart.len());
+    let recorded = journal.recorded_run(&planned.run_id).unwrap().unwrap();
+    assert_eq!(recorded.plan.unwrap().changes, planned.changes);
+    let report = apply(&client, &planned, &journal, &ApplyOptions::default()).await.unwrap();
+    assert!(report.is_success(), "{}", report.render());
+}
+
 #[tokio::test]
 async fn a_journal_written_by_release_0_1_opens_migrated_and_a_newer_one_is_refused() {
     let scratch = Scratch::new("migrate");

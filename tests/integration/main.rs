@@ -6,6 +6,7 @@ mod common;
 
 mod client_endpoints;
 mod client_oauth;
+mod client_partitioned;
 mod client_resilience;
 mod client_shared_budget;
 mod client_wire;
@@ -14,6 +15,7 @@ mod lifecycle_actions;
 mod lifecycle_change_feed;
 mod lifecycle_drift;
 mod lifecycle_explorer;
+mod lifecycle_incremental;
 mod lifecycle_log_settle;
 mod lifecycle_policy;
 mod lifecycle_review;

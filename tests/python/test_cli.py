@@ -47,10 +47,17 @@ def test_plan_apply_three_days_with_json_output(tmp_path: Path) -> None:
     assert result["applied"] is True
     assert result["report"]["counts"] == {"succeeded": len(planned["changes"])}
 
-    again = json.loads(run("plan", "--policy", str(POLICY), "--source", day(1), "--json", state=tmp_path).stdout)
+    again = json.loads(
+        run("plan", "--policy", str(POLICY), "--source", day(1), "--json", "--incremental", state=tmp_path).stdout
+    )
     assert again["changes"] == [], "the org survived between invocations and matches the policy"
+    assert again["read"]["mode"] == "full" and "no earlier read" in again["read"]["reason"]
 
-    moved = json.loads(run("plan", "--policy", str(POLICY), "--source", day(2), "--json", state=tmp_path).stdout)
+    # From the journal's mirror and what changed since: the same plan as from a full read.
+    moved = json.loads(
+        run("plan", "--policy", str(POLICY), "--source", day(2), "--json", "--incremental", state=tmp_path).stdout
+    )
+    assert moved["read"]["mode"] == "incremental", moved["read"]
     assert moved["summary"]["movers"] == 4 and moved["summary"]["joiners"] == 2
     assert run("apply", "--policy", str(POLICY), "--source", day(2), "--yes", state=tmp_path).returncode == 1
     text = run("apply", "--policy", str(POLICY), "--source", day(3), "--yes", state=tmp_path)
