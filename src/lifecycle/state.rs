@@ -435,10 +435,11 @@ pub(crate) async fn complete(
 ///
 /// The plain listings (one chain for the users Okta lists by default, one for DEPROVISIONED
 /// users) start at once. Beside them, one request reads the size of the org (`Everyone`'s member
-/// count) and, by its round trip, how long a page takes. When a partitioned read (see
-/// [`crate::okta::partitioned`]) would be done sooner, after its settle delay, than the plain
-/// chain, the plain listings are dropped and the org is read in ranges instead. A count that
-/// cannot be read (a token that does not see `Everyone`) leaves the plain listings to finish.
+/// count), and the chain's first pages tell how long each of its pages takes. When a
+/// partitioned read (see [`crate::okta::partitioned`]) would be done sooner, after its settle
+/// delay, than the rest of the chain, the plain listings are dropped and the org is read in
+/// ranges instead. A count that cannot be read (a token that does not see `Everyone`) leaves
+/// the plain listings to finish.
 pub(crate) async fn read_users(
     client: &OktaClient,
     keep: &BTreeSet<String>,
@@ -455,6 +456,22 @@ pub(crate) async fn read_users(
         filter: Some(Filter::eq("status", "DEPROVISIONED").to_string()),
         ..Default::default()
     })?;
+    // What a page of the chain takes: the time from its first page to its fourth, a third
+    // (the first page also pays for the connection).
+    let page_size = client.config().page_size;
+    let (pace, page_time) = tokio::sync::oneshot::channel();
+    let mut pace = Some(pace);
+    let (mut seen, mut first) = (0_usize, None);
+    let visible = visible.inspect(move |_| {
+        seen += 1;
+        if seen == 1 {
+            first = Some(std::time::Instant::now());
+        } else if seen == 3 * page_size as usize + 1 {
+            if let (Some(pace), Some(first)) = (pace.take(), first) {
+                let _ = pace.send(first.elapsed() / 3);
+            }
+        }
+    });
     // Boxed, so that dropping it ends its requests (and frees their share of the governor).
     let mut plain =
         Box::pin(futures_util::future::try_join(compact_users(visible, keep), compact_users(deprovisioned, keep)));
@@ -474,9 +491,21 @@ pub(crate) async fn read_users(
         }
         size = &mut probe => size,
     };
+    let page = match size {
+        None => None,
+        Some(_) => tokio::select! {
+            biased;
+            read = &mut plain => {
+                let (mut visible, deprovisioned) = read?;
+                visible.extend(deprovisioned);
+                return Ok(visible);
+            }
+            page = page_time => page.ok(),
+        },
+    };
     let options = crate::okta::PartitionedListing::default();
-    let page_size = client.config().page_size;
-    if !size.is_some_and(|(users, round_trip)| partitioning_pays(users, round_trip, page_size, &options)) {
+    let pays = size.zip(page).is_some_and(|(users, page)| partitioning_pays(users, page, page_size, &options));
+    if !pays {
         let (mut visible, deprovisioned) = plain.await?;
         visible.extend(deprovisioned);
         return Ok(visible);
@@ -501,10 +530,8 @@ async fn read_ranges(
     Ok(read.users.into_iter().map(|user| user.into_state(keep)).collect())
 }
 
-/// The number of users in the org (`Everyone`'s member count) and the round trip of the request
-/// that read it; `None` when it cannot be read.
-async fn org_size(client: &OktaClient) -> Option<(u64, std::time::Duration)> {
-    let started = std::time::Instant::now();
+/// The number of users in the org (`Everyone`'s member count); `None` when it cannot be read.
+async fn org_size(client: &OktaClient) -> Option<u64> {
     let options = ListGroups {
         filter: Some(Filter::eq("type", "BUILT_IN").to_string()),
         expand_stats: true,
@@ -515,23 +542,23 @@ async fn org_size(client: &OktaClient) -> Option<(u64, std::time::Duration)> {
     while let Some(group) = built_in.next().await {
         let group = group.ok()?;
         if group.name() == Some("Everyone") {
-            return group.users_count().map(|count| (count, started.elapsed()));
+            return group.users_count();
         }
     }
     None
 }
 
-/// Whether reading `users` in ranges is done sooner than one chain of pages: one chain takes a
-/// round trip per page; the ranges take the first page, their share of the pages, the settle
-/// delay and the catch-up.
+/// Whether reading `users` in ranges is done sooner than one chain of pages: one chain takes
+/// `page` per page; the ranges take the first page, their share of the pages, the settle delay
+/// and the catch-up.
 fn partitioning_pays(
     users: u64,
-    round_trip: std::time::Duration,
+    page: std::time::Duration,
     page_size: u32,
     options: &crate::okta::PartitionedListing,
 ) -> bool {
     let pages = users.div_ceil(u64::from(page_size.max(1))) as f64;
-    let page = round_trip.as_secs_f64();
+    let page = page.as_secs_f64();
     let chain = pages * page;
     let ranges = options.settle.as_secs_f64() + page * (2.0 + pages / options.chains as f64);
     chain > ranges
@@ -635,7 +662,7 @@ async fn roles_of(roles: crate::okta::RolesApi, user_id: String) -> Result<(Stri
 }
 
 async fn compact_users(
-    mut users: crate::http::ItemStream<ListedUser>,
+    mut users: impl futures_util::Stream<Item = Result<ListedUser>> + Unpin,
     keep: &BTreeSet<String>,
 ) -> Result<Vec<UserState>> {
     let mut states = Vec::new();

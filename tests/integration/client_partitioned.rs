@@ -185,7 +185,7 @@ async fn a_plan_reads_a_large_slow_org_in_ranges_and_sees_what_the_plain_listing
     use okta_lifecycle::lifecycle::state::{self, ReadRequest, UsersRead};
 
     let sim =
-        Simulator::start(SimulatorConfig { seed_users: 1_200, latency_ms: 40, ..Default::default() }).await.unwrap();
+        Simulator::start(SimulatorConfig { seed_users: 2_000, latency_ms: 40, ..Default::default() }).await.unwrap();
     // Users Okta's plain listing leaves out, and one that is staged.
     let writer = client_for(&sim, |_| {});
     for id in sim.users().iter().take(30).map(|user| user["id"].as_str().unwrap().to_owned()) {
@@ -195,7 +195,7 @@ async fn a_plan_reads_a_large_slow_org_in_ranges_and_sees_what_the_plain_listing
     staged.activate = false;
     writer.users().create(&staged).await.unwrap();
 
-    // Twenty users a page: 60 pages of 40 ms in one chain, against 2 s of settling in ranges.
+    // Twenty users a page: 100 pages of 40 ms in one chain, against 2 s of settling in ranges.
     let client = client_for(&sim, |config| config.page_size = 20);
     let request = |users_read| ReadRequest {
         match_on: "login".into(),
@@ -210,7 +210,7 @@ async fn a_plan_reads_a_large_slow_org_in_ranges_and_sees_what_the_plain_listing
     };
     assert!(catch_ups(&sim) >= 1, "the large slow org was not read in ranges");
     let plain = state::read(&client, &request(UsersRead::Plain)).await.unwrap();
-    assert_eq!(auto.users().len(), 1_201);
+    assert_eq!(auto.users().len(), 2_001);
     assert_eq!(snapshot_users(&auto), snapshot_users(&plain));
 
     // A fast org of the same size is read plainly: ranges would not be sooner.
