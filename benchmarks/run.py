@@ -575,7 +575,9 @@ BOUNDS = {
            "reset − Date + 1 s). With a 6-s window these whole seconds weigh far more than they would in "
            "Okta's 60-s windows.",
     "B2": "A cursor listing is sequential by nature: each page's `after` cursor comes from the previous page's "
-          "`Link` header, so the floor is pages × 50 ms. okta-lifecycle does not partition listings (yet).",
+          "`Link` header, so the floor is pages × 50 ms. `list_partitioned` reads ranges of `created` as 8 "
+          "chains side by side, then waits 2 s for Okta's search index before its catch-up search, so its floor "
+          "is 2 s + (pages ÷ 8 + 2) × 50 ms.",
     "B3": "No latency and no limits: this is client overhead only (request building, HTTP, JSON parsing, "
           "model objects, the Python/Rust or asyncio crossing) plus the simulator's own cost per request.",
     "B4": "Reading the org (500 pages from the simulator over loopback, no latency) and matching 100,000 records; "

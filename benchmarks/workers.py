@@ -100,27 +100,16 @@ def _okl_b1_plan_apply(job: dict[str, Any]) -> dict[str, Any]:
             "report": counts, "governor": governor}
 
 
-def _okl_b2_list(job: dict[str, Any]) -> dict[str, Any]:
+def _okl_b2_list(job: dict[str, Any], partitioned: bool = False) -> dict[str, Any]:
     from okta_lifecycle import OktaClient
 
     with OktaClient(job["url"], api_token=job["api_token"], page_size=job["page_size"]) as client:
         after_import = _rss_kib()
         started = time.perf_counter()
         count = 0
-        for user in client.users.list(limit=job["page_size"]):
-            count += user.id is not None
-        seconds = time.perf_counter() - started
-    return {"seconds": seconds, "items": count, "rss_after_import_kib": after_import}
-
-
-def _okl_b2_list_partitioned(job: dict[str, Any]) -> dict[str, Any]:
-    from okta_lifecycle import OktaClient
-
-    with OktaClient(job["url"], api_token=job["api_token"], page_size=job["page_size"]) as client:
-        after_import = _rss_kib()
-        started = time.perf_counter()
-        count = 0
-        for user in client.users.list_partitioned(limit=job["page_size"]):
+        users = client.users.list_partitioned(limit=job["page_size"]) if partitioned else client.users.list(
+            limit=job["page_size"])
+        for user in users:
             count += user.id is not None
         seconds = time.perf_counter() - started
     return {"seconds": seconds, "items": count, "rss_after_import_kib": after_import}
@@ -315,7 +304,7 @@ JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "B1/sdk-sequential": lambda job: _sdk_b1(job, concurrent=False),
     "B1/sdk-gather": lambda job: _sdk_b1(job, concurrent=True),
     "B2/okta-lifecycle": _okl_b2_list,
-    "B2/okta-lifecycle-partitioned": _okl_b2_list_partitioned,
+    "B2/okta-lifecycle-partitioned": lambda job: _okl_b2_list(job, partitioned=True),
     "B2/sdk": _sdk_b2_list,
     "B3/okta-lifecycle": _okl_b3_get,
     "B3/okta-lifecycle-async": _okl_b3_get_async,
