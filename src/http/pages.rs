@@ -14,6 +14,8 @@
 use std::collections::{HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::stream::BoxStream;
@@ -52,6 +54,7 @@ pub const MAX_EMPTY_PAGES: usize = 3;
 /// A lazy listing of `T`.
 pub struct ItemStream<T> {
     inner: BoxStream<'static, Result<T>>,
+    pages: Arc<AtomicUsize>,
 }
 
 /// A page: its elements, decoded where it was fetched, and the response (for its links).
@@ -68,6 +71,8 @@ impl<T> Drop for Prefetch<T> {
 
 struct State<T> {
     client: OktaClient,
+    /// Pages read so far.
+    pages: Arc<AtomicUsize>,
     next: Option<ApiRequest>,
     /// The fetch of `next`, when it was started early.
     prefetch: Option<Prefetch<T>>,
@@ -126,7 +131,9 @@ impl<T: Resource> ItemStream<T> {
             buffer: VecDeque::new(),
             pending: None,
             empty_pages: 0,
+            pages: Arc::new(AtomicUsize::new(0)),
         };
+        let pages = Arc::clone(&state.pages);
         let inner = futures_util::stream::unfold(state, |mut state| async move {
             loop {
                 if let Some(item) = state.buffer.pop_front() {
@@ -150,6 +157,7 @@ impl<T: Resource> ItemStream<T> {
                 };
                 match page {
                     Ok((items, response)) => {
+                        state.pages.fetch_add(1, Ordering::Relaxed);
                         let empty = items.is_empty();
                         state.buffer = items.into();
                         state.pending =
@@ -161,7 +169,13 @@ impl<T: Resource> ItemStream<T> {
                 }
             }
         });
-        ItemStream { inner: inner.boxed() }
+        ItemStream { inner: inner.boxed(), pages }
+    }
+
+    /// The number of pages read so far, kept current as the listing goes on (also after the
+    /// stream is consumed).
+    pub fn page_count(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.pages)
     }
 
     /// Collects every item, failing on the first error.

@@ -30,7 +30,6 @@ use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::OktaClient;
@@ -72,7 +71,7 @@ pub struct ReadInfo {
 }
 
 fn digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+    crate::lifecycle::journal::sha256_hex(text.as_bytes())
 }
 
 /// What a plan reads of each user, as a digest: a mirror kept for other attributes cannot serve.
@@ -145,7 +144,7 @@ async fn whole(client: &OktaClient, request: &ReadRequest) -> Result<(OrgSnapsho
         replace: true,
         users: snapshot.users().to_vec(),
         removed: Vec::new(),
-        members: with_membership_times(members, &groups),
+        members: with_membership_times(members, &membership_times(&groups)),
     };
     let info = ReadInfo {
         mode: "full".into(),
@@ -161,9 +160,17 @@ fn membership_time(group: &Group) -> Option<&str> {
     group.raw().get("lastMembershipUpdated").and_then(serde_json::Value::as_str)
 }
 
-fn with_membership_times(members: Vec<(String, Vec<String>)>, groups: &[Group]) -> Vec<(String, String, Vec<String>)> {
-    let times: HashMap<&str, &str> =
-        groups.iter().filter_map(|group| membership_time(group).map(|time| (group.id(), time))).collect();
+/// Each group's `lastMembershipUpdated`, by id.
+fn membership_times(groups: &[Group]) -> HashMap<&str, &str> {
+    groups.iter().filter_map(|group| membership_time(group).map(|time| (group.id(), time))).collect()
+}
+
+/// The members read, each group with its `lastMembershipUpdated` (a group without one is left
+/// out of the mirror, and read again next time).
+fn with_membership_times(
+    members: Vec<(String, Vec<String>)>,
+    times: &HashMap<&str, &str>,
+) -> Vec<(String, String, Vec<String>)> {
     members
         .into_iter()
         .filter_map(|(group_id, ids)| {
@@ -241,8 +248,7 @@ async fn changes_since(
             patched.insert(group.id().to_owned(), now.into_iter().map(str::to_owned).collect());
         }
     }
-    let times: HashMap<&str, &str> =
-        groups.iter().filter_map(|group| membership_time(group).map(|time| (group.id(), time))).collect();
+    let times = membership_times(&groups);
     let known = |group_id: &str| {
         if let Some(ids) = patched.get(group_id) {
             return Some(ids.clone());
@@ -265,7 +271,7 @@ async fn changes_since(
         replace: false,
         users: changed,
         removed: deleted,
-        members: with_membership_times(members.collect(), &groups),
+        members: with_membership_times(members.collect(), &times),
     };
     Ok(Ok((snapshot, update, info)))
 }

@@ -707,11 +707,15 @@ pub fn new_lease_owner() -> String {
     format!("{}:{}:{}", this_host(), std::process::id(), &crate::jose::random_id()[..12])
 }
 
+/// The SHA-256 digest of `bytes`, in hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The SHA-256 digest (hex) of a plan's JSON: what the journal compares an applied plan with.
 pub fn plan_digest(plan: &Plan) -> String {
-    use sha2::{Digest, Sha256};
-    let text = serde_json::to_vec(plan).unwrap_or_default();
-    Sha256::digest(&text).iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex(&serde_json::to_vec(plan).unwrap_or_default())
 }
 
 impl Journal {

@@ -473,8 +473,12 @@ pub(crate) async fn read_users(
         }
     });
     // Boxed, so that dropping it ends its requests (and frees their share of the governor).
-    let mut plain =
-        Box::pin(futures_util::future::try_join(compact_users(visible, keep), compact_users(deprovisioned, keep)));
+    let mut plain = Box::pin(async {
+        let (mut users, deprovisioned) =
+            futures_util::future::try_join(compact_users(visible, keep), compact_users(deprovisioned, keep)).await?;
+        users.extend(deprovisioned);
+        Ok::<_, crate::error::Error>(users)
+    });
     let probe = async {
         match how {
             UsersRead::Auto => org_size(client).await,
@@ -484,31 +488,21 @@ pub(crate) async fn read_users(
     tokio::pin!(probe);
     let size = tokio::select! {
         biased;
-        read = &mut plain => {
-            let (mut visible, deprovisioned) = read?;
-            visible.extend(deprovisioned);
-            return Ok(visible);
-        }
+        read = &mut plain => return read,
         size = &mut probe => size,
     };
     let page = match size {
         None => None,
         Some(_) => tokio::select! {
             biased;
-            read = &mut plain => {
-                let (mut visible, deprovisioned) = read?;
-                visible.extend(deprovisioned);
-                return Ok(visible);
-            }
+            read = &mut plain => return read,
             page = page_time => page.ok(),
         },
     };
     let options = crate::okta::PartitionedListing::default();
     let pays = size.zip(page).is_some_and(|(users, page)| partitioning_pays(users, page, page_size, &options));
     if !pays {
-        let (mut visible, deprovisioned) = plain.await?;
-        visible.extend(deprovisioned);
-        return Ok(visible);
+        return plain.await;
     }
     drop(plain);
     read_ranges(client, keep, &options).await

@@ -38,7 +38,7 @@ use futures_util::StreamExt;
 use reqwest::Method;
 
 use crate::error::{Error, Result};
-use crate::http::pages::{fetch_page, Resource, MAX_PAGES};
+use crate::http::pages::{fetch_page, ItemStream, Resource, MAX_PAGES};
 use crate::http::OktaClient;
 use crate::okta::UsersApi;
 
@@ -445,31 +445,13 @@ pub(crate) struct Found<T> {
 }
 
 /// Reads every user `search` finds, following Okta's cursor (which is keyed by id, so users
-/// removed meanwhile do not move it); a next link that repeats a page, or more pages than any
-/// org holds, ends the read with an error.
+/// removed meanwhile do not move it), with a listing's guards against a server that never ends.
 pub(crate) async fn read_all<T: Resource>(client: &OktaClient, search: String, limit: u32) -> Result<Found<T>> {
     let query = vec![("limit", limit.to_string()), ("search", search)];
-    let mut request = client.request(Method::GET, PATH, &query);
-    let mut seen = std::collections::HashSet::new();
-    let mut found = Found { users: Vec::new(), pages: 0 };
-    loop {
-        let (items, response) = fetch_page::<T>(client, &request).await?;
-        found.pages += 1;
-        for item in items {
-            found.users.push(item.map_err(|message| Error::Decode { path: PATH.into(), message })?);
-        }
-        if let Some(refused) = response.next_refused {
-            return Err(endless(refused));
-        }
-        let Some(next) = response.next else { return Ok(found) };
-        if !seen.insert(next.as_str().to_owned()) {
-            return Err(endless(format!("the next link {} repeats a page already read", next.path())));
-        }
-        if found.pages >= MAX_PAGES {
-            return Err(endless(format!("more than {MAX_PAGES} pages")));
-        }
-        request = crate::http::ApiRequest { url: next, ..request };
-    }
+    let listing = ItemStream::<T>::new(client.clone(), client.request(Method::GET, PATH, &query));
+    let pages = listing.page_count();
+    let users = listing.try_collect_all().await?;
+    Ok(Found { users, pages: pages.load(std::sync::atomic::Ordering::Relaxed) })
 }
 
 #[cfg(test)]
