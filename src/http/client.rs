@@ -529,20 +529,25 @@ impl OktaClient {
         let Some(next) = headers.get_all(LINK).iter().filter_map(|v| v.to_str().ok()).find_map(parse_next_link) else {
             return Ok(None);
         };
-        let url = Url::parse(&next)
-            .map_err(|e| Error::Decode { path: "Link".into(), message: format!("invalid next link: {e}") })?;
+        self.org_link(&next, "Link").map(Some)
+    }
+
+    /// A next link an answer gave (`where_from` names it in errors), checked to point at the org:
+    /// credentials go to the org alone, so a link elsewhere is refused, not followed.
+    pub(crate) fn org_link(&self, href: &str, where_from: &str) -> Result<Url> {
+        let url = Url::parse(href)
+            .map_err(|e| Error::Decode { path: where_from.into(), message: format!("invalid next link: {e}") })?;
         let org = &self.inner.config.org_url;
-        // Credentials go to the org alone: a next link elsewhere is refused, not followed.
         if url.scheme() != org.scheme()
             || url.host_str() != org.host_str()
             || url.port_or_known_default() != org.port_or_known_default()
         {
             return Err(Error::Decode {
-                path: "Link".into(),
+                path: where_from.into(),
                 message: format!("the next link points outside the org: {}", url.origin().ascii_serialization()),
             });
         }
-        Ok(Some(url))
+        Ok(url)
     }
 }
 

@@ -1,7 +1,7 @@
 //! What the engine knows of the org when it plans: users (the attributes the policy reads),
 //! groups, and the memberships it may change. Read once per plan, indexed for lookups.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
@@ -627,9 +627,28 @@ async fn read_targeted(client: &OktaClient, request: &ReadRequest, lookups: &Loo
     Ok(snapshot)
 }
 
-/// The admin roles of the users whose roles the plan may change.
+/// From how many users on the roles of the users who hold a role are found through Okta's listing
+/// of role holders (one page for most orgs) rather than asked of each user.
+const ROLE_HOLDERS_FROM: usize = 3;
+
+/// The admin roles of the users whose roles the plan may change. Beyond a few such users, Okta's
+/// listing of the users holding a role (`/api/v1/iam/assignees/users`) says whose roles to read:
+/// a user it leaves out holds no role of its own, and a plan only ever assigns, keeps or removes
+/// a user's own roles (one held through a group is the group's). When that listing cannot be
+/// read, every user's roles are read.
 async fn read_roles(client: &OktaClient, request: &ReadRequest, snapshot: &mut OrgSnapshot) -> Result<()> {
-    let role_users = ids_of(snapshot, &request.role_users, &request.match_on);
+    let mut role_users = ids_of(snapshot, &request.role_users, &request.match_on);
+    if role_users.len() >= ROLE_HOLDERS_FROM {
+        if let Ok(holders) = client.roles().assigned_users().await {
+            let holders: HashSet<String> = holders.into_iter().collect();
+            let (held, none): (Vec<String>, Vec<String>) =
+                role_users.into_iter().partition(|user_id| holders.contains(user_id));
+            for user_id in none {
+                snapshot.set_roles(&user_id, Vec::new());
+            }
+            role_users = held;
+        }
+    }
     let roles: Vec<(String, Vec<RoleState>)> = stream::iter(role_users)
         .map(|user_id| roles_of(client.roles(), user_id))
         .buffer_unordered(READ_CONCURRENCY)

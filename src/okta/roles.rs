@@ -141,6 +141,33 @@ impl RolesApi {
         decode_list(value, &path, RoleAssignment::from_json)
     }
 
+    /// The ids of the users holding a role assignment (`GET /api/v1/iam/assignees/users`, every
+    /// page). Okta pages this listing in the body (`_links.next`), not in `Link` headers. A user
+    /// left out holds no role assignment of its own.
+    pub async fn assigned_users(&self) -> Result<Vec<String>> {
+        const PATH: &str = "/api/v1/iam/assignees/users";
+        let mut request = self.client.request(Method::GET, PATH, &[("limit", "100".to_owned())]);
+        let mut seen = std::collections::HashSet::new();
+        let mut ids = Vec::new();
+        loop {
+            let (value, _) = self.client.send_json(&request).await?;
+            let decode = |message: &str| Error::Decode { path: PATH.to_owned(), message: message.to_owned() };
+            let entries = value.get("value").and_then(Value::as_array).ok_or_else(|| decode("expected `value`"))?;
+            for entry in entries {
+                ids.push(
+                    entry.get("id").and_then(Value::as_str).ok_or_else(|| decode("an entry without id"))?.to_owned(),
+                );
+            }
+            let next = value.pointer("/_links/next/href").and_then(Value::as_str);
+            let Some(next) = next.filter(|_| !entries.is_empty()) else { return Ok(ids) };
+            let url = self.client.org_link(next, PATH)?;
+            if !seen.insert(url.to_string()) {
+                return Err(decode("the next link repeats an earlier page"));
+            }
+            request.url = url;
+        }
+    }
+
     /// Assigns a standard role. Okta refuses a role the assignee already holds; the caller
     /// checks with [`list`](Self::list) after an ambiguous failure (it is not retried).
     pub async fn assign(&self, assignee: &Assignee, role_type: &str) -> Result<RoleAssignment> {

@@ -573,6 +573,50 @@ fn list_group_targets(call: &Call, assignee: &Assignee, role_id: &str) -> Result
     Ok(with_links(json_response(StatusCode::OK, &page), &links))
 }
 
+/// `GET /api/v1/iam/assignees/users` (spec `listUsersWithRoleAssignments`): the users holding a
+/// role assignment of their own, in id order, as `{"value": [...], "_links": {"next": …}}` (spec
+/// `RoleAssignedUsers`, example `RoleAssignedUsersResponseExample`; the cursor is in the body).
+/// `limit` defaults to 100 (spec). Chosen where the spec is silent: the largest page is 200, like
+/// the target listings, users whose roles come only through a group are not listed, and `orn` is
+/// left out (the simulator has no org id to build it from).
+pub(crate) fn list_assigned_users(call: &Call) -> Result<Response, ApiError> {
+    let limit = call.query.limit(100, 200)?;
+    let after = match parse_cursor(call)? {
+        None => None,
+        Some(Cursor::AfterId(id)) => Some(id),
+        Some(Cursor::Offset(_)) => return Err(ApiError::invalid_cursor()),
+    };
+    let org = call.shared.read_org();
+    let base = call.base();
+    let mut remaining = org
+        .roles
+        .iter()
+        .filter(|(id, assignments)| !assignments.is_empty() && org.users.contains_key(*id))
+        .map(|(id, _)| id)
+        .filter(|id| after.as_ref().is_none_or(|after| *id > after));
+    let page: Vec<&String> = remaining.by_ref().take(limit).collect();
+    let more = remaining.next().is_some();
+    let value: Vec<Value> = page
+        .iter()
+        .map(|id| {
+            json!({
+                "id": id,
+                "_links": {
+                    "self": { "href": format!("{base}/api/v1/users/{id}") },
+                    "roles": { "href": format!("{base}/api/v1/users/{id}/roles") },
+                },
+            })
+        })
+        .collect();
+    let mut links = serde_json::Map::new();
+    if let (true, Some(last)) = (more, page.last()) {
+        let cursor = Cursor::AfterId((*last).clone()).encode();
+        let next = format!("{base}/api/v1/iam/assignees/users?after={cursor}&limit={limit}");
+        links.insert("next".into(), json!({ "href": next }));
+    }
+    Ok(json_response(StatusCode::OK, &json!({ "value": value, "_links": links })))
+}
+
 /// An OIN catalog app as a target listing shows it (spec `CatalogApplication`; recorded entries
 /// carry catalog data the simulator does not have, so only what it knows is filled in).
 fn catalog_app(base: &str, name: &str, when: &str) -> Value {

@@ -316,6 +316,7 @@ enum Route {
     ReplaceType(String),
     DeleteType(String),
     Roles(Assignee, RoleOp),
+    RoleAssignees,
     ListLogs,
 }
 
@@ -368,6 +369,8 @@ impl Route {
             (["meta", "types", "user", _], "PUT") => Route::ReplaceType(id(3)),
             (["meta", "types", "user", _], "DELETE") => Route::DeleteType(id(3)),
             (["meta", "types", "user", _], _) => return Err(ApiError::method_not_allowed()),
+            (["iam", "assignees", "users"], "GET") => Route::RoleAssignees,
+            (["iam", "assignees", "users"], _) => return Err(ApiError::method_not_allowed()),
             (["logs"], "GET") => Route::ListLogs,
             (["logs"], _) => return Err(ApiError::method_not_allowed()),
             ([collection @ ("users" | "groups"), _, "roles", rest @ ..], method) => {
@@ -437,6 +440,7 @@ impl Route {
                 "okta.userTypes.manage"
             }
             Route::Roles(_, op) if op.reads() => "okta.roles.read",
+            Route::RoleAssignees => "okta.roles.read",
             Route::Roles(..) => "okta.roles.manage",
             Route::ListLogs => "okta.logs.read",
         }
@@ -536,6 +540,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         Route::ReplaceType(id) => routes_meta::update_type(&call, id, true),
         Route::DeleteType(id) => routes_meta::delete_type(&call, id),
         Route::Roles(assignee, op) => roles::handle(&call, assignee, op),
+        Route::RoleAssignees => roles::list_assigned_users(&call),
         Route::ListLogs => logs::list_logs(&call),
     };
     let mut response = result.unwrap_or_else(IntoResponse::into_response);

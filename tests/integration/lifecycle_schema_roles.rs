@@ -10,7 +10,7 @@ use okta_lifecycle::lifecycle::plan::Operation;
 use okta_lifecycle::lifecycle::record::IdentityRecord;
 use okta_lifecycle::lifecycle::{apply, direct, plan, ApplyOptions, Journal, Policy};
 use okta_lifecycle::okta::{Assignee, CreateUser};
-use okta_lifecycle::simulator::SimulatorConfig;
+use okta_lifecycle::simulator::{ScriptedFault, SimulatorConfig};
 use okta_lifecycle::{Error, OktaClient};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Map, Value};
@@ -403,4 +403,62 @@ async fn the_schema_is_read_once_for_many_plans_and_again_when_it_may_have_chang
         direct::sync_identity(&fresh, &journal, &common::profile(&login, "F", "R"), true, true).await.unwrap();
     }
     assert_eq!(schema_reads(&org), 6);
+}
+
+/// Requests the simulator answered for paths starting with `prefix` and ending with `suffix`.
+fn requests_to(org: &Org, prefix: &str, suffix: &str) -> usize {
+    org.simulator.requests().iter().filter(|r| r.path.starts_with(prefix) && r.path.ends_with(suffix)).count()
+}
+
+#[tokio::test]
+async fn many_leavers_roles_are_read_only_for_the_users_okta_lists_as_role_holders() {
+    let org = Org::start(SimulatorConfig::default()).await;
+    let client = common::client_for(&org.simulator, |_| {});
+    let journal = Journal::in_memory().unwrap();
+    let policy = policy(json!({}), leavers());
+    let person = |id: usize, status: &str| {
+        record(json!({"id": id.to_string(), "email": format!("staff{id}@acme.com"), "first": "St", "last": "Aff",
+                      "status": status}))
+    };
+    let everyone: Vec<IdentityRecord> = (1..=6).map(|id| person(id, "active")).collect();
+    let joined = plan(&client, &policy, &everyone, &journal).await.unwrap();
+    assert!(apply(&client, &joined, &journal, &ApplyOptions::default()).await.unwrap().is_success());
+    let id_of = |login: &str| {
+        let org = &org;
+        let login = login.to_owned();
+        async move {
+            org.call(Method::GET, &format!("/api/v1/users/{login}"), None).await.body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let (admin, member) = (id_of("staff2@acme.com").await, id_of("staff5@acme.com").await);
+    client.roles().assign(&Assignee::User(admin.clone()), "REPORT_ADMIN").await.unwrap();
+    // A role held through a group: staff5 is listed with it, but it is the group's to keep.
+    let admins = client.groups().create("report-admins", None).await.unwrap();
+    client.groups().add_member(admins.id(), &member).await.unwrap();
+    client.roles().assign(&Assignee::Group(admins.id().to_owned()), "READ_ONLY_ADMIN").await.unwrap();
+    let holders = org.call(Method::GET, "/api/v1/iam/assignees/users?limit=1", None).await;
+    assert_eq!(holders.body["value"][0]["id"], json!(admin), "{:?}", holders.body);
+
+    let leaving: Vec<IdentityRecord> = (1..=6).map(|id| person(id, "terminated")).collect();
+    let before_roles = requests_to(&org, "/api/v1/users/", "/roles");
+    let before_holders = requests_to(&org, "/api/v1/iam/assignees/users", "");
+    let planned = plan(&client, &policy, &leaving, &journal).await.unwrap();
+    let removed: Vec<String> = planned
+        .changes
+        .iter()
+        .filter_map(|c| match &c.operation {
+            Operation::UnassignRole { user, role } => Some(format!("{} {}", user.login, role.role_type)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, ["staff2@acme.com REPORT_ADMIN"]);
+    assert_eq!(requests_to(&org, "/api/v1/iam/assignees/users", "") - before_holders, 1);
+    assert_eq!(requests_to(&org, "/api/v1/users/", "/roles") - before_roles, 1, "only the holder's roles are read");
+
+    // When Okta does not answer the listing, every leaver's roles are read, and the plan is the same.
+    org.simulator.script_fault("GET", "/api/v1/iam/assignees/users", ScriptedFault::Status(404));
+    let before_roles = requests_to(&org, "/api/v1/users/", "/roles");
+    let again = plan(&client, &policy, &leaving, &journal).await.unwrap();
+    assert_eq!(again.changes.len(), planned.changes.len());
+    assert_eq!(requests_to(&org, "/api/v1/users/", "/roles") - before_roles, 6);
 }
