@@ -13,8 +13,13 @@
 //!   (`group.user_membership.add` / `.remove`) and without deleted users, as long as that comes
 //!   to the member count Okta gives; a group the mirror does not hold, or whose count does not
 //!   agree, is read again;
-//! - as a full read does, the memberships and roles of the users whose every membership or role
-//!   matters.
+//! - the roles of the users whose roles matter, as a full read does.
+//!
+//! The mirror holds the members of every OKTA_GROUP group, not only of the groups that matter,
+//! whenever reading the others costs no more pages than reading the users once: a leaver's
+//! memberships (every one of which matters) are then found in the mirror instead of read one
+//! request per leaver. Otherwise it holds the groups that matter, and leavers' memberships are
+//! read as a full read reads them.
 //!
 //! The org is read whole, and the mirror started afresh, whenever the journal cannot vouch for
 //! it: no mirror of this org, a policy that reads other attributes, a changed user schema, a
@@ -131,15 +136,43 @@ pub async fn read(
     Ok((snapshot, info))
 }
 
+/// Whether the mirror is to hold the members of every OKTA_GROUP group, so that a leaver's
+/// memberships are found there rather than read one request per leaver: when reading the members
+/// of the groups the plan does not manage costs no more pages than reading the users once.
+/// A group without a member count counts as one page.
+fn mirror_every_group(request: &ReadRequest, snapshot: &OrgSnapshot, groups: &[Group], page_size: u32) -> bool {
+    let page_size = u64::from(page_size.max(1));
+    let managed: HashSet<String> = state::managed_group_ids(snapshot, request).into_iter().collect();
+    let counts: HashMap<&str, Option<u64>> = groups.iter().map(|group| (group.id(), group.users_count())).collect();
+    let extra: u64 = snapshot
+        .groups()
+        .iter()
+        .filter(|group| group.group_type == crate::okta::GroupType::OktaGroup && !managed.contains(&group.id))
+        .map(|group| {
+            counts.get(group.id.as_str()).copied().flatten().map_or(1, |count| count.div_ceil(page_size).max(1))
+        })
+        .sum();
+    extra <= (snapshot.users().len() as u64).div_ceil(page_size).max(1)
+}
+
+/// The request, with every OKTA_GROUP group's members asked for when the mirror can hold them.
+fn with_every_group(request: &ReadRequest, snapshot: &OrgSnapshot, groups: &[Group], page_size: u32) -> ReadRequest {
+    let mut request = request.clone();
+    request.every_okta_group = mirror_every_group(&request, snapshot, groups, page_size);
+    request
+}
+
 /// A full read, as [`state::read`] makes it, and the mirror it leaves.
 async fn whole(client: &OktaClient, request: &ReadRequest) -> Result<(OrgSnapshot, MirrorUpdate, ReadInfo)> {
     let keep = kept_attributes(request);
     // The groups (and so each one's `lastMembershipUpdated`) are read before their members.
-    let groups = async { client.groups().list(&ListGroups::default())?.try_collect::<Vec<Group>>().await };
+    let with_counts = ListGroups { expand_stats: true, ..Default::default() };
+    let groups = async { client.groups().list(&with_counts)?.try_collect::<Vec<Group>>().await };
     let (groups, users) =
         futures_util::future::try_join(groups, state::read_users(client, &keep, &request.users_read)).await?;
     let snapshot = state::assemble(request, users, &groups);
-    let (snapshot, members) = state::complete(client, request, snapshot, &|_| None).await?;
+    let request = with_every_group(request, &snapshot, &groups, client.config().page_size);
+    let (snapshot, members) = state::complete(client, &request, snapshot, &|_| None).await?;
     let update = MirrorUpdate {
         replace: true,
         users: snapshot.users().to_vec(),
@@ -256,7 +289,8 @@ async fn changes_since(
         let (updated, ids) = members.get(group_id)?;
         (times.get(group_id) == Some(&updated.as_str())).then(|| ids.clone())
     };
-    let (snapshot, read_members) = state::complete(client, request, snapshot, &known).await?;
+    let request = with_every_group(request, &snapshot, &groups, client.config().page_size);
+    let (snapshot, read_members) = state::complete(client, &request, snapshot, &known).await?;
     let info = ReadInfo {
         mode: "incremental".into(),
         reason: None,

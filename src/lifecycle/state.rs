@@ -190,8 +190,9 @@ impl OrgSnapshot {
         self.memberships.entry(user_id.to_owned()).or_default().insert(group_id.to_owned());
     }
 
-    /// Marks a user's memberships as complete (read from the user's own group list), not only
-    /// those of the groups the policy manages.
+    /// Marks a user's memberships as complete, not only those of the groups the policy manages:
+    /// read from the user's own group list, or known from the members of every OKTA_GROUP group
+    /// (the only memberships a plan can write).
     pub fn mark_memberships_complete(&mut self, user_id: &str) {
         self.complete_memberships.insert(user_id.to_owned());
     }
@@ -316,6 +317,11 @@ pub struct ReadRequest {
     pub lookups: Option<Lookups>,
     /// How the whole org's users are read (without lookups).
     pub users_read: UsersRead,
+    /// Read (or take from `known`) the members of every OKTA_GROUP group, not only the groups
+    /// that matter, so that the users whose every membership matters find theirs there rather
+    /// than in one request each. An incremental read asks for this when its mirror can hold
+    /// every group (see [`crate::lifecycle::incremental`]).
+    pub every_okta_group: bool,
 }
 
 /// How a read of the whole org lists its users.
@@ -393,7 +399,12 @@ pub(crate) async fn complete(
     mut snapshot: OrgSnapshot,
     known: &(dyn Fn(&str) -> Option<Vec<String>> + Sync),
 ) -> Result<(OrgSnapshot, Vec<(String, Vec<String>)>)> {
-    let wanted = managed_group_ids(&snapshot, request);
+    let wanted = if request.every_okta_group {
+        let okta_groups = snapshot.groups().iter().filter(|g| g.group_type == GroupType::OktaGroup);
+        okta_groups.map(|g| g.id.clone()).collect()
+    } else {
+        managed_group_ids(&snapshot, request)
+    };
     let mut unknown = Vec::new();
     for group_id in wanted {
         match known(&group_id) {
@@ -415,7 +426,14 @@ pub(crate) async fn complete(
             snapshot.add_membership(user_id, group_id);
         }
     }
-    let leavers = ids_of(&snapshot, &request.full_membership_users, &request.match_on);
+    let mut leavers = ids_of(&snapshot, &request.full_membership_users, &request.match_on);
+    if request.every_okta_group {
+        // Every membership a plan can act on (OKTA_GROUP ones: APP_GROUP and BUILT_IN ones
+        // cannot be written) is in the snapshot already.
+        for user_id in leavers.drain(..) {
+            snapshot.mark_memberships_complete(&user_id);
+        }
+    }
     let full: Vec<(String, Vec<String>)> = stream::iter(leavers)
         .map(|user_id| group_ids_of(client.users(), user_id))
         .buffer_unordered(READ_CONCURRENCY)
@@ -782,7 +800,7 @@ async fn group_ids_of(users: crate::okta::UsersApi, user_id: String) -> Result<(
 
 /// The OKTA_GROUPs whose members the plan needs: those named (by name or by id, as a policy may
 /// give either), and those in a managed prefix.
-fn managed_group_ids(snapshot: &OrgSnapshot, request: &ReadRequest) -> Vec<String> {
+pub(crate) fn managed_group_ids(snapshot: &OrgSnapshot, request: &ReadRequest) -> Vec<String> {
     snapshot
         .groups()
         .iter()

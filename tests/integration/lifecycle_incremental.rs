@@ -56,6 +56,11 @@ fn assert_same_plan(incremental: &Plan, full: &Plan) {
     );
 }
 
+/// An OKTA_GROUP group made by hand; its id.
+async fn by_hand_group(client: &OktaClient, name: &str) -> String {
+    client.groups().create(name, None).await.unwrap().id().to_owned()
+}
+
 /// How long the simulator's System Log takes to show an event, with a margin (it takes 300 ms).
 const LOG_SETTLE: Duration = Duration::from_secs(1);
 
@@ -89,6 +94,10 @@ async fn a_day_planned_from_the_mirror_and_the_changes_equals_a_day_planned_from
     assert!(first.render().contains("read the whole org"), "{}", first.render());
     let report = apply(&client, &first, &journal, &ApplyOptions::default()).await.unwrap();
     assert!(report.is_success(), "{}", report.render());
+
+    // A group the policy does not manage, which the mirror holds too (reading its members costs
+    // less than reading the users): a leaver's memberships are found there on day 3.
+    let project = by_hand_group(&client, "project-apollo").await;
 
     // Day 1 again, from the mirror: nothing to do, and the mirror now holds day 1's joiners.
     // The watermark is Okta's clock at the read less 2 s, and Okta's `Date` is to the second:
@@ -156,12 +165,30 @@ async fn a_day_planned_from_the_mirror_and_the_changes_equals_a_day_planned_from
     );
     assert!(incremental.render().contains("read what changed since"), "{}", incremental.render());
 
-    // Apply day 2; day 3 plans alike both ways too.
+    // Apply day 2; day 3 plans alike both ways too. Day 3's leaver Donald Knuth was put in the
+    // unmanaged group by hand: both plans remove him from it, and the incremental one finds his
+    // memberships in the mirror, with no request for any leaver's groups.
     let report = apply(&client, &incremental, &journal, &ApplyOptions::default()).await.unwrap();
     assert!(report.is_success(), "{}", report.render());
+    by_hand.groups().add_member(&project, &find("E1005")).await.unwrap();
     settle().await;
-    let ((incremental, _), (full, _)) = plan_both_ways(&sim, &client, &policy, &day(3), &journal).await;
+    let leavers_groups = |sim: &Simulator| {
+        sim.requests().iter().filter(|r| r.path.starts_with("/api/v1/users/") && r.path.ends_with("/groups")).count()
+    };
+    sim.clear_requests();
+    let incremental =
+        plan_with(&client, &policy, &day(3), &journal, &PlanOptions { incremental: true, log_settle: LOG_SETTLE })
+            .await
+            .unwrap();
+    assert_eq!(leavers_groups(&sim), 0, "the leavers' memberships come from the mirror");
+    sim.clear_requests();
+    let full =
+        plan_with(&client, &policy, &day(3), &journal, &PlanOptions { incremental: false, log_settle: LOG_SETTLE })
+            .await
+            .unwrap();
+    assert!(leavers_groups(&sim) >= 3, "a full read asks each leaver for its groups");
     assert_same_plan(&incremental, &full);
+    assert!(incremental.render().contains("project-apollo"), "{}", incremental.render());
     assert_eq!(incremental.read.unwrap().mode, "incremental");
 
     // A membership changed a moment ago may not be in the System Log yet: with Okta's 30-s
