@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import random
 import sys
 import tempfile
@@ -83,13 +84,16 @@ def same(first: Plan, second: Plan) -> bool:
     return bool(key(first) == key(second))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--source-churn", type=float, default=0.01, help="share of records changed in the source")
     parser.add_argument("--okta-churn", type=float, default=0.005, help="share of users changed by hand in Okta")
     parser.add_argument("--seed", type=int, default=6)
-    options = parser.parse_args()
+    parser.add_argument("--by-hand-age", type=float, default=31.0,
+                        help="seconds between the changes by hand and the run (default 31: past the log's settle time)")
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    options = parser.parse_args(argv)
     rng = random.Random(options.seed)
     policy = Policy.from_file(ROOT / "examples" / "policy.toml")
     records = [record(number, rng) for number in range(1, options.users + 1)]
@@ -98,9 +102,11 @@ def main() -> int:
         journal = directory / "journal.sqlite"
         with OktaClient(simulator.url, api_token=simulator.api_token, journal=journal, shared_budget=False) as client:
             started = time.perf_counter()
+            day0_started = started
             day0 = client.plan(policy, str(write(directory / "day0.csv", records)), incremental=True)
             report = client.apply(day0, concurrency=32)
-            print(f"day 0: {len(day0.changes)} changes applied in {time.perf_counter() - started:.1f} s "
+            day0_seconds = time.perf_counter() - day0_started
+            print(f"day 0: {len(day0.changes)} changes applied in {day0_seconds:.1f} s "
                   f"({report.counts})", flush=True)
             # Yesterday's run: the mirror takes in day 0's writes (as every daily run takes in the
             # writes of the run before), and finds nothing left to do.
@@ -137,7 +143,7 @@ def main() -> int:
             # The changes by hand were made earlier in the day: by the time of the run, Okta's search
             # index and System Log show them (the engine trusts the log for a membership change
             # once it is 30 s old; a more recent one makes it read that group's members again).
-            time.sleep(31.0)
+            time.sleep(options.by_hand_age)
 
             incremental, incremental_requests, incremental_seconds = timed_plan(
                 simulator, client, policy, day1, incremental=True)
@@ -146,7 +152,16 @@ def main() -> int:
     print(f"full plan:        {full_requests} requests, {full_seconds:.2f} s")
     print(f"requests: {incremental_requests / max(1, full_requests):.1%} of the full run's; "
           f"{len(incremental.changes)} changes; the plans are {'the same' if same(incremental, full) else 'DIFFERENT'}")
-    return 0 if same(incremental, full) else 1
+    identical = same(incremental, full)
+    if options.json:
+        print(json.dumps({
+            "users": options.users, "source_churn": options.source_churn, "okta_churn": options.okta_churn,
+            "by_hand_age_s": options.by_hand_age, "day0_changes": len(day0.changes), "day0_seconds": day0_seconds,
+            "incremental_requests": incremental_requests, "incremental_seconds": incremental_seconds,
+            "full_requests": full_requests, "full_seconds": full_seconds, "changes": len(incremental.changes),
+            "same": identical, "read": incremental.read,
+        }), flush=True)
+    return 0 if identical else 1
 
 
 if __name__ == "__main__":

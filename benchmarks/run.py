@@ -18,6 +18,12 @@ Cases:
 - B3 per-call cost: 2,000 sequential get-user calls, no latency, no rate limits.
 - B4 planning: 100,000 records against 100,000 users through ``client.plan`` (no latency).
 - B5 import: time and memory to import each client in a fresh interpreter.
+- B6 daily run: a day of 1% churn over 100,000 users planned incrementally and from a full read
+  (``benchmarks/daily_churn.py``): requests, wall time, and whether the plans are the same.
+- SB shared budget: 4 processes × 200 reads of one bucket (200 per 6-s window) sharing one budget,
+  and each alone (``benchmarks/shared_budget_processes.py``), against the window floor.
+- AF Ansible forks: a playbook of 200 hosts, 20 forks, with the shared budget and without
+  (``benchmarks/ansible_forks.py``); not run by ``--smoke``, CI runs a smaller playbook.
 
 Results go to ``benchmarks/results.md`` and ``benchmarks/results.json`` (``--output-dir`` to put them
 elsewhere; ``--smoke`` writes nothing unless ``--output-dir`` is given).
@@ -70,7 +76,9 @@ WINDOW_SECONDS = 60.0
 #: B1S keeps the per-second rate of ten times Okta's limits but cuts the window from 60 s to 6 s.
 SUSTAINED_WINDOW_SECONDS = 6.0
 
-ALL_CASES = ("B1", "B1S", "B2", "B3", "B4", "B5")
+ALL_CASES = ("B1", "B1S", "B2", "B3", "B4", "B5", "B6", "SB", "AF")
+#: What ``--smoke`` runs unless ``--cases`` says otherwise (a playbook of forks takes minutes).
+SMOKE_CASES = ("B1", "B1S", "B2", "B3", "B4", "B5", "B6", "SB")
 
 
 @dataclass
@@ -83,6 +91,9 @@ class Settings:
     page_size: int
     get_calls: int
     planning_users: int
+    churn_users: int
+    budget_reads: int
+    fork_hosts: int
     import_repetitions: int
     sdk_semaphore: int
     sdk_max_retries: int
@@ -496,6 +507,56 @@ def case_b5(settings: Settings) -> dict[str, Any]:
             "conditions": {"repetitions": settings.import_repetitions}, "rows": rows}
 
 
+def _json_run(script: str, arguments: list[str], timeout: float) -> list[dict[str, Any]]:
+    """Runs one of the standalone benchmark scripts; the JSON lines it printed."""
+    completed = subprocess.run([PYTHON, str(HERE / script), *arguments], capture_output=True, text=True,
+                               timeout=timeout, check=False)
+    found = []
+    for line in completed.stdout.splitlines():
+        if line.startswith("{"):
+            found.append(json.loads(line))
+    if completed.returncode != 0 or not found:
+        raise RuntimeError(f"{script} failed ({completed.returncode}): {completed.stderr[-3000:]}"
+                           f"{completed.stdout[-2000:]}")
+    return found
+
+
+def case_b6(settings: Settings) -> dict[str, Any]:
+    arguments = ["--users", str(settings.churn_users), "--json"]
+    if settings.smoke:
+        arguments += ["--by-hand-age", "1"]
+    result = _json_run("daily_churn.py", arguments, timeout=3600)[-1]
+    progress(f"B6 incremental {result['incremental_requests']} requests {result['incremental_seconds']:.2f} s, "
+             f"full {result['full_requests']} requests {result['full_seconds']:.2f} s")
+    return {"case": "B6", "title": f"B6 daily run: 1% source churn and 0.5% changes by hand over "
+                                   f"{settings.churn_users} users",
+            "conditions": {"latency_ms": 0, "rate_limits": None, "seed_users": 0,
+                           "search_delay_s": SEARCH_DELAY_S}, "rows": [result]}
+
+
+def case_sb(settings: Settings) -> dict[str, Any]:
+    repetitions = str(settings.repetitions)
+    arguments = ["--reads", str(settings.budget_reads), "--repetitions", repetitions, "--alone", "--json"]
+    if settings.smoke:
+        arguments += ["--window", "1", "--limit", "20"]
+    result = _json_run("shared_budget_processes.py", arguments, timeout=3600)[-1]
+    progress("SB " + ", ".join(f"{name} {side['seconds']:.2f} s ({side['ratio']:.2f}× floor)"
+                               for name, side in result["sides"].items()))
+    return {"case": "SB", "title": f"SB shared budget: {result['processes']} processes × {result['reads']} reads "
+                                   f"of one bucket ({result['limit']} per {result['window']:g}-s window)",
+            "conditions": {"latency_ms": result["latency_ms"] - 10, "latency_jitter_ms": 20,
+                           "rate_limits": {"/api/v1/users/{idOrLogin}": result["limit"]},
+                           "window_seconds": result["window"]}, "rows": [result]}
+
+
+def case_af(settings: Settings) -> dict[str, Any]:
+    results = _json_run("ansible_forks.py", ["--users", str(settings.fork_hosts), "--forks", "20"], timeout=7200)
+    progress("AF " + ", ".join(f"{r['mode']} {r['seconds']:.1f} s, {r['rate_limited_429']} 429s" for r in results))
+    return {"case": "AF", "title": f"AF Ansible forks: {settings.fork_hosts} hosts, 20 forks, one org",
+            "conditions": {"latency_ms": 0, "rate_limits": {"each bucket the module uses": 100},
+                           "window_seconds": 10.0}, "rows": results}
+
+
 # --- reporting --------------------------------------------------------------------------------
 
 
@@ -554,6 +615,8 @@ def conditions_line(conditions: dict[str, Any]) -> str:
         parts.append("no rate limits")
     if conditions.get("repetitions"):
         parts.append(f"a fresh interpreter per import, {conditions['repetitions']} repetitions")
+    if conditions.get("search_delay_s"):
+        parts.append(f"a search index {conditions['search_delay_s']:g} s behind writes")
     if conditions.get("seed_users"):
         parts.append(f"{conditions['seed_users']} seeded users")
     return "; ".join(parts)
@@ -583,6 +646,15 @@ BOUNDS = {
     "B4": "Reading the org (500 pages from the simulator over loopback, no latency) and matching 100,000 records; "
           "with 50 ms per page the read alone would add ≥ 25 s (the B2 floor). The Rust-only figure "
           "(`cargo run --release --features simulator --example plan_bench -- --users 100000`) is 2.45 s.",
+    "B6": "The incremental plan reads the users changed since the journal's watermark, the System Log since "
+          "then, the groups with their member counts and the role holders, and plans every record against the "
+          "journal's mirror: its time is the planning of every record and the mirror's load and save. The full "
+          "plan reads the whole org first (for 100,000 users, 500 pages of users and the members of every managed "
+          "group).",
+    "SB": "Every process draws from one budget store (SQLite under a lock); each one that sees a window spent waits "
+          "for Okta's reset, which `X-Rate-Limit-Reset` gives to the second, plus one second of padding.",
+    "AF": "Twenty module processes at once, each a fresh interpreter and client; without the shared budget each "
+          "believes it has the whole limit.",
     "B5": "Module loading: okta-lifecycle is one compiled extension; the SDK imports aiohttp, pydantic and "
           "hundreds of generated model modules.",
 }
@@ -682,6 +754,40 @@ def markdown(results: dict[str, Any]) -> str:
                 lines.append(f"| {row['client']} | `{row['statement']}` | {row['seconds'] * 1000:.0f} | "
                              f"{row['added_rss_mib']:.0f} | {row['max_rss_mib']:.0f} |")
             lines += ["", "What bounds it: " + BOUNDS["B5"], ""]
+        elif kind == "B6":
+            row = rows[0]
+            read = row["read"] or {}
+            lines += ["| plan | requests | wall time (s) | changes |", "|---|---:|---:|---:|",
+                      f"| incremental (`incremental=True`) | {row['incremental_requests']} | "
+                      f"{_fmt(row['incremental_seconds'])} | {row['changes']} |",
+                      f"| full read | {row['full_requests']} | {_fmt(row['full_seconds'])} | {row['changes']} |",
+                      "",
+                      f"The incremental plan sent {row['incremental_requests'] / max(1, row['full_requests']):.1%} "
+                      f"of the full plan's requests; the two plans are {'the same' if row['same'] else 'DIFFERENT'}. "
+                      f"Its read: {read.get('users_read')} users changed since the watermark, "
+                      f"{read.get('groups_patched')} groups brought up to date from the System Log, "
+                      f"{read.get('groups_read')} read again. Day 0 (not timed against anything): "
+                      f"{row['day0_changes']} changes planned and applied in {row['day0_seconds']:.0f} s. The changes "
+                      f"by hand were made {row['by_hand_age_s']:g} s before the run.",
+                      "", "What bounds it: " + BOUNDS["B6"], ""]
+        elif kind == "SB":
+            row = rows[0]
+            lines += ["| budget | wall time (s) | window floor (s) | ÷ floor | 429s (each run) | failed reads |",
+                      "|---|---:|---:|---:|---|---|"]
+            for name, side in row["sides"].items():
+                lines.append(f"| {name} | {_fmt(side['seconds'])} | {_fmt(side['floor'])} | {_fmt(side['ratio'])}× | "
+                             f"{side['429s']} | {side['failures']} |")
+            lines += ["", "What bounds it: " + BOUNDS["SB"], ""]
+        elif kind == "AF":
+            lines += ["| budget | hosts | forks | wall time (s) | requests | 429s (rate) | 429s (concurrency) "
+                      "| failed tasks |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+            for row in rows:
+                lines.append(f"| {row['mode']} | {row['users']} | {row['forks']} | {row['seconds']:.1f} | "
+                             f"{row['requests']} | {row['rate_limited_429']} | {row['concurrency_429']} | "
+                             f"{row['failed_tasks']} |")
+            lines += ["", "Command: `.venv/bin/python benchmarks/ansible_forks.py --users "
+                      f"{rows[0]['users']} --forks {rows[0]['forks']}` (100 requests per 10-s window on each "
+                      "bucket the module uses).", "", "What bounds it: " + BOUNDS["AF"], ""]
     if results.get("targets"):
         lines += ["## Targets", "", "| target | met? | figures |", "|---|---|---|"]
         for target in results["targets"]:
@@ -727,6 +833,39 @@ def targets(cases: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
         row = cases["B4"]["rows"][0]
         verdicts.append({"target": "B4: a few seconds", "met": "yes" if row["seconds"] < 5 else "no",
                          "figures": f"{row['seconds']:.2f} s, peak {row['max_rss_mib']:.0f} MiB"})
+    if "B2" in cases:
+        rows = cases["B2"]["rows"]
+        partitioned = next((row for row in rows if "partitioned" in row["client"]), None)
+        sdk = next(row for row in rows if row["client"].startswith("Okta SDK"))
+        if partitioned is not None:
+            speed = sdk["seconds"] / partitioned["seconds"]
+            verdicts.append({"target": "B2 (issue 22): a partitioned read ≥ 4× the SDK's wall time",
+                             "met": "yes" if speed >= 4 else "no",
+                             "figures": f"{partitioned['seconds']:.2f} s against {sdk['seconds']:.2f} s "
+                                        f"({speed:.2f}×), {partitioned['max_rss_mib']:.0f} MiB"})
+    if "B4" in cases:
+        row = cases["B4"]["rows"][0]
+        verdicts.append({"target": "B4 (issue 22): ≤ 2 s and ≤ 300 MiB",
+                         "met": "yes" if row["seconds"] <= 2 and row["max_rss_mib"] <= 300 else "no",
+                         "figures": f"{row['seconds']:.2f} s, peak {row['max_rss_mib']:.0f} MiB"})
+    if "B1" in cases:
+        row = next(row for row in cases["B1"]["rows"] if "plan" in row["client"])
+        verdicts.append({"target": "B1 through the engine (issue 22): ≤ 1.2× the window floor",
+                         "met": "yes" if row["ratio_window_floor"] <= 1.2 else "no",
+                         "figures": f"{row['seconds']:.2f} s = {row['ratio_window_floor']:.2f}× the window floor, "
+                                    f"{row['requests']:.0f} requests"})
+    if "B6" in cases:
+        row = cases["B6"]["rows"][0]
+        share = row["incremental_requests"] / max(1, row["full_requests"])
+        verdicts.append({"target": "B6: ≤ 5% of the full run's requests, identical plan",
+                         "met": "yes" if share <= 0.05 and row["same"] else "no",
+                         "figures": f"{row['incremental_requests']} against {row['full_requests']} requests "
+                                    f"({share:.1%}); plans {'the same' if row['same'] else 'DIFFERENT'}"})
+    if "SB" in cases:
+        side = cases["SB"]["rows"][0]["sides"]["shared"]
+        verdicts.append({"target": "SB: within 1.15× of the window floor, 0 429s",
+                         "met": "yes" if side["ratio"] <= 1.15 and not any(side["429s"]) else "no",
+                         "figures": f"{side['seconds']:.2f} s = {side['ratio']:.2f}× the floor; 429s {side['429s']}"})
     if "B5" in cases:
         row = cases["B5"]["rows"][0]
         verdicts.append({"target": "B5: tens of milliseconds", "met": "yes" if row["seconds"] < 0.1 else "no",
@@ -748,6 +887,16 @@ def summary_line(case: dict[str, Any]) -> str:
         text = "; ".join(f"{row['client'][:40]}: {row['calls_per_second']:.0f} calls/s" for row in rows)
     elif kind == "B4":
         text = f"{rows[0]['seconds']:.2f} s, {rows[0]['max_rss_mib']:.0f} MiB"
+    elif kind == "B6":
+        row = rows[0]
+        text = (f"incremental {row['incremental_requests']} requests {row['incremental_seconds']:.2f} s; "
+                f"full {row['full_requests']} requests {row['full_seconds']:.2f} s; same plan: {row['same']}")
+    elif kind == "SB":
+        text = "; ".join(f"{name} {side['seconds']:.2f} s ({side['ratio']:.2f}× floor, 429s {side['429s']})"
+                         for name, side in rows[0]["sides"].items())
+    elif kind == "AF":
+        text = "; ".join(f"{row['mode']} {row['seconds']:.1f} s, {row['rate_limited_429']} 429s, "
+                         f"{row['failed_tasks']} failed" for row in rows)
     else:
         text = "; ".join(f"{row['client']}: {row['seconds'] * 1000:.0f} ms, +{row['added_rss_mib']:.0f} MiB"
                          for row in rows)
@@ -762,7 +911,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, Path | None]:
     parser.add_argument("--quick", action="store_true", help="small sizes (50 joiners, 5,000 users listed)")
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds in all: tiny sizes, one repetition, no result files")
-    parser.add_argument("--cases", default=",".join(ALL_CASES), help=f"comma-separated, of {','.join(ALL_CASES)}")
+    parser.add_argument("--cases", default=None,
+                        help=f"comma-separated, of {','.join(ALL_CASES)} (default all; --smoke: all but AF)")
     parser.add_argument("--repetitions", type=int, default=None, help="default 3 (1 with --smoke)")
     parser.add_argument("--users", type=int, default=None, help="B1 joiners (default 1000; --quick 50)")
     parser.add_argument("--sequential-users", type=int, default=None,
@@ -770,12 +920,15 @@ def parse(argv: list[str] | None) -> tuple[Settings, Path | None]:
     parser.add_argument("--listing-users", type=int, default=None, help="B2 users (default 100000; --quick 5000)")
     parser.add_argument("--planning-users", type=int, default=None, help="B4 records/users (default 100000)")
     parser.add_argument("--get-calls", type=int, default=None, help="B3 calls (default 2000)")
+    parser.add_argument("--churn-users", type=int, default=None, help="B6 users (default 100000; --quick 5000)")
+    parser.add_argument("--fork-hosts", type=int, default=None, help="AF hosts (default 200; --quick 60)")
     parser.add_argument("--sdk-semaphore", type=int, default=75)
     parser.add_argument("--sdk-max-retries", type=int, default=10)
     parser.add_argument("--output-dir", type=Path, default=None,
                         help="where results.md/results.json go (default benchmarks/; none with --smoke)")
     arguments = parser.parse_args(argv)
-    cases = [case.strip().upper() for case in arguments.cases.split(",") if case.strip()]
+    chosen = arguments.cases or ",".join(SMOKE_CASES if arguments.smoke else ALL_CASES)
+    cases = [case.strip().upper() for case in chosen.split(",") if case.strip()]
     unknown = [case for case in cases if case not in ALL_CASES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}; known: {', '.join(ALL_CASES)}")
@@ -796,6 +949,9 @@ def parse(argv: list[str] | None) -> tuple[Settings, Path | None]:
         page_size=200,
         get_calls=pick(arguments.get_calls, 2000, 2000, 50),
         planning_users=pick(arguments.planning_users, 100_000, 10_000, 1_000),
+        churn_users=pick(arguments.churn_users, 100_000, 5_000, 300),
+        budget_reads=pick(None, 200, 200, 40),
+        fork_hosts=pick(arguments.fork_hosts, 200, 60, 10),
         import_repetitions=pick(None, 5, 3, 1),
         sdk_semaphore=arguments.sdk_semaphore,
         sdk_max_retries=arguments.sdk_max_retries,
@@ -815,7 +971,8 @@ def main(argv: list[str] | None = None) -> int:
     by_case: dict[str, dict[str, Any]] = {}
     runners = {"B1": lambda: case_b1(settings, sustained=False), "B1S": lambda: case_b1(settings, sustained=True),
                "B2": lambda: case_b2(settings), "B3": lambda: case_b3(settings), "B4": lambda: case_b4(settings),
-               "B5": lambda: case_b5(settings)}
+               "B5": lambda: case_b5(settings), "B6": lambda: case_b6(settings), "SB": lambda: case_sb(settings),
+               "AF": lambda: case_af(settings)}
     for case in settings.cases:
         case_started = time.perf_counter()
         outcome = runners[case]()

@@ -96,9 +96,10 @@ def _round(simulator: SimulatorProcess, shared: bool, options: argparse.Namespac
             "failures": sum(result["failures"] for result in results)}
 
 
-def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        _worker(sys.argv[2:])
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--worker":
+        _worker(argv[1:])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=4)
@@ -109,7 +110,8 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=8)
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--alone", action="store_true", help="also run each process with its own budget")
-    options = parser.parse_args()
+    parser.add_argument("--json", action="store_true", help="also print the medians as one JSON line")
+    options = parser.parse_args(argv)
     limits = {bucket: OTHER_LIMIT for bucket in ("/api/v1/users", "/api/v1/users/{id}", "/api/v1/groups",
                                                  "/api/v1/groups/{id}", "/api/v1")}
     limits[BUCKET] = options.limit
@@ -124,11 +126,19 @@ def main() -> None:
                 print(f"{name} {repetition}: {row['seconds']:.2f} s (floor {row['floor']:.2f} s, "
                       f"{row['ratio']:.2f}x), {row['answered']} answered, {row['429s']} 429s, "
                       f"{row['failures']} failed reads", flush=True)
+    medians = {}
     for name, _ in sides:
         seconds = statistics.median(row["seconds"] for row in rows[name])
         floor = rows[name][0]["floor"]
         print(f"median {name}: {seconds:.2f} s against a {floor:.2f} s window floor ({seconds / floor:.2f}x); "
               f"429s {[row['429s'] for row in rows[name]]}")
+        medians[name] = {"seconds": seconds, "floor": floor, "ratio": seconds / floor,
+                         "429s": [row["429s"] for row in rows[name]],
+                         "failures": [row["failures"] for row in rows[name]], "runs": rows[name]}
+    if options.json:
+        print(json.dumps({"processes": options.processes, "reads": options.reads, "limit": options.limit,
+                          "window": options.window, "latency_ms": options.latency_ms, "in_flight": options.in_flight,
+                          "repetitions": options.repetitions, "sides": medians}), flush=True)
 
 
 if __name__ == "__main__":

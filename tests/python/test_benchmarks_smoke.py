@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "benchmarks" / "run.py"
-CASES = ("B1", "B1S", "B2", "B3", "B4", "B5")
+CASES = ("B1", "B1S", "B2", "B3", "B4", "B5", "B6", "SB")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("okta") is None, reason="Okta's Python SDK is not installed")
@@ -22,7 +22,7 @@ def test_benchmarks_smoke(tmp_path: Path) -> None:
         [sys.executable, str(RUN), "--quick", "--smoke", "--output-dir", str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         cwd=ROOT,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         check=False,
