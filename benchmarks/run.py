@@ -633,10 +633,10 @@ BOUNDS = {
           "`/api/v1/groups` bucket, which takes the two memberships per user) is {brief:.1f} s; every client here "
           "beats it because it bursts into a fresh window. See B1S for the same rate with binding windows.",
     "B1S": "Rate-limit windows bind: the `/api/v1/groups` bucket (two memberships per user) needs "
-           "ceil(requests / limit) − 1 resets of a 6-s window. A client that waits for a reset also waits for "
-           "Okta's one-second `X-Rate-Limit-Reset` resolution (the governor adds 1 s; the SDK waits "
-           "reset − Date + 1 s). With a 6-s window these whole seconds weigh far more than they would in "
-           "Okta's 60-s windows.",
+           "ceil(requests / limit) − 1 resets of a 6-s window. `X-Rate-Limit-Reset` is in whole seconds, rounded "
+           "up: a client that waits for the announced reset (the governor waits it plus 250 ms; the SDK waits "
+           "reset − Date + 1 s) loses up to a second per window, depending on where the window's start fell within "
+           "its second. With a 6-s window that second weighs ten times what it does in Okta's 60-s windows.",
     "B2": "A cursor listing is sequential by nature: each page's `after` cursor comes from the previous page's "
           "`Link` header, so the floor is pages × 50 ms. `list_partitioned` reads ranges of `created` as 8 "
           "chains side by side, then waits 2 s for Okta's search index before its catch-up search, so its floor "
@@ -651,8 +651,12 @@ BOUNDS = {
           "journal's mirror: its time is the planning of every record and the mirror's load and save. The full "
           "plan reads the whole org first (for 100,000 users, 500 pages of users and the members of every managed "
           "group).",
-    "SB": "Every process draws from one budget store (SQLite under a lock); each one that sees a window spent waits "
-          "for Okta's reset, which `X-Rate-Limit-Reset` gives to the second, plus one second of padding.",
+    "SB": "Every process draws from one budget store (SQLite under a lock). The floor assumes each window is "
+          "used from the instant it resets, but Okta announces the reset in whole seconds, rounded up: a client "
+          "that waits for the announced reset starts the next window just after a whole second, so that window's "
+          "announced reset is again up to a second late. Three resets of a 6-s window cost about 3 s more than "
+          "the floor for any client that waits for the announced reset (about 1.17×), plus the governor's 250-ms "
+          "margin per reset; in Okta's 60-s windows the same second is under 2%.",
     "AF": "Twenty module processes at once, each a fresh interpreter and client; without the shared budget each "
           "believes it has the whole limit.",
     "B5": "Module loading: okta-lifecycle is one compiled extension; the SDK imports aiohttp, pydantic and "
