@@ -25,6 +25,7 @@ pub mod input;
 pub mod jose;
 pub mod lifecycle;
 pub mod okta;
+pub mod paths;
 #[cfg(feature = "python")]
 mod python;
 pub mod scim;

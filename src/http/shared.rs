@@ -476,9 +476,9 @@ impl SharedBudget {
     }
 
     /// The default store of an org: beside the org's default journal,
-    /// `$XDG_STATE_HOME/okta-lifecycle/<host>.budget/`.
+    /// `$XDG_STATE_HOME/okta-lifecycle/<host>.budget/` (see [`crate::paths`]).
     pub fn default_dir(org_url: &str) -> PathBuf {
-        crate::lifecycle::journal::Journal::default_path(org_url).with_extension("budget")
+        crate::paths::org_state_path(org_url, "budget")
     }
 
     /// A snapshot of one bucket as the store holds it (tests and diagnostics).

@@ -1,0 +1,253 @@
+//! The journal: an SQLite database that records every run and every change (planned, started,
+//! succeeded, failed, unknown), the profile and memberships of users before they are
+//! deprovisioned, and the attributes last seen of each identity read from Okta. It is what lets
+//! an interrupted apply resume without repeating work, and what answers "what happened to this
+//! user".
+//!
+//! Secrets never enter it: changes are stored as planned (no passwords), and reset links are
+//! returned to the caller only.
+//!
+//! The journal is a contract, versioned with `PRAGMA user_version` (see [`SCHEMA_VERSION`]):
+//! a journal written by an older release is migrated in place when opened, and one written by a
+//! newer release is refused rather than misread. Commits are durable (`synchronous=FULL`): a
+//! change recorded as started before its request was sent is still recorded after a power loss.
+//!
+//! A plan is recorded when it is made ([`Journal::record_plan`]): its JSON, a SHA-256 digest of
+//! it, the safety limits it was judged against and the number of records. Applying compares the
+//! plan it is given with that record, so an edited plan, or one made for another org, is
+//! refused. One applier owns a run at a time through a lease ([`Journal::acquire_lease`]), and
+//! every change is claimed with a compare-and-set ([`Journal::claim`]) before it is sent.
+//!
+//! By subject: `schema` (versions and migrations), `runs` (plans, the lease, claims, outcomes
+//! and the requests each change sent), `snapshots` (users before a deprovision, identities last
+//! seen) and `mirror` (what incremental reads start from, and watermarks). Every part is a
+//! method of the one [`Journal`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+mod mirror;
+mod runs;
+mod schema;
+mod snapshots;
+
+pub use mirror::{MirrorHead, MirrorUpdate};
+pub use runs::{
+    new_lease_owner, plan_digest, Fence, JournaledWrites, LeaseOutcome, Outcome, RecordedRun, RunInfo, SentBy,
+    Unanswered, Unrecorded,
+};
+use schema::{check_is_journal, migrate, org_key, SAME_ORG};
+pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
+pub use snapshots::{Restorable, SnapshotRole, UserSnapshot};
+
+/// Where a change stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeStatus {
+    /// In a plan, not started.
+    Planned,
+    /// Sent (or about to be); no answer recorded yet.
+    Started,
+    /// Done.
+    Succeeded,
+    /// Okta refused it; nothing changed.
+    Failed,
+    /// It may or may not have happened and could not be verified.
+    Unknown,
+    /// Not attempted because something it depends on failed.
+    Skipped,
+}
+
+impl ChangeStatus {
+    /// The status as stored in the journal (`planned`, `started`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeStatus::Planned => "planned",
+            ChangeStatus::Started => "started",
+            ChangeStatus::Succeeded => "succeeded",
+            ChangeStatus::Failed => "failed",
+            ChangeStatus::Unknown => "unknown",
+            ChangeStatus::Skipped => "skipped",
+        }
+    }
+
+    fn parse(text: &str) -> ChangeStatus {
+        match text {
+            "started" => ChangeStatus::Started,
+            "succeeded" => ChangeStatus::Succeeded,
+            "failed" => ChangeStatus::Failed,
+            "unknown" => ChangeStatus::Unknown,
+            "skipped" => ChangeStatus::Skipped,
+            "planned" => ChangeStatus::Planned,
+            // A status this release does not know is never taken for "not sent yet".
+            _ => ChangeStatus::Unknown,
+        }
+    }
+}
+
+/// A change's row in the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    /// The run.
+    pub run_id: String,
+    /// The change's position in the plan.
+    pub seq: u32,
+    /// The action (`sync_identities`, ...).
+    pub action: String,
+    /// The operation (`create_user`, ...).
+    pub operation: String,
+    /// The identity's source key.
+    pub identity: Option<String>,
+    /// The user's login.
+    pub login: Option<String>,
+    /// The user's id, once known.
+    pub user_id: Option<String>,
+    /// Where it stands.
+    pub status: ChangeStatus,
+    /// The change as planned (with before and after values) and its result.
+    pub detail: Value,
+    /// The error, if it failed or is unknown.
+    pub error: Option<String>,
+    /// Okta's request id of the failing request, if any.
+    pub request_id: Option<String>,
+    /// When the row last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// The journal database.
+#[derive(Debug)]
+pub struct Journal {
+    connection: Mutex<Connection>,
+    path: Option<PathBuf>,
+}
+
+fn journal_error(error: rusqlite::Error) -> Error {
+    Error::Journal(error.to_string())
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// How long a journal operation waits for another process's write to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs a journal call (SQLite, which may wait up to [`BUSY_TIMEOUT`] for another process's
+/// write) without holding up the async runtime: on a worker of a multi-threaded runtime the
+/// worker's other tasks move to another thread meanwhile (`block_in_place`); anywhere else (no
+/// runtime, a single-threaded one) it simply runs.
+pub fn off_runtime<R>(call: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(call)
+        }
+        _ => call(),
+    }
+}
+
+/// The SHA-256 digest of `bytes`, in hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal at `path`. Before anything is changed, the file
+    /// must be a regular file (not a device, a directory or a pipe) holding an okta-lifecycle
+    /// journal, or an empty database: any other SQLite file, or a file that is not SQLite, is
+    /// refused and left as it was. An empty path is refused (SQLite would take it for a
+    /// temporary database, and nothing could be resumed).
+    pub fn open(path: &Path) -> Result<Self> {
+        if path.as_os_str().is_empty() || path.to_str().is_some_and(|text| text.trim().is_empty()) {
+            return Err(Error::Journal(
+                "the journal path is empty (give a file, or \":memory:\" for a journal that is not kept)".into(),
+            ));
+        }
+        match std::fs::metadata(path) {
+            Ok(metadata) if !metadata.is_file() => {
+                return Err(Error::Journal(format!(
+                    "{} is not a regular file; the journal must be one (or a path where one can be created)",
+                    path.display()
+                )));
+            }
+            Ok(metadata) if metadata.len() > 0 => check_is_journal(path)?,
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(Error::Journal(format!("cannot read {}: {error}", path.display()))),
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::Journal(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let connection =
+            Connection::open(path).map_err(|e| Error::Journal(format!("cannot open {}: {e}", path.display())))?;
+        Self::prepare(connection, Some(path.to_owned()))
+    }
+
+    /// A journal in memory (tests, dry runs).
+    pub fn in_memory() -> Result<Self> {
+        Self::prepare(Connection::open_in_memory().map_err(journal_error)?, None)
+    }
+
+    fn prepare(connection: Connection, path: Option<PathBuf>) -> Result<Self> {
+        // WAL with FULL sync: a committed "started" survives a crash of the process and a loss
+        // of power, which is what resuming without repeating a write needs. The busy timeout
+        // lets two processes share one journal.
+        connection.busy_timeout(BUSY_TIMEOUT).map_err(journal_error)?;
+        // Switching a new file to WAL needs it to itself for a moment, and SQLite answers "busy"
+        // at once, without waiting, when another process is switching it too (many processes
+        // opening a new journal at once): that is retried for as long as a busy wait lasts.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match connection.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(error, _))
+                    if error.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5 + u64::from(fastrand::u8(..20))));
+                }
+                Err(error) => return Err(journal_error(error)),
+            }
+        }
+        migrate(&connection)?;
+        Ok(Journal { connection: Mutex::new(connection), path })
+    }
+
+    /// The default journal of an org: `$XDG_STATE_HOME/okta-lifecycle/<host>.sqlite`
+    /// (`~/.local/state/...` when XDG_STATE_HOME is unset; see [`crate::paths`]).
+    pub fn default_path(org_url: &str) -> PathBuf {
+        crate::paths::org_state_path(org_url, "sqlite")
+    }
+
+    /// The file behind the journal (`None` in memory).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.connection.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `write` with SQLite's `synchronous=NORMAL` instead of the journal's `FULL`: its commit
+    /// survives the process being killed (WAL), but not a power cut before the next full sync,
+    /// which any later `FULL` commit brings (it syncs the whole log). Only for what a resume
+    /// finds out again on its own if it is lost: an outcome (the change then reads as `started`
+    /// and is verified in Okta), the request ids of a change, the claim of a change that is
+    /// harmless to send twice ([`Operation::repeat_is_harmful`]).
+    fn relaxed<T>(&self, write: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut connection = self.connection();
+        connection.pragma_update(None, "synchronous", "NORMAL").map_err(journal_error)?;
+        let result = write(&mut connection);
+        let restored = connection.pragma_update(None, "synchronous", "FULL").map_err(journal_error);
+        let value = result?;
+        restored.map(|()| value)
+    }
+}
