@@ -62,6 +62,11 @@ async fn define_custom(client: &OktaClient) {
     client.schema().update_custom(&properties).await.expect("the schema takes the custom attributes");
 }
 
+/// The id of the user with `login`, read over raw HTTP.
+async fn user_id(org: &Org, login: &str) -> String {
+    org.call(Method::GET, &format!("/api/v1/users/{login}"), None).await.body["id"].as_str().unwrap().to_owned()
+}
+
 fn writes(org: &Org) -> usize {
     org.simulator.requests().iter().filter(|r| r.method != "GET").count()
 }
@@ -197,14 +202,7 @@ async fn a_leavers_admin_roles_are_removed_recorded_and_given_back_unless_they_w
     };
     let joined = plan(&client, &policy, &[active("1", "active"), active("2", "active")], &journal).await.unwrap();
     assert!(apply(&client, &joined, &journal, &ApplyOptions::default()).await.unwrap().is_success());
-    let id = |login: &str| {
-        let org = &org;
-        let login = login.to_owned();
-        async move {
-            org.call(Method::GET, &format!("/api/v1/users/{login}"), None).await.body["id"].as_str().unwrap().to_owned()
-        }
-    };
-    let (one, two) = (id("admin1@acme.com").await, id("admin2@acme.com").await);
+    let (one, two) = (user_id(&org, "admin1@acme.com").await, user_id(&org, "admin2@acme.com").await);
     let roles = client.roles();
     roles.assign(&Assignee::User(one.clone()), "USER_ADMIN").await.unwrap();
     roles.assign(&Assignee::User(one.clone()), "REPORT_ADMIN").await.unwrap();
@@ -423,14 +421,7 @@ async fn many_leavers_roles_are_read_only_for_the_users_okta_lists_as_role_holde
     let everyone: Vec<IdentityRecord> = (1..=6).map(|id| person(id, "active")).collect();
     let joined = plan(&client, &policy, &everyone, &journal).await.unwrap();
     assert!(apply(&client, &joined, &journal, &ApplyOptions::default()).await.unwrap().is_success());
-    let id_of = |login: &str| {
-        let org = &org;
-        let login = login.to_owned();
-        async move {
-            org.call(Method::GET, &format!("/api/v1/users/{login}"), None).await.body["id"].as_str().unwrap().to_owned()
-        }
-    };
-    let (admin, member) = (id_of("staff2@acme.com").await, id_of("staff5@acme.com").await);
+    let (admin, member) = (user_id(&org, "staff2@acme.com").await, user_id(&org, "staff5@acme.com").await);
     client.roles().assign(&Assignee::User(admin.clone()), "REPORT_ADMIN").await.unwrap();
     // A role held through a group: staff5 is listed with it, but it is the group's to keep.
     let admins = client.groups().create("report-admins", None).await.unwrap();
