@@ -31,3 +31,4 @@ mod simulator_logs;
 mod simulator_replay;
 mod simulator_schema_roles;
 mod simulator_users;
+mod store_postgres;

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: a simulator and a client bound to it.
 #![allow(dead_code)]
 
+pub mod postgres;
 pub mod raw;
 #[cfg(feature = "simulator")]
 pub mod scripted;
