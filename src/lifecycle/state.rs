@@ -645,8 +645,8 @@ async fn read_targeted(client: &OktaClient, request: &ReadRequest, lookups: &Loo
     Ok(snapshot)
 }
 
-/// From how many users on the roles of the users who hold a role are found through Okta's listing
-/// of role holders (one page for most orgs) rather than asked of each user.
+/// How many users whose roles matter it takes for a plan to read Okta's listing of role holders
+/// (one page in most orgs) and ask only those holders for their roles, rather than ask each user.
 const ROLE_HOLDERS_FROM: usize = 3;
 
 /// The admin roles of the users whose roles the plan may change. Beyond a few such users, Okta's

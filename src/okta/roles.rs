@@ -164,6 +164,11 @@ impl RolesApi {
             if !seen.insert(url.to_string()) {
                 return Err(decode("the next link repeats an earlier page"));
             }
+            // A million role holders at 100 a page: no org has so many admins, and a server
+            // that never ends the listing is not followed into memory exhaustion.
+            if seen.len() >= 10_000 {
+                return Err(decode("more pages of role holders than any org holds"));
+            }
             request.url = url;
         }
     }

@@ -202,3 +202,26 @@ async fn a_5xx_too_large_to_read_on_a_write_is_an_unknown_outcome_not_a_failure(
     let error = client(&server.url).users().get("00u1").await.unwrap_err();
     assert_eq!(error.api().map(|api| api.status), Some(500), "{error:?}");
 }
+
+#[tokio::test]
+async fn a_listing_of_role_holders_that_never_ends_or_leaves_the_org_is_refused() {
+    // Every page names a new next page: the listing stops at its bound, with an error.
+    let endless = start_with_own_url(|url, _, target, _| {
+        let page = target.split("after=").nth(1).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        let next = format!("{url}/api/v1/iam/assignees/users?after={}", page + 1);
+        Answer::json(200, json!({"value": [{"id": format!("00u{page}")}], "_links": {"next": {"href": next}}}))
+    })
+    .await;
+    let error = client(&endless.url).roles().assigned_users().await.expect_err("an endless listing is refused");
+    assert!(error.to_string().contains("more pages of role holders"), "{error}");
+    assert!(endless.requests() <= 10_001, "{} requests", endless.requests());
+
+    // A next link to another host is not followed: the token goes to the org alone.
+    let elsewhere = Scripted::start(|_, _, _| {
+        Answer::json(200, json!({"value": [{"id": "00u1"}], "_links": {"next": {"href": "https://evil.example/x"}}}))
+    })
+    .await;
+    let error = client(&elsewhere.url).roles().assigned_users().await.expect_err("a foreign link is refused");
+    assert!(error.to_string().contains("outside the org"), "{error}");
+    assert_eq!(elsewhere.requests(), 1);
+}
