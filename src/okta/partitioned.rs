@@ -281,6 +281,16 @@ pub(crate) fn ms(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// What one of the reads in flight brought back.
+enum Step<T> {
+    /// A page of a span.
+    Page(Answer<T>),
+    /// Every user of a crowded millisecond, read by id.
+    Crowd(Found<T>),
+}
+
+type Running<T> = FuturesUnordered<std::pin::Pin<Box<dyn std::future::Future<Output = Result<Step<T>>> + Send>>>;
+
 /// One answered page of a span.
 struct Answer<T> {
     span: Span,
@@ -305,7 +315,10 @@ impl UsersApi {
         let mut users: HashMap<String, T> = HashMap::new();
         let mut report = PartitionReport::default();
         let mut waiting: VecDeque<Span> = VecDeque::from([Span { from: 0, until: None }]);
-        let mut running = FuturesUnordered::new();
+        // Every read in flight is driven from here, crowded milliseconds included: a read
+        // awaited on its own would leave the others unpolled, holding the governor's slots it
+        // needs, and hang when the client allows fewer requests at once than there are chains.
+        let mut running: Running<T> = FuturesUnordered::new();
         // Okta's clock when the read began, at the latest (known from the first answer).
         let mut began: Option<i64> = None;
         // The latest of Okta's clock and the `created` values seen: where an open span ends.
@@ -314,10 +327,23 @@ impl UsersApi {
             while running.len() < options.chains {
                 let Some(span) = waiting.pop_front() else { break };
                 report.ranges += 1;
-                running.push(read_span::<T>(&client, span, limit));
+                let client = client.clone();
+                running.push(Box::pin(async move { read_span::<T>(&client, span, limit).await.map(Step::Page) }));
             }
-            let Some(answer) = running.next().await else { break };
-            let answer = answer?;
+            let Some(step) = running.next().await else { break };
+            let answer = match step? {
+                Step::Page(answer) => answer,
+                Step::Crowd(crowd) => {
+                    report.pages += crowd.pages;
+                    if report.pages > MAX_PAGES {
+                        return Err(endless(format!("more than {MAX_PAGES} pages")));
+                    }
+                    for user in crowd.users {
+                        keep_newest(&mut users, user);
+                    }
+                    continue;
+                }
+            };
             report.pages += 1;
             if report.pages > MAX_PAGES {
                 return Err(endless(format!("more than {MAX_PAGES} pages")));
@@ -355,11 +381,9 @@ impl UsersApi {
             let rest = if last == span.from {
                 // A whole page in one millisecond: read that millisecond by id, then go on.
                 report.crowded += 1;
-                let crowd = read_all::<T>(&client, format!("created eq \"{}\"", stamp(span.from)), limit).await?;
-                report.pages += crowd.pages;
-                for user in crowd.users {
-                    keep_newest(&mut users, user);
-                }
+                let client = client.clone();
+                let search = format!("created eq \"{}\"", stamp(span.from));
+                running.push(Box::pin(async move { read_all::<T>(&client, search, limit).await.map(Step::Crowd) }));
                 Span { from: span.from + 1, until: span.until }
             } else {
                 Span { from: last, until: span.until }

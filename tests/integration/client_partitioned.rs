@@ -264,3 +264,21 @@ async fn a_large_groups_members_read_while_members_come_and_go_holds_every_lasti
         assert!(members.iter().any(|m| m == id) || joining.iter().any(|j| j == id), "{id} never belonged");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowded_millisecond_is_read_with_fewer_requests_in_flight_than_chains() {
+    // Pages of five, eight chains, and a client that lets two requests out at once: the read of
+    // a crowded millisecond must not wait on answers the other chains are holding.
+    let sim = Simulator::start(SimulatorConfig { seed_users: 120, ..Default::default() }).await.unwrap();
+    let crowd = sim.import_users("crowded", 30, "2022-03-01T08:00:00.000Z");
+    let client = client_for(&sim, |config| config.max_concurrency = 2);
+    let options = PartitionedListing { chains: 8, settle: Duration::ZERO, limit: Some(5) };
+    let read = tokio::time::timeout(Duration::from_secs(60), client.users().list_partitioned::<User>(&options))
+        .await
+        .expect("the read ends")
+        .unwrap();
+    assert!(read.report.crowded >= 1, "{:?}", read.report);
+    let ids: BTreeSet<&str> = read.users.iter().map(User::id).collect();
+    assert_eq!(ids.len(), 150);
+    assert!(crowd.iter().all(|id| ids.contains(id.as_str())));
+}
