@@ -532,13 +532,6 @@ async fn read_ranges(
     options: &crate::okta::PartitionedListing,
 ) -> Result<Vec<UserState>> {
     let read = client.users().list_partitioned::<ListedUser>(options).await?;
-    tracing::info!(
-        users = read.users.len(),
-        pages = read.report.pages,
-        ranges = read.report.ranges,
-        caught_up = read.report.caught_up,
-        "read the org in ranges of created"
-    );
     Ok(read.users.into_iter().map(|user| user.into_state(keep)).collect())
 }
 

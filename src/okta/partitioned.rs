@@ -418,6 +418,14 @@ impl UsersApi {
         }
         let mut users: Vec<T> = users.into_values().collect();
         users.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+        tracing::info!(
+            users = users.len(),
+            pages = report.pages,
+            ranges = report.ranges,
+            crowded = report.crowded,
+            caught_up = report.caught_up,
+            "read every user in ranges of created"
+        );
         Ok(PartitionedUsers { users, report })
     }
 }

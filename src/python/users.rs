@@ -60,14 +60,6 @@ twins! { Users, AsyncUsers, core;
         }
         let options = PartitionedListing { chains, settle: Duration::from_secs_f64(settle), limit };
         let read = convert(core.client.users().list_partitioned::<UserText>(&options).await)?;
-        let report = &read.report;
-        tracing::info!(
-            users = read.users.len(),
-            pages = report.pages,
-            ranges = report.ranges,
-            caught_up = report.caught_up,
-            "read every user in ranges of created"
-        );
         Ok(PartitionedUsers { users: read.users, report: read.report, next: AtomicUsize::new(0) })
     }
 
