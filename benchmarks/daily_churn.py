@@ -102,10 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         journal = directory / "journal.sqlite"
         with OktaClient(simulator.url, api_token=simulator.api_token, journal=journal, shared_budget=False) as client:
             started = time.perf_counter()
-            day0_started = started
             day0 = client.plan(policy, str(write(directory / "day0.csv", records)), incremental=True)
             report = client.apply(day0, concurrency=32)
-            day0_seconds = time.perf_counter() - day0_started
+            day0_seconds = time.perf_counter() - started
             print(f"day 0: {len(day0.changes)} changes applied in {day0_seconds:.1f} s "
                   f"({report.counts})", flush=True)
             # Yesterday's run: the mirror takes in day 0's writes (as every daily run takes in the
