@@ -26,6 +26,7 @@ pub mod jose;
 pub mod lifecycle;
 pub mod okta;
 pub mod paths;
+pub mod pg;
 #[cfg(feature = "python")]
 mod python;
 pub mod scim;
