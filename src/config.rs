@@ -181,8 +181,8 @@ pub struct ClientConfig {
     pub page_size: u32,
     /// The pauses between retries.
     pub backoff: Backoff,
-    /// Whether the rate budget is shared with the other processes on this machine that talk to
-    /// the same org (see [`crate::http::shared`]). Off unless set: the Python package and the
+    /// Whether the rate budget is shared with the other processes on this machine (or, through
+    /// PostgreSQL, on every host) that talk to the same org (see [`crate::http::shared`]). Off unless set: the Python package and the
     /// command turn it on for every org but the built-in simulator's own clients.
     pub budget_sharing: BudgetSharing,
     /// How long the org's user schema, read once for planning, is used before it is read again
@@ -212,7 +212,8 @@ impl std::fmt::Debug for ClientConfig {
     }
 }
 
-/// The variable that turns the shared rate budget off or points it at a directory.
+/// The variable that turns the shared rate budget off or points it at a directory or a
+/// PostgreSQL database.
 pub const SHARED_BUDGET_VARIABLE: &str = "OKTA_LIFECYCLE_SHARED_BUDGET";
 
 /// Whether and where a client shares what its governor learns with other processes.
@@ -227,21 +228,76 @@ pub enum BudgetSharing {
     OrgDefault,
     /// The store in this directory; a directory that cannot be used is a configuration error.
     At(PathBuf),
+    /// The store in this PostgreSQL database, shared by every process on every host that names
+    /// it. A database that cannot be reached is logged when the first request would use it, and
+    /// the client keeps its own budget (see [`crate::http::shared`]).
+    Postgres(PostgresUrl),
 }
 
 impl BudgetSharing {
     /// Reads the setting's text (`OKTA_LIFECYCLE_SHARED_BUDGET`): `off`/`false`/`no`/`0`,
-    /// `on`/`true`/`yes`/`1`, or a directory.
+    /// `on`/`true`/`yes`/`1`, a `postgresql://` (or `postgres://`) URL, or a directory.
     pub fn from_text(text: &str) -> Result<Self> {
         let text = text.trim();
-        match text.to_ascii_lowercase().as_str() {
-            "" => Err(Error::Configuration(format!("{SHARED_BUDGET_VARIABLE} is empty: give off, on or a directory"))),
+        let lower = text.to_ascii_lowercase();
+        match lower.as_str() {
+            "" => Err(Error::Configuration(format!(
+                "{SHARED_BUDGET_VARIABLE} is empty: give off, on, a directory or a postgresql:// URL"
+            ))),
             "0" | "false" | "no" | "off" => Ok(BudgetSharing::Off),
             "1" | "true" | "yes" | "on" => Ok(BudgetSharing::OrgDefault),
+            _ if crate::pg::is_postgres_url(text) => Ok(BudgetSharing::Postgres(PostgresUrl::new(text)?)),
+            // `postgresql:/db` and the like were meant as a URL, not as a folder named `postgresql:`.
+            _ if lower.starts_with("postgres:") || lower.starts_with("postgresql:") => Err(Error::Configuration(
+                "the shared rate budget's PostgreSQL URL must start with postgresql:// (or postgres://)".into(),
+            )),
             _ => Ok(BudgetSharing::At(PathBuf::from(text))),
         }
     }
 }
+
+/// A PostgreSQL database's URL, read as libpq reads one ([`crate::pg::PgTarget`]). It may hold a
+/// password: `Debug` shows it as `***`, equality compares the text without leaking it through
+/// timing, and only [`PostgresUrl::target`] leads to the password.
+#[derive(Clone)]
+pub struct PostgresUrl {
+    text: SecretString,
+    target: Box<crate::pg::PgTarget>,
+}
+
+impl PostgresUrl {
+    /// Reads a `postgresql://` URL; one that cannot be read (or asks for what this release cannot
+    /// do, such as TLS) is a configuration error, which never shows the password.
+    pub fn new(text: &str) -> Result<Self> {
+        let target = crate::pg::PgTarget::parse(text)
+            .map_err(|error| Error::Configuration(format!("the shared rate budget's database: {error}")))?;
+        Ok(PostgresUrl { text: SecretString::new(text.trim()), target: Box::new(target) })
+    }
+
+    /// The database, with libpq's defaults filled in, ready to connect to.
+    pub fn target(&self) -> &crate::pg::PgTarget {
+        &self.target
+    }
+
+    /// The URL as it may be shown: any password replaced by `***`.
+    pub fn shown(&self) -> &str {
+        self.target.shown()
+    }
+}
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PostgresUrl").field(&self.shown()).finish()
+    }
+}
+
+impl PartialEq for PostgresUrl {
+    fn eq(&self, other: &Self) -> bool {
+        self.text.matches(&other.text)
+    }
+}
+
+impl Eq for PostgresUrl {}
 
 /// The crate's default `User-Agent`.
 pub const DEFAULT_USER_AGENT: &str = concat!("okta-lifecycle/", env!("CARGO_PKG_VERSION"));

@@ -125,7 +125,10 @@ async fn read_capped(mut response: reqwest::Response, cap: usize) -> std::result
 }
 
 /// The governor the configuration asks for: this process's own, or one sharing its budget
-/// through a file store.
+/// through a file store or a PostgreSQL database. A database is connected to in the background:
+/// one that cannot be reached is logged when the first request would use it, and the client
+/// governs alone (as with the org's default store), so an unreachable database never keeps the
+/// client from working; only a URL that cannot be read is a configuration error (before this).
 fn governor_for(config: &ClientConfig) -> Result<Arc<Governor>> {
     let (share, max) = (config.rate_limit_share, config.max_concurrency);
     match &config.budget_sharing {
@@ -150,6 +153,16 @@ fn governor_for(config: &ClientConfig) -> Result<Arc<Governor>> {
                 }
             }
         }
+        BudgetSharing::Postgres(database) => match SharedBudget::connect(database, config.org_url.as_str(), max) {
+            Ok(store) => Ok(Governor::shared(share, max, store)),
+            Err(error) => {
+                tracing::warn!(
+                    store = %database.shown(),
+                    "the shared rate budget cannot be used ({error}); this process governs its requests alone"
+                );
+                Ok(Governor::new(share, max))
+            }
+        },
     }
 }
 

@@ -17,9 +17,9 @@
 //!
 //! The decisions ([`plan_send`], [`BucketState::observe`]) are pure functions of the state and
 //! the clock, unit-tested without a network. The state is this process's own, or, with
-//! [`Governor::shared`], a file store that every process on the machine talking to the same org
-//! reads and updates under a lock, so that they pace themselves as one client
-//! ([`crate::http::shared`]).
+//! [`Governor::shared`], a store that every process talking to the same org reads and updates
+//! under a lock (a file store on one machine, or a PostgreSQL table every host shares), so that
+//! they pace themselves as one client ([`crate::http::shared`]).
 //!
 //! It is hand-written rather than built on a generic rate limiter (the `governor` or
 //! leaky-bucket crates) because those enforce a quota fixed in advance, while Okta's budget is
@@ -340,15 +340,16 @@ impl Governor {
         store.give_up();
         if !self.shared_failed.swap(true, Ordering::Relaxed) {
             tracing::warn!(
-                store = %store.dir().display(),
+                store = %store.location(),
                 "the shared rate budget cannot be used ({error}); this process governs its requests alone"
             );
         }
     }
 
-    /// Waits for a slot and the budget in the shared store. `None` when the store fails, or when
-    /// another process has held its lock for [`LOCK_PATIENCE`] (a stopped process): then the
-    /// request, and every later one, is governed by this process alone.
+    /// Waits for a slot and the budget in the shared store. `None` when the store fails (a
+    /// database lost or unreachable), or when another process has held its lock for
+    /// [`LOCK_PATIENCE`] (a stopped process), or it gives no answer for as long (a slow
+    /// database): then the request, and every later one, is governed by this process alone.
     ///
     /// Every decision is taken on the store's own thread, never on the runtime's. What other
     /// processes hold is waited on for a bounded time: the store's lock for [`LOCK_PATIENCE`] at
@@ -359,14 +360,11 @@ impl Governor {
         let mut locked_since: Option<Instant> = None;
         let mut held_by_others = Duration::ZERO;
         loop {
-            if store.has_failed() {
-                self.shared_failed(store, &"an answer could not be recorded in it");
+            if let Some(reason) = store.failure() {
+                self.shared_failed(store, &reason);
                 return None;
             }
-            let Some(verdict) = store.verdict(bucket, self.share).await else {
-                self.shared_failed(store, &StoreError::Busy);
-                return None;
-            };
+            let verdict = store.verdict(bucket, self.share).await;
             if !matches!(verdict, Ok(SharedVerdict::Locked)) {
                 locked_since = None;
             }
@@ -413,7 +411,7 @@ impl Governor {
         let started = Instant::now();
         let mut lease = None;
         if let Some(store) = &self.shared {
-            if !self.shared_failed.load(Ordering::Relaxed) && !store.has_failed() {
+            if !self.shared_failed.load(Ordering::Relaxed) {
                 lease = self.acquire_shared(store, bucket, &mut waited).await;
             }
         }
@@ -447,6 +445,13 @@ impl Governor {
         }
     }
 
+    /// Whether requests are governed through a shared store: false without one, and once it has
+    /// been given up (tests and diagnostics).
+    pub fn shares_budget(&self) -> bool {
+        self.shared.as_ref().is_some_and(|store| store.failure().is_none())
+            && !self.shared_failed.load(Ordering::Relaxed)
+    }
+
     /// A snapshot of one bucket's state (for tests and diagnostics).
     pub fn bucket(&self, bucket: &str) -> Option<BucketState> {
         if let Some(store) = &self.shared {
@@ -464,7 +469,9 @@ impl Governor {
             throttled_ms: self.throttled_ms.load(Ordering::Relaxed),
             concurrency_limited: self.concurrency_limited.load(Ordering::Relaxed),
             concurrency_cap: match &self.shared {
-                Some(store) if !self.shared_failed.load(Ordering::Relaxed) => store.concurrency_cap(),
+                Some(store) if !self.shared_failed.load(Ordering::Relaxed) => {
+                    store.concurrency_cap().unwrap_or(self.max_concurrency)
+                }
                 _ => self.cap.load(Ordering::Relaxed),
             },
         }

@@ -1,56 +1,78 @@
-//! The shared budget: what the governor learns of an org's rate limits, kept in a small file
-//! store so that every process on the machine talking to the same org shares it.
+//! The shared budget: what the governor learns of an org's rate limits, kept in a store that
+//! every process talking to the same org shares: a small file store for the processes of one
+//! machine, or a table in PostgreSQL for the processes of every host that names the database.
 //!
 //! Ansible runs each task of each host in a fresh process, twenty at once with `forks = 20`;
-//! two scripts may run against one org side by side. Each of them alone believes it owns the
-//! whole bucket and the org's concurrency limit, and together they run into Okta's 429s. With a
-//! shared store they decide as one client would:
+//! two scripts may run against one org side by side, on one machine or on several. Each of them
+//! alone believes it owns the whole bucket and the org's concurrency limit, and together they
+//! run into Okta's 429s. With a shared store they decide as one client would.
 //!
-//! - `state.json` holds each bucket's learnt limit, remaining estimate, reset (wall-clock
-//!   milliseconds, which every process on the machine shares), the lowest count Okta reported in
-//!   the window and the requests whose count it did not report, the requests each
-//!   process has in flight in it, and the concurrency cap lowered by concurrency 429s. It is
-//!   read and rewritten in place under an exclusive `flock` on the file itself; within one
-//!   process a mutex orders the tasks, so only processes ever wait on the `flock`.
-//! - `slot-N.lock` are the concurrency slots: a request holds one with `flock` while it is in
-//!   flight, so the processes together never have more requests in flight than the cap.
+//! The store holds each bucket's learnt limit, remaining estimate, reset (wall-clock
+//! milliseconds on the store's clock), the lowest count Okta reported in the window and the
+//! requests whose count it did not report, the requests each process has in flight in it, and
+//! the concurrency cap lowered by concurrency 429s. Every decision is the
+//! governor's own ([`plan_send`], [`BucketState`]), taken by the same code for every store
+//! (`StoreCore`) on the state read and written back under the store's lock; a concurrency
+//! slot is held across processes while a request is in flight. Where the state lives, how its
+//! lock is taken and how slots are held is the storage's (`Storage`), of which there are two:
 //!
-//! A killed process cannot leave the store locked: the kernel drops its `flock`s with its file
-//! descriptors. The requests it had in flight are dropped from the estimate as soon as another
-//! process sees in `/proc` that its pid is gone (or, should the pid be reused or `/proc` be
-//! missing, after [`IN_FLIGHT_EXPIRY`]). Nothing here can hang or fail the embedding program: a store that
-//! cannot be locked within [`LOCK_PATIENCE`] or read is logged and the request is governed by
-//! the process's own state instead; a damaged `state.json` (a process killed while writing it,
-//! or anything else) is started afresh (it is an estimate, relearnt from the next answer), and the values read from it are held to what an
-//! answer could have said (a reset at most one window away).
+//! - **Files** (`file.rs`): `state.json`, read and rewritten in place under an exclusive `flock`
+//!   on the file itself, and `slot-N.lock`, each slot a `flock`. A request in flight is charged
+//!   to its process's pid, dropped once `/proc` shows the pid gone. Times are this machine's
+//!   wall clock, which every process on it shares.
+//! - **PostgreSQL** (`database.rs`): one row per org in the table `okta_lifecycle_budget`, its
+//!   state read `FOR UPDATE` and written back in one short transaction per decision and per
+//!   answer; each slot a session-level advisory lock. A request in flight is charged to the
+//!   database session (`pg_backend_pid()`), dropped once the session is gone from
+//!   `pg_stat_activity`. Times are the database server's clock, the one clock every host
+//!   shares, so a host whose clock is off neither sends before a reset nor waits past one.
+//!
+//! A process that dies cannot leave the store locked or its slots held: the kernel drops its
+//! `flock`s with its file descriptors, and the server ends its session (its socket closes; a
+//! dead host's is dropped by TCP keepalives, which the session asks for) and with it its locks.
+//! The requests it had in flight are dropped from the estimate as soon as another process sees
+//! that its pid or session is gone (or, should either be reused or unreadable, after
+//! [`IN_FLIGHT_EXPIRY`]).
+//!
+//! Nothing here can hang or fail the embedding program: the store is used from a thread of its
+//! own; a store whose lock is held past [`LOCK_PATIENCE`], that fails, or whose database cannot be
+//! reached or answers too slowly, is logged and given up, and the process governs its requests
+//! alone from then on. A damaged state (a process killed while writing it, or anything else) is
+//! started afresh (it is an estimate, relearnt from the next answer), and the values read from it
+//! are held to what an answer could have said (a reset at most one window away).
+
+mod database;
+mod file;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, WeakUnboundedSender};
 
+use crate::config::PostgresUrl;
 use crate::http::governor::{plan_send, BucketState, SendPlan, MAX_WINDOW};
 use crate::http::retry::RateLimitHeaders;
 
 /// How long one process waits for the store's lock before governing a request alone. The lock
-/// is held for microseconds; only a stopped or wedged process holds it longer.
+/// is held for microseconds (a file) or a few round trips to the database; only a stopped or
+/// wedged process holds it longer.
 pub const LOCK_PATIENCE: Duration = Duration::from_secs(2);
 /// How long the governor waits, in all, on what other processes hold for one request: the
 /// store's slots (every one under the cap taken) and another process's first request to a new
 /// bucket. Past it (a stopped process holds them), the process governs its requests alone.
 pub const STORE_PATIENCE: Duration = Duration::from_secs(5);
-/// A process's in-flight count older than this is dropped even if its pid looks alive (the pid
-/// may have been reused). Longer than any request: Okta's windows are a minute and requests
-/// time out well within this.
+/// A process's in-flight count older than this is dropped even if its pid or session looks
+/// alive (it may have been reused). Longer than any request: Okta's windows are a minute and
+/// requests time out well within this.
 pub const IN_FLIGHT_EXPIRY: Duration = Duration::from_secs(300);
-/// The most that is read of `state.json`; a larger file is not the store's and is replaced.
-const MAX_STATE_BYTES: u64 = 1 << 20;
+/// How long one attempt to decide a send waits for the store's lock before it says
+/// [`SharedVerdict::Locked`] (the governor then tries again, up to [`LOCK_PATIENCE`]).
+const TRY_PATIENCE: Duration = Duration::from_millis(5);
 /// Successes needed to give back one shared concurrency slot after a concurrency 429.
 const SUCCESSES_PER_SLOT: u64 = 20;
 /// The store's format.
@@ -61,7 +83,7 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// A wall-clock moment as a local instant, given the same moment on both clocks.
+/// A moment on the store's clock as a local instant, given the same moment on both clocks.
 fn to_instant(ms: u64, now: Instant, now_ms: u64) -> Instant {
     if ms >= now_ms {
         now + Duration::from_millis(ms - now_ms)
@@ -70,7 +92,7 @@ fn to_instant(ms: u64, now: Instant, now_ms: u64) -> Instant {
     }
 }
 
-/// A local instant as a wall-clock moment.
+/// A local instant as a moment on the store's clock.
 fn to_ms(instant: Instant, now: Instant, now_ms: u64) -> u64 {
     if instant >= now {
         now_ms.saturating_add(instant.duration_since(now).as_millis() as u64)
@@ -79,29 +101,11 @@ fn to_ms(instant: Instant, now: Instant, now_ms: u64) -> u64 {
     }
 }
 
-/// Whether a process with this pid exists and runs, as far as this machine's `/proc` tells. A
-/// stopped process (Ctrl-Z, `docker pause`, a debugger: state `T` or `t`) sends nothing, so its
-/// requests do not count as in flight while it is stopped. Where there is no `/proc`, every pid
-/// counts as alive and only [`IN_FLIGHT_EXPIRY`] drops a count.
-fn alive(pid: u32) -> bool {
-    let proc = Path::new("/proc");
-    if !proc.join("self").exists() {
-        return true;
-    }
-    match std::fs::read_to_string(proc.join(pid.to_string()).join("stat")) {
-        // `pid (comm) state ...`: the state follows the last ')' (comm may hold one).
-        Ok(stat) => {
-            !matches!(stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()), Some('T' | 't'))
-        }
-        Err(_) => proc.join(pid.to_string()).exists(),
-    }
-}
-
-/// Requests one process has in flight in one bucket.
+/// Requests one process (or database session) has in flight in one bucket.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 struct InFlight {
     count: u64,
-    /// When the count last went up (wall-clock ms).
+    /// When the count last went up (ms on the store's clock).
     since_ms: u64,
 }
 
@@ -122,6 +126,7 @@ struct StoredBucket {
     reported: Option<u64>,
     #[serde(default)]
     unreported: u64,
+    /// Requests in flight by owner: a pid (files) or a database session's pid (PostgreSQL).
     #[serde(default)]
     in_flight: BTreeMap<u32, InFlight>,
 }
@@ -154,13 +159,13 @@ impl Stored {
         }
     }
 
-    /// Drops what cannot be believed: in-flight counts of processes that are gone or too old,
-    /// values no answer could have given.
-    fn sanitise(&mut self, now_ms: u64, own_pid: u32) {
+    /// Drops what cannot be believed: in-flight counts of owners that are gone (`alive` says,
+    /// asked once per owner; `own` is always alive) or too old, values no answer could have
+    /// given.
+    fn sanitise(&mut self, now_ms: u64, own: u32, alive: &dyn Fn(u32) -> bool) {
         let horizon = now_ms + (MAX_WINDOW + Duration::from_secs(1)).as_millis() as u64;
-        // Each process is looked up once, however many buckets it has requests in.
-        let pids: BTreeSet<u32> = self.buckets.values().flat_map(|bucket| bucket.in_flight.keys().copied()).collect();
-        let live: BTreeSet<u32> = pids.into_iter().filter(|&pid| pid == own_pid || alive(pid)).collect();
+        let owners: BTreeSet<u32> = self.buckets.values().flat_map(|bucket| bucket.in_flight.keys().copied()).collect();
+        let live: BTreeSet<u32> = owners.into_iter().filter(|&owner| owner == own || alive(owner)).collect();
         for bucket in self.buckets.values_mut() {
             // A limit of 0 is no answer's (a concurrency 429 carries no bucket): it would make
             // every sender wait for ever.
@@ -168,12 +173,12 @@ impl Stored {
                 *bucket = StoredBucket { in_flight: std::mem::take(&mut bucket.in_flight), ..StoredBucket::default() };
             }
             bucket.reset_at_ms = bucket.reset_at_ms.map(|ms| ms.min(horizon));
-            bucket.in_flight.retain(|&pid, entry| {
+            bucket.in_flight.retain(|owner, entry| {
                 entry.count > 0
-                    // A count from the future (a clock set back, a forged file) would never expire.
+                    // A count from the future (a clock set back, a forged state) would never expire.
                     && entry.since_ms <= now_ms.saturating_add(LOCK_PATIENCE.as_millis() as u64)
                     && now_ms.saturating_sub(entry.since_ms) < IN_FLIGHT_EXPIRY.as_millis() as u64
-                    && live.contains(&pid)
+                    && live.contains(owner)
             });
         }
     }
@@ -194,26 +199,25 @@ impl Stored {
         }
     }
 
-    /// Writes a bucket back, charging the change in requests in flight to this process.
-    fn put_bucket(&mut self, name: &str, before: &BucketState, after: &BucketState, now: Instant, now_ms: u64) {
-        let pid = std::process::id();
+    /// Writes a bucket back, charging the change in requests in flight to `owner`.
+    fn put_bucket(&mut self, name: &str, before: &BucketState, after: &BucketState, turn: &Moment) {
         let stored = self.buckets.entry(name.to_owned()).or_default();
         stored.limit = after.limit;
         stored.remaining = after.remaining;
-        stored.reset_at_ms = after.reset_at.map(|at| to_ms(at, now, now_ms));
+        stored.reset_at_ms = after.reset_at.map(|at| to_ms(at, turn.now, turn.now_ms));
         stored.answered = after.answered;
         stored.reset_assumed = after.reset_assumed;
         stored.reported = after.reported;
         stored.unreported = after.unreported;
-        let own = stored.in_flight.entry(pid).or_default();
+        let own = stored.in_flight.entry(turn.owner).or_default();
         if after.in_flight > before.in_flight {
             own.count = own.count.saturating_add(after.in_flight - before.in_flight);
-            own.since_ms = now_ms;
+            own.since_ms = turn.now_ms;
         } else {
             own.count = own.count.saturating_sub(before.in_flight - after.in_flight);
         }
         if own.count == 0 {
-            stored.in_flight.remove(&pid);
+            stored.in_flight.remove(&turn.owner);
         }
     }
 }
@@ -223,14 +227,25 @@ impl Stored {
 pub(crate) enum StoreError {
     /// Another process held the lock for longer than [`LOCK_PATIENCE`].
     Busy,
+    /// The store's thread gave no answer within [`LOCK_PATIENCE`]: a database that is slow,
+    /// unreachable, or still being connected to.
+    Silent,
+    /// A file of the store could not be read or written.
     Io(std::io::Error),
+    /// The database failed a statement or the connection (never holds a password).
+    Database(String),
+    /// The store has been given up already.
+    GivenUp,
 }
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreError::Busy => write!(f, "its lock was held for more than {} s", LOCK_PATIENCE.as_secs()),
+            StoreError::Silent => write!(f, "it gave no answer within {} s", LOCK_PATIENCE.as_secs()),
             StoreError::Io(error) => write!(f, "{error}"),
+            StoreError::Database(error) => f.write_str(error),
+            StoreError::GivenUp => f.write_str("it was given up"),
         }
     }
 }
@@ -241,79 +256,48 @@ impl From<std::io::Error> for StoreError {
     }
 }
 
-/// Opens (creating it, private to the user) one of the store's files. A symbolic link in its
-/// place is refused (`O_NOFOLLOW`): writing through it would overwrite whatever it points to. So
-/// is anything but a regular file (a FIFO would block the open).
-fn open_lock_file(path: &Path) -> std::io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|error| match error.raw_os_error() {
-            Some(libc::ELOOP) => std::io::Error::other(format!("{} is a symbolic link", path.display())),
-            _ => error,
-        })?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other(format!("{} is not a regular file", path.display())));
+impl From<postgres::Error> for StoreError {
+    fn from(error: postgres::Error) -> Self {
+        StoreError::Database(crate::pg::describe(&error))
     }
-    Ok(file)
 }
 
-/// The store's directory must be this user's alone: created private (0700) if missing, and
-/// refused when another user owns it or others may write in it (they could then plant links
-/// or files the store would use).
-fn check_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    let metadata = std::fs::metadata(dir)?;
-    // This process's effective user: the owner of its /proc entry (Linux, the package's
-    // platform; elsewhere the owner is not checked, the mode still is).
-    let me = std::fs::metadata("/proc/self").map(|own| own.uid()).ok();
-    if !metadata.is_dir() {
-        return Err(std::io::Error::other(format!("{} is not a directory", dir.display())));
-    }
-    if me.is_some_and(|me| metadata.uid() != me) {
-        return Err(std::io::Error::other(format!(
-            "{} belongs to another user (uid {}); the store must be this user's own",
-            dir.display(),
-            metadata.uid()
-        )));
-    }
-    if metadata.mode() & 0o022 != 0 {
-        return Err(std::io::Error::other(format!(
-            "{} may be written by others (mode {:o}); make it private (chmod 700)",
-            dir.display(),
-            metadata.mode() & 0o777
-        )));
-    }
-    Ok(())
-}
-
-/// The slot files this process has open and does not hold, by index (`None`: not opened yet, or
-/// held by a lease of this process).
-type SlotPool = Arc<Mutex<Vec<Option<File>>>>;
-
-/// A concurrency slot held across processes while a request is in flight: the slot file's
-/// `flock`, given back to the pool (unlocked) when the lease is dropped.
+/// A concurrency slot held across processes while a request is in flight, given back when the
+/// lease is dropped.
 #[derive(Debug)]
 pub(crate) struct SlotLease {
     index: usize,
-    file: Option<File>,
-    pool: SlotPool,
+    hold: Hold,
+}
+
+/// How a lease holds its slot.
+#[derive(Debug)]
+enum Hold {
+    /// The slot file's `flock`: unlocked and returned to the pool on drop.
+    File { file: Option<File>, pool: file::SlotPool },
+    /// The database session's advisory lock: only the store's thread, which holds the session,
+    /// can give it back, so it is told to.
+    Session(Option<UnboundedSender<Job>>),
 }
 
 impl Drop for SlotLease {
     fn drop(&mut self) {
-        if let Some(file) = self.file.take() {
-            // Closing the file would unlock it too; the pool keeps it open for the next request.
-            if file.unlock().is_ok() {
-                let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(entry) = pool.get_mut(self.index) {
-                    *entry = Some(file);
+        match &mut self.hold {
+            Hold::File { file, pool } => {
+                if let Some(file) = file.take() {
+                    // Closing the file would unlock it too; the pool keeps it open for the next request.
+                    if file.unlock().is_ok() {
+                        let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
+                        if let Some(entry) = pool.get_mut(self.index) {
+                            *entry = Some(file);
+                        }
+                    }
+                }
+            }
+            Hold::Session(jobs) => {
+                // The thread gone, its session (and the lock) went with it.
+                if let Some(jobs) = jobs.take() {
+                    let _ = jobs.send(Job::Release(self.index));
                 }
             }
         }
@@ -341,29 +325,50 @@ pub(crate) enum SharedVerdict {
     Locked,
 }
 
-/// The file store of one org's budget, shared by every process that opens the same directory.
-///
-/// Its file locks and file I/O never run on the async runtime's threads: the governor hands
-/// them to one thread of the store's own ([`SharedBudget::verdict`],
-/// [`SharedBudget::finish_later`]), so a store another process holds locked (a stopped process)
-/// delays only the store's thread, and the governor gives the store up after
-/// [`LOCK_PATIENCE`] instead of stalling the program.
-#[derive(Debug)]
-pub struct SharedBudget {
-    core: Arc<StoreCore>,
-    /// The store thread's queue (started with the first job).
-    worker: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
-    /// Set when the store thread could not record an answer: the governor stops using the store.
-    failed: Arc<AtomicBool>,
+/// The moment of one turn with the state, and whom it charges.
+#[derive(Debug, Clone, Copy)]
+struct Moment {
+    /// Now, on this machine's monotonic clock...
+    now: Instant,
+    /// ...and on the store's clock, in milliseconds since the epoch (every stored time is on it).
+    now_ms: u64,
+    /// Whom this process's requests are charged to: its pid (files) or its database session.
+    owner: u32,
 }
 
-/// What the store's thread does: decide a send, or fold an answer in.
+/// One turn with the state, under the store's lock.
+struct Turn<'a> {
+    stored: &'a mut Stored,
+    moment: Moment,
+    /// Takes the first free slot below a cap, across processes (`None`: all are taken).
+    take_slot: &'a mut dyn FnMut(usize) -> Result<Option<SlotLease>, StoreError>,
+}
+
+/// Where a store keeps its state and how it holds its slots: the one interface between the
+/// decisions, taken alike for every store ([`StoreCore`]), and a storage ([`file::FileStorage`],
+/// [`database::DatabaseStorage`]). It is used from the store's thread only.
+trait Storage: Send {
+    /// Reads the state under the store's lock, waiting for the lock about `patience` at most
+    /// ([`StoreError::Busy`] then); drops from it what cannot be believed ([`Stored::sanitise`],
+    /// with the storage's own knowledge of which owners are alive); lets `turn` decide and take
+    /// slots; writes the state back if it changed, before the lock is let go. An error from
+    /// `turn` leaves the state as it was. `turn` is called once at most.
+    fn transact(
+        &mut self,
+        patience: Duration,
+        turn: &mut dyn FnMut(&mut Turn<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// Gives back slot `index`, whose lease (of [`Hold::Session`]) was dropped.
+    fn release(&mut self, index: usize) -> Result<(), StoreError>;
+}
+
+/// What the store's thread is asked to do.
+#[derive(Debug)]
 enum Job {
-    Verdict {
-        bucket: &'static str,
-        share: f64,
-        reply: tokio::sync::oneshot::Sender<Result<SharedVerdict, StoreError>>,
-    },
+    /// Decide one attempt to send.
+    Verdict { bucket: &'static str, share: f64, reply: tokio::sync::oneshot::Sender<Result<SharedVerdict, StoreError>> },
+    /// Fold an answer in and give its slot back.
     Finish {
         lease: SlotLease,
         bucket: &'static str,
@@ -371,26 +376,37 @@ enum Job {
         headers: Option<RateLimitHeaders>,
         date: Option<SystemTime>,
     },
+    /// Give back a slot whose lease was dropped.
+    Release(usize),
+    /// Read one bucket (tests and diagnostics).
+    Bucket { bucket: String, reply: std::sync::mpsc::Sender<Option<BucketState>> },
+    /// Read the shared concurrency cap.
+    Cap { reply: std::sync::mpsc::Sender<Option<usize>> },
+    /// Look at the store again: it may have been given up.
+    Wake,
 }
 
-/// The store's files and the decisions taken under their lock.
+/// The shared store of one org's budget, used by every process that opens the same directory
+/// or connects to the same database.
+///
+/// Its locks and I/O never run on the async runtime's threads: the governor hands them to one
+/// thread of the store's own (`SharedBudget::verdict`, `SharedBudget::finish_later`), so a
+/// store another process holds locked (a stopped process), or a slow or lost database, delays only
+/// the store's thread, and the governor gives the store up after [`LOCK_PATIENCE`] instead of
+/// stalling the program.
 #[derive(Debug)]
-struct StoreCore {
-    dir: PathBuf,
-    max_concurrency: usize,
-    /// `state.json`, open for the store's lifetime; the mutex lets one thread of this process at
-    /// a time take its `flock`.
-    state: Mutex<File>,
-    slots: SlotPool,
-}
-
-/// Releases the state file's `flock` when dropped.
-struct Unlock<'a>(&'a File);
-
-impl Drop for Unlock<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.unlock();
-    }
+pub struct SharedBudget {
+    /// Where the store is, as it may be shown (a directory, or a URL without its password).
+    location: String,
+    /// Whether the store is a database (a thread that does not answer is then a slow server,
+    /// not a lock held).
+    database: bool,
+    /// The store thread's queue.
+    jobs: UnboundedSender<Job>,
+    /// Set when the store is given up: by the governor, or by the store's thread with a reason.
+    failed: Arc<AtomicBool>,
+    /// Why the store's thread gave the store up.
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 impl SharedBudget {
@@ -398,62 +414,89 @@ impl SharedBudget {
     /// at most `max_concurrency` requests in flight. A directory of another user's, or one others
     /// may write in, is refused, and so are links in place of its files.
     pub fn open(dir: &Path, max_concurrency: usize) -> std::io::Result<SharedBudget> {
-        check_private_dir(dir)?;
-        let state = open_lock_file(&dir.join("state.json"))?;
+        let storage = file::FileStorage::open(dir, max_concurrency.max(1))?;
+        Self::start(dir.display().to_string(), false, max_concurrency, move |_| Ok(Box::new(storage)))
+    }
+
+    /// The store of the org at `org_url` in the PostgreSQL database `database`, for a client with
+    /// at most `max_concurrency` requests in flight. Returns at once: the store's thread connects
+    /// (and creates the table `okta_lifecycle_budget` if it is missing); a database it cannot
+    /// reach, or that refuses it, is logged when the first request would use it, and the client
+    /// governs its requests alone. Only a thread that cannot be started is an error.
+    pub fn connect(database: &PostgresUrl, org_url: &str, max_concurrency: usize) -> std::io::Result<SharedBudget> {
+        let target = database.target().clone();
+        let org = org_key(org_url);
+        Self::start(database.shown().to_owned(), true, max_concurrency, move |jobs| {
+            let storage = database::DatabaseStorage::connect(&target, &org, jobs)?;
+            Ok(Box::new(storage))
+        })
+    }
+
+    /// Starts the store's thread, which opens the storage with `open` and then serves jobs
+    /// until the store and every lease of it are dropped.
+    fn start(
+        location: String,
+        database: bool,
+        max_concurrency: usize,
+        open: impl FnOnce(WeakUnboundedSender<Job>) -> Result<Box<dyn Storage>, StoreError> + Send + 'static,
+    ) -> std::io::Result<SharedBudget> {
+        let (jobs, queue) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        let weak = jobs.downgrade();
+        let failed = Arc::new(AtomicBool::new(false));
+        let failure = Arc::new(Mutex::new(None));
+        let thread = Thread { failed: Arc::clone(&failed), failure: Arc::clone(&failure) };
         let max_concurrency = max_concurrency.max(1);
-        let core = StoreCore {
-            dir: dir.to_owned(),
-            max_concurrency,
-            state: Mutex::new(state),
-            slots: Arc::new(Mutex::new((0..max_concurrency).map(|_| None).collect())),
-        };
-        Ok(SharedBudget { core: Arc::new(core), worker: Mutex::new(None), failed: Arc::new(AtomicBool::new(false)) })
+        std::thread::Builder::new().name("okta-lifecycle-budget".into()).spawn(move || {
+            let core = match open(weak) {
+                Ok(storage) => Some(StoreCore { storage, max_concurrency }),
+                Err(error) => {
+                    thread.fail(error.to_string());
+                    None
+                }
+            };
+            thread.serve(core, queue);
+        })?;
+        Ok(SharedBudget { location, database, jobs, failed, failure })
     }
 
-    /// The store's directory.
-    pub fn dir(&self) -> &Path {
-        &self.core.dir
+    /// Where the store is, as it may be shown in logs: its directory, or its database's URL
+    /// with any password replaced by `***`.
+    pub fn location(&self) -> &str {
+        &self.location
     }
 
-    /// Whether the store has been given up (an answer its thread could not record, or the
-    /// governor's patience ran out).
-    pub(crate) fn has_failed(&self) -> bool {
-        self.failed.load(Ordering::Relaxed)
+    /// Why the store cannot be used, once it has been given up (`None` while it is in use).
+    pub(crate) fn failure(&self) -> Option<String> {
+        if !self.failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let reason = self.failure.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        Some(reason.unwrap_or_else(|| StoreError::GivenUp.to_string()))
     }
 
     /// Gives the store up for this process: answers still queued give their slots back without
-    /// waiting for its lock.
+    /// waiting for its lock, and a database session is closed (which gives back every slot it
+    /// held and drops its requests from the others' estimate).
     pub(crate) fn give_up(&self) {
-        self.failed.store(true, Ordering::Relaxed);
-    }
-
-    /// Queues a job for the store's thread, starting it if needed. False when the thread is gone.
-    fn submit(&self, job: Job) -> bool {
-        let mut worker = self.worker.lock().unwrap_or_else(PoisonError::into_inner);
-        if worker.is_none() {
-            let (sender, receiver) = std::sync::mpsc::channel::<Job>();
-            let core = Arc::clone(&self.core);
-            let failed = Arc::clone(&self.failed);
-            let started = std::thread::Builder::new()
-                .name("okta-lifecycle-budget".into())
-                .spawn(move || serve(&core, &failed, receiver));
-            if started.is_err() {
-                return false;
-            }
-            *worker = Some(sender);
+        if !self.failed.swap(true, Ordering::Relaxed) {
+            let _ = self.jobs.send(Job::Wake);
         }
-        worker.as_ref().is_some_and(|sender| sender.send(job).is_ok())
     }
 
-    /// One attempt to send a request to `bucket`, decided on the store's thread; `None` when no
-    /// decision came within [`LOCK_PATIENCE`] (the thread is waiting on a lock another process
-    /// holds) or the thread is gone.
-    pub(crate) async fn verdict(&self, bucket: &'static str, share: f64) -> Option<Result<SharedVerdict, StoreError>> {
+    /// One attempt to send a request to `bucket`, decided on the store's thread. Without a
+    /// decision within [`LOCK_PATIENCE`] (the thread is waiting on a lock another process holds,
+    /// or on a slow database) or with the thread gone, an error.
+    pub(crate) async fn verdict(&self, bucket: &'static str, share: f64) -> Result<SharedVerdict, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        if !self.submit(Job::Verdict { bucket, share, reply }) {
-            return None;
+        if self.jobs.send(Job::Verdict { bucket, share, reply }).is_err() {
+            return Err(StoreError::GivenUp);
         }
-        tokio::time::timeout(LOCK_PATIENCE, answer).await.ok()?.ok()
+        match tokio::time::timeout(LOCK_PATIENCE, answer).await {
+            Ok(Ok(verdict)) => verdict,
+            Ok(Err(_)) => Err(StoreError::GivenUp),
+            Err(_) if self.database => Err(StoreError::Silent),
+            Err(_) => Err(StoreError::Busy),
+        }
     }
 
     /// Folds a request's answer into the store on the store's thread, and gives its slot back
@@ -467,12 +510,12 @@ impl SharedBudget {
         headers: Option<RateLimitHeaders>,
         date: Option<SystemTime>,
     ) {
-        if self.has_failed() {
+        if self.failed.load(Ordering::Relaxed) {
             drop(lease);
             return;
         }
         // If the thread is gone the job (and its slot) is dropped with the failed send.
-        let _ = self.submit(Job::Finish { lease, bucket, status, headers, date });
+        let _ = self.jobs.send(Job::Finish { lease, bucket, status, headers, date });
     }
 
     /// The default store of an org: beside the org's default journal,
@@ -481,132 +524,139 @@ impl SharedBudget {
         crate::paths::org_state_path(org_url, "budget")
     }
 
-    /// A snapshot of one bucket as the store holds it (tests and diagnostics).
+    /// A snapshot of one bucket as the store holds it (tests and diagnostics); `None` when the
+    /// store does not know the bucket, or gives no answer within [`LOCK_PATIENCE`].
     pub fn bucket(&self, bucket: &str) -> Option<BucketState> {
-        self.core.bucket(bucket)
+        let (reply, answer) = std::sync::mpsc::channel();
+        self.jobs.send(Job::Bucket { bucket: bucket.to_owned(), reply }).ok()?;
+        answer.recv_timeout(LOCK_PATIENCE).ok().flatten()
     }
 
-    /// The shared cap on requests in flight (this client's own maximum unless lowered).
-    pub fn concurrency_cap(&self) -> usize {
-        self.core.concurrency_cap()
+    /// The shared cap on requests in flight (this client's own maximum unless lowered); `None`
+    /// when the store gives no answer within [`LOCK_PATIENCE`].
+    pub fn concurrency_cap(&self) -> Option<usize> {
+        let (reply, answer) = std::sync::mpsc::channel();
+        self.jobs.send(Job::Cap { reply }).ok()?;
+        answer.recv_timeout(LOCK_PATIENCE).ok().flatten()
     }
 }
 
-/// The store's thread: serves jobs until the store is dropped. An answer it cannot record gives
-/// the store up for this process (logged by the governor), so that later answers are not queued
-/// behind a lock another process holds.
-fn serve(core: &StoreCore, failed: &AtomicBool, jobs: std::sync::mpsc::Receiver<Job>) {
-    for job in jobs {
-        match job {
-            Job::Verdict { bucket, share, reply } => {
-                // Once given up, the governor stops asking; a late question is answered with
-                // the failure.
-                let verdict =
-                    if failed.load(Ordering::Relaxed) { Err(StoreError::Busy) } else { core.try_send(bucket, share) };
-                let _ = reply.send(verdict);
+/// The key of an org's row in a database store: its URL's origin (`https://acme.okta.com`, or a
+/// simulator's `http://127.0.0.1:8080`).
+fn org_key(org_url: &str) -> String {
+    match url::Url::parse(org_url) {
+        Ok(url) => url.origin().ascii_serialization(),
+        Err(_) => org_url.trim_end_matches('/').to_owned(),
+    }
+}
+
+/// The store's thread's view of the flags it shares with its [`SharedBudget`].
+struct Thread {
+    failed: Arc<AtomicBool>,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl Thread {
+    /// Gives the store up with a reason the governor logs.
+    fn fail(&self, reason: String) {
+        let mut failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        failure.get_or_insert(reason);
+        self.failed.store(true, Ordering::Relaxed);
+    }
+
+    /// Serves jobs until the store and every lease of it are dropped. Once the store is given
+    /// up (here, or by the governor), its storage is closed: a database session then ends, which
+    /// gives back every slot it held and drops its requests from the others' estimate.
+    fn serve(&self, mut core: Option<StoreCore>, mut jobs: UnboundedReceiver<Job>) {
+        while let Some(job) = jobs.blocking_recv() {
+            if self.failed.load(Ordering::Relaxed) {
+                core = None;
             }
-            Job::Finish { lease, bucket, status, headers, date } => {
-                if failed.load(Ordering::Relaxed) {
-                    drop(lease);
-                } else if let Err(error) = core.finish(lease, bucket, status, headers, date) {
-                    tracing::debug!(error = %error, "the shared rate budget could not record an answer");
-                    failed.store(true, Ordering::Relaxed);
+            match job {
+                Job::Verdict { bucket, share, reply } => {
+                    let verdict = match core.as_mut() {
+                        Some(core) => core.try_send(bucket, share),
+                        None => Err(StoreError::GivenUp),
+                    };
+                    // A verdict the governor no longer waits for is dropped here, and its slot
+                    // with it.
+                    let _ = reply.send(verdict);
                 }
+                Job::Finish { lease, bucket, status, headers, date } => {
+                    let Some(store) = core.as_mut() else { continue };
+                    if let Err(error) = store.finish(lease, bucket, status, headers, date) {
+                        tracing::debug!(error = %error, "the shared rate budget could not record an answer");
+                        self.fail(format!("an answer could not be recorded in it: {error}"));
+                        core = None;
+                    }
+                }
+                Job::Release(index) => {
+                    let Some(store) = core.as_mut() else { continue };
+                    if let Err(error) = store.storage.release(index) {
+                        self.fail(format!("a concurrency slot could not be given back: {error}"));
+                        core = None;
+                    }
+                }
+                Job::Bucket { bucket, reply } => {
+                    let _ = reply.send(core.as_mut().and_then(|core| core.bucket(&bucket)));
+                }
+                Job::Cap { reply } => {
+                    let _ = reply.send(core.as_mut().and_then(|core| core.concurrency_cap().ok()));
+                }
+                Job::Wake => {}
             }
         }
     }
+}
+
+/// The slots a process may take now: the shared cap, never more than this client's own.
+fn slots_open(stored: &Stored, max_concurrency: usize) -> usize {
+    stored.cap.unwrap_or(max_concurrency).clamp(1, max_concurrency)
+}
+
+/// The decisions taken under a store's lock, the same for every storage.
+struct StoreCore {
+    storage: Box<dyn Storage>,
+    max_concurrency: usize,
 }
 
 impl StoreCore {
-    /// Runs `change` on the stored state under the lock and writes the result back. Waits for
-    /// another process's `flock` at most `patience` (it is only ever held for a read and a
-    /// write, so the wait yields, then naps a fifth of a millisecond at a time).
-    fn locked<R>(&self, patience: Duration, change: impl FnOnce(&mut Stored) -> R) -> Result<R, StoreError> {
-        let file = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let started = Instant::now();
-        let mut tries = 0u32;
-        loop {
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    if started.elapsed() >= patience {
-                        return Err(StoreError::Busy);
-                    }
-                    tries += 1;
-                    if tries < 50 {
-                        std::thread::yield_now();
-                    } else {
-                        std::thread::sleep(Duration::from_micros(200));
-                    }
-                }
-                Err(std::fs::TryLockError::Error(error)) => return Err(error.into()),
+    /// Runs `change` on the state under the store's lock and writes the result back (see
+    /// [`Storage::transact`]).
+    fn locked<R>(
+        &mut self,
+        patience: Duration,
+        change: impl FnOnce(&mut Stored, &Moment, &mut dyn FnMut(usize) -> Result<Option<SlotLease>, StoreError>) -> R,
+    ) -> Result<R, StoreError> {
+        let mut change = Some(change);
+        let mut outcome = None;
+        self.storage.transact(patience, &mut |turn| {
+            if let Some(change) = change.take() {
+                outcome = Some(change(&mut *turn.stored, &turn.moment, &mut *turn.take_slot));
             }
-        }
-        let _unlock = Unlock(&file);
-        let mut text = Vec::new();
-        (&*file).seek(SeekFrom::Start(0))?;
-        (&*file).take(MAX_STATE_BYTES + 1).read_to_end(&mut text)?;
-        if text.len() as u64 > MAX_STATE_BYTES {
-            text.clear();
-        }
-        let mut stored = Stored::parse(&text);
-        stored.sanitise(now_ms(), std::process::id());
-        let before = stored.clone();
-        let result = change(&mut stored);
-        if stored != before || text.is_empty() {
-            let bytes = serde_json::to_vec(&stored).map_err(std::io::Error::other)?;
-            (&*file).seek(SeekFrom::Start(0))?;
-            (&*file).write_all(&bytes)?;
-            file.set_len(bytes.len() as u64)?;
-        }
-        Ok(result)
-    }
-
-    /// Takes the first free slot below `cap`, across processes.
-    fn take_slot(&self, cap: usize) -> std::io::Result<Option<SlotLease>> {
-        let mut pool = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        for index in 0..cap.min(pool.len()) {
-            let file = match pool[index].take() {
-                Some(file) => file,
-                // Not opened yet, or held by this process already (then the pool's entry is
-                // empty and opening it again only finds it locked).
-                None => open_lock_file(&self.dir.join(format!("slot-{index}.lock")))?,
-            };
-            match file.try_lock() {
-                Ok(()) => return Ok(Some(SlotLease { index, file: Some(file), pool: Arc::clone(&self.slots) })),
-                Err(std::fs::TryLockError::WouldBlock) => pool[index] = Some(file),
-                Err(std::fs::TryLockError::Error(error)) => return Err(error),
-            }
-        }
-        Ok(None)
-    }
-
-    /// The slots a process may take now: the shared cap, never more than this client's own.
-    fn cap(&self, stored: &Stored) -> usize {
-        stored.cap.unwrap_or(self.max_concurrency).clamp(1, self.max_concurrency)
+            Ok(())
+        })?;
+        // A storage that let go of its lock without a turn has not decided anything.
+        outcome.ok_or(StoreError::Busy)
     }
 
     /// One attempt to send a request to `bucket`: a free slot under the shared cap and the
     /// bucket's budget. Does not wait for the lock beyond a few milliseconds (`Locked` then).
-    fn try_send(&self, bucket: &str, share: f64) -> Result<SharedVerdict, StoreError> {
-        let outcome = self.locked(Duration::from_millis(5), |stored| -> std::io::Result<SharedVerdict> {
-            let now = Instant::now();
-            let now_ms = now_ms();
-            let state = stored.bucket_state(bucket, now, now_ms);
-            match plan_send(&state, share, now) {
-                SendPlan::WaitUntil(at) => {
-                    return Ok(SharedVerdict::WaitUntil { at, for_others: state.limit.is_none() });
-                }
-                SendPlan::Go => {}
+    fn try_send(&mut self, bucket: &str, share: f64) -> Result<SharedVerdict, StoreError> {
+        let max_concurrency = self.max_concurrency;
+        let outcome = self.locked(TRY_PATIENCE, |stored, moment, take_slot| -> Result<SharedVerdict, StoreError> {
+            let state = stored.bucket_state(bucket, moment.now, moment.now_ms);
+            if let SendPlan::WaitUntil(at) = plan_send(&state, share, moment.now) {
+                return Ok(SharedVerdict::WaitUntil { at, for_others: state.limit.is_none() });
             }
-            let Some(lease) = self.take_slot(self.cap(stored))? else { return Ok(SharedVerdict::Busy) };
+            let Some(lease) = take_slot(slots_open(stored, max_concurrency))? else { return Ok(SharedVerdict::Busy) };
             let mut after = state.clone();
-            after.on_send(now);
-            stored.put_bucket(bucket, &state, &after, now, now_ms);
+            after.on_send(moment.now);
+            stored.put_bucket(bucket, &state, &after, moment);
             Ok(SharedVerdict::Go(lease))
         });
         match outcome {
-            Ok(verdict) => Ok(verdict?),
+            Ok(verdict) => verdict,
             Err(StoreError::Busy) => Ok(SharedVerdict::Locked),
             Err(error) => Err(error),
         }
@@ -615,32 +665,28 @@ impl StoreCore {
     /// Folds a request's answer (or its failure, with `status` None) into the store and gives
     /// its slot back. A concurrency 429 lowers the shared cap by one; successes raise it back.
     fn finish(
-        &self,
+        &mut self,
         lease: SlotLease,
         bucket: &str,
         status: Option<u16>,
         headers: Option<RateLimitHeaders>,
         date: Option<SystemTime>,
     ) -> Result<(), StoreError> {
-        let result = self.locked(LOCK_PATIENCE, |stored| {
-            let now = Instant::now();
-            let now_ms = now_ms();
-            let before = stored.bucket_state(bucket, now, now_ms);
+        let max_concurrency = self.max_concurrency;
+        let result = self.locked(LOCK_PATIENCE, |stored, moment, _| {
+            let before = stored.bucket_state(bucket, moment.now, moment.now_ms);
             let mut after = before.clone();
-            after.on_answer(headers, date, now);
+            after.on_answer(headers, date, moment.now);
             if status.is_some() {
                 after.answered = true;
             }
             after.on_done();
-            stored.put_bucket(bucket, &before, &after, now, now_ms);
-            let cap = self.cap(stored);
+            stored.put_bucket(bucket, &before, &after, moment);
+            let cap = slots_open(stored, max_concurrency);
             match (status, headers) {
                 (Some(429), Some(h)) if h.limit == 0 => {
                     if cap > 1 {
-                        tracing::debug!(
-                            cap = cap - 1,
-                            "concurrency limit hit: fewer requests in flight on this machine"
-                        );
+                        tracing::debug!(cap = cap - 1, "concurrency limit hit: fewer requests in flight in the store");
                     }
                     stored.cap = Some(cap.saturating_sub(1).max(1));
                     stored.successes = 0;
@@ -649,7 +695,7 @@ impl StoreCore {
                     stored.successes = stored.successes.saturating_add(1);
                     if stored.successes >= SUCCESSES_PER_SLOT {
                         stored.successes = 0;
-                        stored.cap = (cap + 1 < self.max_concurrency).then_some(cap + 1);
+                        stored.cap = (cap + 1 < max_concurrency).then_some(cap + 1);
                     }
                 }
                 _ => {}
@@ -659,16 +705,17 @@ impl StoreCore {
         result
     }
 
-    fn bucket(&self, bucket: &str) -> Option<BucketState> {
-        self.locked(LOCK_PATIENCE, |stored| {
-            stored.buckets.contains_key(bucket).then(|| stored.bucket_state(bucket, Instant::now(), now_ms()))
+    fn bucket(&mut self, bucket: &str) -> Option<BucketState> {
+        self.locked(LOCK_PATIENCE, |stored, moment, _| {
+            stored.buckets.contains_key(bucket).then(|| stored.bucket_state(bucket, moment.now, moment.now_ms))
         })
         .ok()
         .flatten()
     }
 
-    fn concurrency_cap(&self) -> usize {
-        self.locked(LOCK_PATIENCE, |stored| self.cap(stored)).unwrap_or(self.max_concurrency)
+    fn concurrency_cap(&mut self) -> Result<usize, StoreError> {
+        let max_concurrency = self.max_concurrency;
+        self.locked(LOCK_PATIENCE, |stored, _, _| slots_open(stored, max_concurrency))
     }
 }
 
@@ -676,17 +723,23 @@ impl StoreCore {
 mod tests {
     use super::*;
 
-    fn headers(limit: u64, remaining: u64, reset_epoch: u64) -> RateLimitHeaders {
+    pub(super) fn headers(limit: u64, remaining: u64, reset_epoch: u64) -> RateLimitHeaders {
         RateLimitHeaders { limit, remaining, reset_epoch }
     }
 
-    fn temp_dir(name: &str) -> PathBuf {
+    pub(super) fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("okta-lifecycle-shared-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }
 
-    fn go(verdict: SharedVerdict) -> SlotLease {
+    /// The decisions over a file store in `dir`, without the store's thread.
+    pub(super) fn core(dir: &Path, max_concurrency: usize) -> std::io::Result<StoreCore> {
+        let storage = file::FileStorage::open(dir, max_concurrency)?;
+        Ok(StoreCore { storage: Box::new(storage), max_concurrency })
+    }
+
+    pub(super) fn go(verdict: SharedVerdict) -> SlotLease {
         match verdict {
             SharedVerdict::Go(lease) => lease,
             other => panic!("expected to send, got {other:?}"),
@@ -694,75 +747,29 @@ mod tests {
     }
 
     #[test]
-    fn links_and_directories_others_control_are_refused_and_nothing_is_written_through_them() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = temp_dir("links");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let victim = dir.with_extension("victim");
-        std::fs::write(&victim, b"precious").unwrap();
-        std::os::unix::fs::symlink(&victim, dir.join("state.json")).unwrap();
-        let error = SharedBudget::open(&dir, 2).unwrap_err();
-        assert!(error.to_string().contains("symbolic link"), "{error}");
-        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
-
-        // A slot file planted as a link: the request is not sent through the store.
-        std::fs::remove_file(dir.join("state.json")).unwrap();
-        std::os::unix::fs::symlink(&victim, dir.join("slot-0.lock")).unwrap();
-        let store = SharedBudget::open(&dir, 2).unwrap();
-        assert!(store.core.try_send("/api/v1/users", 1.0).is_err(), "the planted slot is refused");
-        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
-        std::fs::remove_file(&victim).unwrap();
-
-        // A directory others may write in.
-        let open = temp_dir("world-writable");
-        std::fs::create_dir_all(&open).unwrap();
-        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let error = SharedBudget::open(&open, 2).unwrap_err();
-        assert!(error.to_string().contains("written by others"), "{error}");
-        assert!(!open.join("state.json").exists());
-        // A new one is created private.
-        let fresh = temp_dir("fresh");
-        SharedBudget::open(&fresh, 2).unwrap();
-        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o700);
-        // A FIFO in place of the state file is refused at once, not waited on.
-        let fifo_dir = temp_dir("fifo");
-        std::fs::create_dir_all(&fifo_dir).unwrap();
-        std::fs::set_permissions(&fifo_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let made = std::process::Command::new("mkfifo").arg(fifo_dir.join("state.json")).status().unwrap();
-        assert!(made.success());
-        let error = SharedBudget::open(&fifo_dir, 2).unwrap_err();
-        assert!(error.to_string().contains("not a regular file"), "{error}");
-        for dir in [dir, open, fresh, fifo_dir] {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-
-    #[test]
     fn two_stores_on_one_directory_share_what_is_learnt() {
         let dir = temp_dir("learn");
-        let first = SharedBudget::open(&dir, 4).unwrap();
-        let second = SharedBudget::open(&dir, 4).unwrap();
+        let mut first = core(&dir, 4).unwrap();
+        let mut second = core(&dir, 4).unwrap();
         let now = SystemTime::now();
         let epoch = now.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
-        let lease = go(first.core.try_send("/api/v1/users", 1.0).unwrap());
+        let lease = go(first.try_send("/api/v1/users", 1.0).unwrap());
         // The other process sees the probe in flight and waits for its answer.
         assert!(matches!(
-            second.core.try_send("/api/v1/users", 1.0).unwrap(),
+            second.try_send("/api/v1/users", 1.0).unwrap(),
             SharedVerdict::WaitUntil { for_others: true, .. }
         ));
-        first.core.finish(lease, "/api/v1/users", Some(200), Some(headers(10, 2, epoch + 30)), Some(now)).unwrap();
+        first.finish(lease, "/api/v1/users", Some(200), Some(headers(10, 2, epoch + 30)), Some(now)).unwrap();
         let learnt = second.bucket("/api/v1/users").unwrap();
         assert_eq!(learnt.limit, Some(10));
         assert_eq!(learnt.remaining, 2.0);
         assert_eq!(learnt.in_flight, 0);
         // Two left: one each, then both wait for the reset.
-        let a = go(first.core.try_send("/api/v1/users", 1.0).unwrap());
-        let b = go(second.core.try_send("/api/v1/users", 1.0).unwrap());
-        assert!(matches!(first.core.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::WaitUntil { .. }));
+        let a = go(first.try_send("/api/v1/users", 1.0).unwrap());
+        let b = go(second.try_send("/api/v1/users", 1.0).unwrap());
+        assert!(matches!(first.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::WaitUntil { .. }));
         assert!(matches!(
-            second.core.try_send("/api/v1/users", 1.0).unwrap(),
+            second.try_send("/api/v1/users", 1.0).unwrap(),
             SharedVerdict::WaitUntil { for_others: false, .. }
         ));
         assert_eq!(second.bucket("/api/v1/users").unwrap().in_flight, 2);
@@ -773,16 +780,16 @@ mod tests {
     #[test]
     fn slots_are_shared_and_given_back() {
         let dir = temp_dir("slots");
-        let first = SharedBudget::open(&dir, 2).unwrap();
-        let second = SharedBudget::open(&dir, 2).unwrap();
+        let mut first = core(&dir, 2).unwrap();
+        let mut second = core(&dir, 2).unwrap();
         // A bucket that answers without rate-limit headers is limited by the slots alone.
-        let probe = go(first.core.try_send("/api/v1", 1.0).unwrap());
-        first.core.finish(probe, "/api/v1", Some(200), None, None).unwrap();
-        let a = go(first.core.try_send("/api/v1", 1.0).unwrap());
-        let b = go(second.core.try_send("/api/v1", 1.0).unwrap());
-        assert!(matches!(second.core.try_send("/api/v1", 1.0).unwrap(), SharedVerdict::Busy));
-        first.core.finish(a, "/api/v1", Some(200), None, None).unwrap();
-        let c = go(second.core.try_send("/api/v1", 1.0).unwrap());
+        let probe = go(first.try_send("/api/v1", 1.0).unwrap());
+        first.finish(probe, "/api/v1", Some(200), None, None).unwrap();
+        let a = go(first.try_send("/api/v1", 1.0).unwrap());
+        let b = go(second.try_send("/api/v1", 1.0).unwrap());
+        assert!(matches!(second.try_send("/api/v1", 1.0).unwrap(), SharedVerdict::Busy));
+        first.finish(a, "/api/v1", Some(200), None, None).unwrap();
+        let c = go(second.try_send("/api/v1", 1.0).unwrap());
         drop((b, c));
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -790,57 +797,34 @@ mod tests {
     #[test]
     fn a_concurrency_429_lowers_the_shared_cap_and_successes_raise_it() {
         let dir = temp_dir("cap");
-        let first = SharedBudget::open(&dir, 3).unwrap();
-        let second = SharedBudget::open(&dir, 3).unwrap();
-        let lease = go(first.core.try_send("/api/v1", 1.0).unwrap());
-        first.core.finish(lease, "/api/v1", Some(429), Some(headers(0, 0, 0)), None).unwrap();
-        assert_eq!(second.concurrency_cap(), 2);
+        let mut first = core(&dir, 3).unwrap();
+        let mut second = core(&dir, 3).unwrap();
+        let lease = go(first.try_send("/api/v1", 1.0).unwrap());
+        first.finish(lease, "/api/v1", Some(429), Some(headers(0, 0, 0)), None).unwrap();
+        assert_eq!(second.concurrency_cap().unwrap(), 2);
         for _ in 0..SUCCESSES_PER_SLOT {
-            let lease = go(second.core.try_send("/api/v1", 1.0).unwrap());
-            second.core.finish(lease, "/api/v1", Some(200), None, None).unwrap();
+            let lease = go(second.try_send("/api/v1", 1.0).unwrap());
+            second.finish(lease, "/api/v1", Some(200), None, None).unwrap();
         }
-        assert_eq!(first.concurrency_cap(), 3);
+        assert_eq!(first.concurrency_cap().unwrap(), 3);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
-    fn a_damaged_or_hostile_state_file_is_started_afresh_or_held_to_one_window() {
-        let dir = temp_dir("hostile");
+    fn the_store_thread_answers_and_a_given_up_store_is_left_alone() {
+        let dir = temp_dir("thread");
         let store = SharedBudget::open(&dir, 2).unwrap();
-        std::fs::write(dir.join("state.json"), b"{ not json").unwrap();
-        assert!(matches!(store.core.try_send("/api/v1/users", 1.0).unwrap(), SharedVerdict::Go(_)));
-        // A reset a century away, a remaining that is not a number, a dead process in flight.
-        let far = now_ms() + 100 * 365 * 24 * 3600 * 1000;
-        std::fs::write(
-            dir.join("state.json"),
-            format!(
-                r#"{{"version":1,"buckets":{{"/api/v1/users":{{"limit":5,"remaining":0,"reset_at_ms":{far},
-                "answered":true,"in_flight":{{"4000000":{{"count":3,"since_ms":{}}}}}}}}}}}"#,
-                now_ms()
-            ),
-        )
-        .unwrap();
-        let state = store.bucket("/api/v1/users").unwrap();
-        assert_eq!(state.in_flight, 0, "a pid that does not exist has nothing in flight");
-        let reset = state.reset_at.unwrap();
-        assert!(reset <= Instant::now() + MAX_WINDOW + Duration::from_secs(1), "held to one window");
-        // Counters at their largest, a cap of nothing: a success is still counted without overflow.
-        std::fs::write(
-            dir.join("state.json"),
-            format!(
-                r#"{{"version":1,"cap":0,"successes":{max},"buckets":{{"/api/v1":{{"answered":true,
-                "in_flight":{{"{pid}":{{"count":{max},"since_ms":{now}}}}}}}}}}}"#,
-                max = u64::MAX,
-                pid = std::process::id(),
-                now = now_ms()
-            ),
-        )
-        .unwrap();
-        assert_eq!(store.concurrency_cap(), 1, "a cap of nothing is one slot");
-        let lease = go(store.core.try_send("/api/v1", 1.0).unwrap());
-        store.core.finish(lease, "/api/v1", Some(200), None, None).unwrap();
-        std::fs::write(dir.join("state.json"), vec![b' '; (MAX_STATE_BYTES + 10) as usize]).unwrap();
-        assert_eq!(store.bucket("/api/v1/users"), None);
+        assert_eq!(store.location(), dir.display().to_string());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let lease = go(runtime.block_on(store.verdict("/api/v1", 1.0)).unwrap());
+        assert_eq!(store.bucket("/api/v1").map(|bucket| bucket.in_flight), Some(1));
+        store.finish_later(lease, "/api/v1", Some(200), None, None);
+        assert_eq!(store.bucket("/api/v1").map(|bucket| bucket.in_flight), Some(0));
+        assert_eq!(store.concurrency_cap(), Some(2));
+        assert_eq!(store.failure(), None);
+        store.give_up();
+        assert_eq!(store.failure().as_deref(), Some("it was given up"));
+        assert!(matches!(runtime.block_on(store.verdict("/api/v1", 1.0)), Err(StoreError::GivenUp)));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -848,12 +832,12 @@ mod tests {
     fn no_stored_state_makes_senders_wait_for_ever() {
         let now = now_ms();
         let mut stored = Stored::default();
-        // A limit of 0, which no answer gives, and a count from the future of a live process
-        // (pid 1 always exists) on a bucket that has not answered yet.
+        // A limit of 0, which no answer gives, and a count from the future of a live owner on a
+        // bucket that has not answered yet.
         stored.buckets.entry("/api/v1/users".into()).or_default().limit = Some(0);
         let probe = stored.buckets.entry("/api/v1/groups".into()).or_default();
         probe.in_flight.insert(1, InFlight { count: 1, since_ms: now + 10_000_000 });
-        stored.sanitise(now, std::process::id());
+        stored.sanitise(now, std::process::id(), &|_| true);
         let instant = Instant::now();
         for bucket in ["/api/v1/users", "/api/v1/groups"] {
             let state = stored.bucket_state(bucket, instant, now);
@@ -862,33 +846,42 @@ mod tests {
     }
 
     #[test]
-    fn a_stopped_process_has_nothing_in_flight_until_it_runs_again() {
-        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
-        let pid = child.id();
-        assert!(alive(pid));
-        let signal = |name: &str| {
-            assert!(std::process::Command::new("kill").args([name, &pid.to_string()]).status().unwrap().success());
-            // The kernel changes the state at once, but give /proc a moment.
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        signal("-STOP");
-        assert!(!alive(pid), "a stopped process sends nothing");
-        signal("-CONT");
-        assert!(alive(pid));
-        let _ = child.kill();
-        let _ = child.wait();
-        assert!(!alive(pid), "a process that is gone");
-    }
-
-    #[test]
-    fn an_old_in_flight_count_expires_even_if_its_pid_is_alive() {
+    fn an_old_in_flight_count_expires_even_if_its_owner_is_alive() {
         let mut stored = Stored::default();
         let now = now_ms();
         let bucket = stored.buckets.entry("/api/v1/users".into()).or_default();
         bucket.in_flight.insert(1, InFlight { count: 2, since_ms: now - IN_FLIGHT_EXPIRY.as_millis() as u64 - 1 });
-        bucket.in_flight.insert(std::process::id(), InFlight { count: 1, since_ms: now });
-        stored.sanitise(now, std::process::id());
+        bucket.in_flight.insert(7, InFlight { count: 1, since_ms: now });
+        stored.sanitise(now, 7, &|_| true);
         assert_eq!(stored.buckets["/api/v1/users"].in_flight.len(), 1);
+    }
+
+    #[test]
+    fn owners_that_are_gone_have_nothing_in_flight_and_each_is_asked_about_once() {
+        let mut stored = Stored::default();
+        let now = now_ms();
+        for name in ["/api/v1/users", "/api/v1/groups"] {
+            let bucket = stored.buckets.entry(name.into()).or_default();
+            for owner in [7, 8, 9] {
+                bucket.in_flight.insert(owner, InFlight { count: 1, since_ms: now });
+            }
+        }
+        let asked = std::cell::RefCell::new(Vec::new());
+        stored.sanitise(now, 7, &|owner| {
+            asked.borrow_mut().push(owner);
+            owner == 8
+        });
+        assert_eq!(asked.into_inner(), [8, 9], "its own owner is not asked about; the others once");
+        for bucket in stored.buckets.values() {
+            assert_eq!(bucket.in_flight.keys().copied().collect::<Vec<_>>(), [7, 8]);
+        }
+    }
+
+    #[test]
+    fn orgs_are_keyed_by_their_origin() {
+        assert_eq!(org_key("https://acme.okta.com/"), "https://acme.okta.com");
+        assert_eq!(org_key("https://ACME.okta.com"), "https://acme.okta.com");
+        assert_eq!(org_key("http://127.0.0.1:8080/api"), "http://127.0.0.1:8080");
     }
 
     #[test]

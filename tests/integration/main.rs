@@ -9,6 +9,7 @@ mod client_oauth;
 mod client_partitioned;
 mod client_resilience;
 mod client_shared_budget;
+mod client_shared_budget_pg;
 mod client_wire;
 mod hostile_server;
 mod lifecycle_actions;
