@@ -274,8 +274,8 @@ fn pgpass_fields(line: &str) -> Vec<String> {
     while let Some(character) = characters.next() {
         match character {
             '\\' => {
-                if let Some(next) = characters.next() {
-                    fields.last_mut().map(|field| field.push(next));
+                if let (Some(next), Some(field)) = (characters.next(), fields.last_mut()) {
+                    field.push(next);
                 }
             }
             ':' if fields.len() < 5 => fields.push(String::new()),

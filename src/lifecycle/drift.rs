@@ -2,7 +2,7 @@
 //! okta-lifecycle manages that no okta-lifecycle run made (a role granted in the Admin Console,
 //! a leaver reactivated by hand, a membership added by another script).
 //!
-//! The journal records every attempt of every write a run sends ([`Journal::record_requests`]):
+//! The journal records every attempt of every write a run sends ([`RunStore::record_requests`](crate::lifecycle::journal::RunStore::record_requests)):
 //! its `X-Okta-Request-Id` when an answer came back, its path and times otherwise. Okta writes
 //! the request id of the request that caused an event in the event's
 //! `debugContext.debugData.requestId`, and its path in `requestUri`. An event is a run's own

@@ -1,6 +1,6 @@
 //! Incremental reads: a daily plan reads from Okta only what changed since the last read.
 //!
-//! The journal keeps a mirror of each org it plans against (see [`Journal::save_mirror`]): every
+//! The journal keeps a mirror of each org it plans against (see [`MirrorStore::save_mirror`](crate::lifecycle::journal::MirrorStore::save_mirror)): every
 //! user as a plan reads it, the members of the groups that matter with each group's
 //! `lastMembershipUpdated`, and the watermark the next read starts from (Okta's clock when the
 //! read began, less [`SETTLE`]). An incremental read then asks Okta for:

@@ -98,11 +98,21 @@ async fn one_apply_under_faults_reaches_the_desired_state_without_repeating_anyt
         .map(|text| text.split(',').filter_map(|s| s.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1]);
     for seed in seeds {
-        soak(size, seed).await;
+        soak(size, seed, Journal::in_memory().unwrap()).await;
     }
 }
 
-async fn soak(size: usize, seed: u64) {
+/// The same soak with the journal in PostgreSQL: every claim, outcome and lease through the
+/// database, under the same faults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_apply_under_faults_with_the_journal_in_postgresql_repeats_nothing() {
+    let server = common::postgres::Postgres::start();
+    let url = server.url();
+    let journal = tokio::task::spawn_blocking(move || Journal::open_postgres(&url)).await.unwrap().unwrap();
+    soak(env_number("SOAK_IDENTITIES", 300), 1, journal).await;
+}
+
+async fn soak(size: usize, seed: u64, journal: Journal) {
     let (seeded, records, joiners, resets) = scenario(size);
     let limits = RateLimits {
         per_minute: BTreeMap::from([
@@ -122,7 +132,6 @@ async fn soak(size: usize, seed: u64) {
     .await
     .unwrap();
     let client = common::client_for(&sim, |config| config.request_timeout = Duration::from_secs(1));
-    let journal = Journal::in_memory().unwrap();
     let policy = policy();
     let started = Instant::now();
     let since = chrono::Utc::now();

@@ -247,8 +247,21 @@ async fn apply_twice(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_appliers_of_one_run_send_every_create_once() {
+    two_appliers_send_every_create_once(Arc::new(Journal::in_memory().unwrap())).await;
+}
+
+/// The same with the journal in PostgreSQL: the lease, its generations and the claims are the
+/// database's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_appliers_of_one_run_sharing_a_postgresql_journal_send_every_create_once() {
+    let server = common::postgres::Postgres::start();
+    let url = server.url();
+    let journal = tokio::task::spawn_blocking(move || Journal::open_postgres(&url)).await.unwrap().unwrap();
+    two_appliers_send_every_create_once(Arc::new(journal)).await;
+}
+
+async fn two_appliers_send_every_create_once(journal: Arc<Journal>) {
     let (sim, client) = common::org(SimulatorConfig { latency_ms: 15, ..Default::default() }).await;
-    let journal = Arc::new(Journal::in_memory().unwrap());
     let policy = policy("employeeNumber", json!({}), joiner_leaver());
     let planned = plan(&client, &policy, &joiners(40), &journal).await.unwrap();
     let options = ApplyOptions { concurrency: 8, ..Default::default() };

@@ -21,7 +21,7 @@ pub struct MirrorHead {
     pub schema: String,
 }
 
-/// A change to a mirror (see [`Journal::save_mirror`]).
+/// A change to a mirror (see [`MirrorStore::save_mirror`]).
 #[derive(Debug, Clone, Default)]
 pub struct MirrorUpdate {
     /// Forget every user and member first (a full read).
@@ -34,9 +34,33 @@ pub struct MirrorUpdate {
     pub members: Vec<(String, String, Vec<String>)>,
 }
 
-impl Journal {
+/// The mirror: what incremental reads start from, and watermarks. Every journal backend
+/// implements it; the engine reaches it through [`Journal`].
+pub trait MirrorStore {
     /// What the mirror of `org_url` was read under, if the journal keeps one.
-    pub fn mirror_head(&self, org_url: &str) -> Result<Option<MirrorHead>> {
+    fn mirror_head(&self, org_url: &str) -> Result<Option<MirrorHead>>;
+
+    /// The users of the mirror of `org_url`. A row that does not decode is an error: the mirror
+    /// is then not to be trusted, and [`MirrorStore::save_mirror`] with `replace` starts it afresh.
+    fn mirror_users(&self, org_url: &str) -> Result<Vec<crate::lifecycle::state::UserState>>;
+
+    /// The members the mirror of `org_url` holds, by group id, with the group's
+    /// `lastMembershipUpdated` when they were read.
+    fn mirror_members(&self, org_url: &str) -> Result<HashMap<String, (String, Vec<String>)>>;
+
+    /// Brings the mirror of `org_url` up to date in one transaction: `head`, the users changed
+    /// (or, with `update.replace`, every user), the users deleted, and the members read.
+    fn save_mirror(&self, org_url: &str, head: &MirrorHead, update: &MirrorUpdate) -> Result<()>;
+
+    /// A named watermark (e.g. the last `lastUpdated` an incremental read reached).
+    fn watermark(&self, name: &str) -> Result<Option<String>>;
+
+    /// Stores a named watermark.
+    fn set_watermark(&self, name: &str, value: &str) -> Result<()>;
+}
+
+impl MirrorStore for SqliteJournal {
+    fn mirror_head(&self, org_url: &str) -> Result<Option<MirrorHead>> {
         self.connection()
             .query_row(
                 "SELECT read_from, reads, schema FROM mirrors WHERE org = ?1",
@@ -47,9 +71,7 @@ impl Journal {
             .map_err(journal_error)
     }
 
-    /// The users of the mirror of `org_url`. A row that does not decode is an error: the mirror
-    /// is then not to be trusted, and [`Journal::save_mirror`] with `replace` starts it afresh.
-    pub fn mirror_users(&self, org_url: &str) -> Result<Vec<crate::lifecycle::state::UserState>> {
+    fn mirror_users(&self, org_url: &str) -> Result<Vec<crate::lifecycle::state::UserState>> {
         let connection = self.connection();
         let mut statement =
             connection.prepare("SELECT state FROM mirror_users WHERE org = ?1").map_err(journal_error)?;
@@ -67,9 +89,7 @@ impl Journal {
         Ok(users)
     }
 
-    /// The members the mirror of `org_url` holds, by group id, with the group's
-    /// `lastMembershipUpdated` when they were read.
-    pub fn mirror_members(&self, org_url: &str) -> Result<HashMap<String, (String, Vec<String>)>> {
+    fn mirror_members(&self, org_url: &str) -> Result<HashMap<String, (String, Vec<String>)>> {
         let connection = self.connection();
         let mut statement = connection
             .prepare("SELECT group_id, last_membership_updated, members FROM mirror_members WHERE org = ?1")
@@ -89,9 +109,7 @@ impl Journal {
         Ok(members)
     }
 
-    /// Brings the mirror of `org_url` up to date in one transaction: `head`, the users changed
-    /// (or, with `update.replace`, every user), the users deleted, and the members read.
-    pub fn save_mirror(&self, org_url: &str, head: &MirrorHead, update: &MirrorUpdate) -> Result<()> {
+    fn save_mirror(&self, org_url: &str, head: &MirrorHead, update: &MirrorUpdate) -> Result<()> {
         let org = org_key(org_url);
         self.relaxed(|connection| {
             let transaction = connection.transaction().map_err(journal_error)?;
@@ -140,16 +158,14 @@ impl Journal {
         })
     }
 
-    /// A named watermark (e.g. the last `lastUpdated` an incremental read reached).
-    pub fn watermark(&self, name: &str) -> Result<Option<String>> {
+    fn watermark(&self, name: &str) -> Result<Option<String>> {
         self.connection()
             .query_row("SELECT value FROM watermarks WHERE name = ?1", params![name], |row| row.get(0))
             .optional()
             .map_err(journal_error)
     }
 
-    /// Stores a named watermark.
-    pub fn set_watermark(&self, name: &str, value: &str) -> Result<()> {
+    fn set_watermark(&self, name: &str, value: &str) -> Result<()> {
         self.connection()
             .execute("INSERT INTO watermarks (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value", params![name, value])
             .map_err(journal_error)?;

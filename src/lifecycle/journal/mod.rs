@@ -12,11 +12,11 @@
 //! newer release is refused rather than misread. Commits are durable (`synchronous=FULL`): a
 //! change recorded as started before its request was sent is still recorded after a power loss.
 //!
-//! A plan is recorded when it is made ([`Journal::record_plan`]): its JSON, a SHA-256 digest of
+//! A plan is recorded when it is made ([`RunStore::record_plan`]): its JSON, a SHA-256 digest of
 //! it, the safety limits it was judged against and the number of records. Applying compares the
 //! plan it is given with that record, so an edited plan, or one made for another org, is
-//! refused. One applier owns a run at a time through a lease ([`Journal::acquire_lease`]), and
-//! every change is claimed with a compare-and-set ([`Journal::claim`]) before it is sent.
+//! refused. One applier owns a run at a time through a lease ([`RunStore::acquire_lease`]), and
+//! every change is claimed with a compare-and-set ([`RunStore::claim`]) before it is sent.
 //!
 //! By subject: `schema` (versions and migrations), `runs` (plans, the lease, claims, outcomes
 //! and the requests each change sent), `snapshots` (users before a deprovision, identities last
@@ -34,18 +34,20 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 
 mod mirror;
+mod postgresql;
 mod runs;
 mod schema;
 mod snapshots;
 
-pub use mirror::{MirrorHead, MirrorUpdate};
+pub use mirror::{MirrorHead, MirrorStore, MirrorUpdate};
+pub use postgresql::PostgresJournal;
 pub use runs::{
-    new_lease_owner, plan_digest, Fence, JournaledWrites, LeaseOutcome, Outcome, RecordedRun, RunInfo, SentBy,
-    Unanswered, Unrecorded,
+    new_lease_owner, plan_digest, Fence, JournaledWrites, LeaseOutcome, Outcome, RecordedRun, RunInfo, RunStore,
+    SentBy, Unanswered, Unrecorded,
 };
 use schema::{check_is_journal, migrate, org_key, SAME_ORG};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
-pub use snapshots::{Restorable, SnapshotRole, UserSnapshot};
+pub use snapshots::{Restorable, SnapshotRole, SnapshotStore, UserSnapshot};
 
 /// Where a change stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,11 +123,44 @@ pub struct ChangeRecord {
     pub updated_at: String,
 }
 
-/// The journal database.
+/// Everything a journal keeps, whichever database keeps it: SQLite ([`SqliteJournal`], a file
+/// of one machine's) or PostgreSQL ([`PostgresJournal`], one database several hosts share).
+/// The engine sees only this, through a [`Journal`].
+pub trait JournalStore: RunStore + SnapshotStore + MirrorStore + Send + Sync + std::fmt::Debug {}
+
+impl<T: RunStore + SnapshotStore + MirrorStore + Send + Sync + std::fmt::Debug> JournalStore for T {}
+
+/// The journal: one store, SQLite or PostgreSQL, and where it is. Its methods are the store's
+/// ([`RunStore`], [`SnapshotStore`], [`MirrorStore`]).
 #[derive(Debug)]
 pub struct Journal {
+    store: Box<dyn JournalStore>,
+    location: Location,
+}
+
+/// Where a journal is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// In memory: nothing is kept after the process.
+    Memory,
+    /// An SQLite file.
+    File(PathBuf),
+    /// A PostgreSQL database, by its URL without the password.
+    Database(String),
+}
+
+impl std::ops::Deref for Journal {
+    type Target = dyn JournalStore;
+
+    fn deref(&self) -> &Self::Target {
+        self.store.as_ref()
+    }
+}
+
+/// The SQLite journal: a file (or memory) of one machine's, shared by its processes.
+#[derive(Debug)]
+pub struct SqliteJournal {
     connection: Mutex<Connection>,
-    path: Option<PathBuf>,
 }
 
 fn journal_error(error: rusqlite::Error) -> Error {
@@ -159,6 +194,26 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Journal {
+    /// Opens the journal `target` names: a `postgresql://` URL (see [`crate::pg`]), `:memory:`,
+    /// or the path of an SQLite file (see [`Journal::open`]).
+    pub fn open_target(target: &str) -> Result<Self> {
+        if crate::pg::is_postgres_url(target) {
+            Journal::open_postgres(target)
+        } else if target == ":memory:" {
+            Journal::in_memory()
+        } else {
+            Journal::open(Path::new(target))
+        }
+    }
+
+    /// Opens (creating its tables if needed) the journal in the PostgreSQL database `url`.
+    /// An unreachable database is an error: nothing is written to Okta without a journal.
+    pub fn open_postgres(url: &str) -> Result<Self> {
+        let store = PostgresJournal::open(url)?;
+        let location = Location::Database(store.shown().to_owned());
+        Ok(Journal { store: Box::new(store), location })
+    }
+
     /// Opens (creating if needed) the journal at `path`. Before anything is changed, the file
     /// must be a regular file (not a device, a directory or a pipe) holding an okta-lifecycle
     /// journal, or an empty database: any other SQLite file, or a file that is not SQLite, is
@@ -188,15 +243,38 @@ impl Journal {
         }
         let connection =
             Connection::open(path).map_err(|e| Error::Journal(format!("cannot open {}: {e}", path.display())))?;
-        Self::prepare(connection, Some(path.to_owned()))
+        let store = SqliteJournal::prepare(connection)?;
+        Ok(Journal { store: Box::new(store), location: Location::File(path.to_owned()) })
     }
 
     /// A journal in memory (tests, dry runs).
     pub fn in_memory() -> Result<Self> {
-        Self::prepare(Connection::open_in_memory().map_err(journal_error)?, None)
+        let store = SqliteJournal::prepare(Connection::open_in_memory().map_err(journal_error)?)?;
+        Ok(Journal { store: Box::new(store), location: Location::Memory })
     }
 
-    fn prepare(connection: Connection, path: Option<PathBuf>) -> Result<Self> {
+    /// The default journal of an org: `$XDG_STATE_HOME/okta-lifecycle/<host>.sqlite`
+    /// (`~/.local/state/...` when XDG_STATE_HOME is unset; see [`crate::paths`]).
+    pub fn default_path(org_url: &str) -> PathBuf {
+        crate::paths::org_state_path(org_url, "sqlite")
+    }
+
+    /// The file behind the journal (`None` in memory or in PostgreSQL).
+    pub fn path(&self) -> Option<&Path> {
+        match &self.location {
+            Location::File(path) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// Where the journal is kept.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+}
+
+impl SqliteJournal {
+    fn prepare(connection: Connection) -> Result<Self> {
         // WAL with FULL sync: a committed "started" survives a crash of the process and a loss
         // of power, which is what resuming without repeating a write needs. The busy timeout
         // lets two processes share one journal.
@@ -218,18 +296,7 @@ impl Journal {
             }
         }
         migrate(&connection)?;
-        Ok(Journal { connection: Mutex::new(connection), path })
-    }
-
-    /// The default journal of an org: `$XDG_STATE_HOME/okta-lifecycle/<host>.sqlite`
-    /// (`~/.local/state/...` when XDG_STATE_HOME is unset; see [`crate::paths`]).
-    pub fn default_path(org_url: &str) -> PathBuf {
-        crate::paths::org_state_path(org_url, "sqlite")
-    }
-
-    /// The file behind the journal (`None` in memory).
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        Ok(SqliteJournal { connection: Mutex::new(connection) })
     }
 
     fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {

@@ -29,7 +29,7 @@ pub struct RecordedRun {
     pub plan: Option<Plan>,
 }
 
-/// One run, as listed by [`Journal::runs`].
+/// One run, as listed by [`RunStore::runs`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunInfo {
     /// The run.
@@ -89,7 +89,7 @@ pub struct Unrecorded {
     pub by: SentBy,
 }
 
-/// What the journal knows its runs sent, as [`Journal::sent_since`] reads it.
+/// What the journal knows its runs sent, as [`RunStore::sent_since`] reads it.
 #[derive(Debug, Clone, Default)]
 pub struct JournaledWrites {
     /// Okta's request ids of the answered attempts.
@@ -132,11 +132,11 @@ pub enum LeaseOutcome {
 }
 
 /// The boot a lease origin names (its part before the pid namespace).
-fn boot_of(origin: &str) -> &str {
+pub(super) fn boot_of(origin: &str) -> &str {
     origin.split('/').next().unwrap_or_default()
 }
 
-fn epoch_ms() -> i64 {
+pub(super) fn epoch_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis().min(i64::MAX as u128) as i64)
@@ -148,7 +148,7 @@ fn epoch_ms() -> i64 {
 /// expire. A holder from another boot or another pid namespace (a container sharing the host
 /// name and the journal's volume) is never judged by its pid, which means nothing here. Only
 /// Linux can tell (through `/proc`); elsewhere a lease is taken over when it expires.
-fn owner_is_gone(owner: &str, origin: Option<&str>) -> bool {
+pub(super) fn owner_is_gone(owner: &str, origin: Option<&str>) -> bool {
     let mut parts = owner.splitn(3, ':');
     let (Some(host), Some(pid)) = (parts.next(), parts.next()) else { return false };
     if !cfg!(target_os = "linux") || host != this_host() || origin != this_origin().as_deref() {
@@ -162,7 +162,7 @@ fn owner_is_gone(owner: &str, origin: Option<&str>) -> bool {
 
 /// Where this process runs, as far as a pid and a monotonic clock mean anything: the boot
 /// (`/proc/sys/kernel/random/boot_id`) and the pid namespace. `None` where it cannot be read.
-fn this_origin() -> Option<String> {
+pub(super) fn this_origin() -> Option<String> {
     static ORIGIN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     ORIGIN
         .get_or_init(|| {
@@ -197,9 +197,9 @@ fn this_host() -> &'static str {
 /// The `method` of a `requests` row that stands for the attempts an applier that stopped
 /// mid-send may have made of a change, unrecorded: from its claim (`sent_at`) until another
 /// applier claimed the change again (`ended_at`).
-const LOST_ATTEMPTS: &str = "*";
+pub(super) const LOST_ATTEMPTS: &str = "*";
 
-/// What became of a change, for [`Journal::settle`].
+/// What became of a change, for [`RunStore::settle`].
 #[derive(Debug, Clone, Copy)]
 pub struct Outcome<'a> {
     /// The change's new status.
@@ -254,11 +254,124 @@ pub fn plan_digest(plan: &Plan) -> String {
     sha256_hex(&serde_json::to_vec(plan).unwrap_or_default())
 }
 
-impl Journal {
+/// Runs: plans, the applier's lease, claims, outcomes and the requests each change sent. Every
+/// journal backend implements it; the engine reaches it through [`Journal`].
+pub trait RunStore {
     /// Records a plan as made: its run, its changes as planned, its digest, the safety limits it
     /// was judged against, the number of records and their digest. Only a recorded plan can be
     /// applied with this journal. Recording the same run twice is refused.
-    pub fn record_plan(&self, plan: &Plan, safety: &Safety, records: usize) -> Result<()> {
+    fn record_plan(&self, plan: &Plan, safety: &Safety, records: usize) -> Result<()>;
+
+    /// What the journal recorded of a run when it was planned (`None`: not made with this
+    /// journal).
+    fn recorded_run(&self, run_id: &str) -> Result<Option<RecordedRun>>;
+
+    /// Marks a recorded run as being applied.
+    fn begin_run(&self, run_id: &str) -> Result<()>;
+
+    /// Takes the lease of a run for `ttl`: free, expired, held by a process of this machine
+    /// that is gone, or already held by `owner` (a renewal, which keeps the generation).
+    /// Otherwise says who holds it. Taking it from anyone else starts a new generation.
+    ///
+    /// Expiry is judged on this machine's monotonic clock when the holder wrote its lease in
+    /// the same boot (a wall-clock jump neither expires a live lease nor prolongs a dead one),
+    /// and on the wall clock only for a holder from elsewhere.
+    fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> Result<LeaseOutcome>;
+
+    /// Extends a lease the caller holds; false when it is no longer the caller's (taken over:
+    /// another generation).
+    fn renew_lease(&self, run_id: &str, fence: &Fence, ttl: Duration) -> Result<bool>;
+
+    /// Whether the caller still holds the run under this fence.
+    fn holds_lease(&self, run_id: &str, fence: &Fence) -> Result<bool>;
+
+    /// Gives a lease back (nothing happens when the caller no longer holds it).
+    fn release_lease(&self, run_id: &str, fence: &Fence) -> Result<()>;
+
+    /// Claims a change before it is sent: moves it to `started` only if it is still in the
+    /// status `expected` the caller read (a compare-and-set), and only while the caller still
+    /// holds the run under `fence`. False when another applier got there first, or took the
+    /// run over, in which case the change must not be sent.
+    ///
+    /// The claim of a change that must not be sent twice is synced in full before this returns.
+    fn claim(&self, run_id: &str, change: &Change, expected: ChangeStatus, fence: &Fence) -> Result<bool>;
+
+    /// Moves a change to `status`, with its result (merged into the detail) or error. With a
+    /// fence, only while the caller still holds the run under it: an applier that lost the run
+    /// records nothing more (its successor owns every row now).
+    #[allow(clippy::too_many_arguments)]
+    fn mark(
+        &self,
+        run_id: &str,
+        change: &Change,
+        status: ChangeStatus,
+        result: Option<&Value>,
+        error: Option<&str>,
+        request_id: Option<&str>,
+        fence: Option<&Fence>,
+    ) -> Result<()> {
+        self.settle(run_id, change, &Outcome { status, result, error, request_id }, &[], fence)
+    }
+
+    /// Records what became of a change after it was sent, in one transaction: the attempts of
+    /// the writes it sent (recorded whoever holds the run: they were sent) and its new status
+    /// (only under `fence`, as [`RunStore::mark`]). An outcome is committed without waiting for a
+    /// full sync: lost to a power cut, the change reads as `started` again and a resume verifies
+    /// it in Okta. A change moved back to `started` with what its send depends on (a reset's
+    /// status before it) is synced in full, as its claim was.
+    fn settle(
+        &self,
+        run_id: &str,
+        change: &Change,
+        outcome: &Outcome<'_>,
+        writes: &[crate::http::SentWrite],
+        fence: Option<&Fence>,
+    ) -> Result<()>;
+
+    /// Records the attempts of writes a change sent (request ids, paths, times): what joins
+    /// Okta's System Log with the journal. Recorded whoever holds the run: they were sent.
+    fn record_requests(&self, run_id: &str, seq: u32, writes: &[crate::http::SentWrite]) -> Result<()>;
+
+    /// The attempts of writes recorded for a change, in the order they ended.
+    fn change_requests(&self, run_id: &str, seq: u32) -> Result<Vec<crate::http::SentWrite>>;
+
+    /// What the journal knows its runs sent from `since` (RFC 3339) on, and which users and
+    /// groups they manage: the journal's side of the join with Okta's System Log.
+    fn sent_since(&self, since: &str) -> Result<JournaledWrites>;
+
+    /// The recorded status and result of a change.
+    fn change_status(&self, run_id: &str, seq: u32) -> Result<Option<(ChangeStatus, Option<Value>)>>;
+
+    /// How long ago a change's row last changed (`None`: no such change, or an unreadable time).
+    fn change_age(&self, run_id: &str, seq: u32) -> Result<Option<Duration>>;
+
+    /// Marks a run finished with its overall status.
+    fn finish_run(&self, run_id: &str, status: &str) -> Result<()>;
+
+    /// Every change of a run.
+    fn run_changes(&self, run_id: &str) -> Result<Vec<(u32, ChangeStatus)>>;
+
+    /// Runs that were started and did not finish, newest first.
+    fn unfinished_runs(&self) -> Result<Vec<RunInfo>>;
+
+    /// The unfinished run of a policy over the same records (by their digest) against the org
+    /// `org_url`, if any: what an apply of the same policy and source resumes instead of
+    /// planning anew. A run against another org sharing the journal is not it.
+    fn unfinished_run_for(&self, policy: &str, source_digest: &str, org_url: &str) -> Result<Option<String>>;
+
+    /// The runs made against the org `org_url`, newest first, with their changes counted by
+    /// status.
+    fn org_runs(&self, org_url: &str) -> Result<Vec<RunInfo>>;
+
+    /// Every run, newest first, with its changes counted by status.
+    fn runs(&self) -> Result<Vec<RunInfo>>;
+
+    /// A run's changes counted by status (one query: the command polls it while applying).
+    fn run_progress(&self, run_id: &str) -> Result<std::collections::BTreeMap<String, usize>>;
+}
+
+impl RunStore for SqliteJournal {
+    fn record_plan(&self, plan: &Plan, safety: &Safety, records: usize) -> Result<()> {
         let plan_json =
             serde_json::to_string(plan).map_err(|e| Error::Journal(format!("cannot encode the plan: {e}")))?;
         let safety_json =
@@ -316,9 +429,7 @@ impl Journal {
         transaction.commit().map_err(journal_error)
     }
 
-    /// What the journal recorded of a run when it was planned (`None`: not made with this
-    /// journal).
-    pub fn recorded_run(&self, run_id: &str) -> Result<Option<RecordedRun>> {
+    fn recorded_run(&self, run_id: &str) -> Result<Option<RecordedRun>> {
         type Row = (String, Option<String>, Option<String>, Option<i64>, Option<String>);
         let row: Option<Row> = self
             .connection()
@@ -346,8 +457,7 @@ impl Journal {
         Ok(Some(RecordedRun { org_url, digest, safety, records: records.unwrap_or(0).max(0) as usize, plan }))
     }
 
-    /// Marks a recorded run as being applied.
-    pub fn begin_run(&self, run_id: &str) -> Result<()> {
+    fn begin_run(&self, run_id: &str) -> Result<()> {
         let updated = self
             .connection()
             .execute(
@@ -361,14 +471,7 @@ impl Journal {
         Ok(())
     }
 
-    /// Takes the lease of a run for `ttl`: free, expired, held by a process of this machine
-    /// that is gone, or already held by `owner` (a renewal, which keeps the generation).
-    /// Otherwise says who holds it. Taking it from anyone else starts a new generation.
-    ///
-    /// Expiry is judged on this machine's monotonic clock when the holder wrote its lease in
-    /// the same boot (a wall-clock jump neither expires a live lease nor prolongs a dead one),
-    /// and on the wall clock only for a holder from elsewhere.
-    pub fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> Result<LeaseOutcome> {
+    fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> Result<LeaseOutcome> {
         let ttl_ms = ttl.as_millis().min(i64::MAX as u128) as i64;
         let (now_ms, now_uptime) = (epoch_ms(), uptime_ms());
         let origin = this_origin();
@@ -419,9 +522,7 @@ impl Journal {
         Ok(LeaseOutcome::Acquired(Fence { owner: owner.to_owned(), generation }))
     }
 
-    /// Extends a lease the caller holds; false when it is no longer the caller's (taken over:
-    /// another generation).
-    pub fn renew_lease(&self, run_id: &str, fence: &Fence, ttl: Duration) -> Result<bool> {
+    fn renew_lease(&self, run_id: &str, fence: &Fence, ttl: Duration) -> Result<bool> {
         let ttl_ms = ttl.as_millis().min(i64::MAX as u128) as i64;
         let updated = self
             .connection()
@@ -441,8 +542,7 @@ impl Journal {
         Ok(updated == 1)
     }
 
-    /// Whether the caller still holds the run under this fence.
-    pub fn holds_lease(&self, run_id: &str, fence: &Fence) -> Result<bool> {
+    fn holds_lease(&self, run_id: &str, fence: &Fence) -> Result<bool> {
         self.connection()
             .query_row(
                 "SELECT COUNT(*) FROM runs WHERE run_id = ?1 AND lease_owner = ?2 AND lease_generation = ?3",
@@ -453,8 +553,7 @@ impl Journal {
             .map_err(journal_error)
     }
 
-    /// Gives a lease back (nothing happens when the caller no longer holds it).
-    pub fn release_lease(&self, run_id: &str, fence: &Fence) -> Result<()> {
+    fn release_lease(&self, run_id: &str, fence: &Fence) -> Result<()> {
         self.connection()
             .execute(
                 "UPDATE runs SET lease_owner = NULL, lease_expires_ms = NULL, lease_expires_uptime_ms = NULL
@@ -465,13 +564,7 @@ impl Journal {
         Ok(())
     }
 
-    /// Claims a change before it is sent: moves it to `started` only if it is still in the
-    /// status `expected` the caller read (a compare-and-set), and only while the caller still
-    /// holds the run under `fence`. False when another applier got there first, or took the
-    /// run over, in which case the change must not be sent.
-    ///
-    /// The claim of a change that must not be sent twice is synced in full before this returns.
-    pub fn claim(&self, run_id: &str, change: &Change, expected: ChangeStatus, fence: &Fence) -> Result<bool> {
+    fn claim(&self, run_id: &str, change: &Change, expected: ChangeStatus, fence: &Fence) -> Result<bool> {
         let claim = |connection: &mut Connection| {
             let transaction = connection.transaction().map_err(journal_error)?;
             let stamp = now();
@@ -515,30 +608,7 @@ impl Journal {
         Ok(updated == 1)
     }
 
-    /// Moves a change to `status`, with its result (merged into the detail) or error. With a
-    /// fence, only while the caller still holds the run under it: an applier that lost the run
-    /// records nothing more (its successor owns every row now).
-    #[allow(clippy::too_many_arguments)]
-    pub fn mark(
-        &self,
-        run_id: &str,
-        change: &Change,
-        status: ChangeStatus,
-        result: Option<&Value>,
-        error: Option<&str>,
-        request_id: Option<&str>,
-        fence: Option<&Fence>,
-    ) -> Result<()> {
-        self.settle(run_id, change, &Outcome { status, result, error, request_id }, &[], fence)
-    }
-
-    /// Records what became of a change after it was sent, in one transaction: the attempts of
-    /// the writes it sent (recorded whoever holds the run: they were sent) and its new status
-    /// (only under `fence`, as [`Journal::mark`]). An outcome is committed without waiting for a
-    /// full sync: lost to a power cut, the change reads as `started` again and a resume verifies
-    /// it in Okta. A change moved back to `started` with what its send depends on (a reset's
-    /// status before it) is synced in full, as its claim was.
-    pub fn settle(
+    fn settle(
         &self,
         run_id: &str,
         change: &Change,
@@ -600,9 +670,7 @@ impl Journal {
         Ok(())
     }
 
-    /// Records the attempts of writes a change sent (request ids, paths, times): what joins
-    /// Okta's System Log with the journal. Recorded whoever holds the run: they were sent.
-    pub fn record_requests(&self, run_id: &str, seq: u32, writes: &[crate::http::SentWrite]) -> Result<()> {
+    fn record_requests(&self, run_id: &str, seq: u32, writes: &[crate::http::SentWrite]) -> Result<()> {
         if writes.is_empty() {
             return Ok(());
         }
@@ -613,8 +681,7 @@ impl Journal {
         })
     }
 
-    /// The attempts of writes recorded for a change, in the order they ended.
-    pub fn change_requests(&self, run_id: &str, seq: u32) -> Result<Vec<crate::http::SentWrite>> {
+    fn change_requests(&self, run_id: &str, seq: u32) -> Result<Vec<crate::http::SentWrite>> {
         let connection = self.connection();
         let mut statement = connection
             .prepare(
@@ -637,9 +704,7 @@ impl Journal {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(journal_error)
     }
 
-    /// What the journal knows its runs sent from `since` (RFC 3339) on, and which users and
-    /// groups they manage: the journal's side of the join with Okta's System Log.
-    pub fn sent_since(&self, since: &str) -> Result<JournaledWrites> {
+    fn sent_since(&self, since: &str) -> Result<JournaledWrites> {
         let connection = self.connection();
         let mut sent = JournaledWrites::default();
         let origin = |row: &rusqlite::Row<'_>, at: usize| -> rusqlite::Result<SentBy> {
@@ -766,8 +831,7 @@ impl Journal {
         Ok(sent)
     }
 
-    /// The recorded status and result of a change.
-    pub fn change_status(&self, run_id: &str, seq: u32) -> Result<Option<(ChangeStatus, Option<Value>)>> {
+    fn change_status(&self, run_id: &str, seq: u32) -> Result<Option<(ChangeStatus, Option<Value>)>> {
         self.connection()
             .query_row(
                 "SELECT status, detail FROM changes WHERE run_id = ?1 AND seq = ?2",
@@ -785,8 +849,7 @@ impl Journal {
             .map_err(journal_error)
     }
 
-    /// How long ago a change's row last changed (`None`: no such change, or an unreadable time).
-    pub fn change_age(&self, run_id: &str, seq: u32) -> Result<Option<Duration>> {
+    fn change_age(&self, run_id: &str, seq: u32) -> Result<Option<Duration>> {
         let updated: Option<String> = self
             .connection()
             .query_row("SELECT updated_at FROM changes WHERE run_id = ?1 AND seq = ?2", params![run_id, seq], |row| {
@@ -799,16 +862,14 @@ impl Journal {
             .map(|at| (chrono::Utc::now() - at.with_timezone(&chrono::Utc)).to_std().unwrap_or_default()))
     }
 
-    /// Marks a run finished with its overall status.
-    pub fn finish_run(&self, run_id: &str, status: &str) -> Result<()> {
+    fn finish_run(&self, run_id: &str, status: &str) -> Result<()> {
         self.connection()
             .execute("UPDATE runs SET status = ?2, finished_at = ?3 WHERE run_id = ?1", params![run_id, status, now()])
             .map_err(journal_error)?;
         Ok(())
     }
 
-    /// Every change of a run.
-    pub fn run_changes(&self, run_id: &str) -> Result<Vec<(u32, ChangeStatus)>> {
+    fn run_changes(&self, run_id: &str) -> Result<Vec<(u32, ChangeStatus)>> {
         let connection = self.connection();
         let mut statement = connection
             .prepare("SELECT seq, status FROM changes WHERE run_id = ?1 ORDER BY seq")
@@ -822,15 +883,11 @@ impl Journal {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(journal_error)
     }
 
-    /// Runs that were started and did not finish, newest first.
-    pub fn unfinished_runs(&self) -> Result<Vec<RunInfo>> {
+    fn unfinished_runs(&self) -> Result<Vec<RunInfo>> {
         Ok(self.runs()?.into_iter().filter(|run| run.status == "applying").collect())
     }
 
-    /// The unfinished run of a policy over the same records (by their digest) against the org
-    /// `org_url`, if any: what an apply of the same policy and source resumes instead of
-    /// planning anew. A run against another org sharing the journal is not it.
-    pub fn unfinished_run_for(&self, policy: &str, source_digest: &str, org_url: &str) -> Result<Option<String>> {
+    fn unfinished_run_for(&self, policy: &str, source_digest: &str, org_url: &str) -> Result<Option<String>> {
         self.connection()
             .query_row(
                 &"SELECT run_id FROM runs r WHERE status = 'applying' AND policy = ?1 AND source_digest = ?3
@@ -843,15 +900,12 @@ impl Journal {
             .map_err(journal_error)
     }
 
-    /// The runs made against the org `org_url`, newest first, with their changes counted by
-    /// status.
-    pub fn org_runs(&self, org_url: &str) -> Result<Vec<RunInfo>> {
+    fn org_runs(&self, org_url: &str) -> Result<Vec<RunInfo>> {
         let org = org_key(org_url);
         Ok(self.runs()?.into_iter().filter(|run| org_key(&run.org_url) == org).collect())
     }
 
-    /// Every run, newest first, with its changes counted by status.
-    pub fn runs(&self) -> Result<Vec<RunInfo>> {
+    fn runs(&self) -> Result<Vec<RunInfo>> {
         let connection = self.connection();
         let mut statement = connection
             .prepare(
@@ -890,8 +944,7 @@ impl Journal {
         Ok(runs)
     }
 
-    /// A run's changes counted by status (one query: the command polls it while applying).
-    pub fn run_progress(&self, run_id: &str) -> Result<std::collections::BTreeMap<String, usize>> {
+    fn run_progress(&self, run_id: &str) -> Result<std::collections::BTreeMap<String, usize>> {
         let connection = self.connection();
         let mut statement = connection
             .prepare("SELECT status, COUNT(*) FROM changes WHERE run_id = ?1 GROUP BY status")

@@ -67,9 +67,48 @@ pub struct Restorable {
     pub roles: Vec<SnapshotRole>,
 }
 
-impl Journal {
+/// Snapshots: users before a deprovision, and identities as last seen. Every journal backend
+/// implements it; the engine reaches it through [`Journal`].
+pub trait SnapshotStore {
     /// Records a user's profile and memberships before a deprovision.
-    pub fn record_snapshot(&self, snapshot: &UserSnapshot) -> Result<()> {
+    fn record_snapshot(&self, snapshot: &UserSnapshot) -> Result<()>;
+
+    /// The latest snapshot of a user, by id.
+    fn latest_snapshot(&self, user_id: &str) -> Result<Option<UserSnapshot>>;
+
+    /// The memberships and admin roles to restore when a user comes back: what the most recent
+    /// deprovision by okta-lifecycle removed, and only if the user's present absence is that
+    /// one. `status_changed` is Okta's `statusChanged` of the user now: the absence is ours when
+    /// it is the moment our deactivation or suspension left (recorded with the change), or the
+    /// moment of a snapshot taken while the user was already disabled. A user reactivated by
+    /// hand and disabled again since (by hand, or by a deprovision that found nothing to
+    /// remove) gets nothing back from an older absence, so that a role deliberately not given
+    /// back stays gone.
+    ///
+    /// Within the absence, the snapshots are united: the first one holds every membership and
+    /// role, a later one (taken when an earlier deprovision was only partly done) holds only
+    /// what was left. Snapshots of releases that did not record `statusChanged` are judged as
+    /// those releases did: back to the last one taken while the user was active.
+    fn restorable(&self, user_id: &str, status_changed: Option<&str>) -> Result<Option<Restorable>>;
+
+    /// Every snapshot of a user of the org `org_url`, by id or login (oldest first). One journal
+    /// may serve several orgs, where the same login is another person.
+    fn snapshots(&self, user_id_or_login: &str, org_url: &str) -> Result<Vec<UserSnapshot>>;
+
+    /// Every recorded change about a user of the org `org_url`, by id or login, oldest first:
+    /// the changes of runs that were applied (a plan that was only looked at is not history).
+    /// One journal may serve several orgs, where the same login is another person.
+    fn history(&self, user_id_or_login: &str, org_url: &str) -> Result<Vec<ChangeRecord>>;
+
+    /// The attributes last seen of an identity read from Okta (for mover detection).
+    fn identity_attributes(&self, user_id: &str) -> Result<Option<Map<String, Value>>>;
+
+    /// Remembers an identity's attributes as seen now.
+    fn remember_identity(&self, user_id: &str, attributes: &Map<String, Value>) -> Result<()>;
+}
+
+impl SnapshotStore for SqliteJournal {
+    fn record_snapshot(&self, snapshot: &UserSnapshot) -> Result<()> {
         self.connection()
             .execute(
                 "INSERT INTO snapshots (run_id, user_id, login, taken_at, status, profile, groups, roles, status_changed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -89,8 +128,7 @@ impl Journal {
         Ok(())
     }
 
-    /// The latest snapshot of a user, by id.
-    pub fn latest_snapshot(&self, user_id: &str) -> Result<Option<UserSnapshot>> {
+    fn latest_snapshot(&self, user_id: &str) -> Result<Option<UserSnapshot>> {
         self.connection()
             .query_row(
                 "SELECT run_id, user_id, login, taken_at, status, profile, groups, roles, status_changed FROM snapshots WHERE user_id = ?1 ORDER BY id DESC LIMIT 1",
@@ -101,20 +139,7 @@ impl Journal {
             .map_err(journal_error)
     }
 
-    /// The memberships and admin roles to restore when a user comes back: what the most recent
-    /// deprovision by okta-lifecycle removed, and only if the user's present absence is that
-    /// one. `status_changed` is Okta's `statusChanged` of the user now: the absence is ours when
-    /// it is the moment our deactivation or suspension left (recorded with the change), or the
-    /// moment of a snapshot taken while the user was already disabled. A user reactivated by
-    /// hand and disabled again since (by hand, or by a deprovision that found nothing to
-    /// remove) gets nothing back from an older absence, so that a role deliberately not given
-    /// back stays gone.
-    ///
-    /// Within the absence, the snapshots are united: the first one holds every membership and
-    /// role, a later one (taken when an earlier deprovision was only partly done) holds only
-    /// what was left. Snapshots of releases that did not record `statusChanged` are judged as
-    /// those releases did: back to the last one taken while the user was active.
-    pub fn restorable(&self, user_id: &str, status_changed: Option<&str>) -> Result<Option<Restorable>> {
+    fn restorable(&self, user_id: &str, status_changed: Option<&str>) -> Result<Option<Restorable>> {
         let connection = self.connection();
         let mut statement = connection
             .prepare(
@@ -129,44 +154,11 @@ impl Journal {
         let rows = statement
             .query_map(params![user_id], |row| Ok((snapshot_from_row(row)?, row.get::<_, Option<String>>(9)?)))
             .map_err(journal_error)?;
-        let mut restorable = Restorable::default();
-        let mut any = false;
-        // The `statusChanged` moments that belong to the present absence, growing as older
-        // snapshots taken during it show when it began.
-        let mut absence: Vec<String> = status_changed.map(str::to_owned).into_iter().collect();
-        for row in rows {
-            let (snapshot, disabled_at) = row.map_err(journal_error)?;
-            let disabled = matches!(snapshot.status.as_str(), "DEPROVISIONED" | "SUSPENDED");
-            let legacy = snapshot.status_changed.is_none() && disabled_at.is_none();
-            let ours = legacy
-                || disabled_at.as_ref().is_some_and(|at| absence.contains(at))
-                || (disabled && snapshot.status_changed.as_ref().is_some_and(|at| absence.contains(at)));
-            if !ours {
-                break;
-            }
-            any = true;
-            for (id, name) in snapshot.groups {
-                if !restorable.groups.iter().any(|(known, _)| *known == id) {
-                    restorable.groups.push((id, name));
-                }
-            }
-            for role in snapshot.roles {
-                if !restorable.roles.iter().any(|known| known.role_type == role.role_type) {
-                    restorable.roles.push(role);
-                }
-            }
-            if !disabled {
-                // Taken while the user was still active: the start of this absence.
-                break;
-            }
-            absence.extend(snapshot.status_changed);
-        }
-        Ok(any.then_some(restorable))
+        let snapshots = rows.collect::<rusqlite::Result<Vec<_>>>().map_err(journal_error)?;
+        Ok(restorable_from(snapshots, status_changed))
     }
 
-    /// Every snapshot of a user of the org `org_url`, by id or login (oldest first). One journal
-    /// may serve several orgs, where the same login is another person.
-    pub fn snapshots(&self, user_id_or_login: &str, org_url: &str) -> Result<Vec<UserSnapshot>> {
+    fn snapshots(&self, user_id_or_login: &str, org_url: &str) -> Result<Vec<UserSnapshot>> {
         let connection = self.connection();
         let mut statement = connection
             .prepare(
@@ -182,10 +174,7 @@ impl Journal {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(journal_error)
     }
 
-    /// Every recorded change about a user of the org `org_url`, by id or login, oldest first:
-    /// the changes of runs that were applied (a plan that was only looked at is not history).
-    /// One journal may serve several orgs, where the same login is another person.
-    pub fn history(&self, user_id_or_login: &str, org_url: &str) -> Result<Vec<ChangeRecord>> {
+    fn history(&self, user_id_or_login: &str, org_url: &str) -> Result<Vec<ChangeRecord>> {
         let connection = self.connection();
         let org = org_key(org_url);
         // A login may be recorded before the id is known (a create); find the id first.
@@ -233,8 +222,7 @@ impl Journal {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(journal_error)
     }
 
-    /// The attributes last seen of an identity read from Okta (for mover detection).
-    pub fn identity_attributes(&self, user_id: &str) -> Result<Option<Map<String, Value>>> {
+    fn identity_attributes(&self, user_id: &str) -> Result<Option<Map<String, Value>>> {
         self.connection()
             .query_row("SELECT attributes FROM identities WHERE user_id = ?1", params![user_id], |row| {
                 row.get::<_, String>(0)
@@ -244,8 +232,7 @@ impl Journal {
             .map(|text| text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
-    /// Remembers an identity's attributes as seen now.
-    pub fn remember_identity(&self, user_id: &str, attributes: &Map<String, Value>) -> Result<()> {
+    fn remember_identity(&self, user_id: &str, attributes: &Map<String, Value>) -> Result<()> {
         self.connection()
             .execute(
                 "INSERT INTO identities (user_id, attributes, seen_at) VALUES (?1, ?2, ?3) ON CONFLICT(user_id) DO UPDATE SET attributes = excluded.attributes, seen_at = excluded.seen_at",
@@ -270,4 +257,45 @@ fn snapshot_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserSnapshot> 
         roles: row.get::<_, Option<String>>(7)?.and_then(|roles| serde_json::from_str(&roles).ok()).unwrap_or_default(),
         status_changed: row.get(8)?,
     })
+}
+
+/// What a reactivation restores, from a user's snapshots newest first, each with the
+/// `statusChanged` its run's deactivation or suspension left (see
+/// [`SnapshotStore::restorable`]).
+pub(super) fn restorable_from(
+    snapshots: impl IntoIterator<Item = (UserSnapshot, Option<String>)>,
+    status_changed: Option<&str>,
+) -> Option<Restorable> {
+    let mut restorable = Restorable::default();
+    let mut any = false;
+    // The `statusChanged` moments that belong to the present absence, growing as older
+    // snapshots taken during it show when it began.
+    let mut absence: Vec<String> = status_changed.map(str::to_owned).into_iter().collect();
+    for (snapshot, disabled_at) in snapshots {
+        let disabled = matches!(snapshot.status.as_str(), "DEPROVISIONED" | "SUSPENDED");
+        let legacy = snapshot.status_changed.is_none() && disabled_at.is_none();
+        let ours = legacy
+            || disabled_at.as_ref().is_some_and(|at| absence.contains(at))
+            || (disabled && snapshot.status_changed.as_ref().is_some_and(|at| absence.contains(at)));
+        if !ours {
+            break;
+        }
+        any = true;
+        for (id, name) in snapshot.groups {
+            if !restorable.groups.iter().any(|(known, _)| *known == id) {
+                restorable.groups.push((id, name));
+            }
+        }
+        for role in snapshot.roles {
+            if !restorable.roles.iter().any(|known| known.role_type == role.role_type) {
+                restorable.roles.push(role);
+            }
+        }
+        if !disabled {
+            // Taken while the user was still active: the start of this absence.
+            break;
+        }
+        absence.extend(snapshot.status_changed);
+    }
+    any.then_some(restorable)
 }

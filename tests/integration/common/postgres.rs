@@ -58,12 +58,20 @@ impl Postgres {
                 "--no-instructions".as_ref(),
             ],
         );
+        server.serve();
+        server
+    }
+
+    /// Starts the server of the cluster (again), on the same port.
+    pub fn serve(&self) {
+        let data = self.folder.join("data");
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-            server.folder.display()
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            self.port,
+            self.folder.display()
         );
-        let log = server.folder.join("server.log");
-        server.run(
+        let log = self.folder.join("server.log");
+        self.run(
             "pg_ctl",
             &[
                 "-D".as_ref(),
@@ -78,8 +86,14 @@ impl Postgres {
                 "start".as_ref(),
             ],
         );
-        server.wait_ready();
-        server
+        self.wait_ready();
+    }
+
+    /// Stops the server at once, as a crash would (`pg_ctl stop -m immediate`); [`Postgres::serve`]
+    /// starts it again.
+    pub fn stop(&self) {
+        let data = self.folder.join("data");
+        self.run("pg_ctl", &["-D".as_ref(), data.as_os_str(), "-m".as_ref(), "immediate".as_ref(), "stop".as_ref()]);
     }
 
     /// A connection URL for database `postgres`.
