@@ -676,8 +676,10 @@ class OktaClient:
     """The blocking Okta client: ``users``, ``groups``, ``actions``, ``plan`` and ``apply``.
 
     Give ``api_token`` (SSWS), or ``client_id`` with ``private_key`` or ``private_key_path`` (OAuth
-    private-key JWT, with ``scopes``). The journal is ``journal`` if given (``":memory:"`` keeps it
-    in memory, as the simulator's own ``sim.client()`` does), otherwise the org's default file under
+    private-key JWT, with ``scopes``). The journal is ``journal`` if given, else
+    ``OKTA_LIFECYCLE_JOURNAL`` if set: a file, ``":memory:"`` (kept in memory, as the simulator's own
+    ``sim.client()`` does) or a ``postgresql://`` URL (one database that several hosts share; an
+    unreachable one raises ``JournalError``); otherwise the org's default file under
     ``$XDG_STATE_HOME/okta-lifecycle/``. Blocking calls release the GIL and stay interruptible.
 
     ``shared_budget`` shares the rate budget and concurrency slots with every other process on this
@@ -740,7 +742,11 @@ class OktaClient:
         """The lifecycle actions."""
     @property
     def journal_path(self) -> pathlib.Path | None:
-        """The journal file (None when the journal is in memory)."""
+        """The journal file (None when the journal is in memory or in PostgreSQL)."""
+    @property
+    def journal_url(self) -> str | None:
+        """The PostgreSQL database of the journal, its URL without the password (None when the
+        journal is a file or in memory)."""
     def governor_stats(self) -> GovernorStats:
         """Counters of the rate-limit governor: throttled_waits, throttled_ms, concurrency_limited,
         concurrency_cap."""
@@ -1106,7 +1112,11 @@ class AsyncOktaClient:
         """The lifecycle actions."""
     @property
     def journal_path(self) -> pathlib.Path | None:
-        """The journal file (None when the journal is in memory)."""
+        """The journal file (None when the journal is in memory or in PostgreSQL)."""
+    @property
+    def journal_url(self) -> str | None:
+        """The PostgreSQL database of the journal, its URL without the password (None when the
+        journal is a file or in memory)."""
     def governor_stats(self) -> GovernorStats:
         """Counters of the rate-limit governor: throttled_waits, throttled_ms, concurrency_limited,
         concurrency_cap."""

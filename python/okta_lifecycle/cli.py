@@ -14,6 +14,7 @@ import csv
 import datetime
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -62,7 +63,11 @@ def _parser() -> argparse.ArgumentParser:
             help="with --simulator: where the org and the journal are kept between runs (default: .okta-lifecycle)",
         )
         group.add_argument("--org-url", help="the org URL (overrides OKTA_ORG_URL)")
-        group.add_argument("--journal", help="the journal file (default: per org under XDG_STATE_HOME)")
+        group.add_argument(
+            "--journal",
+            help="the journal: a file, or a postgresql:// URL several hosts share (default: OKTA_LIFECYCLE_JOURNAL, "
+            "else per org under XDG_STATE_HOME)",
+        )
         group.add_argument(
             "--timeout", type=_timeout, default=None, metavar="SECONDS", help="per-request timeout (default 30)"
         )
@@ -245,6 +250,13 @@ _current_run: str | None = None
 _TARGET_FLAGS = ("--simulator", "--state-dir", "--org-url", "--journal", "--timeout", "--shared-budget")
 
 
+def _without_password(word: str) -> str:
+    """A word of the command line as it may be printed: a PostgreSQL URL's password (in its user
+    part or its query) replaced by ``***``."""
+    word = re.sub(r"(?i)(postgres(?:ql)?://[^/@?#:]*:)[^/@?#]*@", r"\1***@", word)
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", word)
+
+
 def _resume_command(run_id: str, argv: list[str]) -> str:
     """The command that resumes `run_id` with the same org and journal as this invocation."""
     words = ["okta-lifecycle", "resume", run_id]
@@ -255,10 +267,10 @@ def _resume_command(run_id: str, argv: list[str]) -> str:
         if name == "--simulator":
             words.append(word)
         elif name in _TARGET_FLAGS:
-            words.append(word)
+            words.append(_without_password(word))
             if "=" not in word and index + 1 < len(argv):
                 index += 1
-                words.append(argv[index])
+                words.append(_without_password(argv[index]))
         index += 1
     return " ".join(words)
 

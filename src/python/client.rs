@@ -129,11 +129,23 @@ fn budget_sharing(
     })
 }
 
+/// The variable that names the journal when the client is given none: a file, or a
+/// `postgresql://` URL that several hosts share.
+pub(crate) const JOURNAL_VARIABLE: &str = "OKTA_LIFECYCLE_JOURNAL";
+
 fn core_from(config: ClientConfig, journal: Option<PathBuf>) -> PyResult<Arc<Core>> {
     // Every org gets a journal on disk unless told otherwise: a loopback URL may be a real org
-    // behind a tunnel. Only the built-in simulator's clients ask for ":memory:".
+    // behind a tunnel. Only the built-in simulator's clients ask for ":memory:". A
+    // `postgresql://` URL (given, or from OKTA_LIFECYCLE_JOURNAL) names a database: an
+    // unreachable one is an error here, before anything is sent to Okta.
+    let journal = journal.or_else(|| {
+        std::env::var_os(JOURNAL_VARIABLE).filter(|value| !value.to_string_lossy().trim().is_empty()).map(PathBuf::from)
+    });
     let journal = match journal {
         Some(path) if path.as_os_str() == IN_MEMORY => to_py(Journal::in_memory())?,
+        Some(path) if path.to_str().is_some_and(crate::pg::is_postgres_url) => {
+            to_py(Journal::open_postgres(path.to_str().unwrap_or_default()))?
+        }
         Some(path) => to_py(Journal::open(&path))?,
         None => to_py(Journal::open(&Journal::default_path(config.org_url.as_str())))?,
     };
@@ -254,10 +266,20 @@ twins! { PyOktaClient, PyAsyncOktaClient, core;
             Arc::clone(&self.core).into()
         }
 
-        /// The journal file (None when the journal is in memory).
+        /// The journal file (None when the journal is in memory or in PostgreSQL).
         #[getter]
         fn journal_path(&self) -> Option<PathBuf> {
             self.core.journal.path().map(PathBuf::from)
+        }
+
+        /// The PostgreSQL database of the journal, its URL without the password (None when the
+        /// journal is a file or in memory).
+        #[getter]
+        fn journal_url(&self) -> Option<String> {
+            match self.core.journal.location() {
+                crate::lifecycle::journal::Location::Database(url) => Some(url.clone()),
+                _ => None,
+            }
         }
 
         /// Counters of the rate-limit governor: throttled_waits, throttled_ms,

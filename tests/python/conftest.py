@@ -19,6 +19,9 @@
   ``async for``, checking it is a lazy page iterator). ``client_kind.bind(sim, **options)`` and
   ``client_kind.connect(url, **options)`` make further clients of the same kind, closed after the
   test; ``client_kind.wrap(raw)`` wraps one made elsewhere.
+* **A real PostgreSQL.** ``postgres_server`` starts one for the session on a loopback port (the
+  binaries ``scripts/ensure-postgres`` installs) and stops it at the end; a test takes a fresh
+  database with ``postgres_server.database_url(name)``.
 * **The shared reference checkout.** ``shared_path("okta-openapi/...")`` is the path of a file in
   ``<repo>/../shared``; a missing file skips the test, or fails it when the ``CI`` environment
   variable is set (to anything but ``""``, ``"0"`` or ``"false"``).
@@ -199,3 +202,13 @@ def shared_path() -> Callable[[str], Path]:
     """``shared_path(relative)``: the file ``<repo>/../shared/<relative>``; when it is missing the
     test is skipped, or failed in CI."""
     return _shared_path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A real PostgreSQL server for the session (see ``pg_server.py``), stopped when it ends; each
+    test takes a database of its own with ``postgres_server.database_url(name)``."""
+    from pg_server import PostgresServer
+
+    with PostgresServer() as server:
+        yield server

@@ -171,7 +171,7 @@ def test_a_hand_built_loopback_client_keeps_its_journal_on_disk(
     assert okta_client.journal_path is None, "only the built-in simulator's own client keeps it in memory"
 
 
-def _command(*arguments: str, sim: OktaSimulator, journal: Path) -> list[str]:
+def _command(*arguments: str, sim: OktaSimulator, journal: Path | str) -> list[str]:
     return [COMMAND, *arguments, "--org-url", sim.url, "--journal", str(journal)]
 
 
@@ -191,8 +191,27 @@ def _write_inputs(tmp_path: Path, rows: list[dict[str, Any]]) -> tuple[Path, Pat
     return policy, source
 
 
-def test_two_apply_processes_on_one_plan_send_every_create_and_reset_once(tmp_path: Path) -> None:
-    journal = tmp_path / "journal.sqlite"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def journal_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The journal a test's processes share: an SQLite file, or a fresh database of the session's
+    PostgreSQL server (processes on several hosts)."""
+    if request.param == "sqlite":
+        return tmp_path / "journal.sqlite"
+    server = request.getfixturevalue("postgres_server")
+    return str(server.database_url(f"j{os.getpid()}_{time.monotonic_ns()}"))
+
+
+def _host_environment(environment: dict[str, str], home: Path) -> dict[str, str]:
+    """The environment of a process on a host of its own: its own home and state directory, so
+    that it shares nothing with the others but the org and the journal it is given."""
+    home.mkdir(parents=True, exist_ok=True)
+    return {**environment, "HOME": str(home), "XDG_STATE_HOME": str(home / "state")}
+
+
+def test_two_apply_processes_on_one_plan_send_every_create_and_reset_once(
+    tmp_path: Path, journal_target: Path | str
+) -> None:
+    journal = journal_target
     with OktaSimulator(seed_users=10, latency_ms=10) as sim:
         policy, source = _write_inputs(tmp_path, records(30, resets=10))
         environment = _environment(sim)
@@ -216,9 +235,9 @@ def test_two_apply_processes_on_one_plan_send_every_create_and_reset_once(tmp_pa
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=environment,
+                env=_host_environment(environment, tmp_path / f"host{index}"),
             )
-            for _ in range(2)
+            for index in range(2)
         ]
         results = [process.communicate(timeout=180) for process in processes]
         for process, (out, err) in zip(processes, results, strict=True):
@@ -304,11 +323,23 @@ def test_ctrl_c_names_the_resume_command_and_apply_resumes_the_run(tmp_path: Pat
         assert nothing.returncode == 0 and "No unfinished run" in nothing.stdout
 
 
-@pytest.mark.parametrize("seed", range(1, int(os.environ.get("SIGKILL_SEEDS", "4")) + 1))
-def test_sigkill_at_a_random_point_then_resume_repeats_nothing(tmp_path: Path, seed: int) -> None:
+_SIGKILL_SEEDS = int(os.environ.get("SIGKILL_SEEDS", "4"))
+
+
+@pytest.mark.parametrize(
+    ("backend", "seed"),
+    [("sqlite", seed) for seed in range(1, _SIGKILL_SEEDS + 1)]
+    + [("postgresql", seed) for seed in range(1, max(1, _SIGKILL_SEEDS // 2) + 1)],
+)
+def test_sigkill_at_a_random_point_then_resume_repeats_nothing(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str, seed: int
+) -> None:
     import random
 
-    journal = tmp_path / "journal.sqlite"
+    journal: Path | str = tmp_path / "journal.sqlite"
+    if backend == "postgresql":
+        # The resume runs as another host: its own home and state, only the database shared.
+        journal = str(request.getfixturevalue("postgres_server").database_url(f"k{seed}_{os.getpid()}"))
     joiners, resets = 40, 15
     with OktaSimulator(seed_users=resets, latency_ms=15, latency_jitter_ms=10) as sim:
         policy, source = _write_inputs(tmp_path, records(joiners, resets=resets))
@@ -333,6 +364,8 @@ def test_sigkill_at_a_random_point_then_resume_repeats_nothing(tmp_path: Path, s
         killed_at = (creates(sim), sum(sim.counters()["reset_password"].values()))
         print(f"seed {seed}: killed after {killed_at[0]} creates and {killed_at[1]} resets")
 
+        if backend == "postgresql":
+            environment = _host_environment(environment, tmp_path / "other-host")
         resumed = subprocess.run(arguments, capture_output=True, text=True, env=environment, timeout=180)
         assert resumed.returncode == 0, resumed.stdout[-1500:] + resumed.stderr
         assert creates(sim) == joiners, f"each joiner created once (killed after {killed_at})"

@@ -72,12 +72,19 @@ options:
     default: 75
   journal:
     description:
-      - The journal, the SQLite file in which every change is recorded before it is sent.
+      - The journal, in which every change is recorded before it is sent: an SQLite file, or a
+        PostgreSQL database.
       - By default, the org's own file under C($XDG_STATE_HOME/okta-lifecycle/) on the host that runs
         the module (the controller, with a local connection).
       - V(:memory:) keeps it in memory for the task only (no history, no resume, no snapshots to
         restore on reactivation).
-    type: path
+      - A C(postgresql://) URL keeps it in a PostgreSQL database that every execution node and
+        control host shares, so that runs from several of them never apply one change twice. Give
+        its password in E(PGPASSWORD) or C(~/.pgpass), not in the URL (a URL with a password is
+        refused, as Ansible would show it). An unreachable database fails the task before anything
+        is sent to Okta.
+      - If not set, E(OKTA_LIFECYCLE_JOURNAL) if set, else the default above.
+    type: str
   shared_budget:
     description:
       - Whether processes on the same host that talk to the same org share Okta's rate budget through

@@ -12,6 +12,7 @@ playbook gets the same rate-limit governor, journal and guarantees as the librar
 
 from __future__ import annotations
 
+import os
 import re
 import traceback
 
@@ -41,7 +42,7 @@ CONNECTION_ARGUMENT_SPEC = dict(
     timeout=dict(type="float", default=30.0),
     rate_limit_share=dict(type="float", default=1.0),
     max_concurrency=dict(type="int", default=75),
-    journal=dict(type="path"),
+    journal=dict(type="str"),
     shared_budget=dict(type="raw"),
 )
 
@@ -63,6 +64,25 @@ def require_library(module):
             msg=missing_required_lib("okta-lifecycle", url="https://github.com/okta-lifecycle/okta-lifecycle"),
             exception=OKTA_LIFECYCLE_IMPORT_ERROR,
         )
+
+
+def _journal(module, value):
+    """The journal option as the client takes it: a file path (with C(~) and variables expanded, as
+    for a path option), V(:memory:), or a PostgreSQL URL as given. A URL holding a password fails the
+    task: Ansible shows module options in its output and logs."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if re.match(r"(?i)^postgres(ql)?://", text):
+        if re.match(r"(?i)^postgres(ql)?://[^/@?#]*:[^/@?#]*@", text) or re.search(r"(?i)[?&]password=", text):
+            module.fail_json(
+                msg="the journal URL holds a password, which Ansible would show: give it in PGPASSWORD or "
+                "~/.pgpass instead"
+            )
+        return text
+    if text == ":memory:":
+        return text
+    return os.path.expanduser(os.path.expandvars(text))
 
 
 def connect(module):
@@ -89,7 +109,7 @@ def connect(module):
         timeout=params["timeout"],
         rate_limit_share=params["rate_limit_share"],
         max_concurrency=params["max_concurrency"],
-        journal=params.get("journal"),
+        journal=_journal(module, params.get("journal")),
     )
     if params.get("dpop") is not None:
         options["dpop"] = params["dpop"]
