@@ -124,6 +124,10 @@ async fn clients_sharing_a_database_keep_a_burst_past_the_bucket_limit_under_it_
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].get::<_, String>(0), sim.url().trim_end_matches('/'));
     assert_eq!(rows[0].get::<_, Option<String>>(1).as_deref(), Some("20"));
+    // An estimate, kept out of the write-ahead log.
+    let persistence =
+        sql(&server, "SELECT relpersistence::text FROM pg_class WHERE relname = 'okta_lifecycle_budget'").await;
+    assert_eq!(persistence[0].get::<_, String>(0), "u");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,6 +252,49 @@ async fn a_database_stopped_mid_run_leaves_every_request_to_complete_governed_al
     let again = Instant::now();
     client.users().get("user1@example.com").await.unwrap();
     assert!(again.elapsed() < Duration::from_millis(500), "{:?}", again.elapsed());
+}
+
+/// A process stopped (SIGSTOP) in the middle of its transaction holds the org's row locked. A
+/// budget session is ended by the server after a second idle in it, so the others wait that
+/// long and go on sharing; a session of anything else that holds the row is given up after the
+/// store's patience.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_held_locked_by_a_stopped_process_is_waited_on_for_the_patience_at_most() {
+    let server = Postgres::start();
+    let sim = Simulator::start(SimulatorConfig { seed_users: 1, ..Default::default() }).await.unwrap();
+    let client = client(&sim, &server.url(), 4);
+    connected(&server, 1).await;
+    client.users().get("user1@example.com").await.unwrap();
+    let hold = |settings: &'static str| {
+        let url = server.url();
+        async move {
+            let (holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            holder.batch_execute(settings).await.unwrap();
+            holder.batch_execute("BEGIN; SELECT state FROM okta_lifecycle_budget FOR UPDATE").await.unwrap();
+            holder
+        }
+    };
+    // As a budget session would be: ended by the server after a second.
+    let holder = hold("SET idle_in_transaction_session_timeout = 1000").await;
+    let started = Instant::now();
+    client.users().get("user1@example.com").await.unwrap();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(700) && took < LOCK_PATIENCE, "took {took:?}");
+    assert!(client.governor().shares_budget(), "the lock was let go within the patience");
+    assert!(holder.is_closed() || holder.simple_query("SELECT 1").await.is_err(), "the server ended it");
+
+    // Held by a session the server lets idle: given up after the patience, then alone at once.
+    let holder = hold("SET idle_in_transaction_session_timeout = 0").await;
+    let started = Instant::now();
+    client.users().get("user1@example.com").await.unwrap();
+    let took = started.elapsed();
+    assert!(took >= LOCK_PATIENCE - Duration::from_millis(600) && took < LOCK_PATIENCE + Duration::from_secs(1));
+    let again = Instant::now();
+    client.users().get("user1@example.com").await.unwrap();
+    assert!(again.elapsed() < Duration::from_millis(500), "{:?}", again.elapsed());
+    assert!(!client.governor().shares_budget());
+    drop(holder);
 }
 
 /// A server that stops answering without closing the connection (its backend stopped; a host

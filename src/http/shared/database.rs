@@ -4,10 +4,11 @@
 //! - **The state** is one row per org (keyed by the org URL's origin) in the table
 //!   `okta_lifecycle_budget`, its [`Stored`] state as `jsonb`. Each decision and each answer is
 //!   one short transaction: the row read `FOR UPDATE`, the governor's decision taken here, the
-//!   row written back if it changed, committed.
+//!   row written back if it changed, committed without waiting for the disk. The table is
+//!   unlogged: an estimate lost in a crash or a fail-over is relearnt from the next answers.
 //! - **Slots** are session-level advisory locks, `(space, slot)` with `space` drawn from the org
 //!   (so that two orgs in one database do not share slots). A session may hold several; the
-//!   server gives them all back when the session ends. The sessions's own, held by its leases,
+//!   server gives them all back when the session ends. This session's own, held by its leases,
 //!   are known here and never asked for twice (an advisory lock is re-entrant within a session).
 //! - **Requests in flight** are charged to the session (`pg_backend_pid()`), and dropped once
 //!   the session is absent from `pg_stat_activity`: a killed process's connection closes, and
@@ -46,13 +47,16 @@ const LOCK_WAIT: Duration = Duration::from_millis(500);
 /// stopped process, whose row lock would otherwise hold every other process up.
 const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(1);
 
-/// The table and its one row per org.
+/// The table and its one row per org. The state is an estimate, rewritten twice per request and
+/// relearnt from the next answers when lost, so it is kept out of the write-ahead log (`UNLOGGED`:
+/// a crash or a fail-over empties it, and the rows are made again) and its pages leave room for
+/// the next version of a row beside the last one (`fillfactor`).
 const CREATE_TABLE: &str = "
-CREATE TABLE IF NOT EXISTS okta_lifecycle_budget (
+CREATE UNLOGGED TABLE IF NOT EXISTS okta_lifecycle_budget (
     org TEXT PRIMARY KEY,
     state JSONB,
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
-);
+) WITH (fillfactor = 50);
 COMMENT ON TABLE okta_lifecycle_budget IS
     'okta-lifecycle: each org''s shared rate budget, rewritten on every request; safe to delete (it is relearnt)';
 ";
@@ -89,12 +93,13 @@ const RELEASE_SLOT: &str = "SELECT pg_advisory_unlock($1::int4, $2::int4)";
 /// The advisory lock under which the table is created (`-1`: never a slot).
 const TABLE_LOCK: (i32, i32) = (0x4F4B_4C42, -1);
 
-/// The session's settings: the patience above, and a name that tells the budget's sessions
-/// from the journal's in `pg_stat_activity`.
+/// The session's settings: the patience above; commits that do not wait for the disk (an
+/// estimate lost in a crash is relearnt); and a name that tells the budget's sessions from the
+/// journal's in `pg_stat_activity`.
 fn session_settings() -> String {
     format!(
         "SET statement_timeout = {}; SET lock_timeout = {}; SET idle_in_transaction_session_timeout = {}; \
-         SET application_name = 'okta-lifecycle budget'",
+         SET synchronous_commit = off; SET application_name = 'okta-lifecycle budget'",
         STATEMENT_TIMEOUT.as_millis(),
         LOCK_WAIT.as_millis(),
         IDLE_IN_TRANSACTION.as_millis()
