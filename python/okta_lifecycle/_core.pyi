@@ -684,9 +684,11 @@ class OktaClient:
 
     ``shared_budget`` shares the rate budget and concurrency slots with every other process on this
     machine that talks to the same org (Ansible forks, two scripts at once): True (the org's store
-    beside its default journal), False, or the store's directory. Unset, it follows
-    ``OKTA_LIFECYCLE_SHARED_BUDGET`` (``on``, ``off`` or a directory) and is otherwise on, except
-    for a client whose journal is ``":memory:"``.
+    beside its default journal), False, or the store's directory; or, with a ``postgresql://`` URL,
+    with every process on every host that names the same database (a URL that cannot be read
+    raises ``ConfigurationError``; a database that cannot be reached is logged and the client
+    governs alone). Unset, it follows ``OKTA_LIFECYCLE_SHARED_BUDGET`` (``on``, ``off``, a
+    directory or a URL) and is otherwise on, except for a client whose journal is ``":memory:"``.
     """
 
     def __new__(
