@@ -95,13 +95,16 @@ pub enum Error {
     },
 
     /// The plan cannot be applied as given: not recorded in the journal, different from what
-    /// was recorded when it was made, or made for another org.
+    /// was recorded when it was made, made for another org, or superseded (another run of the
+    /// same policy over the same records began since it was made: plan again).
     #[error("plan {run_id} is refused: {reason}")]
     PlanRejected {
         /// The plan's run.
         run_id: String,
         /// Why.
         reason: String,
+        /// The run that superseded it, when that is why: a fresh plan sees what it did.
+        superseded_by: Option<String>,
     },
 
     /// Another applier owns the run (its lease in the journal is live).

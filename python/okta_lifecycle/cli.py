@@ -389,7 +389,18 @@ def command_apply(arguments: argparse.Namespace) -> int:
             sys.stderr.write(f"resuming run {unfinished}: an earlier apply of this policy and source did not finish\n")
             return _confirm_and_apply(client, client.recorded_plan(unfinished), arguments, resumed=True)
         plan = client.plan(policy, source, incremental=arguments.incremental)
-        return _confirm_and_apply(client, plan, arguments, resumed=False)
+        try:
+            return _confirm_and_apply(client, plan, arguments, resumed=False)
+        except errors.PlanRejectedError as error:
+            # Another host planned the same policy and source at the same time and its run began
+            # first: a fresh plan sees what that run did (usually nothing is left to do).
+            if not error.superseded_by:
+                raise
+            sys.stderr.write(
+                f"run {error.superseded_by} of this policy and source began after this plan was made: planning again\n"
+            )
+            plan = client.plan(policy, source, incremental=arguments.incremental)
+            return _confirm_and_apply(client, plan, arguments, resumed=False)
 
 
 def command_resume(arguments: argparse.Namespace) -> int:

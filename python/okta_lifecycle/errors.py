@@ -160,12 +160,23 @@ class PlanBlockedError(OktaError):
 
 class PlanRejectedError(OktaError):
     """The plan cannot be applied as given: the journal did not record it when it was made, it
-    differs from that record (edited or damaged), or it was made for another org."""
+    differs from that record (edited or damaged), it was made for another org, or it was
+    superseded: another run of the same policy over the same records (another host's, planned at
+    the same time) began after it was made, and ``superseded_by`` names that run. A superseded
+    plan is planned again, which sees what the other run did."""
 
-    def __init__(self, message: str, *, run_id: str | None = None, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: str | None = None,
+        reason: str | None = None,
+        superseded_by: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.run_id = run_id
         self.reason = reason
+        self.superseded_by = superseded_by
 
 
 class RunInProgressError(OktaError):

@@ -231,7 +231,8 @@ impl Context<'_> {
 /// Applies a plan, journaling it under its run id. Applying the same plan again resumes it.
 ///
 /// Refused before anything is sent: a plan the journal did not record when it was made, one
-/// that differs from that record, one made for another org ([`Error::PlanRejected`]); one the
+/// that differs from that record, one made for another org, one another run of the same policy
+/// over the same records began after ([`Error::PlanRejected`]); one the
 /// safety limits recorded with it block, unless overridden ([`Error::PlanBlocked`]); one that
 /// another applier is applying ([`Error::RunInProgress`], or a wait, by option).
 pub async fn apply(client: &OktaClient, plan: &Plan, journal: &Journal, options: &ApplyOptions) -> Result<Report> {
@@ -293,7 +294,7 @@ pub async fn apply(client: &OktaClient, plan: &Plan, journal: &Journal, options:
 /// The plan must be the one the journal recorded, for this client's org, and within the
 /// safety limits recorded with it (derived again from its changes) unless overridden.
 fn check_plan(client: &OktaClient, plan: &Plan, journal: &Journal, options: &ApplyOptions) -> Result<()> {
-    let rejected = |reason: String| Error::PlanRejected { run_id: plan.run_id.clone(), reason };
+    let rejected = |reason: String| Error::PlanRejected { run_id: plan.run_id.clone(), reason, superseded_by: None };
     let Some(recorded) = off_runtime(|| journal.recorded_run(&plan.run_id))? else {
         return Err(rejected(
             "it was not made with this journal (a plan is recorded when it is made, so that what is applied is what was planned); plan again with this journal".into(),
@@ -351,6 +352,16 @@ impl<'a> Lease<'a> {
                     }
                     _ => return Err(Error::RunInProgress { run_id: run_id.to_owned(), owner: holder }),
                 },
+                LeaseOutcome::Superseded { by } => {
+                    return Err(Error::PlanRejected {
+                        run_id: run_id.to_owned(),
+                        reason: format!(
+                            "run {by} of the same policy over the same records began after this plan was made, so \
+                             the org has changed since; plan again"
+                        ),
+                        superseded_by: Some(by),
+                    })
+                }
             }
         }
     }

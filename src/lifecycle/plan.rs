@@ -394,7 +394,8 @@ pub struct Plan {
     pub policy: String,
     /// The org the plan was made against.
     pub org_url: String,
-    /// When the plan was made (RFC 3339).
+    /// When the plan was made (RFC 3339): for a plan of a policy, when the org began to be read
+    /// for it, on the journal's clock.
     pub created_at: String,
     /// The changes, in apply order within each phase.
     pub changes: Vec<Change>,

@@ -279,6 +279,10 @@ pub async fn plan_with(
     journal: &Journal,
     options: &PlanOptions,
 ) -> Result<Plan> {
+    // The plan is dated when the org begins to be read, on the journal's clock (the database
+    // server's when several hosts share one): a run of the same policy that applies from then
+    // on supersedes it (see `RunStore::acquire_lease`).
+    let as_of = off_runtime(|| journal.clock())?;
     // The schema this client read last, while younger than `ClientConfig::schema_max_age`: a
     // loop of one-user actions reads it once. The client forgets it after Okta refuses a write
     // as invalid (400 E0000001) and after a schema change made through it.
@@ -305,6 +309,7 @@ pub async fn plan_with(
     };
     let mut plan = plan_with_snapshot(policy, records, &snapshot, client.config().org_url.as_str(), &recorded);
     plan.read = read;
+    plan.created_at = as_of;
     off_runtime(|| journal.record_plan(&plan, &policy.safety, records.len()))?;
     Ok(plan)
 }

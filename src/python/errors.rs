@@ -154,10 +154,11 @@ fn fields<'py>(py: Python<'py>, error: &Error) -> PyResult<Option<Bound<'py, PyD
             fields.set_item("reasons", reasons.clone())?;
             fields
         }
-        Error::PlanRejected { run_id, reason } => {
+        Error::PlanRejected { run_id, reason, superseded_by } => {
             let fields = PyDict::new(py);
             fields.set_item("run_id", run_id.clone())?;
             fields.set_item("reason", reason.clone())?;
+            fields.set_item("superseded_by", superseded_by.clone())?;
             fields
         }
         Error::RunInProgress { run_id, owner } => {

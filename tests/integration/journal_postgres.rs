@@ -269,3 +269,72 @@ async fn a_run_held_by_a_host_that_died_is_taken_over_after_the_lease_and_nothin
     // The dead host, should it wake, can record nothing more.
     assert!(!journal.claim(&planned.run_id, &planned.changes[1], ChangeStatus::Planned, &dead).unwrap());
 }
+
+/// Two hosts that planned the same policy over the same records at the same moment: the runs
+/// take turns, the one that waited finds its plan superseded (planned again, it has nothing
+/// left to do), and every user is created once.
+async fn the_same_job_planned_twice_at_once_is_applied_once(journal: Journal) {
+    let (sim, client) = common::org(SimulatorConfig { latency_ms: 10, ..Default::default() }).await;
+    let journal = Arc::new(journal);
+    let first = plan(&client, &policy(), &records(12, 0), &journal).await.unwrap();
+    let second = plan(&client, &policy(), &records(12, 0), &journal).await.unwrap();
+    assert_ne!(first.run_id, second.run_id);
+    let options = ApplyOptions { concurrency: 4, wait_for_lease: Some(Duration::from_secs(60)), ..Default::default() };
+    let applies: Vec<_> = [first.clone(), second.clone()]
+        .into_iter()
+        .map(|planned| {
+            let (client, journal, options) = (client.clone(), Arc::clone(&journal), options.clone());
+            tokio::spawn(async move { apply(&client, &planned, &journal, &options).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in applies {
+        results.push(task.await.unwrap());
+    }
+    let applied: Vec<_> = results.iter().filter_map(|result| result.as_ref().ok()).collect();
+    assert_eq!(applied.len(), 1, "{results:?}");
+    assert!(applied[0].is_success());
+    let superseded = results.iter().find_map(|result| match result {
+        Err(Error::PlanRejected { superseded_by: Some(by), run_id, .. }) => Some((run_id.clone(), by.clone())),
+        _ => None,
+    });
+    let (loser, winner) = superseded.unwrap_or_else(|| panic!("the other plan is superseded: {results:?}"));
+    assert_eq!(winner, applied[0].run_id);
+    assert_ne!(loser, winner);
+    assert_eq!(creates(&sim), 12, "every joiner created once");
+    let again = plan(&client, &policy(), &records(12, 0), &journal).await.unwrap();
+    assert!(again.changes.is_empty(), "planned again, nothing is left to do");
+
+    // A plan made while a run of the same job was applying read an org in the middle of
+    // changing: superseded too, though that run began before it.
+    let third = plan(&client, &policy(), &records(20, 0), &journal).await.unwrap();
+    let running = {
+        let (client, planned, journal, options) =
+            (client.clone(), third.clone(), Arc::clone(&journal), options.clone());
+        tokio::spawn(async move { apply(&client, &planned, &journal, &options).await })
+    };
+    while creates(&sim) < 14 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let during = plan(&client, &policy(), &records(20, 0), &journal).await.unwrap();
+    assert!(running.await.unwrap().unwrap().is_success());
+    match apply(&client, &during, &journal, &options).await {
+        Err(Error::PlanRejected { superseded_by: Some(by), .. }) => assert_eq!(by, third.run_id),
+        other => panic!("a plan made during a run of the same job is superseded, got {other:?}"),
+    }
+    assert_eq!(creates(&sim), 20);
+
+    // A plan of other records, or one made after the last run of the same job ended, is not.
+    let other = plan(&client, &policy(), &records(21, 0), &journal).await.unwrap();
+    assert!(apply(&client, &other, &journal, &options).await.unwrap().is_success());
+    let after = plan(&client, &policy(), &records(21, 0), &journal).await.unwrap();
+    assert!(apply(&client, &after, &journal, &options).await.unwrap().is_success());
+    assert_eq!(creates(&sim), 21);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_job_planned_by_two_hosts_at_once_is_applied_once_on_sqlite_and_postgresql() {
+    the_same_job_planned_twice_at_once_is_applied_once(Journal::in_memory().unwrap()).await;
+    let server = Postgres::start();
+    the_same_job_planned_twice_at_once_is_applied_once(open(&server.url()).await.unwrap()).await;
+}

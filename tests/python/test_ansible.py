@@ -117,14 +117,22 @@ class Run:
         return {key: int(value) for key, value in (part.split("=") for part in line.split()[2:])}
 
 
+def _control_directory(root: Path) -> Path:
+    """A control host's directory: the collection on its own path, its own state directory."""
+    collections = root / "collections" / "ansible_collections" / "okta_lifecycle"
+    if not collections.exists():
+        collections.mkdir(parents=True)
+        (collections / "okta").symlink_to(COLLECTION, target_is_directory=True)
+        (root / "state").mkdir()
+    return root
+
+
 @pytest.fixture
 def playbook(tmp_path: Path) -> Any:
-    """``playbook(sim, "jml.yml", *args, extra_vars=..., env=...)`` runs ansible-playbook."""
-    collections = tmp_path / "collections" / "ansible_collections" / "okta_lifecycle"
-    collections.mkdir(parents=True)
-    (collections / "okta").symlink_to(COLLECTION, target_is_directory=True)
-    state = tmp_path / "state"
-    state.mkdir()
+    """``playbook(sim, "jml.yml", *args, extra_vars=..., env=..., control=...)`` runs
+    ansible-playbook; ``control`` names a control host's directory of its own (collections, state,
+    temporary files, working directory), by default the test's."""
+    _control_directory(tmp_path)
     journal = tmp_path / "journal.sqlite"
     counter = iter(range(1000))
 
@@ -135,7 +143,10 @@ def playbook(tmp_path: Path) -> Any:
         extra_vars: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
         credentials: bool = True,
+        control: str | None = None,
     ) -> Run:
+        root = _control_directory(tmp_path / control) if control else tmp_path
+        state = root / "state"
         number = next(counter)
         results = tmp_path / f"results-{number}.jsonl"
         variables: dict[str, Any] = {"ansible_python_interpreter": sys.executable, "okta_journal": str(journal)}
@@ -146,13 +157,13 @@ def playbook(tmp_path: Path) -> Any:
         vars_file.write_text(json.dumps(variables))
         environment = {key: value for key, value in os.environ.items() if not key.startswith(("OKTA_", "ANSIBLE_"))}
         environment.update(
-            ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "collections"),
+            ANSIBLE_COLLECTIONS_PATH=str(root / "collections"),
             ANSIBLE_CALLBACK_PLUGINS=str(PLAYBOOKS / "callback_plugins"),
             ANSIBLE_CALLBACKS_ENABLED="okta_test_results",
             ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
             ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-            ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
-            ANSIBLE_REMOTE_TEMP=str(tmp_path / "ansible-tmp"),
+            ANSIBLE_LOCAL_TEMP=str(root / "ansible-tmp"),
+            ANSIBLE_REMOTE_TEMP=str(root / "ansible-tmp"),
             ANSIBLE_NOCOLOR="1",
             ANSIBLE_LOCALHOST_WARNING="false",
             ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
@@ -160,6 +171,7 @@ def playbook(tmp_path: Path) -> Any:
             ANSIBLE_FORKS="1",
             OKTA_TEST_RESULTS=str(results),
             XDG_STATE_HOME=str(state),
+            HOME=str(root) if control else environment.get("HOME", str(root)),
         )
         environment.update(env or {})
         started = time.time()
@@ -168,7 +180,7 @@ def playbook(tmp_path: Path) -> Any:
             capture_output=True,
             text=True,
             env=environment,
-            cwd=tmp_path,
+            cwd=root,
             timeout=300,
         )
         finished = time.time()
@@ -634,3 +646,39 @@ def test_the_collection_keeps_no_copy_of_what_each_plan_operation_does() -> None
         )
         named = [name for name in operations if f'"{name}"' in code or f"'{name}'" in code]
         assert named == [], f"{path.relative_to(COLLECTION)} works out {named} itself"
+
+
+def test_two_control_hosts_sharing_a_postgresql_journal_apply_one_job_once(
+    simulator: Simulator,
+    playbook: Any,
+    postgres_server: Any,
+) -> None:
+    """Two ansible-playbook runs at once from control directories of their own (collections,
+    state, home, temporary files), sharing only the org and one PostgreSQL database for the
+    journal and the rate budget."""
+    import threading
+
+    database = postgres_server.database_url(f"ansible_{os.getpid()}_{time.monotonic_ns()}")
+    shared = {"okta_journal": database, "okta_shared_budget": database}
+    runs: dict[str, Run] = {}
+
+    def control_host(name: str) -> None:
+        runs[name] = playbook(simulator, "several_hosts.yml", extra_vars=shared, control=name)
+
+    threads = [threading.Thread(target=control_host, args=(name,)) for name in ("east", "west")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    assert set(runs) == {"east", "west"}
+    for run in runs.values():
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+        assert run.recap()["failed"] == 0
+    results = [run.result("Apply day 1") for run in runs.values()]
+    assert sum(1 for result in results if result["changed"]) == 1, results
+    report = simulator.stop()
+    writes = [(r["method"], r["path"]) for r in report["requests"] if r["method"] in WRITES]
+    assert writes.count(("POST", "/api/v1/users")) == 3, writes
+    assert writes.count(("POST", "/api/v1/groups")) == 2, writes
+    assert len([w for w in writes if w[0] == "PUT" and "/users/" in w[1]]) == 3, writes
+    assert not [r for r in report["requests"] if r.get("status") == 429]

@@ -108,3 +108,41 @@ def test_the_resume_command_the_cli_prints_never_holds_a_database_password() -> 
     assert _without_password("postgresql://db/j?user=u&password=pw&x=1") == "postgresql://db/j?user=u&password=***&x=1"
     assert _without_password("postgresql://okta@db/j") == "postgresql://okta@db/j"
     assert _without_password("/var/lib/journal:odd@name.sqlite") == "/var/lib/journal:odd@name.sqlite"
+
+
+def test_the_same_job_started_on_two_hosts_at_once_is_applied_once(
+    postgres_server, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    """Two ``okta-lifecycle apply --policy --source`` processes at once, each with a home and
+    state of its own and one PostgreSQL journal: one applies, the other waits for it and, its
+    plan superseded, plans again and finds nothing left to do."""
+    import json
+    import subprocess
+
+    from test_trust import COMMAND, _environment, _write_inputs, creates, records
+
+    journal = postgres_server.database_url(f"cli_{os.getpid()}_{time.monotonic_ns()}")
+    with OktaSimulator(latency_ms=20) as sim:
+        policy, source = _write_inputs(tmp_path, records(25))
+        environment = _environment(sim)
+        processes = []
+        for host in ("east", "west"):
+            home = tmp_path / host
+            home.mkdir()
+            processes.append(
+                subprocess.Popen(
+                    [COMMAND, "apply", "--policy", str(policy), "--source", str(source), "--yes", "--json",
+                     "--wait", "120", "--org-url", sim.url, "--journal", journal],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env={**environment, "HOME": str(home), "XDG_STATE_HOME": str(home / "state")},
+                )
+            )  # fmt: skip
+        outputs = [process.communicate(timeout=240) for process in processes]
+        for process, (out, err) in zip(processes, outputs, strict=True):
+            assert process.returncode == 0, err
+        assert creates(sim) == 25, "every joiner created once"
+        documents = [json.loads(out) for out, _ in outputs]
+        applied = [doc for doc in documents if doc["report"] and doc["report"]["counts"].get("succeeded")]
+        assert applied, documents

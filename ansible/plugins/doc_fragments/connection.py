@@ -90,6 +90,9 @@ options:
       - Whether processes on the same host that talk to the same org share Okta's rate budget through
         a file store (playbooks with C(forks) above 1, cron jobs and the okta-lifecycle command).
       - V(true) or V(false), or the directory of the store.
+      - A C(postgresql://) URL shares the budget with every process on every host that names the same
+        database (several execution nodes or control hosts). Give its password in E(PGPASSWORD) or
+        C(~/.pgpass). A database that cannot be reached is logged and each process governs alone.
       - If not set, the okta-lifecycle default applies (sharing on, or the environment variable
         E(OKTA_LIFECYCLE_SHARED_BUDGET)). Setting it needs an okta-lifecycle release that supports it.
     type: raw

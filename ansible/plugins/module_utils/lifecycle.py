@@ -380,10 +380,14 @@ def apply_plan(module, client, plan, result, **apply_options):
 
 
 def apply_report(module, report, result):
-    """Add a report (of a plan, or of one action) to ``result``: changed when a change succeeded;
-    a change that did not succeed fails the task with its message, Okta error code and request id."""
+    """Add a report (of a plan, or of one action) to ``result``: changed when a change succeeded in
+    this apply (a change another applier had already made, such as another host's that ran the same
+    job first, is not this task's); a change that did not succeed fails the task with its message,
+    Okta error code and request id."""
     result.update(report_result(report))
-    result["changed"] = any(outcome["status"] == "succeeded" for outcome in report.outcomes)
+    result["changed"] = any(
+        outcome["status"] == "succeeded" and not outcome.get("already_done") for outcome in report.outcomes
+    )
     failures = failed_outcomes(report)
     if failures or not report.is_success:
         first = failures[0] if failures else {}

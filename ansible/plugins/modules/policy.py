@@ -64,6 +64,10 @@ options:
     description:
       - If another applier (another play, a cron job, the okta-lifecycle command) is applying the same
         run, wait this many seconds for it. By default the task fails at once.
+      - The same holds for another run of the same policy over the same records (another control
+        host that planned the same job at the same time, sharing a PostgreSQL journal). Once that
+        run has begun, this task's plan is superseded and planned again, once, which sees what the
+        other run did; the result's RV(superseded_by) names it.
     type: float
   resume:
     description:
@@ -109,6 +113,11 @@ resumed:
   description: Whether an unfinished earlier run was resumed instead of planning anew.
   returned: always
   type: bool
+superseded_by:
+  description: The run of the same policy over the same records that began after this task's first
+    plan was made (another host's), when the task planned again because of it.
+  returned: when a plan was superseded
+  type: str
 changes:
   description: The plan's changes, each with its C(operation) and before and after values.
   returned: always
@@ -160,7 +169,7 @@ activation_links:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle import (
-    apply_plan,
+    apply_report,
     argument_spec,
     connect,
     fail_from_error,
@@ -191,6 +200,37 @@ def main():
     result = dict(changed=False, resumed=False)
     try:
         policy = okta_lifecycle.Policy.from_file(params["policy"])
+    except Exception as error:  # pylint: disable=broad-except
+        fail_from_error(module, error, **result)
+    apply_options = dict(concurrency=params["concurrency"], override_safety=params["override_safety"])
+    if params["wait_for_lease"] is not None:
+        apply_options["wait_for_lease"] = params["wait_for_lease"]
+    # A plan made while another host planned the same policy and records is superseded once the
+    # other's run begins; it is planned again (once), which sees what that run did.
+    for attempt in range(2):
+        plan = _plan(module, client, policy, params, result)
+        if module.check_mode or not plan.changes:
+            module.exit_json(**result)
+        try:
+            report = client.apply(plan, **apply_options)
+        except okta_lifecycle.PlanRejectedError as error:
+            if attempt == 0 and getattr(error, "superseded_by", None):
+                result["superseded_by"] = error.superseded_by
+                continue
+            result["changed"] = False
+            fail_from_error(module, error, **result)
+        except Exception as error:  # pylint: disable=broad-except
+            result["changed"] = False
+            fail_from_error(module, error, **result)
+        apply_report(module, report, result)
+        module.exit_json(**result)
+
+
+def _plan(module, client, policy, params, result):
+    """The plan to apply: the unfinished run of this policy over these records (resumed), or a new
+    one; its summary, changes, issues and diff go into ``result``."""
+    result["resumed"] = False
+    try:
         run_id = client.unfinished_run(policy, params["source"]) if params["resume"] else None
         if run_id is not None:
             plan = client.recorded_plan(run_id)
@@ -212,13 +252,7 @@ def main():
         module.fail_json(msg="%d records could not be acted on (fail_on_issues)" % len(plan.issues), **result)
     if not params["override_safety"]:
         fail_if_blocked(module, plan, **result)
-    if module.check_mode or not plan.changes:
-        module.exit_json(**result)
-    apply_options = dict(concurrency=params["concurrency"], override_safety=params["override_safety"])
-    if params["wait_for_lease"] is not None:
-        apply_options["wait_for_lease"] = params["wait_for_lease"]
-    apply_plan(module, client, plan, result, **apply_options)
-    module.exit_json(**result)
+    return plan
 
 
 if __name__ == "__main__":

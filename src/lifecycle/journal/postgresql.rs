@@ -39,7 +39,7 @@ use crate::lifecycle::plan::{Change, Plan};
 use crate::lifecycle::policy::Safety;
 use crate::pg::{describe, on_own_thread, PgTarget};
 
-use super::runs::{boot_of, owner_is_gone, this_origin, LOST_ATTEMPTS};
+use super::runs::{boot_of, owner_is_gone, superseded_by, this_origin, LOST_ATTEMPTS};
 use super::*;
 
 /// The journal's schema version in PostgreSQL (its own line of versions; SQLite's is
@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS okta_lifecycle.runs (
     lease_generation BIGINT NOT NULL DEFAULT 0,
     lease_origin TEXT
 );
+CREATE INDEX IF NOT EXISTS runs_by_job ON okta_lifecycle.runs(policy, source_digest);
 CREATE INDEX IF NOT EXISTS runs_by_status ON okta_lifecycle.runs(status);
 CREATE TABLE IF NOT EXISTS okta_lifecycle.run_plans (
     run_id TEXT PRIMARY KEY REFERENCES okta_lifecycle.runs(run_id),
@@ -155,6 +156,9 @@ CREATE TABLE IF NOT EXISTS okta_lifecycle.mirror_members (
 
 /// The database server's clock, in milliseconds since the epoch.
 const SERVER_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+/// The database server's clock, as the journal writes times (RFC 3339, milliseconds, UTC).
+const SERVER_TIME: &str = "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 
 /// The journal in a PostgreSQL database.
 pub struct PostgresJournal {
@@ -422,10 +426,18 @@ impl RunStore for PostgresJournal {
         }))
     }
 
+    fn clock(&self) -> Result<String> {
+        let rows = self.query(&format!("SELECT {SERVER_TIME}"), &[])?;
+        Ok(rows.first().map(|row| row.get(0)).unwrap_or_else(now))
+    }
+
     fn begin_run(&self, run_id: &str) -> Result<()> {
         let updated = self.execute(
-            "UPDATE runs SET status = 'applying', applied_at = COALESCE(applied_at, $2), finished_at = NULL WHERE run_id = $1",
-            &[&run_id, &now()],
+            &format!(
+                "UPDATE runs SET status = 'applying', applied_at = COALESCE(applied_at, {SERVER_TIME}), finished_at = NULL
+                 WHERE run_id = $1"
+            ),
+            &[&run_id],
         )?;
         if updated != 1 {
             return Err(Error::Journal(format!("run {run_id} is not recorded in this journal")));
@@ -439,29 +451,54 @@ impl RunStore for PostgresJournal {
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         let origin = this_origin();
         self.transaction(false, |transaction| {
-            let Some(row) = transaction.query_opt(
+            // The run's row and those of the other runs of the same policy over the same
+            // records, locked in one order: two hosts taking leases of such runs at once take
+            // turns.
+            let rows = transaction.query(
                 &format!(
-                    "SELECT lease_owner, lease_expires_ms, lease_generation, lease_origin, {SERVER_MS}
-                     FROM runs WHERE run_id = $1 FOR UPDATE"
+                    "SELECT run_id, lease_owner, lease_expires_ms, lease_generation, lease_origin, {SERVER_MS},
+                            org_url, status, planned_at, applied_at, finished_at
+                     FROM runs WHERE run_id = $1
+                        OR (policy, source_digest) = (SELECT policy, source_digest FROM runs WHERE run_id = $1)
+                     ORDER BY run_id FOR UPDATE"
                 ),
                 &[&run_id],
-            )?
-            else {
+            )?;
+            let Some(row) = rows.iter().find(|row| row.get::<_, &str>(0) == run_id) else {
                 return Err(TxError::Journal(Error::Journal(format!("run {run_id} is not recorded in this journal"))));
             };
-            let holder: Option<String> = row.get(0);
-            let expires_ms: Option<i64> = row.get(1);
-            let generation: i64 = row.get(2);
-            let holder_origin: Option<String> = row.get(3);
-            let server_now: i64 = row.get(4);
+            let holder: Option<String> = row.get(1);
+            let generation: i64 = row.get(3);
+            let server_now: i64 = row.get(5);
+            let org = org_key(row.get(6));
+            // Whether a lease someone else wrote is still theirs: unexpired on the server's clock,
+            // and not a process of this machine that is gone.
+            let live = |row: &postgres::Row| {
+                let Some(holder) = row.get::<_, Option<&str>>(1) else { return false };
+                let holder_origin: Option<&str> = row.get(4);
+                let gone = holder_origin.map(boot_of) == origin.as_deref().map(boot_of)
+                    && owner_is_gone(holder, holder_origin);
+                row.get::<_, Option<i64>>(2).unwrap_or(0) > server_now && !gone
+            };
             let renewal = holder.as_deref() == Some(owner);
-            if let (Some(holder), false) = (&holder, renewal) {
-                let unexpired = expires_ms.unwrap_or(0) > server_now;
-                // A holder of this machine and boot whose process is gone is taken over at once.
-                let gone = holder_origin.as_deref().map(boot_of) == origin.as_deref().map(boot_of)
-                    && owner_is_gone(holder, holder_origin.as_deref());
-                if unexpired && !gone {
+            if !renewal {
+                if let Some(holder) = holder.as_ref().filter(|_| live(row)) {
                     return Ok(LeaseOutcome::Held { owner: holder.clone() });
+                }
+                let siblings: Vec<&postgres::Row> = rows
+                    .iter()
+                    .filter(|other| other.get::<_, &str>(0) != run_id && org_key(other.get(6)) == org)
+                    .collect();
+                if let Some(sibling) = siblings.iter().find(|sibling| live(sibling)) {
+                    return Ok(LeaseOutcome::Held { owner: sibling.get(1) });
+                }
+                if row.get::<_, &str>(7) == "planned" {
+                    let overlapped = |sibling: &&&postgres::Row| {
+                        superseded_by(row.get(8), sibling.get(9), sibling.get(10), sibling.get(2))
+                    };
+                    if let Some(sibling) = siblings.iter().find(overlapped) {
+                        return Ok(LeaseOutcome::Superseded { by: sibling.get(0) });
+                    }
                 }
             }
             let generation = if renewal { generation } else { generation.saturating_add(1) };
@@ -498,8 +535,11 @@ impl RunStore for PostgresJournal {
 
     fn release_lease(&self, run_id: &str, fence: &Fence) -> Result<()> {
         self.execute(
-            "UPDATE runs SET lease_owner = NULL, lease_expires_ms = NULL
-             WHERE run_id = $1 AND lease_owner = $2 AND lease_generation = $3",
+            &format!(
+                "UPDATE runs SET lease_owner = NULL, lease_expires_ms = NULL,
+                    finished_at = COALESCE(finished_at, {SERVER_TIME})
+                 WHERE run_id = $1 AND lease_owner = $2 AND lease_generation = $3"
+            ),
             &[&run_id, &fence.owner, &fence.generation],
         )?;
         Ok(())
@@ -745,7 +785,10 @@ impl RunStore for PostgresJournal {
     }
 
     fn finish_run(&self, run_id: &str, status: &str) -> Result<()> {
-        self.execute("UPDATE runs SET status = $2, finished_at = $3 WHERE run_id = $1", &[&run_id, &status, &now()])?;
+        self.execute(
+            &format!("UPDATE runs SET status = $2, finished_at = {SERVER_TIME} WHERE run_id = $1"),
+            &[&run_id, &status],
+        )?;
         Ok(())
     }
 

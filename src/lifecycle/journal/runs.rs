@@ -124,10 +124,18 @@ pub struct Fence {
 pub enum LeaseOutcome {
     /// The caller owns the run until the lease expires or is released, under this fence.
     Acquired(Fence),
-    /// Another applier owns it.
+    /// Another applier owns it, or another run of the same policy over the same records
+    /// against the same org (two hosts that planned the same job at once): one at a time.
     Held {
         /// Who: `host:pid:token`.
         owner: String,
+    },
+    /// The run was never applied, and another run of the same policy over the same records
+    /// against the same org began after it was made: it was planned from an org that has
+    /// changed since, and must be planned again.
+    Superseded {
+        /// The run that began since.
+        by: String,
     },
 }
 
@@ -244,6 +252,29 @@ fn insert_requests(
     Ok(())
 }
 
+/// Whether a plan made (its org read) from `planned_at` on is superseded by another run of the
+/// same policy over the same records: that run was applying at some moment since (it began
+/// and finished after `planned_at`, or began and never finished while its lease lasted past
+/// it), so the org the plan was made from has changed. A time the journal cannot read is taken
+/// for the worst (superseded): a needless plan again costs a read, a stale plan a wrong write.
+pub(super) fn superseded_by(
+    planned_at: &str,
+    applied_at: Option<&str>,
+    finished_at: Option<&str>,
+    lease_expires_ms: Option<i64>,
+) -> bool {
+    let moment = |text: &str| chrono::DateTime::parse_from_rfc3339(text).ok().map(|at| at.timestamp_millis());
+    if applied_at.is_none() {
+        return false;
+    }
+    let Some(made) = moment(planned_at) else { return true };
+    match finished_at {
+        Some(finished) => moment(finished).is_none_or(|finished| finished > made),
+        // Never finished: it worked for as long as its lease lasted (a killed applier's lapses).
+        None => lease_expires_ms.is_some_and(|expires| expires > made),
+    }
+}
+
 /// A fresh lease owner for this process: `host:pid:token`.
 pub fn new_lease_owner() -> String {
     format!("{}:{}:{}", this_host(), std::process::id(), &crate::jose::random_id()[..12])
@@ -266,6 +297,10 @@ pub trait RunStore {
     /// journal).
     fn recorded_run(&self, run_id: &str) -> Result<Option<RecordedRun>>;
 
+    /// The journal's clock now (RFC 3339): the database server's in PostgreSQL, which every host
+    /// shares; this machine's for SQLite. Plans are dated by it, runs begin and end by it.
+    fn clock(&self) -> Result<String>;
+
     /// Marks a recorded run as being applied.
     fn begin_run(&self, run_id: &str) -> Result<()>;
 
@@ -285,7 +320,8 @@ pub trait RunStore {
     /// Whether the caller still holds the run under this fence.
     fn holds_lease(&self, run_id: &str, fence: &Fence) -> Result<bool>;
 
-    /// Gives a lease back (nothing happens when the caller no longer holds it).
+    /// Gives a lease back (nothing happens when the caller no longer holds it). A run given back
+    /// without being finished (an apply cancelled) is stamped with the moment its applier stopped.
     fn release_lease(&self, run_id: &str, fence: &Fence) -> Result<()>;
 
     /// Claims a change before it is sent: moves it to `started` only if it is still in the
@@ -457,6 +493,10 @@ impl RunStore for SqliteJournal {
         Ok(Some(RecordedRun { org_url, digest, safety, records: records.unwrap_or(0).max(0) as usize, plan }))
     }
 
+    fn clock(&self) -> Result<String> {
+        Ok(now())
+    }
+
     fn begin_run(&self, run_id: &str) -> Result<()> {
         let updated = self
             .connection()
@@ -478,28 +518,86 @@ impl RunStore for SqliteJournal {
         let mut connection = self.connection();
         let transaction =
             connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(journal_error)?;
-        type Row = (Option<String>, Option<i64>, i64, Option<String>, Option<i64>);
+        type Row =
+            (Option<String>, Option<i64>, i64, Option<String>, Option<i64>, String, Option<String>, String, String);
         let current: Option<Row> = transaction
             .query_row(
-                "SELECT lease_owner, lease_expires_ms, lease_generation, lease_origin, lease_expires_uptime_ms FROM runs WHERE run_id = ?1",
+                "SELECT lease_owner, lease_expires_ms, lease_generation, lease_origin, lease_expires_uptime_ms,
+                        policy, source_digest, planned_at, status
+                 FROM runs WHERE run_id = ?1",
                 params![run_id],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                        row.get(7)?,
+                        row.get(8)?,
+                    ))
+                },
             )
             .optional()
             .map_err(journal_error)?;
-        let Some((holder, expires_ms, generation, holder_origin, expires_uptime)) = current else {
+        let Some((holder, expires_ms, generation, holder_origin, expires_uptime, policy, source, planned_at, status)) =
+            current
+        else {
             return Err(Error::Journal(format!("run {run_id} is not recorded in this journal")));
         };
-        let renewal = holder.as_deref() == Some(owner);
-        if let (Some(holder), false) = (&holder, renewal) {
-            let same_boot =
-                holder_origin.is_some() && holder_origin.as_deref().map(boot_of) == origin.as_deref().map(boot_of);
+        // Whether a lease someone else wrote is still theirs.
+        let live = |holder: &str, expires_ms: Option<i64>, holder_origin: Option<&str>, expires_uptime: Option<i64>| {
+            let same_boot = holder_origin.is_some() && holder_origin.map(boot_of) == origin.as_deref().map(boot_of);
             let unexpired = match (same_boot, expires_uptime, now_uptime) {
                 (true, Some(expires), Some(now)) => expires > now,
                 _ => expires_ms.unwrap_or(0) > now_ms,
             };
-            if unexpired && !owner_is_gone(holder, holder_origin.as_deref()) {
+            unexpired && !owner_is_gone(holder, holder_origin)
+        };
+        let renewal = holder.as_deref() == Some(owner);
+        if let (Some(holder), false) = (&holder, renewal) {
+            if live(holder, expires_ms, holder_origin.as_deref(), expires_uptime) {
                 return Ok(LeaseOutcome::Held { owner: holder.clone() });
+            }
+        }
+        // The other runs of the same policy over the same records against the same org.
+        if let (Some(source), false) = (&source, renewal) {
+            let org: String = transaction
+                .query_row("SELECT org_url FROM runs WHERE run_id = ?1", params![run_id], |row| row.get(0))
+                .map_err(journal_error)?;
+            let mut statement = transaction
+                .prepare(
+                    &"SELECT r.run_id, r.lease_owner, r.lease_expires_ms, r.lease_origin, r.lease_expires_uptime_ms,
+                            r.applied_at, r.finished_at
+                     FROM runs r WHERE r.run_id != ?1 AND r.policy = ?3 AND r.source_digest = ?4 AND ORG_MATCHES(?2)"
+                        .replace("ORG_MATCHES(?2)", SAME_ORG),
+                )
+                .map_err(journal_error)?;
+            type Sibling =
+                (String, Option<String>, Option<i64>, Option<String>, Option<i64>, Option<String>, Option<String>);
+            let siblings = statement
+                .query_map(params![run_id, org_key(&org), policy, source], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
+                })
+                .map_err(journal_error)?
+                .collect::<rusqlite::Result<Vec<Sibling>>>()
+                .map_err(journal_error)?;
+            for (_, sibling_holder, expires_ms, sibling_origin, expires_uptime, ..) in &siblings {
+                if let Some(sibling_holder) = sibling_holder {
+                    if live(sibling_holder, *expires_ms, sibling_origin.as_deref(), *expires_uptime) {
+                        return Ok(LeaseOutcome::Held { owner: sibling_holder.clone() });
+                    }
+                }
+            }
+            if status == "planned" {
+                let overlapped = |sibling: &&Sibling| {
+                    superseded_by(&planned_at, sibling.5.as_deref(), sibling.6.as_deref(), sibling.2)
+                };
+                if let Some((by, ..)) = siblings.iter().find(overlapped) {
+                    return Ok(LeaseOutcome::Superseded { by: by.clone() });
+                }
             }
         }
         let generation = if renewal { generation } else { generation.saturating_add(1) };
@@ -556,9 +654,10 @@ impl RunStore for SqliteJournal {
     fn release_lease(&self, run_id: &str, fence: &Fence) -> Result<()> {
         self.connection()
             .execute(
-                "UPDATE runs SET lease_owner = NULL, lease_expires_ms = NULL, lease_expires_uptime_ms = NULL
+                "UPDATE runs SET lease_owner = NULL, lease_expires_ms = NULL, lease_expires_uptime_ms = NULL,
+                    finished_at = COALESCE(finished_at, ?4)
                  WHERE run_id = ?1 AND lease_owner = ?2 AND lease_generation = ?3",
-                params![run_id, fence.owner, fence.generation],
+                params![run_id, fence.owner, fence.generation, now()],
             )
             .map_err(journal_error)?;
         Ok(())
