@@ -88,9 +88,9 @@ fn shared_budget_variable() -> Option<String> {
     std::env::var(SHARED_BUDGET_VARIABLE).ok().filter(|text| !text.trim().is_empty())
 }
 
-/// The budget sharing of a Python client: `shared_budget` if given (True, False or a
-/// directory), else `OKTA_LIFECYCLE_SHARED_BUDGET` if set, else the org's default store, except
-/// for a client whose journal is in memory (the built-in simulator's own clients).
+/// The budget sharing of a Python client: `shared_budget` if given (True, False, a directory or
+/// a `postgresql://` URL), else `OKTA_LIFECYCLE_SHARED_BUDGET` if set, else the org's default
+/// store, except for a client whose journal is in memory (the built-in simulator's own clients).
 fn budget_sharing(
     argument: Option<&Bound<'_, PyAny>>,
     from_env: Option<BudgetSharing>,
@@ -103,18 +103,22 @@ fn budget_sharing(
                 return Ok(if flag.is_true() { BudgetSharing::OrgDefault } else { BudgetSharing::Off });
             }
             // Text is read as the environment variable and the command's option are: on, off
-            // (and their synonyms) or a directory; an os.PathLike is a directory.
+            // (and their synonyms), a PostgreSQL URL or a directory; an os.PathLike is a directory.
             if let Ok(text) = value.extract::<String>() {
                 if text.trim().is_empty() {
-                    return Err(
-                        invalid_input("shared_budget is empty: give True, False, on, off or a directory").into()
-                    );
+                    return Err(invalid_input(
+                        "shared_budget is empty: give True, False, on, off, a directory or a postgresql:// URL",
+                    )
+                    .into());
                 }
                 return to_py(BudgetSharing::from_text(&text));
             }
             return match value.extract::<PathBuf>() {
                 Ok(dir) => Ok(BudgetSharing::At(dir)),
-                Err(_) => Err(invalid_input("shared_budget must be True, False, on, off or a directory").into()),
+                Err(_) => {
+                    Err(invalid_input("shared_budget must be True, False, on, off, a directory or a postgresql:// URL")
+                        .into())
+                }
             };
         }
         None => {}
