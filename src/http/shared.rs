@@ -361,6 +361,14 @@ trait Storage: Send {
 
     /// Gives back slot `index`, whose lease (of [`Hold::Session`]) was dropped.
     fn release(&mut self, index: usize) -> Result<(), StoreError>;
+
+    /// The state as last written, read without the store's lock and not written back, sanitised as
+    /// [`Storage::transact`] does: `None` where that is not cheaper than a turn under the lock.
+    /// A sender that was told to wait looks here first, so that waiting processes polling the
+    /// budget do not queue on the lock before the answers and sends that change it.
+    fn peek(&mut self) -> Result<Option<(Stored, Moment)>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// What the store's thread is asked to do.
@@ -448,7 +456,7 @@ impl SharedBudget {
         let max_concurrency = max_concurrency.max(1);
         std::thread::Builder::new().name("okta-lifecycle-budget".into()).spawn(move || {
             let core = match open(weak) {
-                Ok(storage) => Some(StoreCore { storage, max_concurrency }),
+                Ok(storage) => Some(StoreCore { storage, max_concurrency, waiting: BTreeSet::new() }),
                 Err(error) => {
                     thread.fail(error.to_string());
                     None
@@ -618,6 +626,8 @@ fn slots_open(stored: &Stored, max_concurrency: usize) -> usize {
 struct StoreCore {
     storage: Box<dyn Storage>,
     max_concurrency: usize,
+    /// The buckets whose last verdict was to wait: the next is looked for without the lock first.
+    waiting: BTreeSet<String>,
 }
 
 impl StoreCore {
@@ -643,6 +653,25 @@ impl StoreCore {
     /// One attempt to send a request to `bucket`: a free slot under the shared cap and the
     /// bucket's budget. Does not wait for the lock beyond a few milliseconds (`Locked` then).
     fn try_send(&mut self, bucket: &str, share: f64) -> Result<SharedVerdict, StoreError> {
+        if self.waiting.contains(bucket) {
+            if let Some((stored, moment)) = self.storage.peek()? {
+                let state = stored.bucket_state(bucket, moment.now, moment.now_ms);
+                if let SendPlan::WaitUntil(at) = plan_send(&state, share, moment.now) {
+                    return Ok(SharedVerdict::WaitUntil { at, for_others: state.limit.is_none() });
+                }
+            }
+        }
+        let verdict = self.decide(bucket, share);
+        if matches!(verdict, Ok(SharedVerdict::WaitUntil { .. })) {
+            self.waiting.insert(bucket.to_owned());
+        } else {
+            self.waiting.remove(bucket);
+        }
+        verdict
+    }
+
+    /// [`StoreCore::try_send`] under the store's lock.
+    fn decide(&mut self, bucket: &str, share: f64) -> Result<SharedVerdict, StoreError> {
         let max_concurrency = self.max_concurrency;
         let outcome = self.locked(TRY_PATIENCE, |stored, moment, take_slot| -> Result<SharedVerdict, StoreError> {
             let state = stored.bucket_state(bucket, moment.now, moment.now_ms);
@@ -736,7 +765,7 @@ mod tests {
     /// The decisions over a file store in `dir`, without the store's thread.
     pub(super) fn core(dir: &Path, max_concurrency: usize) -> std::io::Result<StoreCore> {
         let storage = file::FileStorage::open(dir, max_concurrency)?;
-        Ok(StoreCore { storage: Box::new(storage), max_concurrency })
+        Ok(StoreCore { storage: Box::new(storage), max_concurrency, waiting: BTreeSet::new() })
     }
 
     pub(super) fn go(verdict: SharedVerdict) -> SlotLease {

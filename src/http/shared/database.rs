@@ -13,6 +13,9 @@
 //! - **Requests in flight** are charged to the session (`pg_backend_pid()`), and dropped once
 //!   the session is absent from `pg_stat_activity`: a killed process's connection closes, and
 //!   the server drops a dead host's through TCP keepalives, which the session asks for.
+//! - **Polling**: a sender told to wait asks again shortly (while the answers it waits on come
+//!   in); it reads the state as last committed, without the lock, and takes the lock only when
+//!   that state would let it go, so that waiting processes do not queue before the answers.
 //! - **Time**: the transaction reads the server's clock beside the row, after its lock is taken,
 //!   so every stored time is on the one clock all hosts share; this machine's monotonic clock
 //!   takes over between reads (the round trip, well under the governor's reset margin, is the
@@ -78,6 +81,13 @@ SELECT locked.state::text,
        ARRAY(SELECT pid FROM pg_stat_activity WHERE datname = current_database())
 FROM locked";
 
+/// [`READ`] without the lock: the state as last committed, for a sender told to wait.
+const PEEK: &str = "
+SELECT state::text,
+       (extract(epoch FROM clock_timestamp()) * 1000)::int8,
+       ARRAY(SELECT pid FROM pg_stat_activity WHERE datname = current_database())
+FROM okta_lifecycle_budget WHERE org = $1";
+
 const WRITE: &str = "UPDATE okta_lifecycle_budget SET state = $2::text::jsonb, updated_at = now() WHERE org = $1";
 
 /// The first slot below `$2` that no session holds, taken, skipping those this session holds
@@ -121,6 +131,7 @@ fn lock_space(org: &str) -> i32 {
 /// The statements, prepared once per session.
 struct Statements {
     read: Statement,
+    peek: Statement,
     write: Statement,
     add_row: Statement,
     take_slot: Statement,
@@ -167,6 +178,7 @@ impl DatabaseStorage {
         let session: i32 = client.query_one("SELECT pg_backend_pid()", &[]).map_err(at)?.get(0);
         let statements = Statements {
             read: client.prepare(READ).map_err(at)?,
+            peek: client.prepare(PEEK).map_err(at)?,
             write: client.prepare(WRITE).map_err(at)?,
             add_row: client.prepare(ADD_ROW).map_err(at)?,
             take_slot: client.prepare(TAKE_SLOT).map_err(at)?,
@@ -202,6 +214,19 @@ fn create_table(client: &mut Client) -> Result<(), postgres::Error> {
         }
         Err(error) => Err(error),
     }
+}
+
+/// The state a row of [`READ`] or [`PEEK`] holds (its text, `None` for a new row), sanitised
+/// with the sessions alive then, at the moment it was read on the server's clock.
+fn state_of(row: &postgres::Row, session: u32) -> (Option<String>, Stored, Moment) {
+    let now = Instant::now();
+    let text: Option<String> = row.get(0);
+    let server_ms: i64 = row.get(1);
+    let live: BTreeSet<u32> = row.get::<_, Vec<i32>>(2).into_iter().filter_map(|pid| u32::try_from(pid).ok()).collect();
+    let moment = Moment { now, now_ms: u64::try_from(server_ms).unwrap_or_default(), owner: session };
+    let mut stored = Stored::parse(text.as_deref().unwrap_or_default().as_bytes());
+    stored.sanitise(moment.now_ms, moment.owner, &|owner| live.contains(&owner));
+    (text, stored, moment)
 }
 
 /// Takes the first free slot below `cap` for this session.
@@ -253,14 +278,7 @@ impl Storage for DatabaseStorage {
                 }
                 Err(error) => return Err(error.into()),
             };
-            let now = Instant::now();
-            let text: Option<String> = row.get(0);
-            let server_ms: i64 = row.get(1);
-            let live: BTreeSet<u32> =
-                row.get::<_, Vec<i32>>(2).into_iter().filter_map(|pid| u32::try_from(pid).ok()).collect();
-            let moment = Moment { now, now_ms: u64::try_from(server_ms).unwrap_or_default(), owner: *session };
-            let mut stored = Stored::parse(text.as_deref().unwrap_or_default().as_bytes());
-            stored.sanitise(moment.now_ms, moment.owner, &|owner| live.contains(&owner));
+            let (text, mut stored, moment) = state_of(&row, *session);
             let before = stored.clone();
             {
                 let mut take = |cap: usize| take_slot(&mut transaction, &statements.take_slot, *space, held, jobs, cap);
@@ -273,6 +291,12 @@ impl Storage for DatabaseStorage {
             transaction.commit()?;
             return Ok(());
         }
+    }
+
+    fn peek(&mut self) -> Result<Option<(Stored, Moment)>, StoreError> {
+        let Some(row) = self.client.query_opt(&self.statements.peek, &[&self.org])? else { return Ok(None) };
+        let (_, stored, moment) = state_of(&row, self.session);
+        Ok(Some((stored, moment)))
     }
 
     fn release(&mut self, index: usize) -> Result<(), StoreError> {
