@@ -41,9 +41,10 @@ _timeout = _arguments.bounded(float, 0.0, 3_600.0, above_low=True)
 
 
 def _shared_budget(text: str) -> str:
-    """``--shared-budget``: on, off, or the store's directory (the client reads it)."""
+    """``--shared-budget``: on, off, the store's directory or a ``postgresql://`` URL (the client
+    reads it)."""
     if not text.strip():
-        raise argparse.ArgumentTypeError("give on, off or a directory")
+        raise argparse.ArgumentTypeError("give on, off, a directory or a postgresql:// URL")
     return text
 
 
@@ -75,10 +76,10 @@ def _parser() -> argparse.ArgumentParser:
             "--shared-budget",
             type=_shared_budget,
             default=None,
-            metavar="on|off|DIR",
-            help="share the org's rate budget with the other processes on this machine (default: on, in the "
-            "org's store beside its default journal, or OKTA_LIFECYCLE_SHARED_BUDGET; with --simulator, "
-            "in the state dir)",
+            metavar="on|off|DIR|URL",
+            help="share the org's rate budget with the other processes on this machine, or, with a "
+            "postgresql:// URL, with every process on every host naming it (default: on, in the org's store "
+            "beside its default journal, or OKTA_LIFECYCLE_SHARED_BUDGET; with --simulator, in the state dir)",
         )
         command.add_argument("--json", action="store_true", help="machine-readable output")
 

@@ -682,3 +682,18 @@ def test_two_control_hosts_sharing_a_postgresql_journal_apply_one_job_once(
     assert writes.count(("POST", "/api/v1/groups")) == 2, writes
     assert len([w for w in writes if w[0] == "PUT" and "/users/" in w[1]]) == 3, writes
     assert not [r for r in report["requests"] if r.get("status") == 429]
+
+
+@pytest.mark.parametrize("option", ["okta_journal", "okta_shared_budget"])
+def test_a_database_url_holding_a_password_is_refused_before_anything_is_written(
+    simulator: Simulator, playbook: Any, option: str
+) -> None:
+    url = "postgresql://lifecycle:hunter2@127.0.0.1:1/okta"
+    shared = {"okta_journal": ":memory:", "okta_shared_budget": False, option: url}
+    run = playbook(simulator, "several_hosts.yml", extra_vars=shared)
+    assert run.returncode != 0
+    failed = run.task("Apply day 1")
+    assert failed["status"] == "failed"
+    assert "holds a password" in failed["result"]["msg"] and "PGPASSWORD" in failed["result"]["msg"]
+    report = simulator.stop()
+    assert [r for r in report["requests"] if r["method"] in WRITES] == []

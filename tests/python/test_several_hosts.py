@@ -140,7 +140,7 @@ def test_the_same_job_started_on_two_hosts_at_once_is_applied_once(
                 )
             )  # fmt: skip
         outputs = [process.communicate(timeout=240) for process in processes]
-        for process, (out, err) in zip(processes, outputs, strict=True):
+        for process, (_, err) in zip(processes, outputs, strict=True):
             assert process.returncode == 0, err
         assert creates(sim) == 25, "every joiner created once"
         documents = [json.loads(out) for out, _ in outputs]

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -159,13 +158,10 @@ def test_on_by_default_in_the_org_store_beside_the_default_journal(tmp_path: Pat
 _PASSWORD = "hunter2-budget"
 
 
-@pytest.fixture(scope="module")
-def database_server() -> Iterator[Any]:
-    """A real PostgreSQL server for this module's tests (``pg_server.py``)."""
-    from pg_server import PostgresServer
-
-    with PostgresServer() as server:
-        yield server
+@pytest.fixture
+def database_server(postgres_server: Any) -> Any:
+    """The session's PostgreSQL server (``conftest.py``)."""
+    return postgres_server
 
 
 def _closed_port() -> int:

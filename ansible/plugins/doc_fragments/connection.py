@@ -92,7 +92,8 @@ options:
       - V(true) or V(false), or the directory of the store.
       - A C(postgresql://) URL shares the budget with every process on every host that names the same
         database (several execution nodes or control hosts). Give its password in E(PGPASSWORD) or
-        C(~/.pgpass). A database that cannot be reached is logged and each process governs alone.
+        C(~/.pgpass): a URL holding one is refused, as Ansible would show it. A database that cannot be
+        reached is logged and each process governs alone.
       - If not set, the okta-lifecycle default applies (sharing on, or the environment variable
         E(OKTA_LIFECYCLE_SHARED_BUDGET)). Setting it needs an okta-lifecycle release that supports it.
     type: raw

@@ -66,6 +66,15 @@ def require_library(module):
         )
 
 
+def _holds_password(text):
+    """Whether a PostgreSQL URL holds a password (in its user part or its query)."""
+    text = text.strip()
+    return bool(
+        re.match(r"(?i)^postgres(ql)?://", text)
+        and (re.match(r"(?i)^postgres(ql)?://[^/@?#]*:[^/@?#]*@", text) or re.search(r"(?i)[?&]password=", text))
+    )
+
+
 def _journal(module, value):
     """The journal option as the client takes it: a file path (with C(~) and variables expanded, as
     for a path option), V(:memory:), or a PostgreSQL URL as given. A URL holding a password fails the
@@ -74,7 +83,7 @@ def _journal(module, value):
         return None
     text = str(value).strip()
     if re.match(r"(?i)^postgres(ql)?://", text):
-        if re.match(r"(?i)^postgres(ql)?://[^/@?#]*:[^/@?#]*@", text) or re.search(r"(?i)[?&]password=", text):
+        if _holds_password(text):
             module.fail_json(
                 msg="the journal URL holds a password, which Ansible would show: give it in PGPASSWORD or "
                 "~/.pgpass instead"
@@ -117,6 +126,11 @@ def connect(module):
     # The client reads it (True, False, on, off or a directory) and refuses anything else.
     if params.get("shared_budget") is not None:
         options["shared_budget"] = params["shared_budget"]
+        if isinstance(params["shared_budget"], str) and _holds_password(params["shared_budget"]):
+            module.fail_json(
+                msg="the shared_budget URL holds a password, which Ansible would show: give it in PGPASSWORD or "
+                "~/.pgpass instead"
+            )
     try:
         return okta_lifecycle.OktaClient(params["org_url"], **options)
     except TypeError as error:

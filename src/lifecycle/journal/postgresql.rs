@@ -212,7 +212,9 @@ impl PostgresJournal {
             on_own_thread(|| client.batch_execute(&settings)).map_err(|e| self.error(e))?;
             *slot = Some(client);
         }
-        let Some(client) = slot.as_mut() else { unreachable!("a session was just opened") };
+        let Some(client) = slot.as_mut() else {
+            return Err(Error::Journal(format!("the journal at {}: no session", self.shown())));
+        };
         let result = on_own_thread(|| call(client));
         if client.is_closed() {
             discard(slot.take());
