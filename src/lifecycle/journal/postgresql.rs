@@ -39,7 +39,7 @@ use crate::lifecycle::plan::{Change, Plan};
 use crate::lifecycle::policy::Safety;
 use crate::pg::{describe, on_own_thread, PgTarget};
 
-use super::runs::{boot_of, owner_is_gone, superseded_by, this_origin, LOST_ATTEMPTS};
+use super::runs::{boot_of, owner_is_gone, settled_row, superseded_by, this_origin, LOST_ATTEMPTS};
 use super::*;
 
 /// The journal's schema version in PostgreSQL (its own line of versions; SQLite's is
@@ -319,6 +319,17 @@ fn migrate(client: &mut Client, shown: &str) -> Result<()> {
     transaction.commit().map_err(failed)
 }
 
+/// Whether the run is still held under `fence`, locking its row (shared) for the rest of the
+/// transaction: a take-over waits for this transaction, and this one sees a take-over that
+/// committed first.
+fn holds(transaction: &mut Transaction<'_>, run_id: &str, fence: &Fence) -> std::result::Result<bool, TxError> {
+    let row = transaction.query_opt(
+        "SELECT 1 FROM runs WHERE run_id = $1 AND lease_owner = $2 AND lease_generation = $3 FOR SHARE",
+        &[&run_id, &fence.owner, &fence.generation],
+    )?;
+    Ok(row.is_some())
+}
+
 fn insert_requests(
     transaction: &mut Transaction<'_>,
     run_id: &str,
@@ -552,15 +563,7 @@ impl RunStore for PostgresJournal {
         let relaxed = !change.operation.repeat_is_harmful();
         let updated = self.transaction(relaxed, |transaction| {
             let stamp = now();
-            // The run's row is locked first: a take-over waits for this claim, and this claim
-            // sees the take-over's generation once it committed.
-            let held = transaction
-                .query_opt(
-                    "SELECT 1 FROM runs WHERE run_id = $1 AND lease_owner = $2 AND lease_generation = $3 FOR SHARE",
-                    &[&run_id, &fence.owner, &fence.generation],
-                )?
-                .is_some();
-            if !held {
+            if !holds(transaction, run_id, fence)? {
                 return Ok(0);
             }
             let left_since: Option<String> = if matches!(expected, ChangeStatus::Started | ChangeStatus::Unknown) {
@@ -599,26 +602,12 @@ impl RunStore for PostgresJournal {
         fence: Option<&Fence>,
     ) -> Result<()> {
         let Outcome { status, result, error, request_id } = *outcome;
-        let mut detail = serde_json::to_value(change).unwrap_or(Value::Null);
-        if let (Some(result), Value::Object(map)) = (result, &mut detail) {
-            map.insert("result".into(), result.clone());
-        }
-        let user_id = result
-            .and_then(|r| r.get("user_id"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .or_else(|| change.operation.user().and_then(|u| u.id.clone()));
+        let (detail, user_id) = settled_row(change, result);
         let seq = i64::from(change.seq);
         let updated = self.transaction(status != ChangeStatus::Started, |transaction| {
             insert_requests(transaction, run_id, change.seq, writes)?;
             if let Some(fence) = fence {
-                let held = transaction
-                    .query_opt(
-                        "SELECT 1 FROM runs WHERE run_id = $1 AND lease_owner = $2 AND lease_generation = $3 FOR SHARE",
-                        &[&run_id, &fence.owner, &fence.generation],
-                    )?
-                    .is_some();
-                if !held {
+                if !holds(transaction, run_id, fence)? {
                     return Ok(0);
                 }
             }

@@ -275,6 +275,21 @@ pub(super) fn superseded_by(
     }
 }
 
+/// A settled change's row as every journal writes it: the change as planned with its result
+/// merged in, and the user's id (from the result, else the change).
+pub(super) fn settled_row(change: &Change, result: Option<&Value>) -> (Value, Option<String>) {
+    let mut detail = serde_json::to_value(change).unwrap_or(Value::Null);
+    if let (Some(result), Value::Object(map)) = (result, &mut detail) {
+        map.insert("result".into(), result.clone());
+    }
+    let user_id = result
+        .and_then(|r| r.get("user_id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| change.operation.user().and_then(|u| u.id.clone()));
+    (detail, user_id)
+}
+
 /// A fresh lease owner for this process: `host:pid:token`.
 pub fn new_lease_owner() -> String {
     format!("{}:{}:{}", this_host(), std::process::id(), &crate::jose::random_id()[..12])
@@ -716,15 +731,7 @@ impl RunStore for SqliteJournal {
         fence: Option<&Fence>,
     ) -> Result<()> {
         let Outcome { status, result, error, request_id } = *outcome;
-        let mut detail = serde_json::to_value(change).unwrap_or(Value::Null);
-        if let (Some(result), Value::Object(map)) = (result, &mut detail) {
-            map.insert("result".into(), result.clone());
-        }
-        let user_id = result
-            .and_then(|r| r.get("user_id"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .or_else(|| change.operation.user().and_then(|u| u.id.clone()));
+        let (detail, user_id) = settled_row(change, result);
         let write = |connection: &mut Connection| -> Result<usize> {
             let transaction = connection.transaction().map_err(journal_error)?;
             insert_requests(&transaction, run_id, change.seq, writes)?;
