@@ -72,8 +72,8 @@ options:
     default: 75
   journal:
     description:
-      - The journal, in which every change is recorded before it is sent: an SQLite file, or a
-        PostgreSQL database.
+      - The journal, in which every change is recorded before it is sent (an SQLite file, or a
+        PostgreSQL database).
       - By default, the org's own file under C($XDG_STATE_HOME/okta-lifecycle/) on the host that runs
         the module (the controller, with a local connection).
       - V(:memory:) keeps it in memory for the task only (no history, no resume, no snapshots to
@@ -92,7 +92,7 @@ options:
       - V(true) or V(false), or the directory of the store.
       - A C(postgresql://) URL shares the budget with every process on every host that names the same
         database (several execution nodes or control hosts). Give its password in E(PGPASSWORD) or
-        C(~/.pgpass): a URL holding one is refused, as Ansible would show it. A database that cannot be
+        C(~/.pgpass); a URL holding one is refused, as Ansible would show it. A database that cannot be
         reached is logged and each process governs alone.
       - If not set, the okta-lifecycle default applies (sharing on, or the environment variable
         E(OKTA_LIFECYCLE_SHARED_BUDGET)). Setting it needs an okta-lifecycle release that supports it.
