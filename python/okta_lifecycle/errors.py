@@ -2,7 +2,9 @@
 
 Every exception the package raises on purpose is an :class:`OktaError`; where a built-in class
 also fits, it is a second base (``ValueError`` for refused input, ``LookupError`` for a missing
-user or group, ``RuntimeError`` for a closed client), so ``except ValueError`` keeps working.
+user or group, ``RuntimeError`` for a closed client, the built-in ``TimeoutError`` for a request
+past its timeout), so ``except ValueError`` or ``except TimeoutError`` written against the
+built-ins keeps working.
 
 Okta's answers become :class:`ApiError` subclasses chosen by Okta error code and HTTP status
 (the same taxonomy as the Rust core's ``ErrorKind``); every one carries ``status``,
@@ -12,6 +14,7 @@ a secret.
 
 from __future__ import annotations
 
+import builtins
 import datetime
 
 __all__ = [
@@ -118,8 +121,10 @@ class TransportError(OktaError):
     """The request could not be sent or the answer could not be read."""
 
 
-class TimeoutError(TransportError):  # noqa: A001 - the name the API promises
-    """The request took longer than the configured timeout."""
+class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001 - the name the API promises
+    """The request took longer than the configured timeout. It is also the built-in
+    ``TimeoutError`` (and so ``asyncio.TimeoutError``), which an ``except TimeoutError`` in code
+    that never imported this one catches."""
 
 
 class OutcomeUnknownError(OktaError):

@@ -7,6 +7,8 @@ conftest's ``either_client`` and ``client_kind``.
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 import datetime
 import json
 import re
@@ -235,6 +237,9 @@ def test_timeout_error(okta_simulator: OktaSimulator, client_kind: ClientKind) -
     assert time.monotonic() - started < 1.5
     assert isinstance(error, TransportError)
     assert re.search(r"after 3\d\d ms", str(error)), str(error)
+    # The built-in, as code that never imported okta_lifecycle's catches it (asyncio's too).
+    assert isinstance(error, builtins.TimeoutError) and isinstance(error, asyncio.TimeoutError)
+    assert str(error) == error.args[0]
 
 
 @pytest.mark.parametrize(
@@ -319,7 +324,7 @@ def test_errors_module_and_package_export_the_same_classes() -> None:
         InvalidStatusTransitionError: (ApiError,),
         RateLimitedError: (ApiError,),
         ServerError: (ApiError,),
-        TimeoutError: (TransportError,),
+        TimeoutError: (TransportError, builtins.TimeoutError),
         ConfigurationError: (ValueError,),
         InvalidInputError: (ValueError,),
     }
