@@ -13,13 +13,18 @@ At run time they are ordinary dicts: nothing here is checked or converted.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, Union
 
 __all__ = [
+    "ActivateUserChange",
+    "AssignRoleChange",
     "AttributeChange",
     "Change",
     "ChangeRecord",
     "ChangeStatus",
+    "ClearSessionsChange",
+    "CreateGroupChange",
+    "CreateUserChange",
     "DriftEvent",
     "GovernorStats",
     "GroupRef",
@@ -28,18 +33,23 @@ __all__ = [
     "LogOutcome",
     "LogParty",
     "LogTarget",
+    "MembershipChange",
     "Outcome",
     "PartitionReport",
     "PlanRead",
     "PlanSummary",
     "RecordIssue",
+    "ResetPasswordChange",
     "RoleAssignment",
     "RoleRef",
     "RunInfo",
-    "SnapshotRole",
     "RunStatus",
     "SimulatorCounters",
     "SimulatorRequest",
+    "SnapshotRole",
+    "UnassignRoleChange",
+    "UpdateUserChange",
+    "UserChange",
     "UserRef",
     "UserSnapshot",
 ]
@@ -86,32 +96,109 @@ class _ChangeKeys(TypedDict):
     action: str
     identity: str | None
     workflow: str | None
-    operation: str
 
 
-class Change(_ChangeKeys, total=False):
-    """One planned change (``Plan.changes``). ``operation`` says which of the other keys it has:
-    ``create_group``: name, description; ``create_user``: login, profile, activate, groups;
-    ``update_user``: user, changes; ``add_member`` / ``remove_member``: user, group;
-    ``snapshot_user``, ``deactivate_user``, ``suspend_user``, ``unsuspend_user``: user;
-    ``activate_user``: user, send_email; ``clear_sessions``: user, oauth_tokens;
-    ``unassign_role``: user, role; ``assign_role``: user, role_type;
-    ``reset_password``: user, send_email, revoke_sessions."""
+class CreateGroupChange(_ChangeKeys):
+    """``create_group``: a group the plan creates."""
 
+    operation: Literal["create_group"]
     name: str
     description: str | None
+
+
+class _CreateUserKeys(_ChangeKeys):
+    operation: Literal["create_user"]
     login: str
     profile: dict[str, Any]
     activate: bool
+
+
+class CreateUserChange(_CreateUserKeys, total=False):
+    """``create_user``: a user the plan creates, with the groups it is created in (present only
+    when there are some)."""
+
     groups: list[GroupRef]
+
+
+class UpdateUserChange(_ChangeKeys):
+    """``update_user``: attributes of a user that change."""
+
+    operation: Literal["update_user"]
     user: UserRef
     changes: list[AttributeChange]
+
+
+class MembershipChange(_ChangeKeys):
+    """``add_member`` / ``remove_member``: a user put in or taken out of a group."""
+
+    operation: Literal["add_member", "remove_member"]
+    user: UserRef
     group: GroupRef
-    role: RoleRef
-    role_type: str
+
+
+class UserChange(_ChangeKeys):
+    """``snapshot_user``, ``deactivate_user``, ``suspend_user``, ``unsuspend_user``: a change to a
+    user that takes nothing more."""
+
+    operation: Literal["snapshot_user", "deactivate_user", "suspend_user", "unsuspend_user"]
+    user: UserRef
+
+
+class ActivateUserChange(_ChangeKeys):
+    """``activate_user``: a user activated (or reactivated), with or without Okta's email."""
+
+    operation: Literal["activate_user"]
+    user: UserRef
     send_email: bool
+
+
+class ClearSessionsChange(_ChangeKeys):
+    """``clear_sessions``: a user's sessions ended, and its OAuth tokens too when asked."""
+
+    operation: Literal["clear_sessions"]
+    user: UserRef
     oauth_tokens: bool
+
+
+class UnassignRoleChange(_ChangeKeys):
+    """``unassign_role``: an admin role assignment of the user's own removed."""
+
+    operation: Literal["unassign_role"]
+    user: UserRef
+    role: RoleRef
+
+
+class AssignRoleChange(_ChangeKeys):
+    """``assign_role``: an admin role given to the user."""
+
+    operation: Literal["assign_role"]
+    user: UserRef
+    role_type: str
+
+
+class ResetPasswordChange(_ChangeKeys):
+    """``reset_password``: a password reset, its link emailed by Okta or returned."""
+
+    operation: Literal["reset_password"]
+    user: UserRef
+    send_email: bool
     revoke_sessions: bool
+
+
+#: One planned change (``Plan.changes``): a union tagged by ``operation``, so a type checker knows
+#: the other keys once ``change["operation"]`` is compared with a name.
+Change = Union[  # noqa: UP007 - a runtime alias on Python 3.10, where TypedDicts do not take |
+    CreateGroupChange,
+    CreateUserChange,
+    UpdateUserChange,
+    MembershipChange,
+    UserChange,
+    ActivateUserChange,
+    ClearSessionsChange,
+    UnassignRoleChange,
+    AssignRoleChange,
+    ResetPasswordChange,
+]
 
 
 class RecordIssue(TypedDict):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
+import typing
 from pathlib import Path
 
 import pytest
@@ -72,6 +74,53 @@ def _fits(value: dict[str, object], shape: type) -> None:
     assert value.keys() <= known, f"{shape.__name__} does not name {value.keys() - known}"
 
 
+def _change_shape(change: dict[str, object]) -> type:
+    """The member of the ``types.Change`` union whose ``operation`` names the change's."""
+    for member in typing.get_args(types.Change):
+        if change["operation"] in typing.get_args(typing.get_type_hints(member)["operation"]):
+            return member  # type: ignore[no-any-return]
+    raise AssertionError(f"no member of types.Change is for {change['operation']}")
+
+
+def test_every_operation_of_the_core_has_its_own_member_of_the_change_union() -> None:
+    operations: list[str] = []
+    for member in typing.get_args(types.Change):
+        operations += typing.get_args(typing.get_type_hints(member)["operation"])
+    assert len(operations) == len(set(operations)), "one member per operation"
+    # The operation names the Rust core's plan serializes (src/lifecycle/plan.rs, `Operation`).
+    source = (REPO / "src" / "lifecycle" / "plan.rs").read_text()
+    enum = source.split("pub enum Operation {", 1)[1].split("\n}\n", 1)[0]
+    variants = re.findall(r"^    ([A-Z][A-Za-z]+) \{", enum, re.M)
+    snake = {re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower() for name in variants}
+    assert len(snake) == 14 and set(operations) == snake
+
+
+def test_a_type_checker_narrows_a_change_on_its_operation(tmp_path: Path) -> None:
+    mypy = pytest.importorskip("mypy.api")
+    good = tmp_path / "good.py"
+    good.write_text(
+        "from okta_lifecycle.types import Change\n"
+        "def describe(change: Change) -> str:\n"
+        "    if change['operation'] == 'create_user':\n"
+        "        return change['login'] + str(len(change.get('groups', [])))\n"
+        "    if change['operation'] in ('add_member', 'remove_member'):\n"
+        "        return change['group']['name']\n"
+        "    if change['operation'] == 'reset_password':\n"
+        "        return str(change['revoke_sessions'])\n"
+        "    return change['action']\n"
+    )
+    out, err, status = mypy.run(["--strict", "--no-incremental", str(good)])
+    assert status == 0, out + err
+    wrong = tmp_path / "wrong.py"
+    wrong.write_text(
+        "from okta_lifecycle.types import Change\n"
+        "def login(change: Change) -> str:\n"
+        "    return change['login']\n"
+    )
+    out, _, status = mypy.run(["--strict", "--no-incremental", str(wrong)])
+    assert status == 1 and "login" in out, out
+
+
 def test_the_dict_shaped_results_have_the_keys_their_typed_dicts_name() -> None:
     policy = okta_lifecycle.Policy.from_file(REPO / "examples" / "policy.toml")
     with OktaSimulator() as sim:
@@ -80,7 +129,7 @@ def test_the_dict_shaped_results_have_the_keys_their_typed_dicts_name() -> None:
             plan = client.plan(policy, REPO / "examples" / "hr" / f"{day}.csv")
             assert plan.changes and plan.issues
             for change in plan.changes:
-                _fits(change, types.Change)  # type: ignore[arg-type]
+                _fits(change, _change_shape(change))  # type: ignore[arg-type]
                 for key in ("user", "group"):
                     if key in change:
                         _fits(change[key], types.UserRef if key == "user" else types.GroupRef)  # type: ignore[literal-required]
