@@ -116,13 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RuntimeError, OSError, OverflowError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    # SIGTERM stops it cleanly from the moment it says it is ready: a caller may stop it as soon as
+    # it has read the first line.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if arguments.json:
         print(json.dumps({"url": simulator.url, "api_token": simulator.api_token}), flush=True)
     else:
         print(f"Okta simulator at {simulator.url}", flush=True)
         print(f"API token: {simulator.api_token}", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             pass
