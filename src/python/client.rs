@@ -15,7 +15,7 @@ use crate::config::{
     parse_scopes, BudgetSharing, ClientConfig, CredentialOptions, OptionSource, SHARED_BUDGET_VARIABLE,
 };
 use crate::http::OktaClient;
-use crate::lifecycle::journal::Journal;
+use crate::lifecycle::journal::{Journal, IN_MEMORY};
 use crate::lifecycle::{self, ApplyOptions};
 use crate::python::actions::{Actions, AsyncActions};
 use crate::python::admin::{AsyncRoles, AsyncSchema, Roles, Schema};
@@ -80,9 +80,6 @@ impl Namespaces for PyAsyncOktaClient {
     type Logs = AsyncLogs;
 }
 
-/// The journal path that means "in memory" (SQLite's own name for it).
-pub(crate) const IN_MEMORY: &str = ":memory:";
-
 /// `OKTA_LIFECYCLE_SHARED_BUDGET`, unless unset or blank (as `ClientConfig::from_lookup` reads it).
 fn shared_budget_variable() -> Option<String> {
     std::env::var(SHARED_BUDGET_VARIABLE).ok().filter(|text| !text.trim().is_empty())
@@ -146,11 +143,10 @@ fn core_from(config: ClientConfig, journal: Option<PathBuf>) -> PyResult<Arc<Cor
         std::env::var_os(JOURNAL_VARIABLE).filter(|value| !value.to_string_lossy().trim().is_empty()).map(PathBuf::from)
     });
     let journal = match journal {
-        Some(path) if path.as_os_str() == IN_MEMORY => to_py(Journal::in_memory())?,
-        Some(path) if path.to_str().is_some_and(crate::pg::is_postgres_url) => {
-            to_py(Journal::open_postgres(path.to_str().unwrap_or_default()))?
-        }
-        Some(path) => to_py(Journal::open(&path))?,
+        Some(path) => match path.to_str() {
+            Some(target) => to_py(Journal::open_target(target))?,
+            None => to_py(Journal::open(&path))?,
+        },
         None => to_py(Journal::open(&Journal::default_path(config.org_url.as_str())))?,
     };
     let client = to_py(OktaClient::new(config))?;

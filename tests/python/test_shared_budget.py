@@ -58,6 +58,21 @@ def _limited() -> OktaSimulator:
     return OktaSimulator(seed_users=1, rate_limits={"/api/v1/users/{idOrLogin}": 20}, rate_limit_window_seconds=2.0)
 
 
+def _started_worker(sim: OktaSimulator, store: str) -> subprocess.Popen[str]:
+    """A worker process (``_WORKER``) with one request to send through ``store``, told to go."""
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _WORKER, sim.url, sim.api_token, store, "1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+    assert worker.stdin is not None
+    worker.stdin.write("go\n")
+    worker.stdin.flush()
+    return worker
+
+
 def test_processes_sharing_the_budget_stay_under_the_bucket_limit(tmp_path: Path) -> None:
     with _limited() as sim:
         _workers(sim, str(tmp_path / "budget"), processes=4, each=15)
@@ -84,16 +99,7 @@ def _store(budget: Path) -> dict:
 def test_a_process_killed_mid_request_leaves_no_slot_locked_and_no_request_counted(tmp_path: Path) -> None:
     budget = tmp_path / "budget"
     with OktaSimulator(seed_users=1, latency_ms=1500) as sim:
-        worker = subprocess.Popen(
-            [sys.executable, "-c", _WORKER, sim.url, sim.api_token, str(budget), "1"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
-        assert worker.stdin is not None
-        worker.stdin.write("go\n")
-        worker.stdin.flush()
+        worker = _started_worker(sim, str(budget))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if (budget / "state.json").exists() and any(
@@ -234,16 +240,7 @@ def test_a_process_killed_mid_request_gives_its_slot_back_with_its_session(
 ) -> None:
     url = database_server.database_url("killed")
     with OktaSimulator(seed_users=1, latency_ms=1500) as sim:
-        worker = subprocess.Popen(
-            [sys.executable, "-c", _WORKER, sim.url, sim.api_token, url, "1"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
-        assert worker.stdin is not None
-        worker.stdin.write("go\n")
-        worker.stdin.flush()
+        worker = _started_worker(sim, url)
         deadline = time.monotonic() + 10
         while database_server.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", "killed").strip() != "1":
             assert time.monotonic() < deadline, "the worker's request never held its slot"

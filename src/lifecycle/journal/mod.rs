@@ -138,6 +138,9 @@ pub struct Journal {
     location: Location,
 }
 
+/// The journal target that means "in memory" (SQLite's own name for it).
+pub const IN_MEMORY: &str = ":memory:";
+
 /// Where a journal is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -199,7 +202,7 @@ impl Journal {
     pub fn open_target(target: &str) -> Result<Self> {
         if crate::pg::is_postgres_url(target) {
             Journal::open_postgres(target)
-        } else if target == ":memory:" {
+        } else if target == IN_MEMORY {
             Journal::in_memory()
         } else {
             Journal::open(Path::new(target))

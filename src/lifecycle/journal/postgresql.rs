@@ -39,7 +39,7 @@ use crate::lifecycle::plan::{Change, Plan};
 use crate::lifecycle::policy::Safety;
 use crate::pg::{describe, on_own_thread, PgTarget};
 
-use super::runs::{boot_of, owner_is_gone, settled_row, superseded_by, this_origin, LOST_ATTEMPTS};
+use super::runs::{boot_of, owner_is_gone, settled_row, superseded_by, taken_over, this_origin, LOST_ATTEMPTS};
 use super::*;
 
 /// The journal's schema version in PostgreSQL (its own line of versions; SQLite's is
@@ -636,10 +636,7 @@ impl RunStore for PostgresJournal {
             Ok(updated)
         })?;
         if updated == 0 && fence.is_some() {
-            return Err(Error::Journal(format!(
-                "run {run_id}: another applier took the run over; change {} is not recorded by this one",
-                change.seq
-            )));
+            return Err(taken_over(run_id, change.seq));
         }
         Ok(())
     }
@@ -788,10 +785,6 @@ impl RunStore for PostgresJournal {
         Ok(rows.iter().map(|row| (seq_of(row.get(0)), ChangeStatus::parse(row.get(1)))).collect())
     }
 
-    fn unfinished_runs(&self) -> Result<Vec<RunInfo>> {
-        Ok(self.runs()?.into_iter().filter(|run| run.status == "applying").collect())
-    }
-
     fn unfinished_run_for(&self, policy: &str, source_digest: &str, org_url: &str) -> Result<Option<String>> {
         let rows = self.query(
             &"SELECT run_id FROM runs r WHERE status = 'applying' AND policy = $1 AND source_digest = $3
@@ -800,11 +793,6 @@ impl RunStore for PostgresJournal {
             &[&policy, &org_key(org_url), &source_digest],
         )?;
         Ok(rows.first().map(|row| row.get(0)))
-    }
-
-    fn org_runs(&self, org_url: &str) -> Result<Vec<RunInfo>> {
-        let org = org_key(org_url);
-        Ok(self.runs()?.into_iter().filter(|run| org_key(&run.org_url) == org).collect())
     }
 
     fn runs(&self) -> Result<Vec<RunInfo>> {

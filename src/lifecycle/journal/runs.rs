@@ -290,6 +290,11 @@ pub(super) fn settled_row(change: &Change, result: Option<&Value>) -> (Value, Op
     (detail, user_id)
 }
 
+/// The error of an outcome an applier that lost its run tried to record.
+pub(super) fn taken_over(run_id: &str, seq: u32) -> Error {
+    Error::Journal(format!("run {run_id}: another applier took the run over; change {seq} is not recorded by this one"))
+}
+
 /// A fresh lease owner for this process: `host:pid:token`.
 pub fn new_lease_owner() -> String {
     format!("{}:{}:{}", this_host(), std::process::id(), &crate::jose::random_id()[..12])
@@ -403,7 +408,9 @@ pub trait RunStore {
     fn run_changes(&self, run_id: &str) -> Result<Vec<(u32, ChangeStatus)>>;
 
     /// Runs that were started and did not finish, newest first.
-    fn unfinished_runs(&self) -> Result<Vec<RunInfo>>;
+    fn unfinished_runs(&self) -> Result<Vec<RunInfo>> {
+        Ok(self.runs()?.into_iter().filter(|run| run.status == "applying").collect())
+    }
 
     /// The unfinished run of a policy over the same records (by their digest) against the org
     /// `org_url`, if any: what an apply of the same policy and source resumes instead of
@@ -412,7 +419,10 @@ pub trait RunStore {
 
     /// The runs made against the org `org_url`, newest first, with their changes counted by
     /// status.
-    fn org_runs(&self, org_url: &str) -> Result<Vec<RunInfo>>;
+    fn org_runs(&self, org_url: &str) -> Result<Vec<RunInfo>> {
+        let org = org_key(org_url);
+        Ok(self.runs()?.into_iter().filter(|run| org_key(&run.org_url) == org).collect())
+    }
 
     /// Every run, newest first, with its changes counted by status.
     fn runs(&self) -> Result<Vec<RunInfo>>;
@@ -533,33 +543,18 @@ impl RunStore for SqliteJournal {
         let mut connection = self.connection();
         let transaction =
             connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(journal_error)?;
-        type Row =
-            (Option<String>, Option<i64>, i64, Option<String>, Option<i64>, String, Option<String>, String, String);
+        type Row = (Option<String>, Option<i64>, i64, Option<String>, Option<i64>, String, String);
         let current: Option<Row> = transaction
             .query_row(
                 "SELECT lease_owner, lease_expires_ms, lease_generation, lease_origin, lease_expires_uptime_ms,
-                        policy, source_digest, planned_at, status
+                        planned_at, status
                  FROM runs WHERE run_id = ?1",
                 params![run_id],
-                |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                        row.get(6)?,
-                        row.get(7)?,
-                        row.get(8)?,
-                    ))
-                },
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?)),
             )
             .optional()
             .map_err(journal_error)?;
-        let Some((holder, expires_ms, generation, holder_origin, expires_uptime, policy, source, planned_at, status)) =
-            current
-        else {
+        let Some((holder, expires_ms, generation, holder_origin, expires_uptime, planned_at, status)) = current else {
             return Err(Error::Journal(format!("run {run_id} is not recorded in this journal")));
         };
         // Whether a lease someone else wrote is still theirs.
@@ -572,28 +567,24 @@ impl RunStore for SqliteJournal {
             unexpired && !owner_is_gone(holder, holder_origin)
         };
         let renewal = holder.as_deref() == Some(owner);
-        if let (Some(holder), false) = (&holder, renewal) {
-            if live(holder, expires_ms, holder_origin.as_deref(), expires_uptime) {
-                return Ok(LeaseOutcome::Held { owner: holder.clone() });
+        if !renewal {
+            if let Some(holder) = holder.filter(|h| live(h, expires_ms, holder_origin.as_deref(), expires_uptime)) {
+                return Ok(LeaseOutcome::Held { owner: holder });
             }
-        }
-        // The other runs of the same policy over the same records against the same org.
-        if let (Some(source), false) = (&source, renewal) {
-            let org: String = transaction
-                .query_row("SELECT org_url FROM runs WHERE run_id = ?1", params![run_id], |row| row.get(0))
-                .map_err(journal_error)?;
+            // The other runs of the same policy over the same records against the same org.
             let mut statement = transaction
                 .prepare(
-                    &"SELECT r.run_id, r.lease_owner, r.lease_expires_ms, r.lease_origin, r.lease_expires_uptime_ms,
+                    "SELECT r.run_id, r.lease_owner, r.lease_expires_ms, r.lease_origin, r.lease_expires_uptime_ms,
                             r.applied_at, r.finished_at
-                     FROM runs r WHERE r.run_id != ?1 AND r.policy = ?3 AND r.source_digest = ?4 AND ORG_MATCHES(?2)"
-                        .replace("ORG_MATCHES(?2)", SAME_ORG),
+                     FROM runs r JOIN runs me ON me.run_id = ?1
+                     WHERE r.run_id != me.run_id AND r.policy = me.policy AND r.source_digest = me.source_digest
+                       AND lower(rtrim(r.org_url, '/')) = lower(rtrim(me.org_url, '/'))",
                 )
                 .map_err(journal_error)?;
             type Sibling =
                 (String, Option<String>, Option<i64>, Option<String>, Option<i64>, Option<String>, Option<String>);
             let siblings = statement
-                .query_map(params![run_id, org_key(&org), policy, source], |row| {
+                .query_map(params![run_id], |row| {
                     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
                 })
                 .map_err(journal_error)?
@@ -768,10 +759,7 @@ impl RunStore for SqliteJournal {
         let updated =
             if status == ChangeStatus::Started { write(&mut self.connection()) } else { self.relaxed(write) }?;
         if updated == 0 && fence.is_some() {
-            return Err(Error::Journal(format!(
-                "run {run_id}: another applier took the run over; change {} is not recorded by this one",
-                change.seq
-            )));
+            return Err(taken_over(run_id, change.seq));
         }
         Ok(())
     }
@@ -989,10 +977,6 @@ impl RunStore for SqliteJournal {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(journal_error)
     }
 
-    fn unfinished_runs(&self) -> Result<Vec<RunInfo>> {
-        Ok(self.runs()?.into_iter().filter(|run| run.status == "applying").collect())
-    }
-
     fn unfinished_run_for(&self, policy: &str, source_digest: &str, org_url: &str) -> Result<Option<String>> {
         self.connection()
             .query_row(
@@ -1004,11 +988,6 @@ impl RunStore for SqliteJournal {
             )
             .optional()
             .map_err(journal_error)
-    }
-
-    fn org_runs(&self, org_url: &str) -> Result<Vec<RunInfo>> {
-        let org = org_key(org_url);
-        Ok(self.runs()?.into_iter().filter(|run| org_key(&run.org_url) == org).collect())
     }
 
     fn runs(&self) -> Result<Vec<RunInfo>> {
