@@ -15,8 +15,9 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from okta_lifecycle import _arguments
 from okta_lifecycle._core import OktaSimulator
@@ -80,6 +81,7 @@ def write_report(simulator: OktaSimulator, path: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    rate_limits: Literal["okta"] | Mapping[str, int] | None
     if arguments.rate_limits == "none":
         rate_limits = None
     elif arguments.rate_limits == "okta":
