@@ -8,20 +8,21 @@ and the diff, and applying it journals every change."""
 
 from __future__ import annotations
 
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.conversion import (
+    plan_result,
+    user_state,
+    user_to_dict,
+)
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.errors import fail_from_error, fail_on_issues
 from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle import (
     DISABLED_STATUSES,
     apply_plan,
     attribute_rules,
-    fail_from_error,
-    fail_on_issues,
     find_user,
     literal,
     okta_group_names,
     one_off_policy,
-    plan_result,
     record_value,
-    user_state,
-    user_to_dict,
 )
 
 #: The profile attributes Okta requires; sync_identities checks them on every create and update.

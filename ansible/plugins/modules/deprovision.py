@@ -126,7 +126,7 @@ user:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle import argument_spec, connect
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.connection import argument_spec, connect
 from ansible_collections.okta_lifecycle.okta.plugins.module_utils.users import manage_user
 
 

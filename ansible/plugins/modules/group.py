@@ -84,14 +84,10 @@ outcomes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle import (
-    apply_report,
-    argument_spec,
-    connect,
-    fail_from_error,
-    find_group,
-    group_to_dict,
-)
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.connection import argument_spec, connect
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.conversion import group_to_dict
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.errors import fail_from_error
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle import apply_report, find_group
 
 
 def _state(group):

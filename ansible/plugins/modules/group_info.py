@@ -92,15 +92,10 @@ truncated:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle import (
-    argument_spec,
-    connect,
-    fail_from_error,
-    first,
-    group_to_dict,
-    is_not_found,
-    listing_options,
-)
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.connection import argument_spec, connect
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.conversion import group_to_dict
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.errors import fail_from_error, is_not_found
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle import first, listing_options
 
 
 def main():

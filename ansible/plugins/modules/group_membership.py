@@ -113,17 +113,14 @@ counts:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.connection import argument_spec, connect
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.conversion import group_to_dict, plan_result
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.errors import fail_from_error, fail_on_issues
 from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle import (
     apply_plan,
-    argument_spec,
-    connect,
-    fail_from_error,
-    fail_on_issues,
     find_group,
-    group_to_dict,
     literal,
     one_off_policy,
-    plan_result,
 )
 
 

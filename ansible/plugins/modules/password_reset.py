@@ -109,13 +109,9 @@ reset_link:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle import (
-    apply_report,
-    argument_spec,
-    connect,
-    fail_from_error,
-    find_user,
-)
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.connection import argument_spec, connect
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.errors import fail_from_error
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle import apply_report, find_user
 
 
 def main():

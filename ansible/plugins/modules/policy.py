@@ -168,15 +168,14 @@ activation_links:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle import (
-    apply_report,
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.connection import (
     argument_spec,
     connect,
-    fail_from_error,
-    fail_if_blocked,
     okta_lifecycle,
-    plan_result,
 )
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.conversion import plan_result
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.errors import fail_from_error, fail_if_blocked
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle import apply_report
 
 #: Issues shown as warnings, at most (all of them are in the result).
 WARNED_ISSUES = 20

@@ -100,15 +100,14 @@ truncated:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.connection import argument_spec, connect
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.conversion import user_to_dict
+from ansible_collections.okta_lifecycle.okta.plugins.module_utils.errors import fail_from_error
 from ansible_collections.okta_lifecycle.okta.plugins.module_utils.lifecycle import (
-    argument_spec,
-    connect,
-    fail_from_error,
     find_user,
     first,
     listing_options,
     okta_group_names,
-    user_to_dict,
 )
 
 
