@@ -106,7 +106,7 @@ def shutdown() -> None:
 class User:
     """An Okta user. Read-only; equal to another ``User`` with the same JSON. Its repr shows no secret."""
 
-    __hash__: ClassVar[None]  # type: ignore[assignment]
+    __hash__: ClassVar[None]  # type: ignore[assignment]  # unhashable: object's __hash__ is a method
     @property
     def id(self) -> str:
         """The user's id."""
@@ -155,7 +155,7 @@ class User:
 class Group:
     """An Okta group. Read-only; equal to another ``Group`` with the same JSON."""
 
-    __hash__: ClassVar[None]  # type: ignore[assignment]
+    __hash__: ClassVar[None]  # type: ignore[assignment]  # unhashable: object's __hash__ is a method
     @property
     def id(self) -> str:
         """The group's id."""
@@ -197,7 +197,7 @@ class Secret:
     Its repr and str never show it; ``reveal()`` does.
     """
 
-    __hash__: ClassVar[None]  # type: ignore[assignment]
+    __hash__: ClassVar[None]  # type: ignore[assignment]  # unhashable: object's __hash__ is a method
     def reveal(self) -> str:
         """The secret's text."""
     def __eq__(self, value: object, /) -> bool: ...
@@ -794,7 +794,7 @@ class OktaClient:
     def close(self) -> None:
         """Stop using the client: later calls raise RuntimeError."""
     def __enter__(self) -> Self: ...
-    def __exit__(self, _exc_type: object, _exc_value: object, _traceback: object) -> bool: ...
+    def __exit__(self, _exc_type: object, _exc_value: object, _traceback: object) -> Literal[False]: ...
 
 # --- asyncio API --------------------------------------------------------------------------------
 
@@ -1164,7 +1164,7 @@ class AsyncOktaClient:
     def close(self) -> None:
         """Stop using the client: later calls raise RuntimeError."""
     def __aenter__(self) -> Awaitable[Self]: ...
-    def __aexit__(self, _exc_type: object, _exc_value: object, _traceback: object) -> Awaitable[bool]: ...
+    def __aexit__(self, _exc_type: object, _exc_value: object, _traceback: object) -> Awaitable[Literal[False]]: ...
 
 # --- simulator ----------------------------------------------------------------------------------
 
@@ -1254,4 +1254,4 @@ class OktaSimulator:
     def close(self) -> None:
         """Stop the server (saving the state file, if any). Idempotent."""
     def __enter__(self) -> Self: ...
-    def __exit__(self, *_exc: object) -> bool: ...
+    def __exit__(self, *_exc: object) -> Literal[False]: ...
