@@ -105,9 +105,22 @@ class RateLimitedError(ApiError):
         reset_at: datetime.datetime | None = None,
         bucket: str | None = None,
         concurrency: bool = False,
-        **fields: object,
+        status: int | None = None,
+        error_code: str | None = None,
+        summary: str | None = None,
+        causes: list[str] | None = None,
+        request_id: str | None = None,
+        error_id: str | None = None,
     ) -> None:
-        super().__init__(message, **fields)  # type: ignore[arg-type]
+        super().__init__(
+            message,
+            status=status,
+            error_code=error_code,
+            summary=summary,
+            causes=causes,
+            request_id=request_id,
+            error_id=error_id,
+        )
         self.reset_at = reset_at
         self.bucket = bucket
         self.concurrency = concurrency
