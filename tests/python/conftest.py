@@ -37,7 +37,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -63,6 +63,9 @@ from okta_lifecycle._core import (
     Users,
 )
 from okta_lifecycle.testing import OktaSimulator
+
+if TYPE_CHECKING:
+    from pg_server import PostgresServer
 
 _STATE_HOME = tempfile.mkdtemp(prefix="okta-lifecycle-tests-state-")
 os.environ["XDG_STATE_HOME"] = _STATE_HOME
@@ -205,7 +208,7 @@ def shared_path() -> Callable[[str], Path]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[Any]:
+def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for the session (see ``pg_server.py``), stopped when it ends; each
     test takes a database of its own with ``postgres_server.database_url(name)``."""
     from pg_server import PostgresServer

@@ -18,6 +18,7 @@ import os
 import pathlib
 import time
 import urllib.request
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -44,6 +45,7 @@ from okta_lifecycle import (
 )
 from okta_lifecycle._core import Actions, AsyncActions, AsyncGroups, AsyncUsers, Groups, Users
 from okta_lifecycle.testing import OktaSimulator
+from okta_lifecycle.types import SimulatorRequest
 
 if TYPE_CHECKING:
     from conftest import ClientKind, EitherClient
@@ -79,7 +81,7 @@ def etag_of(sim: OktaSimulator, user_id: str) -> str:
     return str(etag)
 
 
-def writes(sim: OktaSimulator) -> list[dict[str, Any]]:
+def writes(sim: OktaSimulator) -> list[SimulatorRequest]:
     return [r for r in sim.requests() if r["method"] != "GET"]
 
 
@@ -247,7 +249,9 @@ def test_users_update_sets_and_clears(either_client: EitherClient, okta_simulato
     assert updated.last_updated is not None and updated.last_updated >= user.last_updated
     cleared = either_client.users.update(user.id, {"title": None})
     assert cleared.profile.get("title") is None and cleared.profile["department"] == "Ops"
-    assert okta_simulator.user(user.id)["profile"].get("title") is None
+    held = okta_simulator.user(user.id)
+    assert held is not None
+    assert held["profile"].get("title") is None
 
 
 def test_users_replace_with_if_match(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
@@ -260,7 +264,9 @@ def test_users_replace_with_if_match(either_client: EitherClient, okta_simulator
     with pytest.raises(ConflictError) as stale:
         c.users.replace(user, profile("ada@acme.com", department="Sales"), if_match=etag)
     assert stale.value.status == 412
-    assert okta_simulator.user(user.id)["profile"]["department"] == "Ops"
+    held = okta_simulator.user(user.id)
+    assert held is not None
+    assert held["profile"]["department"] == "Ops"
     fresh = etag_of(okta_simulator, user.id)
     assert fresh != etag
     assert c.users.replace(user.id, profile("ada@acme.com"), if_match=fresh).profile.get("department") is None
@@ -373,7 +379,7 @@ def test_users_lifecycle_methods(either_client: EitherClient, okta_simulator: Ok
 def test_users_lifecycle_errors(either_client: EitherClient, okta_simulator: OktaSimulator) -> None:
     c = either_client
     active = c.users.get("user1@example.com")
-    cases = [
+    cases: list[tuple[Callable[[], object], str]] = [
         (lambda: c.users.activate(active), "E0000016"),
         (lambda: c.users.reactivate(active), "E0000038"),
         (lambda: c.users.unlock(active), "E0000032"),
@@ -534,11 +540,12 @@ def test_app_groups_are_refused(either_client: EitherClient, okta_simulator: Okt
     app_group = okta_simulator.seed_app_group("app-sales")
     user = c.users.get("user1@example.com")
     assert c.groups.get(app_group).type == "APP_GROUP"
-    for refused in (
+    refusals: list[Callable[[], object]] = [
         lambda: c.groups.add_member(app_group, user),
         lambda: c.groups.remove_member(app_group, user),
         lambda: c.groups.replace(app_group, "renamed"),
-    ):
+    ]
+    for refused in refusals:
         with pytest.raises(PermissionDeniedError) as denied:
             refused()
         assert denied.value.error_code == "E0000006" and "APP_GROUP" in " ".join(denied.value.causes)
@@ -573,7 +580,9 @@ def test_sync_identities_creates_then_updates_only_changes(
     assert [(w["method"], w["path"]) for w in writes(okta_simulator)] == [("POST", f"/api/v1/users/{user.id}")]
 
     staged = actions.sync_identities(profile("bob@acme.com"), activate=False)
-    assert staged.is_success and okta_simulator.user("bob@acme.com")["status"] == "STAGED"
+    held = okta_simulator.user("bob@acme.com")
+    assert held is not None
+    assert staged.is_success and held["status"] == "STAGED"
     with pytest.raises(InvalidInputError, match="does not create"):
         actions.sync_identities(profile("cy@acme.com"), create=False)
     with pytest.raises(InvalidInputError, match="login"):
@@ -812,7 +821,9 @@ def test_apply_plan_and_blocked_plans(either_client: EitherClient, okta_simulato
     assert len(report.outcomes) == len(plan) and report.run_id in report.render()
     assert either_client.run_progress(plan.run_id) == {"succeeded": len(plan)}
     assert either_client.run_progress("no-such-run") == {}
-    assert okta_simulator.user("ada.lovelace@acme.example")["profile"]["department"] == "Engineering"
+    held = okta_simulator.user("ada.lovelace@acme.example")
+    assert held is not None
+    assert held["profile"]["department"] == "Engineering"
     assert either_client.plan(policy, DAY1).is_empty, "applied: nothing left to do"
 
     with DAY1.open(newline="") as handle:
@@ -827,10 +838,14 @@ def test_apply_plan_and_blocked_plans(either_client: EitherClient, okta_simulato
         either_client.apply(blocked)
     assert refused.value.reasons == blocked.blocked
     assert writes(okta_simulator) == []
-    assert okta_simulator.user("ada.lovelace@acme.example")["status"] == "PROVISIONED"
+    held = okta_simulator.user("ada.lovelace@acme.example")
+    assert held is not None
+    assert held["status"] == "PROVISIONED"
     overridden = either_client.apply(blocked, override_safety=True)
     assert overridden.is_success
-    assert okta_simulator.user("ada.lovelace@acme.example")["status"] == "DEPROVISIONED"
+    held = okta_simulator.user("ada.lovelace@acme.example")
+    assert held is not None
+    assert held["status"] == "DEPROVISIONED"
 
 
 def test_plan_and_apply_with_a_dict_policy(either_client: EitherClient) -> None:

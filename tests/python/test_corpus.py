@@ -43,7 +43,7 @@ def bounded(call: Callable[[], Any]) -> Any:
 
 
 def expect_error(expected: str, call: Callable[[], Any]) -> BaseException:
-    cls = getattr(errors, expected)
+    cls: type[errors.OktaError] = getattr(errors, expected)
     with pytest.raises(errors.OktaError) as caught:
         bounded(call)
     assert isinstance(caught.value, cls), f"{type(caught.value).__name__}: {caught.value}"
@@ -80,6 +80,7 @@ def policy_value(case: dict[str, Any]) -> Any:
 
 class Scripted(http.server.BaseHTTPRequestHandler):
     answer: dict[str, Any] = {}
+    server: http.server.HTTPServer  # run_server_case serves it with an HTTPServer, which knows its port
 
     def _answer(self) -> None:
         answer = self.answer
@@ -89,7 +90,7 @@ class Scripted(http.server.BaseHTTPRequestHandler):
         for name, value in answer.get("headers", {}).items():
             self.send_header(name, value)
         if answer.get("self_link"):
-            self.send_header("Link", f'<http://127.0.0.1:{self.server.server_address[1]}{self.path}>; rel="next"')
+            self.send_header("Link", f'<http://127.0.0.1:{self.server.server_port}{self.path}>; rel="next"')
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -195,6 +196,6 @@ def test_a_fifo_is_refused_at_once(tmp_path: Path, okta_client: OktaClient) -> N
 
 
 def test_absurd_simulator_knobs_are_refused() -> None:
-    for knobs in ({"rate_limit_window_seconds": 1e300}, {"rate_limit_window_seconds": float("nan")}):
+    for window in (1e300, float("nan")):
         with pytest.raises(ValueError):
-            OktaSimulator(**knobs)
+            OktaSimulator(rate_limit_window_seconds=window)

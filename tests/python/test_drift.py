@@ -71,7 +71,7 @@ def test_bad_windows_and_missing_scope_are_typed_errors(okta_simulator: OktaSimu
         with pytest.raises(InvalidInputError, match="earlier"):
             client.drift(since=ago(minutes=1), until=ago(hours=1))
         with pytest.raises(TypeError):
-            client.drift(since="yesterday")  # type: ignore[arg-type]
+            client.drift(since="yesterday")  # type: ignore[arg-type]  # the wrong type is the point
 
 
 def test_the_command_lists_drift_and_can_fail_on_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

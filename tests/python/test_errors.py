@@ -17,7 +17,8 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -55,7 +56,10 @@ def profile(login: str) -> dict[str, Any]:
     return {"login": login, "email": login, "firstName": "Test", "lastName": "User"}
 
 
-def raises(action: Callable[[], Any], cls: type[BaseException]) -> Any:
+_Error = TypeVar("_Error", bound=OktaError)
+
+
+def raises(action: Callable[[], Any], cls: type[_Error]) -> _Error:
     """Runs ``action()``, which must raise exactly ``cls`` (an OktaError)."""
     with pytest.raises(cls) as caught:
         action()
@@ -157,7 +161,9 @@ def test_412_conflict_error(okta_simulator: OktaSimulator, either_client: Either
         lambda: either_client.users.replace(user, {**user.profile, "title": "mine"}, if_match=etag), ConflictError
     )
     check_api(error, 412, "E0000231", "ETag value doesn't match.", [])
-    assert okta_simulator.user(user.id)["profile"]["title"] == "changed since"
+    held = okta_simulator.user(user.id)
+    assert held is not None
+    assert held["profile"]["title"] == "changed since"
 
 
 @pytest.mark.okta_simulator(seed_users=1, rate_limits={"/api/v1/users/{idOrLogin}": 2})
@@ -170,8 +176,8 @@ def test_429_rate_limited_error(
     before = datetime.datetime.now(datetime.timezone.utc)
     error = raises(lambda: client.users.get("user1@example.com"), RateLimitedError)
     check_api(error, 429, "E0000047", "API call exceeded rate limit due to too many requests.", [], in_message=False)
-    assert "rate limited" in str(error) and error.bucket in str(error)
     assert error.bucket == "/api/v1/users/{idOrLogin}"
+    assert "rate limited" in str(error) and error.bucket in str(error)
     assert error.concurrency is False
     assert isinstance(error.reset_at, datetime.datetime) and error.reset_at.utcoffset() == datetime.timedelta(0)
     assert before < error.reset_at <= before + datetime.timedelta(seconds=63)
@@ -297,10 +303,12 @@ def test_plan_blocked_error_reasons(okta_simulator: OktaSimulator, either_client
     assert error.reasons == ["2 deprovisions planned; the policy allows at most 1 per run"]
     assert error.reasons == plan.blocked and error.reasons[0] in str(error)
     assert not isinstance(error, ApiError)
-    assert okta_simulator.user("user1@example.com")["status"] == "ACTIVE"
+    held = okta_simulator.user("user1@example.com")
+    assert held is not None
+    assert held["status"] == "ACTIVE"
 
 
-def test_journal_error(okta_simulator: OktaSimulator, tmp_path: Any, client_kind: ClientKind) -> None:
+def test_journal_error(okta_simulator: OktaSimulator, tmp_path: Path, client_kind: ClientKind) -> None:
     with pytest.raises(errors.JournalError) as caught:
         client_kind.cls(okta_simulator.url, api_token=okta_simulator.api_token, journal=tmp_path)  # a directory
     assert isinstance(caught.value, OktaError)

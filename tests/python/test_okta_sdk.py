@@ -65,8 +65,12 @@ async def lifecycle(sim: OktaSimulator) -> None:
             ("POST", "/api/v1/users", "activate=true", 200),
             ("POST", "/api/v1/users", None, 200),
         ]
-        assert sim.user(active.id)["status"] == "ACTIVE"
-        assert sim.user("ann@acme.com")["status"] == "STAGED"
+        held = sim.user(active.id)
+        assert held is not None
+        assert held["status"] == "ACTIVE"
+        held = sim.user("ann@acme.com")
+        assert held is not None
+        assert held["status"] == "STAGED"
 
         # --- get by login (the SDK puts the login into the path as it is).
         fetched, response, error = await client.get_user("bob@acme.com")
@@ -83,7 +87,9 @@ async def lifecycle(sim: OktaSimulator) -> None:
         assert (updated.profile.title, updated.profile.first_name) == ("Engineer", "Robert")
         assert (updated.profile.last_name, updated.profile.login) == ("Sdk", "bob@acme.com")
         assert updated.last_updated >= active.last_updated
-        assert sim.user(active.id)["profile"]["title"] == "Engineer"
+        held = sim.user(active.id)
+        assert held is not None
+        assert held["profile"]["title"] == "Engineer"
         assert calls(sim) == [("POST", f"/api/v1/users/{active.id}", None, 200)]
 
         # --- list with the SDK's own pagination: every user exactly once, over several pages.
@@ -155,7 +161,9 @@ async def lifecycle(sim: OktaSimulator) -> None:
             user, _, error = await client.get_user(active.id)
             assert error is None, error
             assert user.status.value == status
-            assert sim.user(active.id)["status"] == status
+            held = sim.user(active.id)
+            assert held is not None
+            assert held["status"] == status
         assert [(method, path, status) for method, path, _, status in calls(sim)] == [
             ("POST", f"/api/v1/users/{active.id}/lifecycle/suspend", 200),
             ("GET", f"/api/v1/users/{active.id}", 200),
@@ -176,7 +184,9 @@ async def lifecycle(sim: OktaSimulator) -> None:
         _, response, error = await client.delete_user(staged.id)
         assert error is None, error
         assert response.status_code == 204
-        assert sim.user(staged.id)["status"] == "DEPROVISIONED"
+        held = sim.user(staged.id)
+        assert held is not None
+        assert held["status"] == "DEPROVISIONED"
         _, response, error = await client.delete_user(staged.id)
         assert error is None, error
         assert response.status_code == 204
@@ -242,7 +252,9 @@ async def schema_and_roles(sim: OktaSimulator) -> None:
         profile = {**person("dan"), "badgeNumber": 4217}
         user, _, error = await client.create_user(CreateUserRequest.from_dict({"profile": profile}), activate=False)
         assert error is None, error
-        assert sim.user(user.id)["profile"]["badgeNumber"] == 4217
+        held = sim.user(user.id)
+        assert held is not None
+        assert held["profile"]["badgeNumber"] == 4217
         wrong = {**person("eve"), "badgeNumber": "not a number"}
         _, _, error = await client.create_user(CreateUserRequest.from_dict({"profile": wrong}), activate=False)
         assert isinstance(error, OktaAPIError) and error.error_code == "E0000001", error

@@ -208,7 +208,7 @@ class Exemption:
     operations: frozenset[str]
     what: str
     evidence: str
-    normalize: Any
+    normalize: Callable[[Any], Any]
 
 
 EXEMPTIONS = (
@@ -420,7 +420,8 @@ class Org:
         }
         if password:
             body["credentials"] = {"password": {"value": "Tr0ub4dor&3-horse"}}
-        return self.call("POST", f"/api/v1/users?activate={str(activate).lower()}", body, 200).body
+        user: dict[str, Any] = self.call("POST", f"/api/v1/users?activate={str(activate).lower()}", body, 200).body
+        return user
 
 
 def exercise(org: Org, locked: dict[str, Any]) -> None:

@@ -53,4 +53,6 @@ def test_the_marker_gives_the_simulator_its_options(okta_simulator: OktaSimulato
     created = okta_client.users.create(
         {"login": "a@acme.com", "email": "a@acme.com", "firstName": "A", "lastName": "B", "costCenter": "CC-1"}
     )
-    assert okta_simulator.user(created.id)["profile"]["costCenter"] == "CC-1"
+    held = okta_simulator.user(created.id)
+    assert held is not None
+    assert held["profile"]["costCenter"] == "CC-1"

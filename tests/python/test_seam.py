@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import re
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def test_a_filter_that_does_not_parse_is_an_invalid_input_error() -> None:
 )
 def test_the_simulator_refuses_bad_options_with_invalid_input_errors(options: dict[str, object]) -> None:
     with pytest.raises(errors.InvalidInputError) as raised:
-        OktaSimulator(**options)  # type: ignore[arg-type]
+        OktaSimulator(**options)  # type: ignore[arg-type]  # the wrong values are the point
     assert isinstance(raised.value, ValueError)
 
 
@@ -66,19 +67,27 @@ def test_closed_clients_and_simulators_raise_closed_error() -> None:
         sim.counters()
 
 
-def _fits(value: dict[str, object], shape: type) -> None:
+class _TypedDictClass(typing.Protocol):
+    """What a ``TypedDict`` class tells about its keys at run time."""
+
+    __required_keys__: frozenset[str]
+    __optional_keys__: frozenset[str]
+
+
+def _fits(value: Mapping[str, object], shape: _TypedDictClass) -> None:
     """``value`` has every required key of the TypedDict ``shape`` and no key it does not name."""
-    required = shape.__required_keys__  # type: ignore[attr-defined]
-    known = required | shape.__optional_keys__  # type: ignore[attr-defined]
-    assert required <= value.keys(), f"{shape.__name__} lacks {required - value.keys()}"
-    assert value.keys() <= known, f"{shape.__name__} does not name {value.keys() - known}"
+    required = shape.__required_keys__
+    known = required | shape.__optional_keys__
+    assert required <= value.keys(), f"{shape} lacks {required - value.keys()}"
+    assert value.keys() <= known, f"{shape} does not name {value.keys() - known}"
 
 
-def _change_shape(change: dict[str, object]) -> type:
+def _change_shape(change: types.Change) -> _TypedDictClass:
     """The member of the ``types.Change`` union whose ``operation`` names the change's."""
     for member in typing.get_args(types.Change):
         if change["operation"] in typing.get_args(typing.get_type_hints(member)["operation"]):
-            return member  # type: ignore[no-any-return]
+            shape: _TypedDictClass = member
+            return shape
     raise AssertionError(f"no member of types.Change is for {change['operation']}")
 
 
@@ -129,35 +138,37 @@ def test_the_dict_shaped_results_have_the_keys_their_typed_dicts_name() -> None:
             plan = client.plan(policy, REPO / "examples" / "hr" / f"{day}.csv")
             assert plan.changes and plan.issues
             for change in plan.changes:
-                _fits(change, _change_shape(change))  # type: ignore[arg-type]
-                for key in ("user", "group"):
-                    if key in change:
-                        _fits(change[key], types.UserRef if key == "user" else types.GroupRef)  # type: ignore[literal-required]
-                for moved in change.get("changes", []):
-                    _fits(moved, types.AttributeChange)  # type: ignore[arg-type]
+                _fits(change, _change_shape(change))
+                if change["operation"] != "create_group" and change["operation"] != "create_user":
+                    _fits(change["user"], types.UserRef)
+                if change["operation"] in ("add_member", "remove_member"):
+                    _fits(change["group"], types.GroupRef)
+                if change["operation"] == "update_user":
+                    for moved in change["changes"]:
+                        _fits(moved, types.AttributeChange)
             for issue in plan.issues:
-                _fits(issue, types.RecordIssue)  # type: ignore[arg-type]
-            _fits(plan.summary, types.PlanSummary)  # type: ignore[arg-type]
+                _fits(issue, types.RecordIssue)
+            _fits(plan.summary, types.PlanSummary)
             report = client.apply(plan, override_safety=True)
             for outcome in report.outcomes:
-                _fits(outcome, types.Outcome)  # type: ignore[arg-type]
+                _fits(outcome, types.Outcome)
         operations = {change["operation"] for change in plan.changes}
         assert {"update_user", "deactivate_user", "remove_member", "snapshot_user"} <= operations
         leaver = next(c["user"]["login"] for c in plan.changes if c["operation"] == "deactivate_user")
         history = client.history(leaver)
         assert history
         for row in history:
-            _fits(row, types.ChangeRecord)  # type: ignore[arg-type]
+            _fits(row, types.ChangeRecord)
         snapshots = client.snapshots(leaver)
         assert snapshots
         for snapshot in snapshots:
-            _fits(snapshot, types.UserSnapshot)  # type: ignore[arg-type]
+            _fits(snapshot, types.UserSnapshot)
         for run in client.runs():
-            _fits(run, types.RunInfo)  # type: ignore[arg-type]
-        _fits(client.governor_stats(), types.GovernorStats)  # type: ignore[arg-type]
+            _fits(run, types.RunInfo)
+        _fits(client.governor_stats(), types.GovernorStats)
         for request in sim.requests()[:5]:
-            _fits(request, types.SimulatorRequest)  # type: ignore[arg-type]
-        _fits(sim.counters(), types.SimulatorCounters)  # type: ignore[arg-type]
+            _fits(request, types.SimulatorRequest)
+        _fits(sim.counters(), types.SimulatorCounters)
         events = list(client.actions.source_of_identity(mover_attributes=["department"]))
         assert events
 
@@ -170,10 +181,13 @@ def test_an_argument_refused_inside_an_async_call_is_an_invalid_input_error() ->
         with OktaSimulator() as sim:
             client = sim.async_client()
             with pytest.raises(errors.InvalidInputError, match="profile must be a dict"):
-                await client.users.create(["not", "a", "dict"])  # type: ignore[arg-type]
+                await client.users.create(["not", "a", "dict"])  # type: ignore[arg-type]  # the wrong type is the point
             with pytest.raises(errors.InvalidInputError, match="profile must be a dict"):
-                await client.actions.sync_identities("login=ada")  # type: ignore[arg-type]
+                await client.actions.sync_identities("login=ada")  # type: ignore[arg-type]  # the wrong type is the point
             with pytest.raises(errors.InvalidInputError, match="next_login"):
-                await client.users.create({"login": "a@x.com", "email": "a@x.com"}, next_login="later")
+                await client.users.create(
+                    {"login": "a@x.com", "email": "a@x.com"},
+                    next_login="later",  # type: ignore[arg-type]  # the wrong value is the point
+                )
 
     asyncio.run(main())

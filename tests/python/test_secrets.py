@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 import okta_lifecycle
@@ -52,13 +53,15 @@ def _b64(number: int) -> str:
 
 def _public_jwk() -> dict[str, str]:
     key = load_pem_private_key(KEY.encode(), password=None)
-    numbers = key.public_key().public_numbers()  # type: ignore[union-attr]
+    assert isinstance(key, ec.EllipticCurvePrivateKey), "the planted key is a P-256 key"
+    numbers = key.public_key().public_numbers()
     return {"kty": "EC", "crv": "P-256", "x": _b64(numbers.x), "y": _b64(numbers.y), "kid": "planted"}
 
 
 def _private_scalar() -> str:
     key = load_pem_private_key(KEY.encode(), password=None)
-    return _b64(key.private_numbers().private_value)  # type: ignore[union-attr]
+    assert isinstance(key, ec.EllipticCurvePrivateKey), "the planted key is a P-256 key"
+    return _b64(key.private_numbers().private_value)
 
 
 def test_planted_secrets_appear_nowhere(tmp_path: Path) -> None:

@@ -9,12 +9,16 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from okta_lifecycle import JournalError, OktaClient
 from okta_lifecycle.cli import _without_password
 from okta_lifecycle.testing import OktaSimulator
+
+if TYPE_CHECKING:
+    from pg_server import PostgresServer
 
 pytestmark = pytest.mark.okta_simulator(seed_users=2)
 
@@ -26,7 +30,7 @@ def _closed_port() -> int:
 
 
 def test_a_journal_url_keeps_the_journal_in_the_database_and_never_shows_its_password(
-    okta_simulator: OktaSimulator, postgres_server, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    okta_simulator: OktaSimulator, postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pg_server import PASSWORD
 
@@ -44,7 +48,7 @@ def test_a_journal_url_keeps_the_journal_in_the_database_and_never_shows_its_pas
 
 
 def test_the_password_comes_from_pgpassword_or_the_password_file_as_with_libpq(
-    okta_simulator: OktaSimulator, postgres_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    okta_simulator: OktaSimulator, postgres_server: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pg_server import PASSWORD
 
@@ -75,7 +79,7 @@ def test_the_password_comes_from_pgpassword_or_the_password_file_as_with_libpq(
 
 
 def test_okta_lifecycle_journal_names_the_database_when_no_journal_is_given(
-    okta_simulator: OktaSimulator, postgres_server, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    okta_simulator: OktaSimulator, postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = postgres_server.database_url(f"env_{os.getpid()}_{time.monotonic_ns()}")
     monkeypatch.setenv("OKTA_LIFECYCLE_JOURNAL", url)
@@ -111,7 +115,7 @@ def test_the_resume_command_the_cli_prints_never_holds_a_database_password() -> 
 
 
 def test_the_same_job_started_on_two_hosts_at_once_is_applied_once(
-    postgres_server, tmp_path: Path  # type: ignore[no-untyped-def]
+    postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
     """Two ``okta-lifecycle apply --policy --source`` processes at once, each with a home and
     state of its own and one PostgreSQL journal: one applies, the other waits for it and, its

@@ -13,12 +13,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from okta_lifecycle import OktaClient, errors
 from okta_lifecycle.testing import OktaSimulator
+
+if TYPE_CHECKING:
+    from pg_server import PostgresServer
 
 _WORKER = """
 import sys
@@ -85,12 +88,13 @@ def test_processes_sharing_the_budget_stay_under_the_bucket_limit(tmp_path: Path
     assert alone["rate_limited"] > 0, f"four processes each alone overrun the bucket: {alone}"
 
 
-def _store(budget: Path) -> dict:
+def _store(budget: Path) -> dict[str, Any]:
     """The store's state as a reader outside its lock sees it: a process may be rewriting it in
     place, so a torn read is read again."""
     for _ in range(100):
         try:
-            return json.loads((budget / "state.json").read_text() or "{}")
+            state: dict[str, Any] = json.loads((budget / "state.json").read_text() or "{}")
+            return state
         except json.JSONDecodeError:
             time.sleep(0.01)
     raise AssertionError("the store's state never read whole")
@@ -123,7 +127,12 @@ def test_a_process_killed_mid_request_leaves_no_slot_locked_and_no_request_count
 def test_the_argument_is_true_false_or_a_directory(tmp_path: Path) -> None:
     with OktaSimulator() as sim:
         with pytest.raises(errors.InvalidInputError, match="shared_budget"):
-            OktaClient(sim.url, api_token=sim.api_token, journal=":memory:", shared_budget=3)  # type: ignore[arg-type]
+            OktaClient(
+                sim.url,
+                api_token=sim.api_token,
+                journal=":memory:",
+                shared_budget=3,  # type: ignore[arg-type]  # the wrong type is the point
+            )
         not_a_directory = tmp_path / "file"
         not_a_directory.write_text("x")
         with pytest.raises(errors.ConfigurationError, match="shared rate budget"):
@@ -165,7 +174,7 @@ _PASSWORD = "hunter2-budget"
 
 
 @pytest.fixture
-def database_server(postgres_server: Any) -> Any:
+def database_server(postgres_server: PostgresServer) -> PostgresServer:
     """The session's PostgreSQL server (``conftest.py``)."""
     return postgres_server
 
@@ -187,7 +196,7 @@ def _host(tmp_path: Path, name: str) -> dict[str, str]:
 
 
 def test_processes_on_two_hosts_sharing_a_database_stay_under_the_bucket_limit(
-    database_server: Any, tmp_path: Path
+    database_server: PostgresServer, tmp_path: Path
 ) -> None:
     url = database_server.database_url("two_hosts")
     with _limited() as sim:
@@ -220,7 +229,9 @@ def test_processes_on_two_hosts_sharing_a_database_stay_under_the_bucket_limit(
     assert rows == [sim.url.rstrip("/")]
 
 
-def test_the_variable_names_the_database_and_either_scheme_is_read(database_server: Any, tmp_path: Path) -> None:
+def test_the_variable_names_the_database_and_either_scheme_is_read(
+    database_server: PostgresServer, tmp_path: Path
+) -> None:
     url = database_server.database_url("from_variable").replace("postgresql://", "postgres://")
     script = (
         "import sys\nfrom okta_lifecycle import OktaClient\n"
@@ -236,7 +247,7 @@ def test_the_variable_names_the_database_and_either_scheme_is_read(database_serv
 
 
 def test_a_process_killed_mid_request_gives_its_slot_back_with_its_session(
-    database_server: Any,
+    database_server: PostgresServer,
 ) -> None:
     url = database_server.database_url("killed")
     with OktaSimulator(seed_users=1, latency_ms=1500) as sim:

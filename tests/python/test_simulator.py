@@ -81,7 +81,7 @@ def test_rate_limits_and_bad_knobs() -> None:
         assert statuses == [200, 200, 429]
         assert sim.counters()["rate_limited"] == 1
     with pytest.raises(ValueError, match="rate_limits"):
-        OktaSimulator(rate_limits="fast")
+        OktaSimulator(rate_limits="fast")  # type: ignore[arg-type]  # the wrong value is the point
     with pytest.raises(ValueError, match="unknown fault"):
         OktaSimulator(faults={"boom": 0.5})
     with pytest.raises(ValueError, match="probability"):
@@ -91,7 +91,9 @@ def test_rate_limits_and_bad_knobs() -> None:
 @pytest.mark.okta_simulator(seed_users=1)
 def test_sessions_are_observable(okta_simulator: OktaSimulator) -> None:
     sim = okta_simulator
-    user_id = sim.user("user1@example.com")["id"]
+    held = sim.user("user1@example.com")
+    assert held is not None
+    user_id = held["id"]
     assert sim.create_session(user_id) and sim.create_oauth_token(user_id)
     assert call(sim, "DELETE", f"/api/v1/users/{user_id}/sessions?oauthTokens=true")[0] == 204
     assert (sim.sessions(user_id), sim.oauth_tokens(user_id)) == (0, 0)
@@ -106,11 +108,17 @@ def serve(*arguments: str) -> subprocess.Popen[str]:
     )
 
 
+def first_line(process: subprocess.Popen[str]) -> str:
+    """The first line a process started by ``serve`` printed."""
+    assert process.stdout is not None, "serve pipes the output"
+    return process.stdout.readline()
+
+
 def test_process_mode_keeps_the_org_in_a_state_file(tmp_path: Path) -> None:
     state = tmp_path / "org.json"
     first = serve("--state-file", str(state), "--api-token", "00test-token")
     try:
-        line = json.loads(first.stdout.readline())
+        line = json.loads(first_line(first))
         sim_url = line["url"]
         request = urllib.request.Request(
             sim_url + "/api/v1/groups",
@@ -126,7 +134,7 @@ def test_process_mode_keeps_the_org_in_a_state_file(tmp_path: Path) -> None:
     assert "persisted" in state.read_text()
     second = serve("--state-file", str(state), "--api-token", "00test-token")
     try:
-        sim_url = json.loads(second.stdout.readline())["url"]
+        sim_url = json.loads(first_line(second))["url"]
         request = urllib.request.Request(
             sim_url + "/api/v1/groups?q=persisted", headers={"Authorization": "SSWS 00test-token"}
         )
@@ -147,7 +155,9 @@ def test_process_mode_rejects_bad_arguments() -> None:
 @pytest.mark.okta_simulator(seed_users=1)
 def test_role_assignments_are_observable(okta_simulator: OktaSimulator) -> None:
     sim = okta_simulator
-    user_id = sim.user("user1@example.com")["id"]
+    held = sim.user("user1@example.com")
+    assert held is not None
+    user_id = held["id"]
     assert sim.role_assignments(user_id) == []
     assert call(sim, "POST", f"/api/v1/users/{user_id}/roles", {"type": "USER_ADMIN"})[0] == 201
     status, group = call(sim, "POST", "/api/v1/groups", {"profile": {"name": "Admins"}})
@@ -172,7 +182,9 @@ def test_custom_attributes_become_schema_properties() -> None:
         custom = schema["definitions"]["custom"]["properties"]
         assert custom["badgeNumber"]["type"] == "string"
         assert "department" not in custom, "base properties stay in #base"
-        body = {"profile": {"login": "b@acme.com", "email": "b@acme.com", "firstName": "B", "lastName": "C"}}
+        body: dict[str, dict[str, object]] = {
+            "profile": {"login": "b@acme.com", "email": "b@acme.com", "firstName": "B", "lastName": "C"}
+        }
         body["profile"]["badgeNumber"] = 17
         status, error = call(sim, "POST", "/api/v1/users", body)
         assert status == 400

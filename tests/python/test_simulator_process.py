@@ -25,6 +25,18 @@ def serve(*arguments: str, cwd: Path | None = None) -> subprocess.Popen[str]:
     )
 
 
+def first_line(process: subprocess.Popen[str]) -> str:
+    """The first line a process started with ``stdout=subprocess.PIPE`` printed."""
+    assert process.stdout is not None, "the output is piped"
+    return process.stdout.readline()
+
+
+def errors(process: subprocess.Popen[str]) -> str:
+    """What a process started with ``stderr=subprocess.PIPE`` wrote there."""
+    assert process.stderr is not None, "the errors are piped"
+    return process.stderr.read()
+
+
 def call(url: str, method: str, path: str, body: object = None) -> int:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url + path, data=data, method=method)
@@ -35,7 +47,8 @@ def call(url: str, method: str, path: str, body: object = None) -> int:
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
-            return response.status
+            status: int = response.status
+            return status
     except urllib.error.HTTPError as error:
         return error.code
 
@@ -45,14 +58,14 @@ def test_report_holds_the_counters_and_every_request(tmp_path: Path, stop: signa
     report = tmp_path / "report.json"
     process = serve("--seed-users", "1", "--report", str(report))
     try:
-        url = json.loads(process.stdout.readline())["url"]  # type: ignore[union-attr]
+        url = json.loads(first_line(process))["url"]
         assert call(url, "GET", "/api/v1/users/user1@example.com") == 200
         assert call(url, "GET", "/api/v1/users/nobody@example.com") == 404
         assert call(url, "POST", "/api/v1/groups", {"profile": {"name": "reported"}}) == 200
         assert not report.exists(), "the report is written when the simulator stops"
     finally:
         process.send_signal(stop)
-        assert process.wait(timeout=20) == 0, process.stderr.read()  # type: ignore[union-attr]
+        assert process.wait(timeout=20) == 0, errors(process)
     document = json.loads(report.read_text())
     assert set(document) == {"counters", "requests"}
     requests = document["requests"]
@@ -73,7 +86,7 @@ def test_report_counts_password_resets(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     process = serve("--seed-users", "1", "--report", str(report))
     try:
-        url = json.loads(process.stdout.readline())["url"]  # type: ignore[union-attr]
+        url = json.loads(first_line(process))["url"]
         path = "/api/v1/users/user1@example.com/lifecycle/reset_password?sendEmail=true"
         assert call(url, "POST", path, {}) == 200
     finally:
@@ -96,7 +109,7 @@ def test_report_into_a_missing_folder_is_refused_at_start(tmp_path: Path) -> Non
 def test_without_report_nothing_is_written(tmp_path: Path) -> None:
     process = serve(cwd=tmp_path)
     try:
-        json.loads(process.stdout.readline())  # type: ignore[union-attr]
+        json.loads(first_line(process))
     finally:
         process.terminate()
         assert process.wait(timeout=20) == 0
@@ -113,7 +126,7 @@ def test_the_command_forwards_report(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        url = process.stdout.readline().split(" at ", 1)[1].strip()  # type: ignore[union-attr]
+        url = first_line(process).split(" at ", 1)[1].strip()
         assert call(url, "GET", "/api/v1/users/nobody@example.com") == 404
     finally:
         process.send_signal(signal.SIGTERM)
