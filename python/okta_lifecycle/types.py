@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 ChangeStatus = Literal["planned", "started", "succeeded", "failed", "unknown", "skipped"]
-"""Where a change stands in the journal (the README's journal section says what each means)."""
+"""Where a change stands in the journal (docs/operations.md, "The journal", says what each means)."""
 
 RunStatus = Literal["planned", "applying", "succeeded", "finished_with_errors"]
 """Where a run stands."""

@@ -25,7 +25,7 @@
 //!
 //! The schema's version is kept in `okta_lifecycle.meta`; a database of a newer release is
 //! refused rather than misread. Creating the schema the first time needs the `CREATE`
-//! privilege on the database (README, "Several hosts").
+//! privilege on the database (docs/several-hosts.md, "Privileges").
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
