@@ -5,6 +5,7 @@
 //! RFC 8288 crate: pagination needs only Okta's `rel="next"` target, which is then checked to
 //! stay inside the org. It is unit-tested here and fuzzed by `fuzz/fuzz_targets/headers.rs`.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -73,8 +74,10 @@ struct Inner {
     http: reqwest::Client,
     auth: Authenticator,
     governor: Arc<Governor>,
-    /// The org's user schema as last read, and when (see [`OktaClient::cached_schema`]).
-    schema: std::sync::Mutex<Option<(Instant, crate::okta::UserSchema)>>,
+    /// The org's user schema as last read, and when. The schema endpoints (`okta::schema`) read
+    /// and write it; to the transport it is a value kept with the client, forgotten when Okta
+    /// refuses a value as invalid.
+    schema: std::sync::Mutex<Option<(Instant, Arc<dyn Any + Send + Sync>)>>,
 }
 
 /// The Okta Management API client. Cheap to clone; clones share connections, the token cache
@@ -258,8 +261,8 @@ impl OktaClient {
     }
 
     /// The user schema this client read last, if it is younger than
-    /// [`ClientConfig::schema_max_age`].
-    pub(crate) fn cached_schema(&self) -> Option<crate::okta::UserSchema> {
+    /// [`ClientConfig::schema_max_age`] (typed by `okta::schema`).
+    pub(crate) fn cached_schema_value(&self) -> Option<Arc<dyn Any + Send + Sync>> {
         let cached = self.inner.schema.lock().unwrap_or_else(|e| e.into_inner());
         cached
             .as_ref()
@@ -268,8 +271,8 @@ impl OktaClient {
     }
 
     /// Remembers the user schema as just read or written.
-    pub(crate) fn remember_schema(&self, schema: &crate::okta::UserSchema) {
-        *self.inner.schema.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), schema.clone()));
+    pub(crate) fn remember_schema_value(&self, schema: Arc<dyn Any + Send + Sync>) {
+        *self.inner.schema.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), schema));
     }
 
     /// Forgets the user schema: the next plan reads it again.

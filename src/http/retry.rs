@@ -21,6 +21,9 @@
 
 use std::time::{Duration, SystemTime};
 
+// The schedule is part of the client configuration; the retry decision takes it as given.
+pub use crate::config::Backoff;
+
 /// Whether repeating a request can change the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Idempotency {
@@ -79,32 +82,6 @@ pub enum Decision {
     RetryAfter(Duration),
     /// Stop and report.
     Stop(GiveUp),
-}
-
-/// The backoff schedule: capped exponential with "equal jitter".
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backoff {
-    /// The first pause.
-    pub base: Duration,
-    /// The longest pause.
-    pub cap: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff { base: Duration::from_millis(250), cap: Duration::from_secs(20) }
-    }
-}
-
-impl Backoff {
-    /// The pause before retry number `attempt` (0-based), with `jitter` in [0, 1): half the
-    /// exponential step is fixed and half is random, so pauses never collapse to zero and
-    /// clients that failed together do not retry together.
-    pub fn delay(&self, attempt: u32, jitter: f64) -> Duration {
-        let exponential = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.cap);
-        let jitter = jitter.clamp(0.0, 1.0);
-        exponential.mul_f64(0.5 + jitter / 2.0)
-    }
 }
 
 /// The longest wait a 429's reset header may ask for; Okta's windows are one minute.

@@ -350,6 +350,17 @@ impl OktaClient {
     pub fn schema(&self) -> SchemaApi {
         SchemaApi { client: self.clone() }
     }
+
+    /// The user schema this client read last, if it is younger than
+    /// [`ClientConfig::schema_max_age`](crate::config::ClientConfig::schema_max_age).
+    pub(crate) fn cached_schema(&self) -> Option<UserSchema> {
+        self.cached_schema_value()?.downcast_ref::<UserSchema>().cloned()
+    }
+
+    /// Remembers the user schema as just read or written.
+    pub(crate) fn remember_schema(&self, schema: &UserSchema) {
+        self.remember_schema_value(std::sync::Arc::new(schema.clone()));
+    }
 }
 
 fn decode<T>(value: Value, path: &str, build: impl FnOnce(Value) -> std::result::Result<T, String>) -> Result<T> {

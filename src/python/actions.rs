@@ -10,9 +10,9 @@ use serde_json::Value;
 
 use crate::lifecycle::actions::source_of_identity::{self, FeedOptions, SourceOptions};
 use crate::lifecycle::direct;
-use crate::python::conversions::{wrap_user, Json, Target};
+use crate::python::conversions::{wrap_user, Target};
 use crate::python::errors::{convert, to_py, Outcome};
-use crate::python::models::{to_python, PyReport, PyUser};
+use crate::python::models::{Json, PyIdentityChange, PyIdentityEvent, PyReport};
 use crate::python::pages::{IdentityChanges, IdentityEvents};
 use crate::python::twins::{holders, twins};
 
@@ -129,118 +129,5 @@ twins! { Actions, AsyncActions, core;
     #[pyo3(signature = (login, *, send_email=true, revoke_sessions=false))]
     fn reset_password(&self, login: String, send_email: bool, revoke_sessions: bool) -> Outcome<PyReport> {
         report(direct::reset_password(&core.client, &core.journal, &login, send_email, revoke_sessions).await)
-    }
-}
-
-/// One identity read from Okta with its joiner / mover / leaver event.
-#[pyclass(module = "okta_lifecycle._core", name = "IdentityEvent", frozen)]
-pub(crate) struct PyIdentityEvent {
-    event: &'static str,
-    user: PyUser,
-    record: Value,
-    moved: Value,
-}
-
-#[pymethods]
-impl PyIdentityEvent {
-    /// "joiner", "mover", "leaver" or "updated".
-    #[getter]
-    fn event(&self) -> &'static str {
-        self.event
-    }
-    /// The user as Okta returned it.
-    #[getter]
-    fn user(&self) -> PyUser {
-        self.user.clone()
-    }
-    /// The identity record: the profile plus id, status and timestamps.
-    #[getter]
-    fn record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_python(py, &self.record)
-    }
-    /// Mover attributes that changed: [{"attribute", "before", "after"}].
-    #[getter]
-    fn moved<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_python(py, &self.moved)
-    }
-    fn __repr__(&self) -> String {
-        format!("IdentityEvent(event={:?}, login={:?})", self.event, self.user.inner.login().unwrap_or_default())
-    }
-}
-
-/// One identity change read from Okta's System Log, with who made it.
-#[pyclass(module = "okta_lifecycle._core", name = "IdentityChange", frozen)]
-pub(crate) struct PyIdentityChange {
-    event: &'static str,
-    user_id: String,
-    login: Option<String>,
-    user: Option<PyUser>,
-    record: Value,
-    moved: Value,
-    actor: Value,
-    event_type: String,
-    published: DateTime<Utc>,
-    uuid: String,
-}
-
-#[pymethods]
-impl PyIdentityChange {
-    /// "joiner", "mover", "leaver", "returner", "deleted" or "updated".
-    #[getter]
-    fn event(&self) -> &'static str {
-        self.event
-    }
-    /// The user's id.
-    #[getter]
-    fn user_id(&self) -> &str {
-        &self.user_id
-    }
-    /// The user's login.
-    #[getter]
-    fn login(&self) -> Option<&str> {
-        self.login.as_deref()
-    }
-    /// The user as Okta returns it now (None once deleted).
-    #[getter]
-    fn user(&self) -> Option<PyUser> {
-        self.user.clone()
-    }
-    /// The identity record: the user's now, or for a deleted user its id, login and status DELETED.
-    #[getter]
-    fn record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_python(py, &self.record)
-    }
-    /// Mover attributes that changed: [{"attribute", "before", "after"}].
-    #[getter]
-    fn moved<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_python(py, &self.moved)
-    }
-    /// Who made the change: {"id", "type", "alternate_id", "display_name"} (None if Okta names nobody).
-    #[getter]
-    fn actor<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_python(py, &self.actor)
-    }
-    /// The System Log event's type.
-    #[getter]
-    fn event_type(&self) -> &str {
-        &self.event_type
-    }
-    /// When Okta recorded it: the watermark to read on from.
-    #[getter]
-    fn published(&self) -> DateTime<Utc> {
-        self.published
-    }
-    /// The System Log event's uuid.
-    #[getter]
-    fn uuid(&self) -> &str {
-        &self.uuid
-    }
-    fn __repr__(&self) -> String {
-        format!(
-            "IdentityChange(event={:?}, login={:?}, published={:?})",
-            self.event,
-            self.login.as_deref().unwrap_or_default(),
-            self.published.to_rfc3339()
-        )
     }
 }

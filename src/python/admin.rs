@@ -4,9 +4,9 @@
 use serde_json::Value;
 
 use crate::okta::Assignee;
-use crate::python::conversions::{Json, Target};
+use crate::python::conversions::Target;
 use crate::python::errors::{convert, invalid_input, Nothing, Outcome};
-use crate::python::models::PyJson;
+use crate::python::models::{Json, PyJson};
 use crate::python::twins::{holders, twins};
 
 holders! {

@@ -20,7 +20,8 @@ use crate::lifecycle::{self, ApplyOptions};
 use crate::python::actions::{Actions, AsyncActions};
 use crate::python::admin::{AsyncRoles, AsyncSchema, Roles, Schema};
 use crate::python::conversions::{Records, Whole};
-use crate::python::errors::{convert, invalid_input, raise, to_py, Class};
+use crate::python::core::Core;
+use crate::python::errors::{convert, invalid_input, to_py};
 use crate::python::groups::{AsyncGroups, Groups};
 use crate::python::logs::{AsyncLogs, Logs};
 use crate::python::models::{to_python, PyJson, PyPlan, PyPolicy, PyReport};
@@ -28,23 +29,6 @@ use crate::python::runtime::awaitable;
 use crate::python::twins::{holders, twins};
 use crate::python::users::{AsyncUsers, Users};
 use crate::secret::SecretString;
-
-/// What both clients and their namespaces share: the Rust client and the journal.
-pub(crate) struct Core {
-    pub(crate) client: OktaClient,
-    pub(crate) journal: Arc<Journal>,
-    closed: AtomicBool,
-}
-
-impl Core {
-    /// Refuses calls on a closed client.
-    pub(crate) fn check(&self) -> PyResult<()> {
-        if self.closed.load(Ordering::Relaxed) {
-            return Err(raise(Class::Closed, "the client is closed"));
-        }
-        Ok(())
-    }
-}
 
 /// The API namespaces of a client class: `Users`, `Groups`, `Actions` for the blocking client,
 /// their asyncio twins for the asyncio one.

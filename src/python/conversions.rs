@@ -1,15 +1,14 @@
-//! Arguments as the Python API takes them, and the results it gives: JSON-like values, users or
-//! groups given as objects or ids, identity records, lazy pages.
+//! Arguments as the Python API takes them, and the results it gives: whole-number options, users
+//! or groups given as objects or ids, identity records, lazy pages.
 
 use std::path::PathBuf;
 
 use futures_util::StreamExt;
 use pyo3::prelude::*;
-use serde_json::{Map, Value};
 
 use crate::lifecycle::record::{read_records, IdentityRecord, SourceFormat};
 use crate::python::errors::{invalid_input, to_py, Outcome};
-use crate::python::models::{from_python, records_from, PyGroup, PySecret, PyUser};
+use crate::python::models::{records_from, PyGroup, PySecret, PyUser};
 use crate::python::pages::{GroupPages, UserPages};
 use crate::secret::SecretString;
 
@@ -65,28 +64,6 @@ impl Whole {
                     format!("{name} must be between {low} and {max}, not {shown}"),
                 ))
             }
-        }
-    }
-}
-
-/// A JSON-like Python value (dict, list, str, number, bool, None).
-pub(crate) struct Json(pub Value);
-
-impl<'a, 'py> FromPyObject<'a, 'py> for Json {
-    type Error = PyErr;
-
-    fn extract(object: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        from_python(&object.to_owned()).map(Json)
-    }
-}
-
-impl Json {
-    /// The value as a profile: a dict of attribute names to values. Called inside the calls'
-    /// futures, so its refusal is an [`Outcome`] (built into an exception later, with the GIL).
-    pub(crate) fn into_profile(self) -> Outcome<Map<String, Value>> {
-        match self.0 {
-            Value::Object(map) => Ok(map),
-            _ => Err(invalid_input("a profile must be a dict of attribute names to values")),
         }
     }
 }

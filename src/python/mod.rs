@@ -9,6 +9,7 @@ mod actions;
 mod admin;
 mod client;
 mod conversions;
+mod core;
 mod errors;
 mod groups;
 mod logs;
@@ -95,8 +96,8 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<logs::LogEvents>()?;
     module.add_class::<actions::Actions>()?;
     module.add_class::<actions::AsyncActions>()?;
-    module.add_class::<actions::PyIdentityEvent>()?;
-    module.add_class::<actions::PyIdentityChange>()?;
+    module.add_class::<models::PyIdentityEvent>()?;
+    module.add_class::<models::PyIdentityChange>()?;
     module.add_class::<admin::Schema>()?;
     module.add_class::<admin::AsyncSchema>()?;
     module.add_class::<admin::Roles>()?;

@@ -1,15 +1,15 @@
-//! Python views of users, groups, secrets, policies, plans and reports.
+//! Python views of users, groups, secrets, policies, plans, reports and identity events, and
+//! JSON-like values in both directions.
 
 use chrono::{DateTime, Utc};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pythonize::pythonize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::lifecycle;
 use crate::okta;
-use crate::python::conversions::Json;
-use crate::python::errors::to_py;
+use crate::python::errors::{invalid_input, to_py, Outcome};
 use crate::secret::SecretString;
 
 pub(crate) fn to_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
@@ -530,4 +530,139 @@ pub(crate) fn records_from(value: &Bound<'_, PyAny>) -> PyResult<Vec<lifecycle::
             _ => Err(crate::python::errors::invalid_input(format!("record {index} is not a dict")).into()),
         })
         .collect()
+}
+
+/// One identity read from Okta with its joiner / mover / leaver event.
+#[pyclass(module = "okta_lifecycle._core", name = "IdentityEvent", frozen)]
+pub(crate) struct PyIdentityEvent {
+    pub(crate) event: &'static str,
+    pub(crate) user: PyUser,
+    pub(crate) record: Value,
+    pub(crate) moved: Value,
+}
+
+#[pymethods]
+impl PyIdentityEvent {
+    /// "joiner", "mover", "leaver" or "updated".
+    #[getter]
+    fn event(&self) -> &'static str {
+        self.event
+    }
+    /// The user as Okta returned it.
+    #[getter]
+    fn user(&self) -> PyUser {
+        self.user.clone()
+    }
+    /// The identity record: the profile plus id, status and timestamps.
+    #[getter]
+    fn record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.record)
+    }
+    /// Mover attributes that changed: [{"attribute", "before", "after"}].
+    #[getter]
+    fn moved<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.moved)
+    }
+    fn __repr__(&self) -> String {
+        format!("IdentityEvent(event={:?}, login={:?})", self.event, self.user.inner.login().unwrap_or_default())
+    }
+}
+
+/// One identity change read from Okta's System Log, with who made it.
+#[pyclass(module = "okta_lifecycle._core", name = "IdentityChange", frozen)]
+pub(crate) struct PyIdentityChange {
+    pub(crate) event: &'static str,
+    pub(crate) user_id: String,
+    pub(crate) login: Option<String>,
+    pub(crate) user: Option<PyUser>,
+    pub(crate) record: Value,
+    pub(crate) moved: Value,
+    pub(crate) actor: Value,
+    pub(crate) event_type: String,
+    pub(crate) published: DateTime<Utc>,
+    pub(crate) uuid: String,
+}
+
+#[pymethods]
+impl PyIdentityChange {
+    /// "joiner", "mover", "leaver", "returner", "deleted" or "updated".
+    #[getter]
+    fn event(&self) -> &'static str {
+        self.event
+    }
+    /// The user's id.
+    #[getter]
+    fn user_id(&self) -> &str {
+        &self.user_id
+    }
+    /// The user's login.
+    #[getter]
+    fn login(&self) -> Option<&str> {
+        self.login.as_deref()
+    }
+    /// The user as Okta returns it now (None once deleted).
+    #[getter]
+    fn user(&self) -> Option<PyUser> {
+        self.user.clone()
+    }
+    /// The identity record: the user's now, or for a deleted user its id, login and status DELETED.
+    #[getter]
+    fn record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.record)
+    }
+    /// Mover attributes that changed: [{"attribute", "before", "after"}].
+    #[getter]
+    fn moved<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.moved)
+    }
+    /// Who made the change: {"id", "type", "alternate_id", "display_name"} (None if Okta names nobody).
+    #[getter]
+    fn actor<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.actor)
+    }
+    /// The System Log event's type.
+    #[getter]
+    fn event_type(&self) -> &str {
+        &self.event_type
+    }
+    /// When Okta recorded it: the watermark to read on from.
+    #[getter]
+    fn published(&self) -> DateTime<Utc> {
+        self.published
+    }
+    /// The System Log event's uuid.
+    #[getter]
+    fn uuid(&self) -> &str {
+        &self.uuid
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "IdentityChange(event={:?}, login={:?}, published={:?})",
+            self.event,
+            self.login.as_deref().unwrap_or_default(),
+            self.published.to_rfc3339()
+        )
+    }
+}
+
+/// A JSON-like Python value (dict, list, str, number, bool, None).
+pub(crate) struct Json(pub Value);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Json {
+    type Error = PyErr;
+
+    fn extract(object: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        from_python(&object.to_owned()).map(Json)
+    }
+}
+
+impl Json {
+    /// The value as a profile: a dict of attribute names to values. Called inside the calls'
+    /// futures, so its refusal is an [`Outcome`] (built into an exception later, with the GIL).
+    pub(crate) fn into_profile(self) -> Outcome<Map<String, Value>> {
+        match self.0 {
+            Value::Object(map) => Ok(map),
+            _ => Err(invalid_input("a profile must be a dict of attribute names to values")),
+        }
+    }
 }

@@ -57,5 +57,5 @@ macro_rules! pages {
 
 pages!(UserPages, "UserPages", crate::python::models::PyUser);
 pages!(GroupPages, "GroupPages", crate::python::models::PyGroup);
-pages!(IdentityEvents, "IdentityEvents", crate::python::actions::PyIdentityEvent);
-pages!(IdentityChanges, "IdentityChanges", crate::python::actions::PyIdentityChange);
+pages!(IdentityEvents, "IdentityEvents", crate::python::models::PyIdentityEvent);
+pages!(IdentityChanges, "IdentityChanges", crate::python::models::PyIdentityChange);

@@ -6,7 +6,7 @@
 ///   listings that return lazy pages, which are iterators and async iterators at once);
 /// - `blocking { ... }` and `asynchronous { ... }`: methods of one class only;
 /// - then calls, each written once as `fn name(&self, args) -> Outcome<T> { body }`. The body
-///   is an async block's content; `$core` names the shared [`Core`](super::client::Core) in it.
+///   is an async block's content; `$core` names the shared [`Core`](super::core::Core) in it.
 ///   It runs on a runtime worker thread and never touches Python: its error becomes an
 ///   exception only once it is back where the GIL is held. The blocking class's method waits
 ///   for it with the GIL released and returns `T`; the asyncio class's method returns an
@@ -59,7 +59,7 @@ macro_rules! twins {
     };
 }
 
-/// Declares the frozen classes that hold a client's [`Core`](super::client::Core), each made
+/// Declares the frozen classes that hold a client's [`Core`](super::core::Core), each made
 /// from one with `From<Arc<Core>>`.
 macro_rules! holders {
     ($($name:ident, $python_name:literal, $doc:literal;)*) => {
@@ -67,11 +67,11 @@ macro_rules! holders {
             #[doc = $doc]
             #[pyo3::pyclass(module = "okta_lifecycle._core", name = $python_name, frozen)]
             pub(crate) struct $name {
-                pub(crate) core: std::sync::Arc<$crate::python::client::Core>,
+                pub(crate) core: std::sync::Arc<$crate::python::core::Core>,
             }
 
-            impl From<std::sync::Arc<$crate::python::client::Core>> for $name {
-                fn from(core: std::sync::Arc<$crate::python::client::Core>) -> Self {
+            impl From<std::sync::Arc<$crate::python::core::Core>> for $name {
+                fn from(core: std::sync::Arc<$crate::python::core::Core>) -> Self {
                     $name { core }
                 }
             }
