@@ -61,7 +61,7 @@ use serde_json::{json, Map, Value};
 
 use super::errors::ApiError;
 use super::ids::uuid_v4;
-use super::router::{json_response, link, with_links, Call};
+use super::responses::{json_response, link, with_links, Call};
 use super::state::{schema_id_of, Group, Org, User, UserType};
 use crate::scim::{CompareOp, EvalOptions, Filter};
 

@@ -27,9 +27,9 @@ use serde_json::{json, Map, Value};
 
 use super::errors::ApiError;
 use super::ids::Cursor;
+use super::listing::{page_links, parse_cursor};
 use super::logs::{group_target, user_target, EventKind};
-use super::router::{json_response, link, no_content, with_links, Call};
-use super::routes_users::parse_cursor;
+use super::responses::{json_response, link, no_content, with_links, Call};
 use super::state::{group_json, now_timestamp, GroupType, Org};
 
 /// Which targets a role type takes.
@@ -562,7 +562,7 @@ fn list_group_targets(call: &Call, assignee: &Assignee, role_id: &str) -> Result
         remaining.by_ref().take(limit).map(|group| group_json(&org, group, call.base(), false)).collect();
     let more = remaining.next().is_some();
     let path = format!("/api/v1/{}/{}/roles/{role_id}/targets/groups", resolved.collection(), resolved.id());
-    let mut links = super::routes_users::page_links(call, &path, None, limit);
+    let mut links = page_links(call, &path, None, limit);
     if more {
         if let Some(last) = page.last().and_then(|group| group["id"].as_str()) {
             let cursor = Cursor::AfterId(last.to_owned()).encode();
@@ -643,7 +643,7 @@ fn list_app_targets(call: &Call, assignee: &Assignee, role_id: &str) -> Result<R
         .map(|name| catalog_app(call.base(), name, &assignment.last_updated))
         .collect();
     let path = format!("/api/v1/{}/{}/roles/{role_id}/targets/catalog/apps", resolved.collection(), resolved.id());
-    let links = super::routes_users::page_links(call, &path, None, limit);
+    let links = page_links(call, &path, None, limit);
     Ok(with_links(json_response(StatusCode::OK, &page), &links))
 }
 

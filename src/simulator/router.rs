@@ -5,19 +5,19 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use serde::Serialize;
 
 use super::errors::ApiError;
 use super::faults::{ConnectionHandle, FaultAction};
 use super::ids::random_token;
 use super::logs::RequestContext;
 use super::ratelimit::{bucket_for, collapse_slashes, epoch_seconds_now};
+use super::responses::{Call, Query};
 use super::roles::{Assignee, RoleOp};
 use super::{lock, logs, roles, routes_groups, routes_meta, routes_users, RequestRecord, Shared};
 
@@ -167,124 +167,6 @@ pub(crate) fn set_rate_limit_headers(headers: &mut HeaderMap, limit: u32, remain
     ] {
         headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
     }
-}
-
-/// The decoded query string, in order.
-pub(crate) struct Query {
-    pairs: Vec<(String, String)>,
-}
-
-impl Query {
-    fn parse(query: Option<&str>) -> Query {
-        Query {
-            pairs: query
-                .map(|query| {
-                    url::form_urlencoded::parse(query.as_bytes())
-                        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }
-    }
-
-    /// Every parameter, in request order.
-    pub(crate) fn pairs(&self) -> &[(String, String)] {
-        &self.pairs
-    }
-
-    /// The first value of `name`.
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
-    }
-
-    /// A boolean parameter: `true`/`false` (any case), else `default`.
-    pub(crate) fn flag(&self, name: &str, default: bool) -> bool {
-        match self.get(name) {
-            Some(value) if value.eq_ignore_ascii_case("true") => true,
-            Some(value) if value.eq_ignore_ascii_case("false") => false,
-            _ => default,
-        }
-    }
-
-    /// A page size: `default` when absent, clamped to `1..=maximum`; `400 E0000001` when it is
-    /// not a number.
-    pub(crate) fn limit(&self, default: usize, maximum: usize) -> Result<usize, ApiError> {
-        match self.get("limit") {
-            None => Ok(default),
-            Some(text) => {
-                let value: i64 = text
-                    .trim()
-                    .parse()
-                    .map_err(|_| ApiError::validation("limit", vec![format!("limit: '{text}' is not a number")]))?;
-                Ok(if value < 1 { default } else { (value as usize).min(maximum) })
-            }
-        }
-    }
-}
-
-/// One API call, as the route handlers see it.
-pub(crate) struct Call<'a> {
-    pub shared: &'a Shared,
-    pub query: Query,
-    pub headers: &'a HeaderMap,
-    pub body: Bytes,
-    /// Who called, from where, under which request id: what System Log events record.
-    pub context: RequestContext,
-}
-
-impl Call<'_> {
-    pub(crate) fn base(&self) -> &str {
-        &self.shared.base_url
-    }
-
-    /// The body as a JSON object; `400 E0000003` if it is not one.
-    pub(crate) fn json_object(&self) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-        match serde_json::from_slice::<serde_json::Value>(&self.body) {
-            Ok(serde_json::Value::Object(object)) => Ok(object),
-            _ => Err(ApiError::malformed_body()),
-        }
-    }
-}
-
-/// A JSON response.
-pub(crate) fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => {
-            let mut response = (status, Body::from(bytes)).into_response();
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            response
-        }
-        Err(_) => ApiError::server_fault(500).into_response(),
-    }
-}
-
-/// `204 No Content`.
-pub(crate) fn no_content() -> Response {
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// A `Link` header value: `<base+path?params>; rel="{relation}"`.
-pub(crate) fn link(base: &str, path: &str, params: &[(&str, &str)], relation: &str) -> String {
-    let mut serializer = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in params {
-        serializer.append_pair(name, value);
-    }
-    let query = serializer.finish();
-    if query.is_empty() {
-        format!("<{base}{path}>; rel=\"{relation}\"")
-    } else {
-        format!("<{base}{path}?{query}>; rel=\"{relation}\"")
-    }
-}
-
-/// Adds `Link` headers to a response.
-pub(crate) fn with_links(mut response: Response, links: &[String]) -> Response {
-    for value in links {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            response.headers_mut().append(header::LINK, value);
-        }
-    }
-    response
 }
 
 /// The API operations the simulator serves.

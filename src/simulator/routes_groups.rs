@@ -8,12 +8,12 @@ use serde_json::{Map, Value};
 
 use super::errors::ApiError;
 use super::ids::Cursor;
-use super::logs::{group_target, user_target, EventKind};
-use super::router::{json_response, no_content, with_links, Call};
-use super::routes_users::{
+use super::listing::{
     check_filter, check_search, listing_page, page_links, parse_cursor, parse_expression, select_page, sort_key,
     value_at,
 };
+use super::logs::{group_target, user_target, EventKind};
+use super::responses::{json_response, no_content, with_links, Call};
 use super::state::{group_json, now_timestamp, user_view, Group, GroupType, Org, UserLinks};
 use crate::scim::EvalOptions;
 
