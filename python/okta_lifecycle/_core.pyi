@@ -710,7 +710,8 @@ class OktaClient:
         proxy: str | None = None,
         journal: _StrPath | None = None,
         shared_budget: bool | _StrPath | None = None,
-    ) -> Self: ...
+    ) -> Self:
+        """A client of the org at ``org_url`` (``https://acme.okta.com``); see the class for the options."""
     @staticmethod
     def from_env(
         *,
@@ -1080,7 +1081,8 @@ class AsyncOktaClient:
         proxy: str | None = None,
         journal: _StrPath | None = None,
         shared_budget: bool | _StrPath | None = None,
-    ) -> Self: ...
+    ) -> Self:
+        """An asyncio client of the org at ``org_url``; the options are those of ``OktaClient``."""
     @staticmethod
     def from_env(
         *,
@@ -1195,7 +1197,9 @@ class OktaSimulator:
         rate_limit_window_seconds: float = 60.0,
         log_delay_seconds: float = 0.3,
         search_delay_seconds: float = 0.0,
-    ) -> Self: ...
+    ) -> Self:
+        """Start a simulated org on a loopback port (``port=0``: a free one) with these knobs; see the
+        class for ``rate_limits`` and ``faults``."""
     @property
     def url(self) -> str:
         """The org's base URL, ``http://127.0.0.1:PORT``."""
