@@ -23,12 +23,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 import yaml
 
 from okta_lifecycle import OktaClient
+
+if TYPE_CHECKING:
+    from pg_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTION = ROOT / "ansible"
@@ -107,7 +110,8 @@ class Run:
         return self.by_task[name]
 
     def result(self, name: str) -> dict[str, Any]:
-        return self.task(name)["result"]
+        result: dict[str, Any] = self.task(name)["result"]
+        return result
 
     def changed_tasks(self) -> list[str]:
         return [entry["task"] for entry in self.results if entry["status"] == "changed"]
@@ -127,8 +131,23 @@ def _control_directory(root: Path) -> Path:
     return root
 
 
+class Playbook(Protocol):
+    """What the ``playbook`` fixture gives: a runner of ansible-playbook."""
+
+    def __call__(
+        self,
+        sim: Simulator | None,
+        name: str,
+        *arguments: str,
+        extra_vars: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        credentials: bool = True,
+        control: str | None = None,
+    ) -> Run: ...
+
+
 @pytest.fixture
-def playbook(tmp_path: Path) -> Any:
+def playbook(tmp_path: Path) -> Playbook:
     """``playbook(sim, "jml.yml", *args, extra_vars=..., env=..., control=...)`` runs
     ansible-playbook; ``control`` names a control host's directory of its own (collections, state,
     temporary files, working directory), by default the test's."""
@@ -217,7 +236,7 @@ def org_state(sim: Simulator) -> dict[str, dict[str, Any]]:
         # Okta lists DEPROVISIONED users only when asked for them.
         listed = [*client.users.list(), *client.users.list(filter='status eq "DEPROVISIONED"')]
         for user in listed:
-            groups = sorted(g.name for g in client.users.groups(user) if g.type == "OKTA_GROUP")
+            groups = sorted(g.name or "" for g in client.users.groups(user) if g.type == "OKTA_GROUP")
             state[user.login] = {"status": user.status, "profile": user.profile, "groups": groups}
         return state
     finally:
@@ -227,9 +246,8 @@ def org_state(sim: Simulator) -> dict[str, dict[str, Any]]:
 # --- joiners, movers, leavers ---------------------------------------------------------------------
 
 
-def test_joiner_mover_leaver(simulator: Simulator, playbook: Any) -> None:
-    day1 = {"extra_vars": {}}
-    first = playbook(simulator, "jml.yml", "-e", f"@{PLAYBOOKS / 'day1.yml'}", "--diff", **day1)
+def test_joiner_mover_leaver(simulator: Simulator, playbook: Playbook) -> None:
+    first = playbook(simulator, "jml.yml", "-e", f"@{PLAYBOOKS / 'day1.yml'}", "--diff", extra_vars={})
     assert first.returncode == 0, first.stdout + first.stderr
     assert first.changed_tasks() == ["Groups", "People", "Project members"]
     people = items(first.task("People"))
@@ -299,7 +317,7 @@ def test_joiner_mover_leaver(simulator: Simulator, playbook: Any) -> None:
     assert report["counters"]["rate_limited"] == 0
 
 
-def test_check_mode_on_an_empty_org_writes_nothing(simulator: Simulator, playbook: Any, tmp_path: Path) -> None:
+def test_check_mode_on_an_empty_org_writes_nothing(simulator: Simulator, playbook: Playbook, tmp_path: Path) -> None:
     run = playbook(simulator, "jml.yml", "-e", f"@{PLAYBOOKS / 'day1.yml'}", "--check", "--diff")
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.changed_tasks() == ["Groups", "People", "Project members"]
@@ -323,7 +341,7 @@ def test_check_mode_on_an_empty_org_writes_nothing(simulator: Simulator, playboo
 
 
 def test_password_reset_sends_one_reset_per_run_and_hides_the_link(
-    simulator: Simulator, playbook: Any, tmp_path: Path
+    simulator: Simulator, playbook: Playbook, tmp_path: Path
 ) -> None:
     link_file = tmp_path / "link"
     runs = []
@@ -352,7 +370,7 @@ def test_password_reset_sends_one_reset_per_run_and_hides_the_link(
 # --- errors ---------------------------------------------------------------------------------------
 
 
-def test_a_wrong_token_fails_with_oktas_error_code(simulator: Simulator, playbook: Any) -> None:
+def test_a_wrong_token_fails_with_oktas_error_code(simulator: Simulator, playbook: Playbook) -> None:
     wrong = "00wrong-token-for-the-test"
     run = playbook(
         simulator,
@@ -384,7 +402,7 @@ def test_a_wrong_token_fails_with_oktas_error_code(simulator: Simulator, playboo
 
 
 def test_options_of_the_wrong_type_fail_before_anything_is_written(
-    simulator: Simulator, playbook: Any, tmp_path: Path
+    simulator: Simulator, playbook: Playbook, tmp_path: Path
 ) -> None:
     run = playbook(simulator, "wrong_types.yml")
     assert run.returncode == 0, run.stdout  # ignore_errors
@@ -401,7 +419,9 @@ def test_options_of_the_wrong_type_fail_before_anything_is_written(
     assert [r for r in report["requests"] if r["method"] in WRITES] == []
 
 
-def test_without_okta_lifecycle_the_module_fails_cleanly(simulator: Simulator, playbook: Any, tmp_path: Path) -> None:
+def test_without_okta_lifecycle_the_module_fails_cleanly(
+    simulator: Simulator, playbook: Playbook, tmp_path: Path
+) -> None:
     bare = shutil.which("python3", path="/usr/bin:/usr/local/bin")
     if bare is None or subprocess.run([bare, "-c", "import okta_lifecycle"], capture_output=True).returncode == 0:
         pytest.skip("no Python without okta_lifecycle on this machine")
@@ -419,7 +439,7 @@ def test_without_okta_lifecycle_the_module_fails_cleanly(simulator: Simulator, p
 # --- read-only modules, groups, policies, user states ---------------------------------------------
 
 
-def test_user_info_and_group_info_filters(simulator: Simulator, playbook: Any) -> None:
+def test_user_info_and_group_info_filters(simulator: Simulator, playbook: Playbook) -> None:
     client = simulator.client()
     try:
         research = client.groups.create("dept-research")
@@ -467,7 +487,7 @@ def test_user_info_and_group_info_filters(simulator: Simulator, playbook: Any) -
     assert writes_between(report, run) == []
 
 
-def test_groups_and_memberships(simulator: Simulator, playbook: Any) -> None:
+def test_groups_and_memberships(simulator: Simulator, playbook: Playbook) -> None:
     run = playbook(simulator, "groups.yml", "--diff")
     assert run.returncode == 0, run.stdout
     statuses = {entry["task"]: entry["status"] for entry in run.results}
@@ -506,7 +526,7 @@ def test_groups_and_memberships(simulator: Simulator, playbook: Any) -> None:
         client.close()
 
 
-def test_policy_module(simulator: Simulator, playbook: Any, tmp_path: Path) -> None:
+def test_policy_module(simulator: Simulator, playbook: Playbook, tmp_path: Path) -> None:
     link_file = tmp_path / "links.json"
     run = playbook(simulator, "policy.yml", extra_vars={"link_file": str(link_file)})
     assert run.returncode == 0, run.stdout
@@ -541,7 +561,7 @@ def test_policy_module(simulator: Simulator, playbook: Any, tmp_path: Path) -> N
     assert state["ada@acme.example"]["groups"] == ["dept-research"]
 
 
-def test_user_states(simulator: Simulator, playbook: Any) -> None:
+def test_user_states(simulator: Simulator, playbook: Playbook) -> None:
     client = simulator.client()
     try:
         team = client.groups.create("team")
@@ -625,7 +645,9 @@ def test_the_collection_builds(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
     with tarfile.open(tmp_path / "okta_lifecycle-okta-0.1.0.tar.gz") as archive:
         names = set(archive.getnames())
-        manifest = json.load(archive.extractfile("MANIFEST.json"))  # type: ignore[arg-type]
+        manifest_file = archive.extractfile("MANIFEST.json")
+        assert manifest_file is not None, "MANIFEST.json is a regular file"
+        manifest = json.load(manifest_file)
     assert {"README.md", "LICENSE", "meta/runtime.yml", "requirements.txt"} <= names
     assert {f"plugins/modules/{module}.py" for module in MODULES} <= names
     assert not any(name.startswith("tests/output") for name in names)
@@ -650,8 +672,8 @@ def test_the_collection_keeps_no_copy_of_what_each_plan_operation_does() -> None
 
 def test_two_control_hosts_sharing_a_postgresql_journal_apply_one_job_once(
     simulator: Simulator,
-    playbook: Any,
-    postgres_server: Any,
+    playbook: Playbook,
+    postgres_server: PostgresServer,
 ) -> None:
     """Two ansible-playbook runs at once from control directories of their own (collections,
     state, home, temporary files), sharing only the org and one PostgreSQL database for the
@@ -686,7 +708,7 @@ def test_two_control_hosts_sharing_a_postgresql_journal_apply_one_job_once(
 
 @pytest.mark.parametrize("option", ["okta_journal", "okta_shared_budget"])
 def test_a_database_url_holding_a_password_is_refused_before_anything_is_written(
-    simulator: Simulator, playbook: Any, option: str
+    simulator: Simulator, playbook: Playbook, option: str
 ) -> None:
     url = "postgresql://lifecycle:hunter2@127.0.0.1:1/okta"
     shared = {"okta_journal": ":memory:", "okta_shared_budget": False, option: url}
