@@ -261,9 +261,9 @@ impl OAuthClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(|reset| {
-                    crate::http::client::reset_instant(reset, crate::http::client::date_header(response.headers()))
+                    crate::http::response::reset_instant(reset, crate::http::response::date_header(response.headers()))
                 });
-            let raw = crate::http::client::read_body(response).await.unwrap_or_default();
+            let raw = crate::http::response::read_body(response).await.unwrap_or_default();
             let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
             tracing::debug!(status, duration_ms = started.elapsed().as_millis() as u64, "okta token request");
             if status == 200 {

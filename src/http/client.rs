@@ -7,7 +7,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, ETAG, IF_MATCH, LINK};
@@ -20,6 +20,7 @@ use crate::error::{Error, OktaApiError, Result};
 use crate::http::auth::Authenticator;
 use crate::http::buckets::bucket_for;
 use crate::http::governor::{Governor, GovernorStats};
+use crate::http::response::{date_header, read_capped, reset_instant, BodyError, MAX_BODY_BYTES};
 use crate::http::retry::{decide, Attempt, Decision, GiveUp, Idempotency, RateLimitHeaders};
 use crate::http::shared::SharedBudget;
 
@@ -90,40 +91,6 @@ pub struct OktaClient {
 impl std::fmt::Debug for OktaClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OktaClient").field("org_url", &self.inner.config.org_url.as_str()).finish_non_exhaustive()
-    }
-}
-
-/// The largest answer read. A page of 200 Okta users is about 1 MiB; anything near this is not
-/// an Okta answer, and reading it unbounded would let a server exhaust memory.
-pub const MAX_BODY_BYTES: usize = 32 << 20;
-
-enum BodyError {
-    TooLarge,
-    Failed,
-}
-
-/// Reads a body of at most [`MAX_BODY_BYTES`]; `None` when it is larger or cannot be read.
-pub(crate) async fn read_body(response: reqwest::Response) -> Option<Bytes> {
-    read_capped(response, MAX_BODY_BYTES).await.ok()
-}
-
-/// Reads a body, stopping as soon as it exceeds `cap` bytes.
-async fn read_capped(mut response: reqwest::Response, cap: usize) -> std::result::Result<Bytes, BodyError> {
-    if response.content_length().is_some_and(|length| length > cap as u64) {
-        return Err(BodyError::TooLarge);
-    }
-    let mut body = bytes::BytesMut::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > cap {
-                    return Err(BodyError::TooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body.freeze()),
-            Err(_) => return Err(BodyError::Failed),
-        }
     }
 }
 
@@ -587,19 +554,6 @@ fn rate_limit_headers(headers: &HeaderMap) -> Option<RateLimitHeaders> {
         remaining: number("x-rate-limit-remaining")?,
         reset_epoch: number("x-rate-limit-reset")?,
     })
-}
-
-/// The `Date` header: Okta's clock.
-pub(crate) fn date_header(headers: &HeaderMap) -> Option<SystemTime> {
-    headers.get(reqwest::header::DATE).and_then(|v| v.to_str().ok()).and_then(|v| httpdate::parse_http_date(v).ok())
-}
-
-/// When a window that Okta says resets at `reset_epoch` (on its clock, read from `date`) resets on
-/// the local clock; never more than one window away.
-pub(crate) fn reset_instant(reset_epoch: u64, date: Option<SystemTime>) -> SystemTime {
-    let now = SystemTime::now();
-    let server_now = date.unwrap_or(now).duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    now + Duration::from_secs(reset_epoch.saturating_sub(server_now)).min(crate::http::governor::MAX_WINDOW)
 }
 
 /// Finds the `rel="next"` target in one `Link` header value (which may hold several links).

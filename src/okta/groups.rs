@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::http::{ItemStream, OktaClient};
 use crate::okta::models::{Group, User};
-use crate::okta::{listing_query, segment};
+use crate::okta::request::{listing_query, segment};
 
 /// Filters for listing groups. Use at most one of `search`, `filter` or `q`.
 #[derive(Debug, Clone, Default)]

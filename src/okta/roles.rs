@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::http::OktaClient;
 use crate::okta::models::Group;
-use crate::okta::segment;
+use crate::okta::request::segment;
 
 /// Okta's standard role types (`RoleType` in Okta's API reference), `CUSTOM` aside.
 pub const STANDARD_ROLE_TYPES: [&str; 12] = [

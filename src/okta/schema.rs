@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
 use crate::http::OktaClient;
-use crate::okta::segment;
+use crate::okta::request::segment;
 
 /// The path of the default user type's schema.
 pub const DEFAULT_SCHEMA_PATH: &str = "/api/v1/meta/schemas/user/default";

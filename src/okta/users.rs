@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::http::retry::Idempotency;
 use crate::http::{ItemStream, OktaClient};
 use crate::okta::models::{Group, User, UserStatus};
-use crate::okta::{listing_query, segment};
+use crate::okta::request::{listing_query, segment};
 use crate::secret::SecretString;
 
 /// Okta accepts at most this many `groupIds` when creating a user.
