@@ -14,7 +14,7 @@ Every fenced block of the pages in ``docs/`` and of ``README.md`` is checked by 
   with N when the line ends with a ``# exits N`` comment.
 
 A block after ``<!-- not-run: REASON -->`` is not run; there may be only a few. Blocks in other
-languages (yaml, sql, rust, text) are shown, not run.
+languages are shown, not run (sql, rust, text); a ``yaml`` block (a playbook) must at least parse.
 """
 
 from __future__ import annotations
@@ -193,6 +193,14 @@ def test_policy_examples_load(page: Path) -> None:
         with pytest.raises(InvalidInputError) as refused:
             Policy.from_toml(block.text)
         assert block.policy_error in str(refused.value), f"{block.where}: {refused.value}"
+
+
+def test_yaml_examples_parse() -> None:
+    playbooks = [block for block in ALL_BLOCKS if block.language == "yaml"]
+    assert playbooks
+    for block in playbooks:
+        document = yaml.safe_load(block.text)
+        assert isinstance(document, list) and all("tasks" in play for play in document), block.where
 
 
 def _commands(text: str) -> Iterator[str]:
