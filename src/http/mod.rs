@@ -3,6 +3,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod buckets;
+mod budget;
 mod client;
 // Public because `OktaClient::governor_stats` returns `governor::GovernorStats` and the
 // `headers` fuzz target drives `governor::plan_send` and `BucketState` directly.

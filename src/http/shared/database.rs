@@ -37,7 +37,7 @@ use postgres::{Client, Statement, Transaction};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::WeakUnboundedSender;
 
-use super::{Hold, Job, Moment, SlotLease, Storage, StoreError, Stored, Turn, LOCK_PATIENCE};
+use super::store::{Hold, Job, Moment, SlotLease, Storage, StoreError, Stored, Turn, LOCK_PATIENCE};
 use crate::pg::PgTarget;
 
 /// How long a statement may run on the server.

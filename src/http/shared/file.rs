@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{now_ms, Hold, Moment, SlotLease, Storage, StoreError, Stored, Turn};
+use super::store::{now_ms, Hold, Moment, SlotLease, SlotPool, Storage, StoreError, Stored, Turn};
 
 /// The most that is read of `state.json`; a larger file is not the store's and is replaced.
 pub(super) const MAX_STATE_BYTES: u64 = 1 << 20;
@@ -84,10 +84,6 @@ fn check_private_dir(dir: &Path) -> std::io::Result<()> {
     }
     Ok(())
 }
-
-/// The slot files this process has open and does not hold, by index (`None`: not opened yet, or
-/// held by a lease of this process).
-pub(super) type SlotPool = Arc<Mutex<Vec<Option<File>>>>;
 
 /// A store's files.
 #[derive(Debug)]
@@ -203,8 +199,9 @@ impl Storage for FileStorage {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{core, go, temp_dir};
-    use super::super::{SharedBudget, SharedVerdict, MAX_WINDOW};
+    use super::super::{SharedBudget, SharedVerdict};
     use super::*;
+    use crate::http::budget::MAX_WINDOW;
 
     #[test]
     fn links_and_directories_others_control_are_refused_and_nothing_is_written_through_them() {
