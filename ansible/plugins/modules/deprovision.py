@@ -74,7 +74,7 @@ EXAMPLES = r"""
 
 - name: Suspend, but keep the groups
   okta_lifecycle.okta.deprovision:
-    login: ada@acme.com
+    login: grace@acme.com
     mode: suspend
     remove_groups: false
 """

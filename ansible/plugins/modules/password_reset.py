@@ -71,7 +71,7 @@ EXAMPLES = r"""
 - name: Pass it on without logging it
   ansible.builtin.copy:
     content: "{{ reset.reset_link }}"
-    dest: /secure/place/ada-reset-link
+    dest: ~/ada-reset-link
     mode: "0600"
   no_log: true
 """

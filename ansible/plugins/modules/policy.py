@@ -91,16 +91,16 @@ notes:
 EXAMPLES = r"""
 - name: Plan the day's HR export (see what would change)
   okta_lifecycle.okta.policy:
-    policy: /etc/okta-lifecycle/policy.toml
-    source: /srv/hr/export.csv
+    policy: "{{ playbook_dir }}/files/policy.toml"
+    source: "{{ playbook_dir }}/files/hr-export.csv"
   check_mode: true
   register: plan
 
 - name: Apply it
   okta_lifecycle.okta.policy:
-    policy: /etc/okta-lifecycle/policy.toml
-    source: /srv/hr/export.csv
-    journal: /var/lib/okta-lifecycle/acme.sqlite
+    policy: "{{ playbook_dir }}/files/policy.toml"
+    source: "{{ playbook_dir }}/files/hr-export.csv"
+    journal: ~/acme-journal.sqlite
 """
 
 RETURN = r"""

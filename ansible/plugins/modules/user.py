@@ -146,7 +146,7 @@ seealso:
 EXAMPLES = r"""
 - name: A joiner, with department groups
   okta_lifecycle.okta.user:
-    org_url: https://acme.okta.com
+    org_url: "{{ okta_org_url }}"
     api_token: "{{ okta_api_token }}"
     login: ada@acme.com
     profile:
