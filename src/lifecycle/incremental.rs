@@ -34,11 +34,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::OktaClient;
 use crate::lifecycle::journal::{off_runtime, Journal, MirrorHead, MirrorUpdate};
+// What a plan records of how it read the org; filled in here.
+pub use crate::lifecycle::plan::ReadInfo;
 use crate::lifecycle::state::{self, kept_attributes, ListedUser, OrgSnapshot, ReadRequest, UserState};
 use crate::okta::partitioned::{okta_clock_ms, read_all, stamp, timestamp_ms};
 use crate::okta::{Group, ListGroups, LogQuery, UserSchema};
@@ -52,28 +53,6 @@ const DELETED: &str = "user.lifecycle.delete.completed";
 /// The System Log events of a membership added and removed.
 const MEMBERSHIP_ADDED: &str = "group.user_membership.add";
 const MEMBERSHIP_REMOVED: &str = "group.user_membership.remove";
-
-/// How a plan read the org.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReadInfo {
-    /// `incremental` (from the journal's mirror and what changed) or `full`.
-    pub mode: String,
-    /// Why the org was read whole although an incremental read was asked for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Users read from Okta: those changed since the watermark, or every user.
-    pub users_read: usize,
-    /// Users deleted since the watermark, from the System Log.
-    pub users_deleted: usize,
-    /// Groups whose members were read from Okta (the others came from the mirror).
-    pub groups_read: usize,
-    /// Groups whose members moved and were brought up to date from the System Log.
-    #[serde(default)]
-    pub groups_patched: usize,
-    /// The watermark the read started from (incremental reads).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changed_since: Option<String>,
-}
 
 fn digest(text: &str) -> String {
     crate::lifecycle::journal::sha256_hex(text.as_bytes())

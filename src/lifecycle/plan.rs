@@ -413,7 +413,7 @@ pub struct Plan {
     pub source_digest: Option<String>,
     /// How the org was read, when an incremental read was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub read: Option<crate::lifecycle::incremental::ReadInfo>,
+    pub read: Option<ReadInfo>,
 }
 
 /// The safety verdict of a list of changes: why `safety` blocks them (empty: it does not).
@@ -518,4 +518,26 @@ impl Plan {
         }
         out
     }
+}
+
+/// How a plan read the org.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadInfo {
+    /// `incremental` (from the journal's mirror and what changed) or `full`.
+    pub mode: String,
+    /// Why the org was read whole although an incremental read was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Users read from Okta: those changed since the watermark, or every user.
+    pub users_read: usize,
+    /// Users deleted since the watermark, from the System Log.
+    pub users_deleted: usize,
+    /// Groups whose members were read from Okta (the others came from the mirror).
+    pub groups_read: usize,
+    /// Groups whose members moved and were brought up to date from the System Log.
+    #[serde(default)]
+    pub groups_patched: usize,
+    /// The watermark the read started from (incremental reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_since: Option<String>,
 }

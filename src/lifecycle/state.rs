@@ -11,6 +11,33 @@ use crate::http::OktaClient;
 use crate::okta::{Group, GroupType, ListGroups, ListUsers, User, UserSchema, UserStatus};
 use crate::scim::Filter;
 
+/// The key a match value is compared by, the same for the value a record renders and the one
+/// Okta holds: text without surrounding spaces, in lower case, with full-width forms read as
+/// ASCII (Okta's `search` compares values ignoring case); numbers and booleans as JSON writes
+/// them (an integer attribute holding 4100 matches "04100" or "+4100" once typed). `None` for
+/// no value.
+pub fn match_key(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(email_key(text.trim())).filter(|key| !key.is_empty()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
+/// The key an email is compared by: lower case, with full-width forms (`ａ`, `＠`) read as the
+/// ASCII they look like, so that look-alike duplicates are caught as duplicates.
+pub fn email_key(email: &str) -> String {
+    email
+        .chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            other => other,
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// A user as far as planning needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserState {
@@ -155,13 +182,13 @@ impl OrgSnapshot {
         self.by_id.insert(state.id.clone(), index);
         self.by_login.insert(fold(&state.login), index);
         if !state.email.is_empty() {
-            self.by_email.entry(crate::lifecycle::actions::email_key(&state.email)).or_default().push(index);
+            self.by_email.entry(email_key(&state.email)).or_default().push(index);
         }
         for (name, value) in &state.profile {
             if self.indexed.as_ref().is_some_and(|indexed| !indexed.contains(name)) {
                 continue;
             }
-            if let Some(text) = crate::lifecycle::actions::match_key(value) {
+            if let Some(text) = match_key(value) {
                 self.by_attribute.entry(name.clone()).or_default().entry(text).or_default().push(index);
             }
         }
@@ -214,24 +241,22 @@ impl OrgSnapshot {
 
     /// Users with this email, ignoring case.
     pub fn users_by_email(&self, email: &str) -> impl Iterator<Item = &UserState> {
-        self.by_email.get(&crate::lifecycle::actions::email_key(email)).into_iter().flatten().map(|i| &self.users[*i])
+        self.by_email.get(&email_key(email)).into_iter().flatten().map(|i| &self.users[*i])
     }
 
     /// Every user whose profile attribute (the policy's `match_on`) has this value, compared by
-    /// [`crate::lifecycle::actions::match_key`] (a number as JSON writes it). Logins are unique in
+    /// [`match_key`] (a number as JSON writes it). Logins are unique in
     /// Okta (ignoring case); other attributes need not be: a rehire can have an old
     /// DEPROVISIONED account and a new one with the same employee number.
     pub fn users_by_attribute(&self, attribute: &str, value: &str) -> Vec<&UserState> {
         if attribute == "login" {
             return self.user_by_login(value.trim()).into_iter().collect();
         }
-        let Some(key) = crate::lifecycle::actions::match_key(&Value::String(value.to_owned())) else {
+        let Some(key) = match_key(&Value::String(value.to_owned())) else {
             return Vec::new();
         };
         if self.indexed.as_ref().is_some_and(|indexed| !indexed.contains(attribute)) {
-            let holds = |user: &&UserState| {
-                user.profile.get(attribute).and_then(crate::lifecycle::actions::match_key).as_deref() == Some(&key)
-            };
+            let holds = |user: &&UserState| user.profile.get(attribute).and_then(match_key).as_deref() == Some(&key);
             return self.users.iter().filter(holds).collect();
         }
         match self.by_attribute.get(attribute).and_then(|values| values.get(&key)) {

@@ -17,6 +17,8 @@ use serde_json::{Map, Value};
 use crate::lifecycle::plan::{Change, GroupRef, Operation, RecordIssue, UserRef};
 use crate::lifecycle::policy::{ActionKind, Policy};
 use crate::lifecycle::record::IdentityRecord;
+// The org snapshot indexes users by these keys; the actions compare values by them too.
+pub use crate::lifecycle::state::{email_key, match_key};
 use crate::lifecycle::state::{OrgSnapshot, UserState};
 use crate::okta::UserStatus;
 
@@ -121,33 +123,6 @@ impl<'a> PlanContext<'a> {
         }
         Err(format!("group {name_or_id:?} does not exist (add a create_entitlement action for it)"))
     }
-}
-
-/// The key a match value is compared by, the same for the value a record renders and the one
-/// Okta holds: text without surrounding spaces, in lower case, with full-width forms read as
-/// ASCII (Okta's `search` compares values ignoring case); numbers and booleans as JSON writes
-/// them (an integer attribute holding 4100 matches "04100" or "+4100" once typed). `None` for
-/// no value.
-pub fn match_key(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => Some(email_key(text.trim())).filter(|key| !key.is_empty()),
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(flag) => Some(flag.to_string()),
-        _ => None,
-    }
-}
-
-/// The key an email is compared by: lower case, with full-width forms (`ａ`, `＠`) read as the
-/// ASCII they look like, so that look-alike duplicates are caught as duplicates.
-pub fn email_key(email: &str) -> String {
-    email
-        .chars()
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            other => other,
-        })
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// Characters that do not show: zero-width spaces and joiners, direction marks and overrides, the

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use rusqlite::{params, OptionalExtension};
 
+use super::schema::org_key;
+use super::sqlite::{journal_error, now, SqliteJournal};
 use crate::error::{Error, Result};
-
-use super::*;
 
 /// What a mirror of an org (the users, and the members of the groups that matter, as the
 /// journal last read them) was read under.

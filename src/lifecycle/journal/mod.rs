@@ -28,8 +28,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::Connection;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::error::{Error, Result};
 
@@ -38,90 +36,20 @@ mod postgresql;
 mod runs;
 mod schema;
 mod snapshots;
+mod sqlite;
 
 pub use mirror::{MirrorHead, MirrorStore, MirrorUpdate};
 pub use postgresql::PostgresJournal;
 pub use runs::{
-    new_lease_owner, plan_digest, Fence, JournaledWrites, LeaseOutcome, Outcome, RecordedRun, RunInfo, RunStore,
-    SentBy, Unanswered, Unrecorded,
+    new_lease_owner, plan_digest, ChangeRecord, ChangeStatus, Fence, JournaledWrites, LeaseOutcome, Outcome,
+    RecordedRun, RunInfo, RunStore, SentBy, Unanswered, Unrecorded,
 };
-use schema::{check_is_journal, migrate, org_key, SAME_ORG};
+use schema::{check_is_journal, migrate};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use snapshots::{Restorable, SnapshotRole, SnapshotStore, UserSnapshot};
-
-/// Where a change stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeStatus {
-    /// In a plan, not started.
-    Planned,
-    /// Sent (or about to be); no answer recorded yet.
-    Started,
-    /// Done.
-    Succeeded,
-    /// Okta refused it; nothing changed.
-    Failed,
-    /// It may or may not have happened and could not be verified.
-    Unknown,
-    /// Not attempted because something it depends on failed.
-    Skipped,
-}
-
-impl ChangeStatus {
-    /// The status as stored in the journal (`planned`, `started`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeStatus::Planned => "planned",
-            ChangeStatus::Started => "started",
-            ChangeStatus::Succeeded => "succeeded",
-            ChangeStatus::Failed => "failed",
-            ChangeStatus::Unknown => "unknown",
-            ChangeStatus::Skipped => "skipped",
-        }
-    }
-
-    fn parse(text: &str) -> ChangeStatus {
-        match text {
-            "started" => ChangeStatus::Started,
-            "succeeded" => ChangeStatus::Succeeded,
-            "failed" => ChangeStatus::Failed,
-            "unknown" => ChangeStatus::Unknown,
-            "skipped" => ChangeStatus::Skipped,
-            "planned" => ChangeStatus::Planned,
-            // A status this release does not know is never taken for "not sent yet".
-            _ => ChangeStatus::Unknown,
-        }
-    }
-}
-
-/// A change's row in the journal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChangeRecord {
-    /// The run.
-    pub run_id: String,
-    /// The change's position in the plan.
-    pub seq: u32,
-    /// The action (`sync_identities`, ...).
-    pub action: String,
-    /// The operation (`create_user`, ...).
-    pub operation: String,
-    /// The identity's source key.
-    pub identity: Option<String>,
-    /// The user's login.
-    pub login: Option<String>,
-    /// The user's id, once known.
-    pub user_id: Option<String>,
-    /// Where it stands.
-    pub status: ChangeStatus,
-    /// The change as planned (with before and after values) and its result.
-    pub detail: Value,
-    /// The error, if it failed or is unknown.
-    pub error: Option<String>,
-    /// Okta's request id of the failing request, if any.
-    pub request_id: Option<String>,
-    /// When the row last changed (RFC 3339).
-    pub updated_at: String,
-}
+pub(crate) use sqlite::sha256_hex;
+use sqlite::{journal_error, BUSY_TIMEOUT};
+pub use sqlite::{off_runtime, SqliteJournal};
 
 /// Everything a journal keeps, whichever database keeps it: SQLite ([`SqliteJournal`], a file
 /// of one machine's) or PostgreSQL ([`PostgresJournal`], one database several hosts share).
@@ -158,42 +86,6 @@ impl std::ops::Deref for Journal {
     fn deref(&self) -> &Self::Target {
         self.store.as_ref()
     }
-}
-
-/// The SQLite journal: a file (or memory) of one machine's, shared by its processes.
-#[derive(Debug)]
-pub struct SqliteJournal {
-    connection: Mutex<Connection>,
-}
-
-fn journal_error(error: rusqlite::Error) -> Error {
-    Error::Journal(error.to_string())
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// How long a journal operation waits for another process's write to finish.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Runs a journal call (SQLite, which may wait up to [`BUSY_TIMEOUT`] for another process's
-/// write) without holding up the async runtime: on a worker of a multi-threaded runtime the
-/// worker's other tasks move to another thread meanwhile (`block_in_place`); anywhere else (no
-/// runtime, a single-threaded one) it simply runs.
-pub fn off_runtime<R>(call: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(call)
-        }
-        _ => call(),
-    }
-}
-
-/// The SHA-256 digest of `bytes`, in hex.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Journal {
@@ -300,24 +192,5 @@ impl SqliteJournal {
         }
         migrate(&connection)?;
         Ok(SqliteJournal { connection: Mutex::new(connection) })
-    }
-
-    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.connection.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs `write` with SQLite's `synchronous=NORMAL` instead of the journal's `FULL`: its commit
-    /// survives the process being killed (WAL), but not a power cut before the next full sync,
-    /// which any later `FULL` commit brings (it syncs the whole log). Only for what a resume
-    /// finds out again on its own if it is lost: an outcome (the change then reads as `started`
-    /// and is verified in Okta), the request ids of a change, the claim of a change that is
-    /// harmless to send twice ([`Operation::repeat_is_harmful`]).
-    fn relaxed<T>(&self, write: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let mut connection = self.connection();
-        connection.pragma_update(None, "synchronous", "NORMAL").map_err(journal_error)?;
-        let result = write(&mut connection);
-        let restored = connection.pragma_update(None, "synchronous", "FULL").map_err(journal_error);
-        let value = result?;
-        restored.map(|()| value)
     }
 }

@@ -39,8 +39,15 @@ use crate::lifecycle::plan::{Change, Plan};
 use crate::lifecycle::policy::Safety;
 use crate::pg::{describe, on_own_thread, PgTarget};
 
+use super::mirror::{MirrorHead, MirrorStore, MirrorUpdate};
 use super::runs::{boot_of, owner_is_gone, settled_row, superseded_by, taken_over, this_origin, LOST_ATTEMPTS};
-use super::*;
+use super::runs::{
+    plan_digest, ChangeRecord, ChangeStatus, Fence, JournaledWrites, LeaseOutcome, Outcome, RecordedRun, RunInfo,
+    RunStore, SentBy, Unanswered, Unrecorded,
+};
+use super::schema::{org_key, SAME_ORG};
+use super::snapshots::{Restorable, SnapshotStore, UserSnapshot};
+use super::sqlite::now;
 
 /// The journal's schema version in PostgreSQL (its own line of versions; SQLite's is
 /// [`SCHEMA_VERSION`]).

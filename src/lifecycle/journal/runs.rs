@@ -8,11 +8,86 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::schema::{org_key, SAME_ORG};
+use super::sqlite::{journal_error, now, sha256_hex, SqliteJournal};
 use crate::error::{Error, Result};
 use crate::lifecycle::plan::{Change, Plan};
 use crate::lifecycle::policy::Safety;
+use serde::Deserialize;
 
-use super::*;
+/// Where a change stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeStatus {
+    /// In a plan, not started.
+    Planned,
+    /// Sent (or about to be); no answer recorded yet.
+    Started,
+    /// Done.
+    Succeeded,
+    /// Okta refused it; nothing changed.
+    Failed,
+    /// It may or may not have happened and could not be verified.
+    Unknown,
+    /// Not attempted because something it depends on failed.
+    Skipped,
+}
+
+impl ChangeStatus {
+    /// The status as stored in the journal (`planned`, `started`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeStatus::Planned => "planned",
+            ChangeStatus::Started => "started",
+            ChangeStatus::Succeeded => "succeeded",
+            ChangeStatus::Failed => "failed",
+            ChangeStatus::Unknown => "unknown",
+            ChangeStatus::Skipped => "skipped",
+        }
+    }
+
+    pub(super) fn parse(text: &str) -> ChangeStatus {
+        match text {
+            "started" => ChangeStatus::Started,
+            "succeeded" => ChangeStatus::Succeeded,
+            "failed" => ChangeStatus::Failed,
+            "unknown" => ChangeStatus::Unknown,
+            "skipped" => ChangeStatus::Skipped,
+            "planned" => ChangeStatus::Planned,
+            // A status this release does not know is never taken for "not sent yet".
+            _ => ChangeStatus::Unknown,
+        }
+    }
+}
+
+/// A change's row in the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    /// The run.
+    pub run_id: String,
+    /// The change's position in the plan.
+    pub seq: u32,
+    /// The action (`sync_identities`, ...).
+    pub action: String,
+    /// The operation (`create_user`, ...).
+    pub operation: String,
+    /// The identity's source key.
+    pub identity: Option<String>,
+    /// The user's login.
+    pub login: Option<String>,
+    /// The user's id, once known.
+    pub user_id: Option<String>,
+    /// Where it stands.
+    pub status: ChangeStatus,
+    /// The change as planned (with before and after values) and its result.
+    pub detail: Value,
+    /// The error, if it failed or is unknown.
+    pub error: Option<String>,
+    /// Okta's request id of the failing request, if any.
+    pub request_id: Option<String>,
+    /// When the row last changed (RFC 3339).
+    pub updated_at: String,
+}
 
 /// What the journal recorded of a plan when it was made.
 #[derive(Debug, Clone, PartialEq)]

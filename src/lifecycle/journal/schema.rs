@@ -5,9 +5,8 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
+use super::sqlite::{journal_error, BUSY_TIMEOUT};
 use crate::error::{Error, Result};
-
-use super::*;
 
 /// The journal's schema version (`PRAGMA user_version`). Version 0 is the schema of release
 /// 0.1; each later version adds to it through [`MIGRATIONS`].

@@ -5,9 +5,10 @@ use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::runs::{ChangeRecord, ChangeStatus};
+use super::schema::{org_key, SAME_ORG};
+use super::sqlite::{journal_error, now, SqliteJournal};
 use crate::error::Result;
-
-use super::*;
 
 /// The profile and memberships of a user, recorded before a deprovision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
