@@ -534,3 +534,30 @@ def test_two_control_hosts_sharing_a_postgresql_journal_apply_one_job_once(
     assert writes.count(("POST", "/api/v1/groups")) == 2, writes
     assert len([w for w in writes if w[0] == "PUT" and "/users/" in w[1]]) == 3, writes
     assert not [r for r in report["requests"] if r.get("status") == 429]
+
+
+def test_the_example_playbooks_run(simulator: Simulator, playbook: Playbook) -> None:
+    """The collection's playbooks (ansible/playbooks) on an empty org, with the example data they
+    ship: the HR export; the joiners, movers and leavers planned, applied, applied again without a
+    change; then one leaver."""
+    playbooks = COLLECTION / "playbooks"
+    synced = playbook(simulator, str(playbooks / "hr_sync.yml"))
+    assert synced.returncode == 0, synced.stdout[-4000:]
+    assert synced.task("Apply the plan")["status"] == "changed"
+    assert synced.result("Show the plan's summary")["plan.summary"]["issues"] == 1, "the record without an email"
+
+    planned = playbook(simulator, str(playbooks / "joiners_movers_leavers.yml"), "--check", "--diff")
+    assert planned.returncode == 0, planned.stdout[-4000:] + planned.stderr[-2000:]
+    assert planned.changed_tasks() == ["Groups", "People", "Project members"]
+    applied = playbook(simulator, str(playbooks / "joiners_movers_leavers.yml"))
+    assert applied.returncode == 0, applied.stdout[-4000:]
+    assert applied.changed_tasks() == ["Groups", "People", "Project members"]
+    again = playbook(simulator, str(playbooks / "joiners_movers_leavers.yml"))
+    assert again.returncode == 0 and again.changed_tasks() == [], again.stdout[-4000:]
+
+    leaver = playbook(simulator, str(playbooks / "leaver.yml"), extra_vars={"login": "ada@acme.example"})
+    assert leaver.returncode == 0, leaver.stdout[-4000:]
+    assert leaver.task("Deprovision")["status"] == "changed"
+    assert leaver.result("Show what is left of the account")["msg"] == "ada@acme.example is DEPROVISIONED, in groups []"
+    refused = playbook(simulator, str(playbooks / "leaver.yml"))
+    assert refused.returncode != 0 and refused.task("The login is given")["status"] == "failed"
