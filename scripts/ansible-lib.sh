@@ -21,7 +21,9 @@ ansible_collection_copy() {
     work=$(mktemp -d "${TMPDIR:-/tmp}/okta-ansible-$1.XXXXXX")
     collections="$work/collections"
     collection="$collections/ansible_collections/okta_lifecycle/okta"
-    mkdir -p "$collection"
+    # ansible-test keeps files of its own (an SSH key, temporary files) under $HOME/.ansible: the
+    # scripts give it a home in $work.
+    mkdir -p "$collection" "$work/home"
     # A copy, not a symlink: ansible-test writes tests/output inside the collection.
     tar -C ansible --exclude=./tests/output --exclude=__pycache__ --exclude=.ruff_cache --exclude='*.tar.gz' \
         --exclude=./tests/integration/integration_config.yml -cf - . | tar -C "$collection" -xf -
