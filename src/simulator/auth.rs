@@ -8,8 +8,8 @@ use axum::http::request::Parts;
 use axum::http::HeaderName;
 
 use super::errors::ApiError;
-use super::logs::Actor;
-use super::Shared;
+use super::events::Actor;
+use super::oauth::OAuthServer;
 
 /// An OAuth 2.0 access token the org accepts.
 #[derive(Debug, Clone)]
@@ -68,7 +68,8 @@ impl Principal {
 pub(crate) fn authenticate(
     credentials: &Credentials,
     parts: &Parts,
-    shared: &Shared,
+    base_url: &str,
+    oauth: &OAuthServer,
 ) -> Result<(Principal, Actor), ApiError> {
     let header = parts
         .headers
@@ -106,7 +107,7 @@ pub(crate) fn authenticate(
                 ApiError::invalid_token().with_cause("The access token is bound to a DPoP key; use the DPoP scheme.")
             );
         }
-        check_dpop_proof(parts, token, access, shared)?;
+        check_dpop_proof(parts, token, access, base_url, oauth)?;
     }
     let actor = access.client_id.clone().map_or(Actor::Admin, Actor::App);
     Ok((Principal::Scoped(access.scopes.clone()), actor))
@@ -115,16 +116,21 @@ pub(crate) fn authenticate(
 /// Checks the DPoP proof of an API call made with a DPoP-bound token: signed by the key the
 /// token is bound to (`jkt`), for this method and URL (without query), fresh, not replayed, and
 /// with `ath` = b64url(SHA-256(token)).
-fn check_dpop_proof(parts: &Parts, token: &str, access: &AccessToken, shared: &Shared) -> Result<(), ApiError> {
+fn check_dpop_proof(
+    parts: &Parts,
+    token: &str,
+    access: &AccessToken,
+    base_url: &str,
+    oauth: &OAuthServer,
+) -> Result<(), ApiError> {
     let proof = parts
         .headers
         .get("dpop")
         .and_then(|value| value.to_str().ok())
         .ok_or_else(|| ApiError::invalid_token().with_cause("A DPoP proof is required."))?;
-    let target = format!("{}{}", shared.base_url, parts.uri.path());
-    let (claims, thumbprint) =
-        super::oauth::check_proof(proof, parts.method.as_str(), &target, &shared.oauth.used_proofs)
-            .map_err(|reason| ApiError::invalid_token().with_cause(reason))?;
+    let target = format!("{}{}", base_url, parts.uri.path());
+    let (claims, thumbprint) = super::oauth::check_proof(proof, parts.method.as_str(), &target, &oauth.used_proofs)
+        .map_err(|reason| ApiError::invalid_token().with_cause(reason))?;
     if access.dpop_jkt.as_deref() != Some(thumbprint.as_str()) {
         return Err(ApiError::invalid_token().with_cause("The DPoP proof key does not match the token's key."));
     }

@@ -14,7 +14,98 @@ use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{Faults, ScriptedFault};
+/// Probabilities (0.0–1.0) of random faults per request, drawn from a generator seeded with
+/// `seed` so that runs repeat.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Seed of the fault generator.
+    pub seed: u64,
+    /// Probability of `500 E0000009`.
+    pub error_500: f64,
+    /// Probability of a 502.
+    pub error_502: f64,
+    /// Probability of a 503.
+    pub error_503: f64,
+    /// Probability of a 504.
+    pub error_504: f64,
+    /// Probability that the connection is closed without processing the request.
+    pub drop_before: f64,
+    /// Probability that the request is processed and the connection closed before answering.
+    pub drop_after: f64,
+    /// Probability of an extra delay of `slow_ms`.
+    pub slow: f64,
+    /// The extra delay of a slow request, in milliseconds.
+    pub slow_ms: u64,
+}
+
+impl Faults {
+    /// The names [`Faults::set`] knows.
+    pub const NAMES: &'static str = "seed, 500, 502, 503, 504, drop_before, drop_after, slow, slow_ms";
+
+    /// Sets one fault by name: `seed` and `slow_ms` take a whole number, the others a
+    /// probability between 0 and 1.
+    pub fn set(&mut self, name: &str, value: &serde_json::Number) -> Result<(), String> {
+        let whole =
+            || value.as_u64().ok_or_else(|| format!("faults[{name:?}] must be a whole number, 0 or more, not {value}"));
+        let probability = || match value.as_f64() {
+            Some(p) if (0.0..=1.0).contains(&p) => Ok(p),
+            _ => Err(format!("faults[{name:?}] must be a probability between 0 and 1, not {value}")),
+        };
+        match name {
+            "seed" => self.seed = whole()?,
+            "slow_ms" => self.slow_ms = whole()?,
+            "500" => self.error_500 = probability()?,
+            "502" => self.error_502 = probability()?,
+            "503" => self.error_503 = probability()?,
+            "504" => self.error_504 = probability()?,
+            "drop_before" => self.drop_before = probability()?,
+            "drop_after" => self.drop_after = probability()?,
+            "slow" => self.slow = probability()?,
+            other => return Err(format!("unknown fault {other:?}; known: {}", Self::NAMES)),
+        }
+        Ok(())
+    }
+}
+
+/// A fault for the next request matching a method and path prefix.
+///
+/// Written as text (for [`str::parse`]): a status such as `503`, `drop_before`, `drop_after`,
+/// `garble_after`, or `delay:MS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptedFault {
+    /// Answer with this status and Okta's error body, without processing.
+    Status(u16),
+    /// Close the connection without processing.
+    DropBefore,
+    /// Process the request, then close the connection without answering.
+    DropAfter,
+    /// Delay, then process normally.
+    DelayMs(u64),
+    /// Process the request (the write happens), then answer 200 with a body that is not JSON, as
+    /// a broken proxy might.
+    GarbleAfter,
+}
+
+impl std::str::FromStr for ScriptedFault {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "drop_before" => Ok(ScriptedFault::DropBefore),
+            "drop_after" => Ok(ScriptedFault::DropAfter),
+            "garble_after" => Ok(ScriptedFault::GarbleAfter),
+            other => match other.strip_prefix("delay:") {
+                Some(ms) => ms.parse().map(ScriptedFault::DelayMs).map_err(|_| format!("{other:?} needs whole milliseconds")),
+                None => match other.parse::<u16>() {
+                    Ok(status) if (100..=599).contains(&status) => Ok(ScriptedFault::Status(status)),
+                    _ => Err(format!(
+                        "a scripted fault is a status (503), \"drop_before\", \"drop_after\", \"garble_after\" or \"delay:MS\", not {other:?}"
+                    )),
+                },
+            },
+        }
+    }
+}
 
 /// What the fault layer does to one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

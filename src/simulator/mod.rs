@@ -48,22 +48,27 @@
 
 mod auth;
 mod errors;
+mod events;
 mod faults;
 mod ids;
 mod listing;
+mod locks;
 mod logs;
 mod oauth;
 mod ratelimit;
 mod responses;
+mod role_assignments;
 mod roles;
 mod router;
 mod routes_groups;
 mod routes_meta;
+mod routes_oauth;
 mod routes_users;
 mod schema;
+mod shared;
 mod state;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -73,16 +78,20 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub use logs::{ADMIN_DISPLAY_NAME, ADMIN_LOGIN};
+pub use events::{ADMIN_DISPLAY_NAME, ADMIN_LOGIN};
+pub use faults::{Faults, ScriptedFault};
 pub use oauth::OAuthApp;
 pub use ratelimit::{
     bucket_for, GET_USER_BUCKET, GROUPS_BUCKET, GROUP_BUCKET, LOGS_BUCKET, OTHER_API_BUCKET, USERS_BUCKET,
     WRITE_USER_BUCKET,
 };
 
-use auth::{AccessToken, Credentials};
+use auth::Credentials;
 use faults::{ConnectionHandle, FaultEngine, SimulatorListener};
+use locks::lock;
 use ratelimit::RateLimiter;
+pub use shared::RequestRecord;
+use shared::{nanos, CounterCells, Shared};
 use state::{GroupType, Org, UserLinks};
 
 /// How a [`Simulator`] behaves.
@@ -196,118 +205,6 @@ impl RateLimits {
     }
 }
 
-/// Probabilities (0.0–1.0) of random faults per request, drawn from a generator seeded with
-/// `seed` so that runs repeat.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Faults {
-    /// Seed of the fault generator.
-    pub seed: u64,
-    /// Probability of `500 E0000009`.
-    pub error_500: f64,
-    /// Probability of a 502.
-    pub error_502: f64,
-    /// Probability of a 503.
-    pub error_503: f64,
-    /// Probability of a 504.
-    pub error_504: f64,
-    /// Probability that the connection is closed without processing the request.
-    pub drop_before: f64,
-    /// Probability that the request is processed and the connection closed before answering.
-    pub drop_after: f64,
-    /// Probability of an extra delay of `slow_ms`.
-    pub slow: f64,
-    /// The extra delay of a slow request, in milliseconds.
-    pub slow_ms: u64,
-}
-
-impl Faults {
-    /// The names [`Faults::set`] knows.
-    pub const NAMES: &'static str = "seed, 500, 502, 503, 504, drop_before, drop_after, slow, slow_ms";
-
-    /// Sets one fault by name: `seed` and `slow_ms` take a whole number, the others a
-    /// probability between 0 and 1.
-    pub fn set(&mut self, name: &str, value: &serde_json::Number) -> Result<(), String> {
-        let whole =
-            || value.as_u64().ok_or_else(|| format!("faults[{name:?}] must be a whole number, 0 or more, not {value}"));
-        let probability = || match value.as_f64() {
-            Some(p) if (0.0..=1.0).contains(&p) => Ok(p),
-            _ => Err(format!("faults[{name:?}] must be a probability between 0 and 1, not {value}")),
-        };
-        match name {
-            "seed" => self.seed = whole()?,
-            "slow_ms" => self.slow_ms = whole()?,
-            "500" => self.error_500 = probability()?,
-            "502" => self.error_502 = probability()?,
-            "503" => self.error_503 = probability()?,
-            "504" => self.error_504 = probability()?,
-            "drop_before" => self.drop_before = probability()?,
-            "drop_after" => self.drop_after = probability()?,
-            "slow" => self.slow = probability()?,
-            other => return Err(format!("unknown fault {other:?}; known: {}", Self::NAMES)),
-        }
-        Ok(())
-    }
-}
-
-/// A fault for the next request matching a method and path prefix.
-///
-/// Written as text (for [`str::parse`]): a status such as `503`, `drop_before`, `drop_after`,
-/// `garble_after`, or `delay:MS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScriptedFault {
-    /// Answer with this status and Okta's error body, without processing.
-    Status(u16),
-    /// Close the connection without processing.
-    DropBefore,
-    /// Process the request, then close the connection without answering.
-    DropAfter,
-    /// Delay, then process normally.
-    DelayMs(u64),
-    /// Process the request (the write happens), then answer 200 with a body that is not JSON, as
-    /// a broken proxy might.
-    GarbleAfter,
-}
-
-impl std::str::FromStr for ScriptedFault {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "drop_before" => Ok(ScriptedFault::DropBefore),
-            "drop_after" => Ok(ScriptedFault::DropAfter),
-            "garble_after" => Ok(ScriptedFault::GarbleAfter),
-            other => match other.strip_prefix("delay:") {
-                Some(ms) => ms.parse().map(ScriptedFault::DelayMs).map_err(|_| format!("{other:?} needs whole milliseconds")),
-                None => match other.parse::<u16>() {
-                    Ok(status) if (100..=599).contains(&status) => Ok(ScriptedFault::Status(status)),
-                    _ => Err(format!(
-                        "a scripted fault is a status (503), \"drop_before\", \"drop_after\", \"garble_after\" or \"delay:MS\", not {other:?}"
-                    )),
-                },
-            },
-        }
-    }
-}
-
-/// One request as the simulator saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestRecord {
-    /// HTTP method.
-    pub method: String,
-    /// Path without the query.
-    pub path: String,
-    /// The raw query string, if any.
-    pub query: Option<String>,
-    /// Status answered; 0 when the connection was dropped before processing.
-    pub status: u16,
-    /// Rate-limit bucket the request belongs to.
-    pub bucket: String,
-    /// Whether the connection was dropped instead of answering.
-    pub dropped: bool,
-    /// When the request arrived.
-    pub at: SystemTime,
-}
-
 /// Counters since start or the last [`Simulator::reset`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -323,142 +220,6 @@ pub struct Counters {
     pub reset_password: BTreeMap<String, u64>,
     /// Most requests in flight at once.
     pub max_in_flight: usize,
-}
-
-/// Request counters kept without a global lock.
-struct CounterCells {
-    requests: AtomicU64,
-    rate_limited: AtomicU64,
-    concurrency_limited: AtomicU64,
-    by_status: Vec<AtomicU64>,
-    max_in_flight: AtomicUsize,
-    reset_password: Mutex<HashMap<String, u64>>,
-}
-
-impl CounterCells {
-    fn new() -> CounterCells {
-        CounterCells {
-            requests: AtomicU64::new(0),
-            rate_limited: AtomicU64::new(0),
-            concurrency_limited: AtomicU64::new(0),
-            by_status: (0..600).map(|_| AtomicU64::new(0)).collect(),
-            max_in_flight: AtomicUsize::new(0),
-            reset_password: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn clear(&self) {
-        self.requests.store(0, Ordering::Relaxed);
-        self.rate_limited.store(0, Ordering::Relaxed);
-        self.concurrency_limited.store(0, Ordering::Relaxed);
-        for cell in &self.by_status {
-            cell.store(0, Ordering::Relaxed);
-        }
-        self.max_in_flight.store(0, Ordering::Relaxed);
-        lock(&self.reset_password).clear();
-    }
-}
-
-/// Everything the request handlers share.
-pub(crate) struct Shared {
-    base_url: String,
-    org: RwLock<Org>,
-    /// The `custom_attributes` convenience names, for fresh orgs after a reset.
-    custom_attributes: Vec<String>,
-    seed_users: usize,
-    credentials: RwLock<Credentials>,
-    limiter: RateLimiter,
-    concurrency_limit: Option<usize>,
-    faults: FaultEngine,
-    log: Mutex<Vec<RequestRecord>>,
-    counters: CounterCells,
-    in_flight: AtomicUsize,
-    dirty: AtomicBool,
-    state_file: Option<PathBuf>,
-    oauth: oauth::OAuthServer,
-    /// [`SimulatorConfig::log_delay`], in nanoseconds (changed by [`Simulator::set_log_delay`]).
-    log_delay_nanos: AtomicU64,
-    /// When the org was last taken for writing, in nanoseconds since `started`.
-    written_nanos: AtomicU64,
-    started: std::time::Instant,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
-}
-
-impl Shared {
-    fn read_org(&self) -> std::sync::RwLockReadGuard<'_, Org> {
-        self.org.read().unwrap_or_else(|poison| poison.into_inner())
-    }
-
-    fn write_org(&self) -> std::sync::RwLockWriteGuard<'_, Org> {
-        self.dirty.store(true, Ordering::Release);
-        self.written_nanos.store(nanos(self.started.elapsed()), Ordering::Release);
-        self.org.write().unwrap_or_else(|poison| poison.into_inner())
-    }
-
-    fn read_credentials(&self) -> std::sync::RwLockReadGuard<'_, Credentials> {
-        self.credentials.read().unwrap_or_else(|poison| poison.into_inner())
-    }
-
-    fn write_credentials(&self) -> std::sync::RwLockWriteGuard<'_, Credentials> {
-        self.credentials.write().unwrap_or_else(|poison| poison.into_inner())
-    }
-
-    fn register_token(
-        &self,
-        token: &str,
-        scopes: Vec<String>,
-        dpop_jkt: Option<String>,
-        expires_at: SystemTime,
-        client_id: Option<String>,
-    ) {
-        let access = AccessToken { scopes, dpop_jkt, expires_at, client_id };
-        self.write_credentials().access_tokens.insert(token.to_owned(), access);
-    }
-
-    /// How long System Log events stay invisible after `published`.
-    /// Whether the org may have changed within `delay` (the search index may then trail it).
-    pub(crate) fn written_within(&self, delay: Duration) -> bool {
-        let written = Duration::from_nanos(self.written_nanos.load(Ordering::Acquire));
-        self.started.elapsed().saturating_sub(written) < delay
-    }
-
-    pub(crate) fn log_delay(&self) -> Duration {
-        Duration::from_nanos(self.log_delay_nanos.load(Ordering::Relaxed))
-    }
-
-    fn count_reset_password(&self, user_id: &str) {
-        *lock(&self.counters.reset_password).entry(user_id.to_owned()).or_insert(0) += 1;
-    }
-
-    /// Writes the state file if the org changed since the last save.
-    fn save_if_dirty(&self) {
-        let Some(path) = &self.state_file else {
-            return;
-        };
-        if !self.dirty.swap(false, Ordering::AcqRel) {
-            return;
-        }
-        let bytes = match self.read_org().to_json() {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                tracing::warn!("simulator: cannot serialize the org: {error}");
-                return;
-            }
-        };
-        let temporary = path.with_extension("tmp");
-        let written = std::fs::write(&temporary, bytes).and_then(|()| std::fs::rename(&temporary, path));
-        if let Err(error) = written {
-            tracing::warn!("simulator: cannot write {}: {error}", path.display());
-            self.dirty.store(true, Ordering::Release);
-        }
-    }
-}
-
-fn nanos(duration: Duration) -> u64 {
-    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Creates the configured seed users in a fresh org, one a minute up to now (oldest first), as

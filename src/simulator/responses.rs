@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::errors::ApiError;
-use super::logs::RequestContext;
-use super::Shared;
+use super::events::RequestContext;
+use super::shared::Shared;
 
 /// The decoded query string, in order.
 pub(crate) struct Query {

@@ -13,13 +13,16 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 
 use super::errors::ApiError;
+use super::events::RequestContext;
 use super::faults::{ConnectionHandle, FaultAction};
 use super::ids::random_token;
-use super::logs::RequestContext;
+use super::locks::lock;
 use super::ratelimit::{bucket_for, collapse_slashes, epoch_seconds_now};
 use super::responses::{Call, Query};
-use super::roles::{Assignee, RoleOp};
-use super::{lock, logs, roles, routes_groups, routes_meta, routes_users, RequestRecord, Shared};
+use super::role_assignments::Assignee;
+use super::roles::RoleOp;
+use super::shared::{RequestRecord, Shared};
+use super::{logs, roles, routes_groups, routes_meta, routes_oauth, routes_users};
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -39,7 +42,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 /// authentication.
 pub(crate) fn extra_routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     let _ = shared;
-    Router::new().route("/oauth2/v1/token", axum::routing::post(super::oauth::token))
+    Router::new().route("/oauth2/v1/token", axum::routing::post(routes_oauth::token))
 }
 
 /// The longest a held request waits for its release.
@@ -353,7 +356,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
     };
     let authenticated = {
         let credentials = shared.read_credentials();
-        super::auth::authenticate(&credentials, &parts, &shared)
+        super::auth::authenticate(&credentials, &parts, &shared.base_url, &shared.oauth)
     };
     let (principal, actor) = match authenticated {
         Ok(authenticated) => authenticated,

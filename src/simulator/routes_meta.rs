@@ -25,7 +25,8 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 
 use super::errors::ApiError;
-use super::logs::{schema_target, user_type_target, EventKind};
+use super::events::EventKind;
+use super::logs::{schema_target, user_type_target};
 use super::responses::{json_response, no_content, Call};
 use super::schema::SchemaView;
 use super::state::{now_timestamp, schema_id_of, Org, UserType};

@@ -7,12 +7,13 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::errors::ApiError;
+use super::events::EventKind;
 use super::ids::{fold_login, random_token, Cursor};
 use super::listing::{
     check_filter, check_search, listing_page, page_links, parse_cursor, parse_expression, select_page, sort_key,
     value_at, Selection,
 };
-use super::logs::{group_target, user_target, EventKind};
+use super::logs::{group_target, user_target};
 use super::responses::{json_response, link, no_content, with_links, Call};
 use super::state::{group_json, now_timestamp, user_view, DocumentWith, GroupType, Org, User, UserLinks, UserStatus};
 use crate::scim::{CompareOp, EvalOptions, Filter, ScimValue};

@@ -9,9 +9,9 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
+use super::events::{StoredEvent, SystemLog};
 use super::ids::{fold_login, object_id};
-use super::logs::{StoredEvent, SystemLog};
-use super::roles::RoleAssignment;
+use super::role_assignments::RoleAssignment;
 use super::schema::UserSchema;
 
 /// The current time as Okta writes it: `2025-09-29T03:49:50.123Z`.
