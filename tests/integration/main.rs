@@ -12,6 +12,7 @@ mod client_shared_budget;
 mod client_shared_budget_pg;
 mod client_wire;
 mod hostile_server;
+mod import_layers;
 mod journal_postgres;
 mod lifecycle_actions;
 mod lifecycle_change_feed;
