@@ -7,14 +7,17 @@ client on it with a journal in memory."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from okta_lifecycle import OktaClient
 
 okta_lifecycle = pytest.importorskip("okta_lifecycle")
 testing = pytest.importorskip("okta_lifecycle.testing")
 
 
 @pytest.fixture
-def client():
+def client() -> Iterator[OktaClient]:
     with testing.OktaSimulator(seed_users=0) as simulator:
         okta = okta_lifecycle.OktaClient(simulator.url, api_token=simulator.api_token, journal=":memory:")
         try:

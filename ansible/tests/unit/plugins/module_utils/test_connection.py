@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from okta_lifecycle import OktaClient
 
@@ -18,14 +20,14 @@ from ansible_collections.okta_lifecycle.okta.plugins.module_utils.connection imp
 )
 
 
-def params(**given):
+def params(**given: Any) -> dict[str, Any]:
     """The module parameters as AnsibleModule gives them: every connection option, with its default."""
     values = dict((name, spec.get("default")) for name, spec in CONNECTION_ARGUMENT_SPEC.items())
     values.update(given)
     return values
 
 
-def test_every_option_of_the_doc_fragment_and_its_environment_variable():
+def test_every_option_of_the_doc_fragment_and_its_environment_variable() -> None:
     fallbacks = dict(
         (name, spec["fallback"][1][0]) for name, spec in CONNECTION_ARGUMENT_SPEC.items() if "fallback" in spec
     )
@@ -57,11 +59,11 @@ def test_every_option_of_the_doc_fragment_and_its_environment_variable():
         ("/var/lib/okta-lifecycle/user:secret@acme.sqlite", False),
     ],
 )
-def test_a_database_url_holding_a_password(url, holds):
+def test_a_database_url_holding_a_password(url: str, holds: bool) -> None:
     assert holds_password(url) is holds
 
 
-def test_the_journal_option(monkeypatch):
+def test_the_journal_option(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", "/home/ada")
     monkeypatch.setenv("OKTA_STATE", "/srv/state")
     assert journal_option(None) is None
@@ -73,7 +75,7 @@ def test_the_journal_option(monkeypatch):
         journal_option("postgresql://lifecycle:hunter2@db/okta")
 
 
-def test_client_options_need_a_url_and_credentials():
+def test_client_options_need_a_url_and_credentials() -> None:
     with pytest.raises(ValueError, match="org_url is required.*OKTA_ORG_URL"):
         client_options(params(api_token="token"))
     with pytest.raises(ValueError, match="credentials are required.*OKTA_API_TOKEN"):
@@ -82,7 +84,7 @@ def test_client_options_need_a_url_and_credentials():
         client_options(params(org_url="https://acme.okta.com", api_token="t", shared_budget="postgresql://u:p@db/okta"))
 
 
-def test_client_options_configure_a_real_client(client):
+def test_client_options_configure_a_real_client(client: OktaClient) -> None:
     options = client_options(
         params(
             org_url=client.org_url,

@@ -7,7 +7,10 @@ real client on the simulator."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import okta_lifecycle
+from okta_lifecycle import OktaClient
 
 from ansible_collections.okta_lifecycle.okta.plugins.module_utils.conversion import (
     changed,
@@ -23,7 +26,7 @@ from ansible_collections.okta_lifecycle.okta.plugins.module_utils.conversion imp
 ADA = {"login": "ada@acme.example", "email": "ada@acme.example", "firstName": "Ada", "lastName": "Lovelace"}
 
 
-def policy(actions):
+def policy(actions: list[dict[str, Any]]) -> okta_lifecycle.Policy:
     return okta_lifecycle.Policy.from_dict(
         {
             "name": "unit",
@@ -34,7 +37,7 @@ def policy(actions):
     )
 
 
-def test_a_user_and_its_groups(client):
+def test_a_user_and_its_groups(client: OktaClient) -> None:
     group = client.groups.create("dept-engineering", "Engineering")
     user = client.users.create(dict(ADA, department="Engineering"), group_ids=[group.id])
     result = user_to_dict(user, ["dept-engineering"])
@@ -53,7 +56,7 @@ def test_a_user_and_its_groups(client):
     assert described["created"] == group.created.isoformat()
 
 
-def test_a_users_state_for_a_diff(client):
+def test_a_users_state_for_a_diff(client: OktaClient) -> None:
     assert user_state(None, ["department"], []) == {"exists": False}
     user = client.users.create(dict(ADA, department="Engineering", title="Engineer"))
     assert user_state(user, ["department", "costCenter"], ["all-staff"]) == {
@@ -65,7 +68,7 @@ def test_a_users_state_for_a_diff(client):
     }
 
 
-def test_a_plan_and_its_report(client):
+def test_a_plan_and_its_report(client: OktaClient) -> None:
     plan = client.plan(policy([{"action": "sync_identities", "create": True, "activate": True}]), [ADA])
     planned = plan_result(plan)
     assert sorted(planned) == ["blocked", "changes", "issues", "run_id", "summary"]
@@ -81,7 +84,7 @@ def test_a_plan_and_its_report(client):
     assert changed(report.outcomes) is True
 
 
-def test_the_links_a_report_returns_are_revealed(client):
+def test_the_links_a_report_returns_are_revealed(client: OktaClient) -> None:
     client.users.create(ADA)
     plan = client.plan(policy([{"action": "reset_password", "send_email": False}]), [ADA])
     result = report_result(client.apply(plan))
@@ -90,7 +93,7 @@ def test_the_links_a_report_returns_are_revealed(client):
     assert "/reset_password/" in result["reset_links"]["ada@acme.example"]
 
 
-def test_what_counts_as_changed_and_as_failed():
+def test_what_counts_as_changed_and_as_failed() -> None:
     done = {"status": "succeeded", "operation": "create_user"}
     already = {"status": "succeeded", "operation": "create_user", "already_done": True}
     journal = {"status": "succeeded", "operation": "add_member", "journal_error": "disk full"}

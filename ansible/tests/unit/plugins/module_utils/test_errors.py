@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from okta_lifecycle import errors
+from okta_lifecycle import OktaClient, errors
 
 from ansible_collections.okta_lifecycle.okta.plugins.module_utils.errors import (
     blocked_message,
@@ -20,7 +20,7 @@ from ansible_collections.okta_lifecycle.okta.plugins.module_utils.errors import 
 )
 
 
-def test_an_okta_answer_keeps_its_code_status_and_request_id(client):
+def test_an_okta_answer_keeps_its_code_status_and_request_id(client: OktaClient) -> None:
     with pytest.raises(errors.AuthenticationError) as raised:
         wrong = type(client)(client.org_url, api_token="00wrong-token", journal=":memory:")
         try:
@@ -36,7 +36,7 @@ def test_an_okta_answer_keeps_its_code_status_and_request_id(client):
     assert "00wrong-token" not in message and "00wrong-token" not in repr(fields)
 
 
-def test_a_missing_user_is_not_found(client):
+def test_a_missing_user_is_not_found(client: OktaClient) -> None:
     with pytest.raises(errors.NotFoundError) as raised:
         client.users.get("nobody@acme.example")
     assert is_not_found(raised.value)
@@ -47,7 +47,7 @@ def test_a_missing_user_is_not_found(client):
     assert not is_not_found(LookupError("not an okta_lifecycle error"))
 
 
-def test_empty_attributes_are_left_out_and_the_reset_time_is_iso_8601():
+def test_empty_attributes_are_left_out_and_the_reset_time_is_iso_8601() -> None:
     reset_at = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
     error = errors.RateLimitedError("rate limited", reset_at=reset_at, status=429, error_code="E0000047", causes=[])
     message, fields = error_fields(error)
@@ -60,21 +60,21 @@ def test_empty_attributes_are_left_out_and_the_reset_time_is_iso_8601():
     }
 
 
-def test_a_blocked_plan_and_a_run_in_progress_carry_their_reasons_and_owner():
+def test_a_blocked_plan_and_a_run_in_progress_carry_their_reasons_and_owner() -> None:
     blocked = error_fields(errors.PlanBlockedError("blocked", reasons=["2 deprovisions planned"]))
     assert blocked == ("blocked", {"error_type": "PlanBlockedError", "reasons": ["2 deprovisions planned"]})
     running = error_fields(errors.RunInProgressError("busy", run_id="R1", owner="east"))
     assert running == ("busy", {"error_type": "RunInProgressError", "run_id": "R1", "owner": "east"})
 
 
-def test_any_other_exception_is_an_unexpected_error():
+def test_any_other_exception_is_an_unexpected_error() -> None:
     message, fields = error_fields(KeyError("profile"))
     assert message == "unexpected error: 'profile'"
     assert fields == {"error_type": "KeyError"}
     assert error_fields(RuntimeError())[0] == "unexpected error: RuntimeError"
 
 
-def test_messages_of_plans_that_did_not_go_through():
+def test_messages_of_plans_that_did_not_go_through() -> None:
     issues = [
         {"identity": "ada@acme.example", "message": "attribute department: an object", "row": 1},
         {"identity": None, "message": "row 2: login is empty", "row": 2},
