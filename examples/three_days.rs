@@ -8,7 +8,7 @@
 //! cargo run --release --features simulator --example three_days
 //! ```
 //!
-//! Against a real org: set OKTA_ORG_URL and credentials (see the README) and pass `--real`;
+//! Against a real org: set OKTA_ORG_URL and credentials (see docs/getting-started.md) and pass `--real`;
 //! the plan is printed, and nothing is applied unless `--apply` is given too.
 
 use std::path::Path;

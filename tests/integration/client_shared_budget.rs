@@ -175,7 +175,7 @@ async fn child(url: String, token: String, store: PathBuf) {
 /// store and the first request to a new bucket delays the others for the store's patience at
 /// most: they then govern alone. Their runtime threads are never blocked meanwhile (a heartbeat
 /// task measures the longest stall). `STOPPED_SECONDS` sets how long the other is stopped
-/// (default 8; the figure in the README was measured with 30).
+/// (default 8; the figure in docs/operations.md was measured with 30).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_stopped_while_it_holds_the_store_delays_the_others_only_for_the_stores_patience() {
     if let (Ok(url), Ok(token), Ok(store)) =

@@ -124,16 +124,16 @@ def today() -> Day:
 
 
 def read_notebook() -> NotebookNode:
-    notebook: NotebookNode = nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
+    notebook: NotebookNode = nbformat.read(NOTEBOOK, as_version=4)
     return notebook
 
 
 def write_notebook(notebook: NotebookNode) -> None:
-    nbformat.write(notebook, NOTEBOOK)  # type: ignore[no-untyped-call]
+    nbformat.write(notebook, NOTEBOOK)
 
 
 def code_cell(source: str) -> NotebookNode:
-    cell: NotebookNode = nbformat.v4.new_code_cell(source)  # type: ignore[no-untyped-call]
+    cell: NotebookNode = nbformat.v4.new_code_cell(source)
     return cell
 
 

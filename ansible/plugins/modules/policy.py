@@ -42,7 +42,7 @@ attributes:
 options:
   policy:
     description:
-      - The policy file (TOML). Its format is described in the okta-lifecycle README.
+      - The policy file (TOML). Its format is described in the okta-lifecycle policy reference (docs/policy.md).
     type: path
     required: true
   source:
