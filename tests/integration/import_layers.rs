@@ -201,6 +201,21 @@ fn reader_skips_test_code_comments_strings_and_visibilities() {
 }
 
 #[test]
+fn reader_counts_globs_and_the_paths_a_macro_writes() {
+    let graph = crate_of(&[
+        ("src/lib.rs", "mod m;\n"),
+        ("src/m/mod.rs", "mod core;\nmod gen;\nmod user;\npub(crate) fn helper() {}\n"),
+        ("src/m/core.rs", "pub struct Core;\n"),
+        (
+            "src/m/gen.rs",
+            "macro_rules! holder { () => { struct H($crate::m::core::Core); }; }\npub(crate) use holder;\n",
+        ),
+        ("src/m/user.rs", "use super::*;\nfn f() { helper() }\n"),
+    ]);
+    assert_eq!(edge_set(&graph), pairs(&[("src/m/gen.rs", "src/m/core.rs"), ("src/m/user.rs", "src/m/mod.rs")]));
+}
+
+#[test]
 fn reader_reports_an_import_up_the_layers() {
     let graph = crate_of(&[
         ("src/lib.rs", "pub mod low;\npub mod high;\n"),
