@@ -301,3 +301,66 @@ def test_the_readme_is_a_front_page() -> None:
         assert (REPO / target).exists(), f"README.md links to {target}, which is not there"
     linked = {target.removeprefix("docs/") for target in local if target.startswith("docs/")}
     assert set(REQUIRED_PAGES) - {"index.md"} <= linked, set(REQUIRED_PAGES) - linked
+
+
+#: Where each table of a policy is documented in docs/policy.md (the heading or the action's bold
+#: name that opens its part), and how to put an unknown key into examples/policy.toml's table.
+POLICY_TABLES: dict[str, tuple[str, str, str]] = {
+    "top level": ("### Top level", 'name = "acme-workforce"\n', 'name = "acme-workforce"\nzz_unknown = 1\n'),
+    "source": ("### `[source]`", "[source]\n", "[source]\nzz_unknown = 1\n"),
+    "movers": ("### `[movers]`", "[movers]\n", "[movers]\nzz_unknown = 1\n"),
+    "workflow": ("### `[[workflow]]`", 'name = "leaver"\n', 'name = "leaver"\nzz_unknown = 1\n'),
+    "safety": ("### `[safety]`", "[safety]\n", "[safety]\nzz_unknown = 1\n"),
+}
+#: Each workflow action, as a one-action workflow appended to the example policy.
+POLICY_ACTIONS = {
+    "sync_identities": "",
+    "create_entitlement": ', name = "g"',
+    "manage_relationships": ', groups = ["g"]',
+    "deprovision_identity": "",
+    "reactivate_identity": "",
+    "reset_password": "",
+}
+
+
+def _allowed_keys(policy: str) -> list[str]:
+    """The keys the loader allows where ``zz_unknown`` was put, from the error that names them."""
+    with pytest.raises(InvalidInputError) as refused:
+        Policy.from_toml(policy)
+    message = str(refused.value)
+    assert "unknown field `zz_unknown`" in message, message
+    keys = re.findall(r"`([a-z_]+)`", message.split("expected", 1)[1])
+    assert keys, message
+    return keys
+
+
+def _part(page: str, opening: str) -> str:
+    """The text of docs/policy.md from ``opening`` to the next heading or action (bold name)."""
+    start = page.index(opening) + len(opening)
+    ends = [m.start() for m in re.finditer(r"^(#{1,3} |\*\*`)", page[start:], re.MULTILINE)]
+    return page[start : start + ends[0]] if ends else page[start:]
+
+
+def test_the_policy_reference_names_every_key_the_loader_allows() -> None:
+    page = (DOCS / "policy.md").read_text(encoding="utf-8")
+    example = (REPO / "examples" / "policy.toml").read_text(encoding="utf-8")
+    Policy.from_toml(example)
+    documented = 0
+    for table, (opening, anchor, replacement) in POLICY_TABLES.items():
+        assert example.count(anchor) == 1, f"{table}: {anchor!r} is not once in examples/policy.toml"
+        part = _part(page, opening)
+        for key in _allowed_keys(example.replace(anchor, replacement)):
+            assert f"| `{key}` |" in part, f"policy key `{key}` of {table} is not in docs/policy.md under {opening}"
+            documented += 1
+    for action, required in POLICY_ACTIONS.items():
+        policy = example + (
+            f'\n[[workflow]]\nname = "probe"\nwhen = \'status eq "Probe"\'\n'
+            f'actions = [ {{ action = "{action}"{required}, zz_unknown = 1 }} ]\n'
+        )
+        part = _part(page, f"**`{action}`**")
+        for key in _allowed_keys(policy):
+            if key == "action":
+                continue
+            assert f"| `{key}` |" in part, f"option `{key}` of {action} is not in docs/policy.md under {action}"
+            documented += 1
+    assert documented > 30, documented
