@@ -364,3 +364,26 @@ def test_the_policy_reference_names_every_key_the_loader_allows() -> None:
             assert f"| `{key}` |" in part, f"option `{key}` of {action} is not in docs/policy.md under {action}"
             documented += 1
     assert documented > 30, documented
+
+
+def test_the_command_line_page_names_every_subcommand_and_flag() -> None:
+    import argparse
+
+    from okta_lifecycle import cli
+
+    page = (DOCS / "cli.md").read_text(encoding="utf-8")
+    subcommands = _part(page, "## Subcommands")
+    parser = cli._parser()
+    choices = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    assert len(choices) == 1
+    named = 0
+    for name, command in choices[0].choices.items():
+        assert re.search(rf"^\| `{re.escape(name)}[ `]", subcommands, re.MULTILINE), (
+            f"subcommand {name} is not in docs/cli.md"
+        )
+        for action in command._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help":
+                    assert f"`{flag}" in page, f"flag {flag} of {name} is not in docs/cli.md"
+                    named += 1
+    assert named > 40, named
