@@ -1,11 +1,10 @@
-# What scripts/ansible-integration, scripts/ansible-units and scripts/ansible-lint share (sourced,
-# from the repository's root): the project's Python and ansible-test, and a copy of the collection
-# in a temporary tree ending ansible_collections/okta_lifecycle/okta, as ansible-test and
-# ansible-lint need it.
+# What scripts/ansible-sanity, ansible-integration, ansible-units and ansible-collection-lint share
+# (sourced, from the repository's root): the project's Python and ansible-test, and a copy of the
+# collection in a temporary tree ending ansible_collections/okta_lifecycle/okta, as ansible-test
+# and ansible-lint need it.
 #
-# After `ansible_collection_copy`: $work (the temporary directory, removed on exit, together with
-# anything named in $cleanup_commands), $collections (the tree's root, for ANSIBLE_COLLECTIONS_PATH)
-# and $collection (the copy).
+# After `ansible_collection_copy NAME`: $work (the temporary directory, which the script removes on
+# exit), $collections (the tree's root, for ANSIBLE_COLLECTIONS_PATH) and $collection (the copy).
 
 venv=${OKTA_LIFECYCLE_VENV:-.venv}
 python="$PWD/$venv/bin/python"
