@@ -29,6 +29,11 @@ async fn burst(sim: &Simulator, sharing: BudgetSharing, clients: usize, each: us
             })
         })
         .collect();
+    reads_at_once(&clients, each).await;
+}
+
+/// `each` reads of the same user from every one of `clients`, all at once; each must succeed.
+pub(crate) async fn reads_at_once(clients: &[OktaClient], each: usize) {
     let calls = clients.iter().flat_map(|client| {
         (0..each).map(move |_| {
             let client = client.clone();
@@ -40,7 +45,8 @@ async fn burst(sim: &Simulator, sharing: BudgetSharing, clients: usize, each: us
     }
 }
 
-fn limited_org() -> SimulatorConfig {
+/// One seeded user, and a bucket of 20 reads of a user per 2-second window.
+pub(crate) fn limited_org() -> SimulatorConfig {
     let limits = RateLimits { per_minute: BTreeMap::from([("/api/v1/users/{idOrLogin}".to_owned(), 20)]) };
     SimulatorConfig {
         seed_users: 1,

@@ -7,14 +7,14 @@
 
 use crate::common;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::client_shared_budget::{limited_org, reads_at_once};
 use common::client_for;
 use common::postgres::Postgres;
 use okta_lifecycle::config::PostgresUrl;
 use okta_lifecycle::http::shared::{SharedBudget, LOCK_PATIENCE, STORE_PATIENCE};
-use okta_lifecycle::simulator::{RateLimits, Simulator, SimulatorConfig};
+use okta_lifecycle::simulator::{Simulator, SimulatorConfig};
 use okta_lifecycle::{BudgetSharing, ClientConfig, Error, OktaClient};
 
 fn sharing(url: &str) -> BudgetSharing {
@@ -83,26 +83,8 @@ async fn burst(
     if let Some(server) = server {
         connected(server, clients.len() as i64).await;
     }
-    let calls = clients.iter().flat_map(|client| {
-        (0..each).map(move |_| {
-            let client = client.clone();
-            tokio::spawn(async move { client.users().get("user1@example.com").await })
-        })
-    });
-    for call in futures_util::future::join_all(calls).await {
-        call.unwrap().unwrap();
-    }
+    reads_at_once(&clients, each).await;
     clients
-}
-
-fn limited_org() -> SimulatorConfig {
-    let limits = RateLimits { per_minute: BTreeMap::from([("/api/v1/users/{idOrLogin}".to_owned(), 20)]) };
-    SimulatorConfig {
-        seed_users: 1,
-        rate_limits: Some(limits),
-        rate_limit_window: Duration::from_secs(2),
-        ..Default::default()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

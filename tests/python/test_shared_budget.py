@@ -36,16 +36,20 @@ with OktaClient(url, api_token=token, journal=":memory:", shared_budget=shared, 
 """
 
 
-def _workers(sim: OktaSimulator, budget: str, processes: int, each: int) -> None:
-    """Starts the workers, lets them go together once all are ready, and waits for them."""
+def _workers(
+    sim: OktaSimulator, budget: str, processes: int, each: int, hosts: list[dict[str, str]] | None = None
+) -> None:
+    """Starts the workers, lets them go together once all are ready, and waits for them. With
+    ``hosts`` (an environment per host), the workers take turns between them."""
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", _WORKER, sim.url, sim.api_token, budget, str(each)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            env=hosts[index % len(hosts)] if hosts else None,
         )
-        for _ in range(processes)
+        for index in range(processes)
     ]
     for worker in workers:
         assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
@@ -201,24 +205,7 @@ def test_processes_on_two_hosts_sharing_a_database_stay_under_the_bucket_limit(
     url = database_server.database_url("two_hosts")
     with _limited() as sim:
         hosts = [_host(tmp_path, "host-a"), _host(tmp_path, "host-b")]
-        workers = [
-            subprocess.Popen(
-                [sys.executable, "-c", _WORKER, sim.url, sim.api_token, url, "15"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                env=hosts[index % 2],
-            )
-            for index in range(4)
-        ]
-        for worker in workers:
-            assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
-        for worker in workers:
-            assert worker.stdin is not None
-            worker.stdin.write("go\n")
-            worker.stdin.flush()
-        for worker in workers:
-            assert worker.wait(timeout=120) == 0
+        _workers(sim, url, processes=4, each=15, hosts=hosts)
         shared = sim.counters()
     assert shared["by_status"].get(200) == 60, shared
     assert shared["rate_limited"] == 0, shared
